@@ -1,0 +1,327 @@
+//! `bot-config.toml`: parsed and validated as a whole into one immutable
+//! [`Config`] snapshot, so a reload swaps everything or nothing.
+//!
+//! Two layers: [`raw`] is the file's shape (serde, unknown keys refused with their
+//! position); [`Config::parse`] expands `${VAR}` references, applies the `QUNBOT_*`
+//! overrides and checks what serde cannot, reporting every problem as
+//! `FILE:LINE:COL: reason`.
+
+mod env;
+mod problem;
+mod raw;
+pub mod reload;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use toml::Spanned;
+
+use crate::domain::Id;
+pub use env::Env;
+pub use problem::{ConfigError, Location, Problem};
+use raw::RawConfig;
+
+/// The file the daemon reads when `--config` is not given.
+pub const DEFAULT_PATH: &str = "bot-config.toml";
+
+/// Environment variables that override the file, and what they override.
+pub const OVERRIDES: [(&str, &str); 5] = [
+    ("QUNBOT_GATEWAY_API_URL", "gateway.api_url"),
+    ("QUNBOT_LISTEN", "gateway.listen"),
+    ("QUNBOT_DATABASE", "storage.database"),
+    ("QUNBOT_ACCESS_TOKEN", "gateway.access_token"),
+    ("QUNBOT_SECRET", "gateway.secret"),
+];
+
+/// One validated configuration. Secrets print as `[REDACTED]` in `Debug`.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file this was read from; relative paths inside it are resolved from its folder.
+    pub path: PathBuf,
+    pub timezone: chrono_tz::Tz,
+    pub gateway: GatewayConfig,
+    pub storage: StorageConfig,
+    pub outbox: OutboxConfig,
+    pub admins: AdminsConfig,
+    pub groups: Vec<GroupConfig>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Base URL of the gateway's OneBot HTTP API.
+    pub api_url: reqwest::Url,
+    /// Sent as `Authorization: Bearer` on every API call.
+    pub access_token: Option<SecretString>,
+    /// Where qunbot's webhook listens for pushed events.
+    pub listen: SocketAddr,
+    /// Key of the `X-Signature` HMAC on pushed events; unsigned pushes are refused when set.
+    pub secret: Option<SecretString>,
+    /// Time limit of one API call.
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct StorageConfig {
+    pub database: PathBuf,
+}
+
+/// How the outbox spreads and retries sends. The defaults are deliberately slow:
+/// IM platforms ban accounts that post in bursts (see the README).
+#[derive(Clone, Debug)]
+pub struct OutboxConfig {
+    /// Least time between two chat messages to one group.
+    pub group_interval: Duration,
+    /// Least time between two API calls of one bot account.
+    pub account_interval: Duration,
+    /// First retry delay after the gateway was unreachable or answered 5xx; doubles each time.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// An action still undelivered this long after it was queued is marked failed.
+    pub give_up_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct AdminsConfig {
+    /// Operators: may command every managed group.
+    pub users: Vec<Id>,
+    /// Whether a group's owner and admins may command their own group.
+    pub trust_group_roles: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct GroupConfig {
+    pub id: Id,
+    pub name: String,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(path, &text, env)
+    }
+
+    /// Validates `text` as if read from `path`.
+    pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            ConfigError::Invalid(vec![Problem::at_span(&file, text, e.span(), e.message())])
+        })?;
+        let mut check = Checker {
+            file: &file,
+            text,
+            env,
+            problems: Vec::new(),
+        };
+        let config = check.build(path, raw);
+        match config {
+            Some(config) if check.problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid(check.problems)),
+        }
+    }
+
+    pub fn group(&self, id: &Id) -> Option<&GroupConfig> {
+        self.groups.iter().find(|g| &g.id == id)
+    }
+
+    /// Groups not listed in the config are logged but never acted in.
+    pub fn is_managed(&self, group: &Id) -> bool {
+        self.group(group).is_some()
+    }
+
+    /// Settings that changed between two snapshots but only take effect on restart.
+    pub fn needs_restart_for(&self, newer: &Config) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.gateway.listen != newer.gateway.listen {
+            changed.push("gateway.listen");
+        }
+        if self.storage.database != newer.storage.database {
+            changed.push("storage.database");
+        }
+        changed
+    }
+
+    /// A one-line description for `qunbot check` and the start-up log.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: valid; {} managed group(s), {} operator(s), gateway {}, webhook on {}, database {}",
+            self.path.display(),
+            self.groups.len(),
+            self.admins.users.len(),
+            self.gateway.api_url,
+            self.gateway.listen,
+            self.storage.database.display()
+        )
+    }
+}
+
+/// Collects problems while turning the raw file into a `Config`.
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    env: &'a Env,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn build(&mut self, path: &Path, raw: RawConfig) -> Option<Config> {
+        let base = path.parent().unwrap_or(Path::new("."));
+        let timezone = match &raw.timezone {
+            None => Some(chrono_tz::Asia::Shanghai),
+            Some(tz) => self.check(tz, |s| {
+                chrono_tz::Tz::from_str(s).map_err(|_| {
+                    format!("unknown time zone `{s}`; write an IANA name such as \"Asia/Shanghai\"")
+                })
+            }),
+        };
+
+        let g = raw.gateway;
+        let api_url = self.setting(
+            "QUNBOT_GATEWAY_API_URL",
+            g.api_url.as_ref(),
+            "http://127.0.0.1:5700",
+            |s| {
+                let url = reqwest::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+                match url.scheme() {
+                    "http" | "https" => Ok(url),
+                    other => Err(format!(
+                        "the gateway URL must be http or https, not {other}"
+                    )),
+                }
+            },
+        );
+        let listen = self.setting("QUNBOT_LISTEN", g.listen.as_ref(), "127.0.0.1:8080", |s| {
+            SocketAddr::from_str(s)
+                .map_err(|_| format!("`{s}` is not an address:port such as \"127.0.0.1:8080\""))
+        });
+        let access_token = self.secret("QUNBOT_ACCESS_TOKEN", g.access_token.as_ref());
+        let secret = self.secret("QUNBOT_SECRET", g.secret.as_ref());
+        let database = self.setting(
+            "QUNBOT_DATABASE",
+            raw.storage.database.as_ref(),
+            "qunbot.db",
+            |s| {
+                if s.is_empty() {
+                    Err("the database path is empty".to_string())
+                } else {
+                    Ok(base.join(s))
+                }
+            },
+        );
+
+        let o = raw.outbox;
+        let outbox = OutboxConfig {
+            group_interval: o.group_interval.map_or(Duration::from_secs(3), |d| d.0),
+            account_interval: o
+                .account_interval
+                .map_or(Duration::from_millis(500), |d| d.0),
+            retry_initial: o.retry_initial.map_or(Duration::from_secs(1), |d| d.0),
+            retry_max: o.retry_max.map_or(Duration::from_secs(60), |d| d.0),
+            give_up_after: o
+                .give_up_after
+                .map_or(Duration::from_secs(6 * 3600), |d| d.0),
+        };
+
+        let mut seen = HashSet::new();
+        let mut groups = Vec::new();
+        for group in raw.groups {
+            let id = group.id.get_ref().clone();
+            if !seen.insert(id.clone()) {
+                self.problem(&group.id, format!("group {id} is listed twice"));
+                continue;
+            }
+            groups.push(GroupConfig {
+                name: group.name.unwrap_or_else(|| id.to_string()),
+                id,
+            });
+        }
+
+        Some(Config {
+            path: path.to_path_buf(),
+            timezone: timezone?,
+            gateway: GatewayConfig {
+                api_url: api_url?,
+                access_token: access_token?,
+                listen: listen?,
+                secret: secret?,
+                timeout: g.timeout.map_or(Duration::from_secs(10), |d| d.0),
+            },
+            storage: StorageConfig {
+                database: database?,
+            },
+            outbox,
+            admins: AdminsConfig {
+                users: raw.admins.users,
+                trust_group_roles: raw.admins.trust_group_roles.unwrap_or(true),
+            },
+            groups,
+        })
+    }
+
+    fn problem<T>(&mut self, at: &Spanned<T>, reason: String) {
+        self.problems.push(Problem::at_span(
+            self.file,
+            self.text,
+            Some(at.span()),
+            reason,
+        ));
+    }
+
+    /// Expands `${VAR}` in a file value and validates it, recording a problem at its position.
+    fn check<T>(
+        &mut self,
+        value: &Spanned<String>,
+        validate: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match env::expand(value.get_ref(), self.env).and_then(|s| validate(&s)) {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.problem(value, reason);
+                None
+            }
+        }
+    }
+
+    /// A setting the `var` environment variable overrides, else the file's value, else `default`.
+    fn setting<T>(
+        &mut self,
+        var: &str,
+        value: Option<&Spanned<String>>,
+        default: &str,
+        validate: impl Fn(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        if let Some(from_env) = self.env.get(var) {
+            return validate(from_env)
+                .map_err(|reason| self.problems.push(Problem::in_env(var, reason)))
+                .ok();
+        }
+        match value {
+            Some(value) => self.check(value, validate),
+            None => validate(default).ok(),
+        }
+    }
+
+    /// A secret: the override variable, else the file's value; empty means unset.
+    fn secret(
+        &mut self,
+        var: &str,
+        value: Option<&Spanned<String>>,
+    ) -> Option<Option<SecretString>> {
+        let text = match (self.env.get(var), value) {
+            (Some(from_env), _) => Some(from_env.to_string()),
+            (None, Some(value)) => Some(self.check(value, |s| Ok(s.to_string()))?),
+            (None, None) => None,
+        };
+        Some(text.filter(|s| !s.is_empty()).map(SecretString::from))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! Live reload: the config file's folder is watched (editors save by writing a new
+//! file and renaming it over the old one, which a watch on the file itself would
+//! miss) and SIGHUP or [`Reloader::trigger`] ask for a reload too. A valid file
+//! replaces the snapshot at once; an invalid one is logged with its positions and
+//! the running snapshot stays untouched.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::{Config, ConfigError, Env};
+
+/// How long to wait for an editor's burst of file events to settle.
+const SETTLE: Duration = Duration::from_millis(150);
+
+/// What a reload did, for whoever wants to record it.
+#[derive(Debug)]
+pub enum ReloadOutcome {
+    Applied { restart_needed: Vec<&'static str> },
+    Rejected(ConfigError),
+}
+
+/// Asks the reloader to read the file again.
+#[derive(Clone)]
+pub struct Reloader {
+    trigger: mpsc::Sender<()>,
+}
+
+impl Reloader {
+    pub fn trigger(&self) {
+        // A full queue already holds a pending reload, which is all we want.
+        let _ = self.trigger.try_send(());
+    }
+}
+
+/// Starts watching `config.path`. Returns the snapshot receiver and a handle to ask
+/// for reloads; `on_outcome` sees each attempt (the daemon logs it to the store).
+pub fn spawn(
+    config: Arc<Config>,
+    env: Env,
+    shutdown: CancellationToken,
+    on_outcome: impl Fn(&ReloadOutcome) + Send + 'static,
+) -> (watch::Receiver<Arc<Config>>, Reloader) {
+    let (trigger_tx, mut trigger_rx) = mpsc::channel::<()>(1);
+    let reloader = Reloader {
+        trigger: trigger_tx.clone(),
+    };
+    let path = config.path.clone();
+    let (snapshot_tx, snapshot_rx) = watch::channel(config);
+
+    let watcher = watch_folder_of(&path, reloader.clone());
+    spawn_sighup_listener(reloader.clone(), shutdown.clone());
+
+    tokio::spawn(async move {
+        let _watcher = watcher; // dropping it stops the watch
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                got = trigger_rx.recv() => if got.is_none() { break },
+            }
+            tokio::time::sleep(SETTLE).await;
+            while trigger_rx.try_recv().is_ok() {}
+
+            let current = snapshot_tx.borrow().clone();
+            let outcome = match Config::load(&path, &env) {
+                Ok(fresh) => {
+                    let restart_needed = current.needs_restart_for(&fresh);
+                    snapshot_tx.send_replace(Arc::new(fresh));
+                    ReloadOutcome::Applied { restart_needed }
+                }
+                Err(e) => ReloadOutcome::Rejected(e),
+            };
+            match &outcome {
+                ReloadOutcome::Applied { restart_needed } if restart_needed.is_empty() => {
+                    tracing::info!(file = %path.display(), "config reloaded")
+                }
+                ReloadOutcome::Applied { restart_needed } => tracing::warn!(
+                    file = %path.display(),
+                    "config reloaded; changes to {} take effect after a restart",
+                    restart_needed.join(", ")
+                ),
+                ReloadOutcome::Rejected(e) => {
+                    for problem in e.problems() {
+                        tracing::error!(
+                            "config not reloaded, the previous one keeps running: {problem}"
+                        );
+                    }
+                }
+            }
+            on_outcome(&outcome);
+        }
+    });
+    (snapshot_rx, reloader)
+}
+
+fn watch_folder_of(
+    path: &std::path::Path,
+    reloader: Reloader,
+) -> Option<notify::RecommendedWatcher> {
+    let file_name = path.file_name()?.to_os_string();
+    let folder: PathBuf = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if let Ok(event) = res {
+            if event.kind.is_access() {
+                return;
+            }
+            if event
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(file_name.as_os_str()))
+            {
+                reloader.trigger();
+            }
+        }
+    });
+    match watcher {
+        Ok(mut watcher) => match watcher.watch(&folder, RecursiveMode::NonRecursive) {
+            Ok(()) => Some(watcher),
+            Err(e) => {
+                tracing::warn!(folder = %folder.display(), "cannot watch the config folder, reload on SIGHUP only: {e}");
+                None
+            }
+        },
+        Err(e) => {
+            tracing::warn!("cannot start a file watcher, reload on SIGHUP only: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(unix)]
+fn spawn_sighup_listener(reloader: Reloader, shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        got = hangups.recv() => match got {
+                            Some(()) => reloader.trigger(),
+                            None => break,
+                        },
+                    }
+                }
+            });
+        }
+        Err(e) => tracing::warn!("cannot listen for SIGHUP: {e}"),
+    }
+}
+
+#[cfg(not(unix))]
+fn spawn_sighup_listener(_reloader: Reloader, _shutdown: CancellationToken) {}

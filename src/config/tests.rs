@@ -1,0 +1,119 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+[gateway]
+api_url = "http://127.0.0.1:5700"
+listen = "127.0.0.1:8080"
+"#;
+
+fn parse(text: &str, env: &Env) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("conf/bot-config.toml"), text, env)
+}
+
+fn problems(text: &str) -> Vec<String> {
+    parse(text, &Env::default()).unwrap_err().problems()
+}
+
+#[test]
+fn a_minimal_file_gets_conservative_defaults() {
+    let c = parse(MINIMAL, &Env::default()).unwrap();
+    assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
+    assert_eq!(c.outbox.group_interval, Duration::from_secs(3));
+    assert_eq!(c.storage.database, PathBuf::from("conf/qunbot.db"));
+    assert!(c.admins.trust_group_roles);
+}
+
+#[test]
+fn unknown_keys_are_refused_with_their_line_and_column() {
+    let p = problems("[gateway]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n");
+    assert_eq!(p.len(), 1);
+    assert!(
+        p[0].starts_with("conf/bot-config.toml:3:1: unknown field `lisen`"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_bad_duration_points_at_its_value() {
+    let p = problems("[gateway]\n[outbox]\ngroup_interval = \"soon\"\n");
+    assert!(p[0].starts_with("conf/bot-config.toml:3:18:"), "{p:?}");
+    assert!(p[0].contains("not a duration"), "{p:?}");
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let text = "timezone = \"Mars/Olympus\"\n[gateway]\nlisten = \"nowhere\"\n[[groups]]\nid = 1\n[[groups]]\nid = 1\n";
+    let p = problems(text);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(
+        p[0].starts_with("conf/bot-config.toml:1:12: unknown time zone"),
+        "{p:?}"
+    );
+    assert!(p[1].starts_with("conf/bot-config.toml:3:10:"), "{p:?}");
+    assert!(
+        p[2].starts_with("conf/bot-config.toml:7:6: group 1 is listed twice"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn references_expand_from_the_environment_and_overrides_win() {
+    let text = format!("{MINIMAL}access_token = \"${{TOKEN}}\"\n");
+    let env = Env::default()
+        .with("TOKEN", "from-file-ref")
+        .with("QUNBOT_LISTEN", "127.0.0.1:9999")
+        .with("QUNBOT_SECRET", "s3cret");
+    let c = parse(&text, &env).unwrap();
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        c.gateway.access_token.as_ref().unwrap().expose_secret(),
+        "from-file-ref"
+    );
+    assert_eq!(c.gateway.secret.as_ref().unwrap().expose_secret(), "s3cret");
+    assert_eq!(c.gateway.listen.port(), 9999);
+}
+
+#[test]
+fn a_missing_variable_is_reported_where_it_is_referenced() {
+    let text = format!("{MINIMAL}secret = \"${{NOT_SET_ANYWHERE}}\"\n");
+    let p = problems(&text);
+    assert!(
+        p[0].contains(":5:10: environment variable NOT_SET_ANYWHERE is not set"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_bad_override_names_the_variable() {
+    let env = Env::default().with("QUNBOT_GATEWAY_API_URL", "ftp://x");
+    let p = parse(MINIMAL, &env).unwrap_err().problems();
+    assert!(
+        p[0].starts_with("environment variable QUNBOT_GATEWAY_API_URL:"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let env = Env::default()
+        .with("QUNBOT_ACCESS_TOKEN", "tok-123456")
+        .with("QUNBOT_SECRET", "sec-654321");
+    let c = parse(MINIMAL, &env).unwrap();
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains("tok-123456") && !debug.contains("sec-654321"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn string_and_numeric_group_ids_are_both_managed() {
+    let text = format!(
+        "{MINIMAL}[[groups]]\nid = 123\n[[groups]]\nid = \"abc@chatroom\"\nname = \"宝妈群\"\n"
+    );
+    let c = parse(&text, &Env::default()).unwrap();
+    assert!(c.is_managed(&Id::text("123")));
+    assert!(c.is_managed(&Id::text("abc@chatroom")));
+    assert_eq!(c.group(&Id::text("abc@chatroom")).unwrap().name, "宝妈群");
+    assert!(!c.is_managed(&Id::number(999)));
+}

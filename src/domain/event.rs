@@ -1,0 +1,248 @@
+use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
+
+use super::{Id, Message};
+
+/// Something that happened on a bot account, as the gateway reported it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The bot account (`self_id`) the event belongs to.
+    pub account: Id,
+    /// When it happened, in unix seconds, as the gateway says.
+    pub time: i64,
+    pub body: EventBody,
+}
+
+/// A group member's standing, as the gateway reports it on each message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Admin,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+/// What the gateway tells about a message's author; every field is best effort.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sender {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    /// The member's group card (群名片), preferred over the nickname for display.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+}
+
+impl Sender {
+    /// The name a member shows in the group: the card if set, else the nickname.
+    pub fn display_name(&self) -> Option<&str> {
+        self.card
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .or(self.nickname.as_deref())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GroupMessage {
+    pub message_id: Id,
+    pub group: Id,
+    pub user: Id,
+    pub sender: Sender,
+    pub message: Message,
+    /// Sent anonymously (匿名); `user` is then the gateway's placeholder.
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PrivateMessage {
+    pub message_id: Id,
+    pub user: Id,
+    pub sender: Sender,
+    pub message: Message,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    Left,
+    Kicked,
+    /// The bot account itself was removed from the group.
+    BotKicked,
+}
+
+/// The events qunbot understands, plus `Unhandled` for everything else a gateway
+/// sends: those are accepted and logged, never refused.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventBody {
+    GroupMessage(GroupMessage),
+    PrivateMessage(PrivateMessage),
+    MemberJoined {
+        group: Id,
+        user: Id,
+        operator: Option<Id>,
+        /// Invited by a member rather than approved on request.
+        invited: bool,
+    },
+    MemberLeft {
+        group: Id,
+        user: Id,
+        operator: Option<Id>,
+        reason: LeaveReason,
+    },
+    /// A mute set (duration > 0) or lifted (0).
+    MemberMuted {
+        group: Id,
+        user: Id,
+        operator: Option<Id>,
+        duration_secs: u64,
+    },
+    MessageRecalled {
+        group: Id,
+        user: Id,
+        operator: Option<Id>,
+        message_id: Id,
+    },
+    AdminChanged {
+        group: Id,
+        user: Id,
+        promoted: bool,
+    },
+    JoinRequest {
+        group: Id,
+        user: Id,
+        comment: String,
+        flag: String,
+        /// The bot was invited into a group, rather than a user asking to join.
+        invite: bool,
+    },
+    Heartbeat {
+        interval_ms: Option<u64>,
+    },
+    Lifecycle {
+        phase: String,
+    },
+    Unhandled {
+        /// A short name of what it was (`notice.group_upload`, `message_sent`, ...).
+        what: String,
+        raw: serde_json::Value,
+    },
+}
+
+impl Event {
+    /// A short dotted name for logs and the `events.kind` column.
+    pub fn kind(&self) -> String {
+        let fixed = match &self.body {
+            EventBody::GroupMessage(_) => "message.group",
+            EventBody::PrivateMessage(_) => "message.private",
+            EventBody::MemberJoined { .. } => "notice.member_joined",
+            EventBody::MemberLeft { .. } => "notice.member_left",
+            EventBody::MemberMuted { .. } => "notice.member_muted",
+            EventBody::MessageRecalled { .. } => "notice.message_recalled",
+            EventBody::AdminChanged { .. } => "notice.admin_changed",
+            EventBody::JoinRequest { .. } => "request.join",
+            EventBody::Heartbeat { .. } => "meta.heartbeat",
+            EventBody::Lifecycle { .. } => "meta.lifecycle",
+            EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),
+        };
+        fixed.to_string()
+    }
+
+    pub fn group(&self) -> Option<&Id> {
+        match &self.body {
+            EventBody::GroupMessage(m) => Some(&m.group),
+            EventBody::MemberJoined { group, .. }
+            | EventBody::MemberLeft { group, .. }
+            | EventBody::MemberMuted { group, .. }
+            | EventBody::MessageRecalled { group, .. }
+            | EventBody::AdminChanged { group, .. }
+            | EventBody::JoinRequest { group, .. } => Some(group),
+            _ => None,
+        }
+    }
+
+    pub fn user(&self) -> Option<&Id> {
+        match &self.body {
+            EventBody::GroupMessage(m) => Some(&m.user),
+            EventBody::PrivateMessage(m) => Some(&m.user),
+            EventBody::MemberJoined { user, .. }
+            | EventBody::MemberLeft { user, .. }
+            | EventBody::MemberMuted { user, .. }
+            | EventBody::MessageRecalled { user, .. }
+            | EventBody::AdminChanged { user, .. }
+            | EventBody::JoinRequest { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// What makes two deliveries "the same event", so a redelivery or a replayed
+    /// request is recognised. Messages are identified by their id on the account;
+    /// anything else by a digest of its whole content, time included.
+    pub fn dedup_key(&self) -> String {
+        match &self.body {
+            EventBody::GroupMessage(m) => format!("msg:{}", m.message_id),
+            EventBody::PrivateMessage(m) => format!("msg:{}", m.message_id),
+            body => {
+                let mut hasher = Sha1::new();
+                hasher.update(self.time.to_le_bytes());
+                // Serialising our own types cannot fail; an empty digest input would
+                // still be a stable key.
+                hasher.update(serde_json::to_vec(body).unwrap_or_default());
+                format!("sha1:{}", hex::encode(hasher.finalize()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(time: i64, user: i64) -> Event {
+        Event {
+            account: Id::number(1),
+            time,
+            body: EventBody::MemberJoined {
+                group: Id::number(10),
+                user: Id::number(user),
+                operator: None,
+                invited: false,
+            },
+        }
+    }
+
+    #[test]
+    fn the_same_notice_has_the_same_key_and_a_different_one_does_not() {
+        assert_eq!(joined(5, 2).dedup_key(), joined(5, 2).dedup_key());
+        assert_ne!(joined(5, 2).dedup_key(), joined(5, 3).dedup_key());
+        assert_ne!(joined(5, 2).dedup_key(), joined(6, 2).dedup_key());
+    }
+
+    #[test]
+    fn the_card_is_preferred_over_the_nickname() {
+        let s = Sender {
+            nickname: Some("nick".into()),
+            card: Some("card".into()),
+            role: None,
+        };
+        assert_eq!(s.display_name(), Some("card"));
+        let s = Sender {
+            card: Some(String::new()),
+            ..s
+        };
+        assert_eq!(s.display_name(), Some("nick"));
+    }
+}

@@ -1,0 +1,14 @@
+//! The vocabulary every other module speaks: ids, messages, events in, actions out.
+//!
+//! Nothing here knows a wire format or SQL. The gateway turns OneBot JSON into these
+//! types and back; the store persists them as their own serde JSON.
+
+mod action;
+mod event;
+mod id;
+mod message;
+
+pub use action::{Action, Outbound};
+pub use event::{Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender};
+pub use id::Id;
+pub use message::{Mention, Message, Segment};

@@ -1,0 +1,144 @@
+//! Calls to the gateway's HTTP API: `POST {api_url}/{action}` with a bearer token.
+//!
+//! The gateway answers 200 whether the action worked or not; the
+//! `{status, retcode, data}` envelope says which. Transport trouble and 5xx are
+//! worth retrying; a `failed` envelope or a 4xx is the gateway's final word.
+
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::wire;
+use crate::config::GatewayConfig;
+use crate::domain::Action;
+
+/// What the gateway said about an action it received.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// Done; `data` is the action's result (null for most).
+    Ok(Value),
+    /// Queued by the gateway; the outcome is not known.
+    Async,
+    /// Refused or failed at the platform (e.g. the bot is not a group admin).
+    Failed {
+        retcode: i64,
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("gateway unreachable: {0}")]
+    Unreachable(String),
+    #[error("gateway did not answer within the timeout")]
+    Timeout,
+    #[error("gateway answered HTTP {status}")]
+    Status { status: u16 },
+    #[error("gateway answered something that is not a OneBot reply: {0}")]
+    BadReply(String),
+}
+
+impl ApiError {
+    /// Whether trying again later may succeed. 401/403 are retried too: a wrong
+    /// token is fixed by a config reload, and dropping the action would lose it.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Unreachable(_) | ApiError::Timeout => true,
+            ApiError::Status { status } => {
+                *status >= 500 || matches!(status, 401 | 403 | 408 | 429)
+            }
+            ApiError::BadReply(_) => false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    retcode: i64,
+    #[serde(default)]
+    data: Value,
+    msg: Option<String>,
+    wording: Option<String>,
+}
+
+/// A OneBot v11 HTTP API client; cheap to clone, one connection pool.
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+}
+
+impl Default for ApiClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ApiClient {
+    pub fn new() -> Self {
+        ApiClient {
+            http: reqwest::Client::builder()
+                .user_agent(concat!("qunbot/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Sends one action to the gateway described by `gateway`.
+    pub async fn call(&self, gateway: &GatewayConfig, action: &Action) -> Result<Reply, ApiError> {
+        let (name, params) = wire::action_call(action);
+        let url = gateway
+            .api_url
+            .join(name)
+            .map_err(|e| ApiError::Unreachable(format!("bad URL: {e}")))?;
+        let mut request = self.http.post(url).json(&params).timeout(gateway.timeout);
+        if let Some(token) = &gateway.access_token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_timeout() {
+                ApiError::Timeout
+            } else {
+                ApiError::Unreachable(without_url(&e))
+            }
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ApiError::Status {
+                status: status.as_u16(),
+            });
+        }
+        let body = response.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                ApiError::Timeout
+            } else {
+                ApiError::Unreachable(without_url(&e))
+            }
+        })?;
+        let envelope: Envelope =
+            serde_json::from_slice(&body).map_err(|e| ApiError::BadReply(e.to_string()))?;
+        Ok(match (envelope.status.as_str(), envelope.retcode) {
+            ("ok", 0) => Reply::Ok(envelope.data),
+            ("async", _) | (_, 1) => Reply::Async,
+            (_, retcode) => Reply::Failed {
+                retcode,
+                reason: envelope.wording.or(envelope.msg),
+            },
+        })
+    }
+}
+
+/// reqwest's messages include the URL, which may carry `?access_token=`; keep it out of logs.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(url) = e.url() {
+        s = s.replace(url.as_str(), "<gateway>");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}

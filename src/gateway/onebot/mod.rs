@@ -1,0 +1,13 @@
+//! OneBot v11 over HTTP (POST events in, HTTP API calls out).
+//!
+//! - [`wire`]: event JSON → typed events, typed actions → API call JSON.
+//! - [`cq`]: CQ-code strings ↔ message segments.
+//! - [`signature`]: the `X-Signature` HMAC-SHA1 of pushed events.
+//! - [`webhook`]: the axum server that takes pushed events.
+//! - [`api`]: the client that calls the gateway's API.
+
+pub mod api;
+pub mod cq;
+pub mod signature;
+pub mod webhook;
+pub mod wire;

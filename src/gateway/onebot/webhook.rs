@@ -1,0 +1,75 @@
+//! The HTTP server the gateway pushes events to (`POST /onebot`), plus `GET /healthz`.
+//!
+//! Order of checks: size (413), signature over the raw bytes (401 missing, 403
+//! wrong), JSON (400 with the reason), then the journal. 204 means the event is
+//! committed to SQLite, so a gateway that got 204 may forget it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use secrecy::ExposeSecret;
+use tokio::sync::watch;
+
+use super::{signature, wire};
+use crate::config::Config;
+use crate::store::journal::{Journal, JournalError};
+
+/// Largest event body accepted; larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct WebhookState {
+    pub journal: Journal,
+    pub config: watch::Receiver<Arc<Config>>,
+}
+
+pub fn router(state: WebhookState) -> Router {
+    Router::new()
+        .route("/onebot", post(receive))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
+    let secret = state.config.borrow().gateway.secret.clone();
+    if let Some(secret) = secret {
+        let header = headers.get("x-signature").map(|v| v.as_bytes());
+        if let Err(e) = signature::verify(secret.expose_secret().as_bytes(), &body, header) {
+            tracing::warn!("refused a pushed event: {e}");
+            let status = match e {
+                signature::SignatureError::Missing => StatusCode::UNAUTHORIZED,
+                signature::SignatureError::Mismatch => StatusCode::FORBIDDEN,
+            };
+            return (status, e.to_string()).into_response();
+        }
+    }
+    let event = match wire::parse_event(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!("refused a pushed event: {e}");
+            return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
+        }
+    };
+    if let Some(self_id) = headers.get("x-self-id") {
+        if self_id.as_bytes() != event.account.as_str().as_bytes() {
+            let reason = "X-Self-ID does not match the event's self_id";
+            tracing::warn!("refused a pushed event: {reason}");
+            return (StatusCode::BAD_REQUEST, reason).into_response();
+        }
+    }
+    match state.journal.submit(event).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(JournalError::Closed) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
+        }
+        Err(e @ JournalError::Store(_)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! OneBot v11 JSON: pushed events in, API call parameters out.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::cq;
+use crate::domain::{
+    Action, Event, EventBody, GroupMessage, Id, LeaveReason, Message, PrivateMessage, Role,
+    Segment, Sender,
+};
+
+/// Why a pushed body was not an event; answered with 400 and this text.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct WireError(pub String);
+
+/// The fields of every event type we read, all optional past the common three;
+/// gateways add fields freely, so unknown ones are ignored.
+#[derive(Deserialize)]
+struct WireEvent {
+    time: i64,
+    self_id: Id,
+    post_type: String,
+    message_type: Option<String>,
+    notice_type: Option<String>,
+    request_type: Option<String>,
+    meta_event_type: Option<String>,
+    sub_type: Option<String>,
+    message_id: Option<Id>,
+    group_id: Option<Id>,
+    user_id: Option<Id>,
+    operator_id: Option<Id>,
+    message: Option<WireMessage>,
+    #[serde(default)]
+    sender: WireSender,
+    anonymous: Option<Value>,
+    duration: Option<u64>,
+    comment: Option<String>,
+    flag: Option<String>,
+    interval: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WireMessage {
+    Cq(String),
+    Segments(Vec<WireSegment>),
+    One(WireSegment),
+}
+
+#[derive(Deserialize)]
+struct WireSegment {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    data: BTreeMap<String, Value>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct WireSender {
+    nickname: Option<Value>,
+    card: Option<Value>,
+    role: Option<String>,
+}
+
+/// Parses a pushed body into an event. Types qunbot does not handle become
+/// `EventBody::Unhandled` with the raw JSON kept; only bodies that are not JSON,
+/// lack the common fields, or lack what their own type needs are errors.
+pub fn parse_event(body: &[u8]) -> Result<Event, WireError> {
+    let w: WireEvent =
+        serde_json::from_slice(body).map_err(|e| WireError(format!("invalid event JSON: {e}")))?;
+    let account = w.self_id.clone();
+    let time = w.time;
+    let body = match event_body(w) {
+        Ok(Some(body)) => body,
+        Ok(None) => unhandled(body)?,
+        Err(missing) => return Err(missing),
+    };
+    Ok(Event {
+        account,
+        time,
+        body,
+    })
+}
+
+fn unhandled(body: &[u8]) -> Result<EventBody, WireError> {
+    let raw: Value =
+        serde_json::from_slice(body).map_err(|e| WireError(format!("invalid event JSON: {e}")))?;
+    let field = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("");
+    let post_type = field("post_type");
+    let detail = [
+        "message_type",
+        "notice_type",
+        "request_type",
+        "meta_event_type",
+    ]
+    .into_iter()
+    .map(field)
+    .find(|s| !s.is_empty());
+    let what = match detail {
+        Some(d) => format!("{post_type}.{d}"),
+        None => post_type.to_string(),
+    };
+    Ok(EventBody::Unhandled { what, raw })
+}
+
+/// `Ok(None)` for an event type we do not handle.
+fn event_body(w: WireEvent) -> Result<Option<EventBody>, WireError> {
+    let what = || {
+        [
+            &w.message_type,
+            &w.notice_type,
+            &w.request_type,
+            &w.meta_event_type,
+        ]
+        .into_iter()
+        .find_map(|t| t.clone())
+        .unwrap_or_default()
+    };
+    let need = |field: &Option<Id>, name: &str| {
+        field
+            .clone()
+            .ok_or_else(|| WireError(format!("{} {} event without {name}", w.post_type, what())))
+    };
+    let body = match (w.post_type.as_str(), what().as_str()) {
+        ("message", "group") => EventBody::GroupMessage(GroupMessage {
+            message_id: need(&w.message_id, "message_id")?,
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            sender: sender(&w.sender),
+            message: message(w.message)?,
+            anonymous: w.anonymous.is_some_and(|a| !a.is_null()),
+        }),
+        ("message", "private") => EventBody::PrivateMessage(PrivateMessage {
+            message_id: need(&w.message_id, "message_id")?,
+            user: need(&w.user_id, "user_id")?,
+            sender: sender(&w.sender),
+            message: message(w.message)?,
+        }),
+        ("notice", "group_increase") => EventBody::MemberJoined {
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            operator: w.operator_id,
+            invited: w.sub_type.as_deref() == Some("invite"),
+        },
+        ("notice", "group_decrease") => EventBody::MemberLeft {
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            operator: w.operator_id,
+            reason: match w.sub_type.as_deref() {
+                Some("kick") => LeaveReason::Kicked,
+                Some("kick_me") => LeaveReason::BotKicked,
+                _ => LeaveReason::Left,
+            },
+        },
+        ("notice", "group_ban") => EventBody::MemberMuted {
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            operator: w.operator_id,
+            duration_secs: match w.sub_type.as_deref() {
+                Some("lift_ban") => 0,
+                _ => w.duration.unwrap_or(0),
+            },
+        },
+        ("notice", "group_recall") => EventBody::MessageRecalled {
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            operator: w.operator_id.clone(),
+            message_id: need(&w.message_id, "message_id")?,
+        },
+        ("notice", "group_admin") => EventBody::AdminChanged {
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            promoted: w.sub_type.as_deref() == Some("set"),
+        },
+        ("request", "group") => EventBody::JoinRequest {
+            group: need(&w.group_id, "group_id")?,
+            user: need(&w.user_id, "user_id")?,
+            comment: w.comment.unwrap_or_default(),
+            flag: w
+                .flag
+                .ok_or_else(|| WireError("request group event without flag".into()))?,
+            invite: w.sub_type.as_deref() == Some("invite"),
+        },
+        ("meta_event", "heartbeat") => EventBody::Heartbeat {
+            interval_ms: w.interval,
+        },
+        ("meta_event", "lifecycle") => EventBody::Lifecycle {
+            phase: w.sub_type.unwrap_or_default(),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(body))
+}
+
+fn sender(s: &WireSender) -> Sender {
+    Sender {
+        nickname: s.nickname.as_ref().map(value_text),
+        card: s.card.as_ref().map(value_text),
+        role: match s.role.as_deref() {
+            Some("owner") => Some(Role::Owner),
+            Some("admin") => Some(Role::Admin),
+            Some("member") => Some(Role::Member),
+            _ => None,
+        },
+    }
+}
+
+fn message(m: Option<WireMessage>) -> Result<Message, WireError> {
+    let segments = match m.ok_or_else(|| WireError("message event without message".into()))? {
+        WireMessage::Cq(text) => return Ok(cq::parse(&text)),
+        WireMessage::Segments(segments) => segments,
+        WireMessage::One(segment) => vec![segment],
+    };
+    Ok(Message::from_segments(segments.into_iter().map(|s| {
+        let data = s
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), value_text(v)))
+            .collect();
+        cq::segment_from(s.kind, data)
+    })))
+}
+
+/// Segment data values are strings by the spec; gateways send numbers and booleans too.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// A message as a segment array, the one encoding that needs no escaping.
+pub fn message_json(message: &Message) -> Value {
+    Value::Array(
+        message
+            .segments()
+            .iter()
+            .map(|segment| match (segment, cq::segment_to(segment)) {
+                (Segment::Text { text }, _) => json!({"type": "text", "data": {"text": text}}),
+                (_, (kind, data)) => json!({"type": kind, "data": data.unwrap_or_default()}),
+            })
+            .collect(),
+    )
+}
+
+/// The OneBot action name and parameters of a typed action.
+pub fn action_call(action: &Action) -> (&'static str, Value) {
+    let params = match action {
+        Action::SendGroupMsg { group, message } => {
+            json!({"group_id": group, "message": message_json(message)})
+        }
+        Action::SendPrivateMsg { user, message } => {
+            json!({"user_id": user, "message": message_json(message)})
+        }
+        Action::DeleteMsg { message_id, .. } => json!({"message_id": message_id}),
+        Action::SetGroupBan {
+            group,
+            user,
+            duration_secs,
+        } => json!({"group_id": group, "user_id": user, "duration": duration_secs}),
+        Action::SetGroupKick {
+            group,
+            user,
+            reject_add_request,
+        } => json!({"group_id": group, "user_id": user, "reject_add_request": reject_add_request}),
+        Action::SetGroupAddRequest {
+            flag,
+            invite,
+            approve,
+            reason,
+            ..
+        } => json!({
+            "flag": flag,
+            "sub_type": if *invite { "invite" } else { "add" },
+            "approve": approve,
+            "reason": reason.clone().unwrap_or_default(),
+        }),
+        Action::GetGroupMemberList { group } => json!({"group_id": group}),
+    };
+    (action.name(), params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group_message(message: Value) -> Event {
+        let body = json!({
+            "time": 1, "self_id": 10, "post_type": "message", "message_type": "group",
+            "sub_type": "normal", "message_id": 7, "group_id": "g@chatroom", "user_id": 5,
+            "message": message, "sender": {"nickname": "小红", "role": "admin", "age": "18"}
+        });
+        parse_event(body.to_string().as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn both_message_encodings_give_the_same_event() {
+        let cq = group_message(json!(
+            "&#91;hi&#93;[CQ:at,qq=10001]&amp;[CQ:face,id=1][CQ:reply,id=99][CQ:rps]"
+        ));
+        let array = group_message(json!([
+            {"type": "text", "data": {"text": "[hi]"}},
+            {"type": "at", "data": {"qq": "10001"}},
+            {"type": "text", "data": {"text": "&"}},
+            {"type": "face", "data": {"id": 1}},
+            {"type": "reply", "data": {"id": "99"}},
+            {"type": "rps", "data": {}}
+        ]));
+        assert_eq!(cq, array);
+        let EventBody::GroupMessage(m) = &cq.body else {
+            panic!()
+        };
+        assert_eq!(m.sender.role, Some(Role::Admin));
+        assert_eq!(m.message.plain_text(), "[hi]&");
+    }
+
+    #[test]
+    fn unknown_event_types_are_kept_raw_not_refused() {
+        let e = parse_event(br#"{"time":1,"self_id":1,"post_type":"notice","notice_type":"group_upload","group_id":2,"user_id":3,"file":{"id":"x"}}"#).unwrap();
+        assert_eq!(e.kind(), "unhandled.notice.group_upload");
+        let e =
+            parse_event(br#"{"time":1,"self_id":"wxid_bot","post_type":"message_sent"}"#).unwrap();
+        assert_eq!(e.kind(), "unhandled.message_sent");
+        assert_eq!(e.account, Id::text("wxid_bot"));
+    }
+
+    #[test]
+    fn malformed_bodies_say_what_is_wrong() {
+        let e = parse_event(b"{not json").unwrap_err();
+        assert!(e.0.starts_with("invalid event JSON"), "{e}");
+        let e = parse_event(br#"{"time":1,"post_type":"message"}"#).unwrap_err();
+        assert!(e.0.contains("self_id"), "{e}");
+        let e = parse_event(br#"{"time":1,"self_id":1,"post_type":"notice","notice_type":"group_increase","user_id":3}"#).unwrap_err();
+        assert_eq!(e.0, "notice group_increase event without group_id");
+    }
+
+    #[test]
+    fn notices_map_to_typed_events() {
+        let e = parse_event(br#"{"time":1,"self_id":1,"post_type":"notice","notice_type":"group_ban","sub_type":"lift_ban","group_id":2,"user_id":3,"operator_id":4,"duration":600}"#).unwrap();
+        assert!(matches!(
+            e.body,
+            EventBody::MemberMuted {
+                duration_secs: 0,
+                ..
+            }
+        ));
+        let e = parse_event(br#"{"time":1,"self_id":1,"post_type":"notice","notice_type":"group_decrease","sub_type":"kick","group_id":2,"user_id":3,"operator_id":4}"#).unwrap();
+        assert!(matches!(
+            e.body,
+            EventBody::MemberLeft {
+                reason: LeaveReason::Kicked,
+                ..
+            }
+        ));
+        let e = parse_event(br#"{"time":1,"self_id":1,"post_type":"request","request_type":"group","sub_type":"add","group_id":2,"user_id":3,"comment":"hi","flag":"f1"}"#).unwrap();
+        assert!(matches!(
+            e.body,
+            EventBody::JoinRequest { invite: false, .. }
+        ));
+    }
+
+    #[test]
+    fn ids_go_back_out_in_the_form_they_came_in() {
+        let (_, params) = action_call(&Action::SendGroupMsg {
+            group: Id::text("g@chatroom"),
+            message: Message::mentioning(&[Id::number(5)], Message::text("pong")),
+        });
+        assert_eq!(params["group_id"], json!("g@chatroom"));
+        assert_eq!(
+            params["message"][0],
+            json!({"type": "at", "data": {"qq": "5"}})
+        );
+        let (_, params) = action_call(&Action::SetGroupBan {
+            group: Id::number(1),
+            user: Id::text("wxid_a"),
+            duration_secs: 600,
+        });
+        assert_eq!(
+            params,
+            json!({"group_id": 1, "user_id": "wxid_a", "duration": 600})
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! qunbot: a daemon that runs community-marketing chat groups over a OneBot v11
+//! gateway and logs every event to SQLite.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! gateway adapter → typed Event → journal (SQLite) → engine → features → typed Action → outbox → gateway adapter
+//! ```
+//!
+//! | module | concern |
+//! | --- | --- |
+//! | [`domain`] | the vocabulary: ids, messages, events, actions |
+//! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
+//! | [`gateway`] | the only module that knows wire formats (OneBot v11 over HTTP) |
+//! | [`store`] | the only module that speaks SQL: event log, members, outbox, group commit |
+//! | [`engine`] | runs the features over committed events, queues their actions |
+//! | [`features`] | what the bot decides: plain code over (event, config, clock) |
+//! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
+//! | [`startup`] | wires the daemon together and shuts it down in order |
+//! | [`simulator`] | a OneBot v11 gateway on loopback, for the demo and the tests |
+//! | [`demo`] | `qunbot demo`: a scripted stretch of group life, as a transcript |
+//! | [`clock`] | injected time |
+
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod engine;
+pub mod features;
+pub mod gateway;
+pub mod outbox;
+pub mod simulator;
+pub mod startup;
+pub mod store;

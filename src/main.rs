@@ -1,0 +1,195 @@
+//! The `qunbot` command line: the binary edge, where errors become messages and exit codes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use qunbot::config::{self, Config, Env};
+use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::startup::Daemon;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "qunbot",
+    version,
+    about = "Runs community-marketing chat groups over a OneBot v11 gateway"
+)]
+struct Cli {
+    /// Log format on stderr (the level comes from RUST_LOG, default info).
+    #[arg(long, value_enum, global = true, default_value = "text")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: take the gateway's events, act, and log everything to SQLite.
+    Run {
+        /// The configuration file.
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Validate the configuration and the files it names; exit 2 with FILE:LINE:COL lines if invalid.
+    Check {
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Run the OneBot v11 gateway simulator on its own, for wiring things up.
+    Simulate {
+        /// Where the simulator's HTTP API listens.
+        #[arg(long, default_value = "127.0.0.1:5700")]
+        listen: SocketAddr,
+        /// The daemon's webhook (e.g. http://127.0.0.1:8080/onebot); when given, the demo script's events are pushed there.
+        #[arg(long)]
+        webhook: Option<String>,
+        /// Token API calls must carry.
+        #[arg(long, env = "QUNBOT_ACCESS_TOKEN", hide_env_values = true)]
+        access_token: Option<String>,
+        /// Secret to sign pushed events with.
+        #[arg(long, env = "QUNBOT_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// Play a scripted stretch of group life on the simulator and print the transcript.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, matches!(cli.command, Command::Demo));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("qunbot: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("qunbot: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, quiet: bool) {
+    // The demo shows refusals on purpose; its transcript says so, the log need not.
+    let default = if quiet { "error" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Run { config } => {
+            let env = Env::from_process();
+            let loaded = match Config::load(&config, &env) {
+                Ok(c) => c,
+                Err(e) => return Ok(report_invalid(&e)),
+            };
+            let daemon = Daemon::start(loaded, env).await?;
+            daemon.run_until_signalled().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { config } => match Config::load(&config, &Env::from_process()) {
+            Ok(c) => {
+                println!("{}", c.summary());
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Ok(report_invalid(&e)),
+        },
+        Command::Simulate {
+            listen,
+            webhook,
+            access_token,
+            secret,
+        } => simulate(listen, webhook, access_token, secret).await,
+        Command::Demo => {
+            let mut stdout = std::io::stdout().lock();
+            qunbot::demo::run(&mut stdout).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints each problem as `FILE:LINE:COL: reason` and gives exit code 2.
+fn report_invalid(e: &config::ConfigError) -> ExitCode {
+    for problem in e.problems() {
+        eprintln!("{problem}");
+    }
+    ExitCode::from(2)
+}
+
+async fn simulate(
+    listen: SocketAddr,
+    webhook: Option<String>,
+    access_token: Option<String>,
+    secret: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let sim = Simulator::start(
+        listen,
+        SimulatorOptions {
+            access_token,
+            secret,
+        },
+    )
+    .await
+    .with_context(|| format!("cannot listen on {listen}"))?;
+    println!("simulator: OneBot v11 HTTP API on {}", sim.api_url());
+    println!(
+        "simulator: recorded calls at {}_simulator/calls; Ctrl-C to stop",
+        sim.api_url()
+    );
+    if let Some(webhook) = webhook {
+        sim.set_webhook(&webhook);
+        let mut f = qunbot::simulator::events::EventFactory::new(10001000);
+        let shop = serde_json::json!(123456);
+        let hong = qunbot::simulator::events::VirtualMember::new(10002, "小红", "member");
+        for event in [
+            f.lifecycle("connect"),
+            f.joined(&shop, &hong, None),
+            f.group_message(&shop, &hong, serde_json::json!("大家好！")),
+            f.group_message(&shop, &hong, serde_json::json!("/ping")),
+        ] {
+            match sim.push(&event).await {
+                Ok(status) => println!("pushed {} → {status}", event["post_type"]),
+                Err(e) => println!("push to {webhook} failed: {e}"),
+            }
+        }
+    }
+    let mut seen = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tokio::time::sleep(Duration::from_millis(300)) => {
+                let calls = sim.calls();
+                for call in &calls[seen..] {
+                    println!("call {} {} → {}", call.action, call.params, call.status);
+                }
+                seen = calls.len();
+            }
+        }
+    }
+    sim.stop().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,387 @@
+//! A OneBot v11 gateway on loopback, speaking real HTTP both ways: it serves the
+//! HTTP API (checking the bearer token, recording every call, assigning message
+//! ids, failing or slowing down on request) and pushes signed events to a webhook.
+//! The daemon cannot tell it from a real gateway; the demo and the tests use it.
+//!
+//! It builds its JSON by hand in [`events`] rather than through the gateway
+//! module, so tests exercise the daemon's parser against an independent writer.
+
+pub mod events;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::gateway::onebot::signature;
+
+/// The actions the simulator implements; anything else is answered 404, as the spec says.
+const ACTIONS: [&str; 10] = [
+    "send_group_msg",
+    "send_private_msg",
+    "delete_msg",
+    "set_group_ban",
+    "set_group_kick",
+    "set_group_whole_ban",
+    "set_group_add_request",
+    "get_group_member_list",
+    "get_group_info",
+    "get_login_info",
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct SimulatorOptions {
+    /// Bearer token API calls must carry; `None` accepts any.
+    pub access_token: Option<String>,
+    /// Key for the `X-Signature` of pushed events; `None` pushes unsigned.
+    pub secret: Option<String>,
+}
+
+/// One API call the simulator received, in arrival order.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordedCall {
+    /// Position in the simulator's timeline (shared with pushed events).
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub params: Value,
+    /// The HTTP status the simulator answered.
+    pub status: u16,
+    /// The `Authorization` header's bearer token, if any.
+    pub token: Option<String>,
+    /// The message id assigned, for sends that succeeded.
+    pub message_id: Option<i64>,
+}
+
+/// One event the simulator pushed, with the daemon's answer.
+#[derive(Clone, Debug, Serialize)]
+pub struct PushedEvent {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub body: Value,
+    pub status: u16,
+    pub answer: String,
+}
+
+#[derive(Default)]
+struct SimState {
+    seq: u64,
+    calls: Vec<RecordedCall>,
+    pushed: Vec<PushedEvent>,
+    next_message_id: i64,
+    /// Answer every API call with this HTTP status (e.g. 503) instead of acting.
+    failing: Option<u16>,
+    latency: Duration,
+    /// Actions answered `failed` with this retcode and message.
+    refusals: HashMap<String, (i64, String)>,
+    members: HashMap<String, Vec<Value>>,
+}
+
+impl SimState {
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+}
+
+pub struct Simulator {
+    addr: SocketAddr,
+    state: Arc<Mutex<SimState>>,
+    options: SimulatorOptions,
+    http: reqwest::Client,
+    webhook: Mutex<Option<String>>,
+    stop: CancellationToken,
+    server: JoinHandle<()>,
+}
+
+#[derive(Clone)]
+struct AppState {
+    state: Arc<Mutex<SimState>>,
+    access_token: Option<String>,
+}
+
+fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Simulator {
+    /// Serves the API on `listen` (port 0 picks a free one).
+    pub async fn start(
+        listen: SocketAddr,
+        options: SimulatorOptions,
+    ) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(SimState {
+            next_message_id: 1000,
+            ..SimState::default()
+        }));
+        let app = Router::new()
+            .route("/_simulator/calls", get(list_calls))
+            .route("/_simulator/mode", post(set_mode))
+            .route("/{action}", post(api_call))
+            .with_state(AppState {
+                state: state.clone(),
+                access_token: options.access_token.clone(),
+            });
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stopped.cancelled().await })
+                .await;
+        });
+        Ok(Simulator {
+            addr,
+            state,
+            options,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap_or_default(),
+            webhook: Mutex::new(None),
+            stop,
+            server,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The base URL to configure as `gateway.api_url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Where pushed events go (`http://host:port/onebot`).
+    pub fn set_webhook(&self, url: impl Into<String>) {
+        *self.webhook.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.into());
+    }
+
+    /// Every API call received so far.
+    pub fn calls(&self) -> Vec<RecordedCall> {
+        lock(&self.state).calls.clone()
+    }
+
+    /// The calls of one action that the simulator carried out (HTTP 200, not refused).
+    pub fn performed(&self, action: &str) -> Vec<RecordedCall> {
+        lock(&self.state)
+            .calls
+            .iter()
+            .filter(|c| c.action == action && c.status == 200)
+            .cloned()
+            .collect()
+    }
+
+    /// Every event pushed so far, with the daemon's answers.
+    pub fn pushed(&self) -> Vec<PushedEvent> {
+        lock(&self.state).pushed.clone()
+    }
+
+    /// Waits (polling, at most `timeout`) until `n` calls of `action` were carried out.
+    pub async fn wait_for(&self, action: &str, n: usize, timeout: Duration) -> Vec<RecordedCall> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let calls = self.performed(action);
+            if calls.len() >= n || tokio::time::Instant::now() >= deadline {
+                return calls;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// While `Some(status)`, every API call is answered with that HTTP status and not carried out.
+    pub fn fail_with(&self, status: Option<u16>) {
+        lock(&self.state).failing = status;
+    }
+
+    /// Delay before answering each API call.
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
+    /// Answers `action` with `status: failed` (as a gateway does when the bot lacks rights).
+    pub fn refuse(&self, action: &str, retcode: i64, message: &str) {
+        lock(&self.state)
+            .refusals
+            .insert(action.to_string(), (retcode, message.to_string()));
+    }
+
+    /// Sets the roster `get_group_member_list` answers for `group`.
+    pub fn set_members(&self, group: &str, members: Vec<Value>) {
+        lock(&self.state).members.insert(group.to_string(), members);
+    }
+
+    /// Pushes an event, signed when a secret is set; returns the daemon's HTTP status.
+    pub async fn push(&self, event: &Value) -> Result<u16, reqwest::Error> {
+        let body = serde_json::to_vec(event).unwrap_or_default();
+        let signature = self
+            .options
+            .secret
+            .as_ref()
+            .map(|s| signature::sign(s.as_bytes(), &body));
+        self.push_raw(body, signature).await
+    }
+
+    /// Pushes arbitrary bytes with an arbitrary signature header (for forgeries and junk).
+    pub async fn push_raw(
+        &self,
+        body: Vec<u8>,
+        signature: Option<String>,
+    ) -> Result<u16, reqwest::Error> {
+        let url = self
+            .webhook
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_default();
+        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let mut request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(self_id) = parsed.get("self_id") {
+            let self_id = match self_id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            request = request.header("x-self-id", self_id);
+        }
+        if let Some(signature) = signature {
+            request = request.header("x-signature", signature);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let answer = response.text().await.unwrap_or_default();
+        let mut state = lock(&self.state);
+        let seq = state.next_seq();
+        state.pushed.push(PushedEvent {
+            seq,
+            at: Utc::now(),
+            body: parsed,
+            status,
+            answer,
+        });
+        Ok(status)
+    }
+
+    pub async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.server.await;
+    }
+}
+
+fn bearer(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string)
+        .or_else(|| query.get("access_token").cloned())
+}
+
+async fn api_call(
+    State(app): State<AppState>,
+    Path(action): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let token = bearer(&headers, &query);
+    let params: Result<Value, _> = serde_json::from_slice(&body);
+    let latency = lock(&app.state).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let mut state = lock(&app.state);
+    let (status, reply, message_id) = match (&app.access_token, &token, &params) {
+        (Some(_), None, _) => (401, json!(null), None),
+        (Some(want), Some(got), _) if want != got => (403, json!(null), None),
+        _ if !ACTIONS.contains(&action.as_str()) => (404, json!(null), None),
+        (_, _, Err(_)) => (400, json!(null), None),
+        _ if state.failing.is_some() => (state.failing.unwrap_or(503), json!(null), None),
+        (_, _, Ok(params)) => perform(&mut state, &action, params),
+    };
+    let seq = state.next_seq();
+    state.calls.push(RecordedCall {
+        seq,
+        at: Utc::now(),
+        action,
+        params: params.unwrap_or(Value::Null),
+        status,
+        token,
+        message_id,
+    });
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == 200 {
+        (code, Json(reply)).into_response()
+    } else {
+        code.into_response()
+    }
+}
+
+/// Carries out an authorised call: the OneBot envelope, and the message id for sends.
+fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, Option<i64>) {
+    if let Some((retcode, message)) = state.refusals.get(action) {
+        return (
+            200,
+            json!({"status": "failed", "retcode": retcode, "data": null, "msg": message, "wording": message}),
+            None,
+        );
+    }
+    let ok = |data: Value| json!({"status": "ok", "retcode": 0, "data": data});
+    match action {
+        "send_group_msg" | "send_private_msg" => {
+            state.next_message_id += 1;
+            let id = state.next_message_id;
+            (200, ok(json!({"message_id": id})), Some(id))
+        }
+        "get_group_member_list" => {
+            let group = params
+                .get("group_id")
+                .map(events::id_text)
+                .unwrap_or_default();
+            let members = state.members.get(&group).cloned().unwrap_or_default();
+            (200, ok(Value::Array(members)), None)
+        }
+        "get_login_info" => (
+            200,
+            ok(json!({"user_id": 0, "nickname": "simulator"})),
+            None,
+        ),
+        _ => (200, ok(Value::Null), None),
+    }
+}
+
+async fn list_calls(State(app): State<AppState>) -> Json<Vec<RecordedCall>> {
+    Json(lock(&app.state).calls.clone())
+}
+
+#[derive(Deserialize)]
+struct Mode {
+    failing: Option<u16>,
+    latency_ms: Option<u64>,
+}
+
+/// `POST /_simulator/mode {"failing": 503, "latency_ms": 200}`: for people wiring things up.
+async fn set_mode(State(app): State<AppState>, Json(mode): Json<Mode>) -> StatusCode {
+    let mut state = lock(&app.state);
+    state.failing = mode.failing;
+    state.latency = Duration::from_millis(mode.latency_ms.unwrap_or(0));
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,221 @@
+//! Wires the daemon together and takes it apart again in order.
+//!
+//! ```text
+//! gateway ──POST──▶ webhook ─▶ journal (group commit) ─▶ engine ─▶ outbox table
+//!                                                                    │
+//! gateway ◀──API── outbox worker (pacing, retry) ◀───────────────────┘
+//! ```
+//!
+//! Shutdown runs the same way: the webhook stops taking events and finishes the
+//! requests in flight, the journal writes what it holds, the engine queues the
+//! actions for it, and the outbox worker finishes its current call. Whatever is
+//! still pending is sent after the next start.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::reload::{self, ReloadOutcome, Reloader};
+use crate::config::{Config, Env};
+use crate::engine::Engine;
+use crate::gateway::onebot::api::ApiClient;
+use crate::gateway::onebot::webhook::{self, WebhookState};
+use crate::outbox::OutboxWorker;
+use crate::store::journal::Journal;
+use crate::store::{Store, StoreError};
+
+/// Committed events waiting for the engine; beyond this the journal waits.
+const ENGINE_QUEUE: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running daemon.
+pub struct Daemon {
+    addr: SocketAddr,
+    store: Store,
+    config: watch::Receiver<Arc<Config>>,
+    reloader: Reloader,
+    stop_intake: CancellationToken,
+    stop_outbox: CancellationToken,
+    stop_reload: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+    journal: JoinHandle<()>,
+    engine: JoinHandle<()>,
+    outbox: JoinHandle<()>,
+}
+
+impl Daemon {
+    /// Opens the store, replays unhandled events, and starts serving on
+    /// `config.gateway.listen` (port 0 picks a free one; see [`Daemon::addr`]).
+    /// `env` is what config reloads expand `${VAR}` against.
+    pub async fn start(config: Config, env: Env) -> Result<Daemon, StartError> {
+        Daemon::start_with_clock(config, env, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(
+        config: Config,
+        env: Env,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Daemon, StartError> {
+        let store = Store::open(&config.storage.database).await?;
+        let addr = config.gateway.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        tracing::info!("{}", config.summary());
+
+        let stop_reload = CancellationToken::new();
+        let log_store = store.clone();
+        let (config_rx, reloader) =
+            reload::spawn(Arc::new(config), env, stop_reload.clone(), move |outcome| {
+                let (kind, detail) = match outcome {
+                    ReloadOutcome::Applied { restart_needed } => {
+                        ("config.reloaded", json!({"restart_needed": restart_needed}))
+                    }
+                    ReloadOutcome::Rejected(e) => {
+                        ("config.rejected", json!({"problems": e.problems()}))
+                    }
+                };
+                let store = log_store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = store.log_system(kind, detail).await {
+                        tracing::warn!("cannot log {kind}: {e}");
+                    }
+                });
+            });
+
+        let outbox_wake = Arc::new(Notify::new());
+        let engine = Engine::new(store.clone(), config_rx.clone(), clock, outbox_wake.clone());
+        let replayed = engine.replay_unhandled().await?;
+        if replayed > 0 {
+            tracing::info!("handled {replayed} event(s) left from before the last stop");
+        }
+        let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE);
+        let (journal, journal_task) = Journal::spawn(store.clone(), engine_tx);
+        let engine_task = tokio::spawn(engine.run(engine_rx));
+
+        let stop_outbox = CancellationToken::new();
+        let outbox_task = tokio::spawn(
+            OutboxWorker {
+                store: store.clone(),
+                api: ApiClient::new(),
+                config: config_rx.clone(),
+                wake: outbox_wake,
+                shutdown: stop_outbox.clone(),
+            }
+            .run(),
+        );
+
+        let stop_intake = CancellationToken::new();
+        let app = webhook::router(WebhookState {
+            journal,
+            config: config_rx.clone(),
+        });
+        let intake_stopped = stop_intake.clone();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move { intake_stopped.cancelled().await })
+                .await
+        });
+        tracing::info!("webhook listening on http://{addr}/onebot");
+
+        Ok(Daemon {
+            addr,
+            store,
+            config: config_rx,
+            reloader,
+            stop_intake,
+            stop_outbox,
+            stop_reload,
+            server,
+            journal: journal_task,
+            engine: engine_task,
+            outbox: outbox_task,
+        })
+    }
+
+    /// Where the webhook listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The config snapshot in force now.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+
+    /// Asks for a config reload, as SIGHUP does.
+    pub fn reload(&self) {
+        self.reloader.trigger();
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops in order.
+    pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        wait_for_signal().await;
+        tracing::info!("stopping: no new events; finishing what is in flight");
+        self.stop().await;
+        Ok(())
+    }
+
+    /// Stops taking events, writes and handles what was accepted, finishes the
+    /// outbox's call in flight, and closes the database.
+    pub async fn stop(self) {
+        self.stop_intake.cancel();
+        if let Ok(Err(e)) = self.server.await {
+            tracing::warn!("webhook server: {e}");
+        }
+        // The server dropped its journal handle: the journal drains, then the engine.
+        let _ = self.journal.await;
+        let _ = self.engine.await;
+        self.stop_outbox.cancel();
+        let _ = self.outbox.await;
+        self.stop_reload.cancel();
+        self.store.close().await;
+        tracing::info!("stopped");
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

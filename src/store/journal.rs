@@ -1,0 +1,96 @@
+//! Group commit: one writer task takes inbound events from every webhook request
+//! in flight, writes whatever has queued up in one transaction, and only then
+//! answers each request. Concurrency makes batches bigger instead of making
+//! transactions fight over SQLite's single write lock.
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Recorded, Store};
+use crate::domain::Event;
+
+/// Most events written in one transaction.
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("the daemon is shutting down")]
+    Closed,
+    #[error("could not write the event: {0}")]
+    Store(String),
+}
+
+/// A committed new event, on its way to the engine.
+pub type Committed = (i64, Event);
+
+struct Submission {
+    event: Event,
+    reply: oneshot::Sender<Result<Recorded, JournalError>>,
+}
+
+/// The webhook's handle on the writer. The writer stops once every handle is dropped
+/// and what was submitted is written.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Submission>,
+}
+
+impl Journal {
+    /// Starts the writer. New events are passed on to `engine` after their commit.
+    pub fn spawn(store: Store, engine: mpsc::Sender<Committed>) -> (Journal, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
+        let task = tokio::spawn(write_batches(store, rx, engine));
+        (Journal { tx }, task)
+    }
+
+    /// Logs `event`, returning once it is committed (or recognised as a redelivery).
+    pub async fn submit(&self, event: Event) -> Result<Recorded, JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Submission { event, reply })
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        answer.await.map_err(|_| JournalError::Closed)?
+    }
+}
+
+async fn write_batches(
+    store: Store,
+    mut rx: mpsc::Receiver<Submission>,
+    engine: mpsc::Sender<Committed>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (events, replies): (Vec<Event>, Vec<_>) =
+            batch.drain(..).map(|s| (s.event, s.reply)).unzip();
+        match store.record_inbound(&events).await {
+            Ok(recorded) => {
+                let mut committed = Vec::new();
+                for ((event, reply), outcome) in events.into_iter().zip(replies).zip(recorded) {
+                    if let Recorded::New(id) = outcome {
+                        committed.push((id, event));
+                    }
+                    let _ = reply.send(Ok(outcome));
+                }
+                for item in committed {
+                    // The engine only goes away at shutdown, after us; unhandled
+                    // events stay marked in the log and are replayed on start.
+                    if engine.send(item).await.is_err() {
+                        tracing::warn!(
+                            "engine stopped; committed events will be handled on restart"
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(
+                    "could not log {} event(s), the gateway will be asked to resend: {e}",
+                    events.len()
+                );
+                for reply in replies {
+                    let _ = reply.send(Err(JournalError::Store(e.to_string())));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,479 @@
+//! The only module that speaks SQL. SQLite is the embedded default; the SQL stays
+//! portable (no SQLite-only functions in queries, times as sortable RFC 3339 text)
+//! so a PostgreSQL store can sit behind the same methods later.
+//!
+//! - [`journal`]: the single writer task that group-commits inbound events.
+//! - this file: opening, migrations, and every query the daemon runs.
+
+pub mod journal;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use crate::domain::{Event, EventBody, Id, Outbound};
+pub use rows::{LoggedEvent, Member, OutboxState, PendingAction};
+
+/// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
+const INSERT_CHUNK: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot prepare database {path} (is it writable?): {source}")]
+    Migrate {
+        path: PathBuf,
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("stored row {id} of {table} is unreadable: {reason}")]
+    Corrupt {
+        table: &'static str,
+        id: i64,
+        reason: String,
+    },
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// Formats a time the way every time column stores it.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// What one inbound event made of the log: its row id, or that it was a redelivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    New(i64),
+    Duplicate,
+}
+
+/// A member seen speaking, for the member table.
+struct Speaker {
+    account: String,
+    group: String,
+    user: String,
+    nickname: Option<String>,
+    role: Option<&'static str>,
+    at: String,
+}
+
+/// The outcome of an outbound action, as the outbox worker concluded it.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub state: OutboxState,
+    pub attempts: i64,
+    pub error: Option<String>,
+    /// What to keep in the event log about the result (the gateway's data, retcode, ...).
+    pub result: Value,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path` and runs the migrations.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: an event answered 204 survives a power cut, not just a crash.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store { pool })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Logs a batch of inbound events in one transaction and updates the member
+    /// table from the new ones. Redeliveries (same account and dedup key, in the log
+    /// or earlier in the batch) are recognised and not logged again.
+    pub async fn record_inbound(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
+        let at = timestamp(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let keyed: Vec<(String, String)> = events
+            .iter()
+            .map(|e| (e.account.to_string(), e.dedup_key()))
+            .collect();
+        let mut inserted = std::collections::HashMap::new();
+        for (chunk, keys) in events.chunks(INSERT_CHUNK).zip(keyed.chunks(INSERT_CHUNK)) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ",
+            );
+            q.push_values(
+                chunk.iter().zip(keys),
+                |mut row, (event, (account, key))| {
+                    row.push_bind(&at)
+                        .push_bind("in")
+                        .push_bind(event.kind())
+                        .push_bind(account)
+                        .push_bind(event.group().map(Id::to_string))
+                        .push_bind(event.user().map(Id::to_string))
+                        .push_bind(key)
+                        .push_bind(0)
+                        .push_bind(serde_json::to_string(event).unwrap_or_default());
+                },
+            );
+            q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                let id: i64 = row.try_get(0)?;
+                inserted.insert(
+                    (row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?),
+                    id,
+                );
+            }
+        }
+        // The first occurrence of a key takes the row; any later one in the batch is a duplicate.
+        let recorded: Vec<Recorded> = keyed
+            .into_iter()
+            .map(|key| {
+                inserted
+                    .remove(&key)
+                    .map_or(Recorded::Duplicate, Recorded::New)
+            })
+            .collect();
+        let fresh = events
+            .iter()
+            .zip(&recorded)
+            .filter(|(_, r)| matches!(r, Recorded::New(_)))
+            .map(|(e, _)| e);
+        self.update_members(&mut tx, fresh).await?;
+        tx.commit().await?;
+        Ok(recorded)
+    }
+
+    async fn update_members<'e>(
+        &self,
+        tx: &mut sqlx::Transaction<'_, Sqlite>,
+        events: impl Iterator<Item = &'e Event>,
+    ) -> Result<(), StoreError> {
+        // Speakers are the bulk: one multi-row upsert, last message per member wins.
+        let mut speakers: Vec<Speaker> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        for event in events {
+            let at = timestamp(DateTime::from_timestamp(event.time, 0).unwrap_or_default());
+            let account = event.account.to_string();
+            match &event.body {
+                EventBody::GroupMessage(m) => {
+                    let row = Speaker {
+                        account,
+                        group: m.group.to_string(),
+                        user: m.user.to_string(),
+                        nickname: m.sender.display_name().map(str::to_string),
+                        role: m.sender.role.map(|r| r.as_str()),
+                        at,
+                    };
+                    let key = (row.account.clone(), row.group.clone(), row.user.clone());
+                    match index.get(&key) {
+                        Some(&i) => speakers[i] = row,
+                        None => {
+                            index.insert(key, speakers.len());
+                            speakers.push(row);
+                        }
+                    }
+                }
+                EventBody::MemberJoined { group, user, .. } => {
+                    sqlx::query(
+                        "INSERT INTO members (account, group_id, user_id, joined_at) VALUES (?, ?, ?, ?)
+                         ON CONFLICT (account, group_id, user_id)
+                         DO UPDATE SET joined_at = excluded.joined_at, left_at = NULL",
+                    )
+                    .bind(account)
+                    .bind(group.to_string())
+                    .bind(user.to_string())
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                EventBody::MemberLeft { group, user, .. } => {
+                    sqlx::query(
+                        "INSERT INTO members (account, group_id, user_id, left_at) VALUES (?, ?, ?, ?)
+                         ON CONFLICT (account, group_id, user_id) DO UPDATE SET left_at = excluded.left_at",
+                    )
+                    .bind(account)
+                    .bind(group.to_string())
+                    .bind(user.to_string())
+                    .bind(at)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                EventBody::AdminChanged {
+                    group,
+                    user,
+                    promoted,
+                } => {
+                    sqlx::query(
+                        "INSERT INTO members (account, group_id, user_id, role) VALUES (?, ?, ?, ?)
+                         ON CONFLICT (account, group_id, user_id) DO UPDATE SET role = excluded.role",
+                    )
+                    .bind(account)
+                    .bind(group.to_string())
+                    .bind(user.to_string())
+                    .bind(if *promoted { "admin" } else { "member" })
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                _ => {}
+            }
+        }
+        for chunk in speakers.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO members (account, group_id, user_id, nickname, role, last_spoke_at) ",
+            );
+            q.push_values(chunk, |mut row, s| {
+                row.push_bind(&s.account)
+                    .push_bind(&s.group)
+                    .push_bind(&s.user)
+                    .push_bind(&s.nickname)
+                    .push_bind(s.role)
+                    .push_bind(&s.at);
+            });
+            q.push(
+                " ON CONFLICT (account, group_id, user_id) DO UPDATE SET
+                  nickname = COALESCE(excluded.nickname, members.nickname),
+                  role = COALESCE(excluded.role, members.role),
+                  last_spoke_at = excluded.last_spoke_at",
+            );
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Inbound events logged but not yet turned into actions (after a crash).
+    pub async fn unhandled_inbound(&self) -> Result<Vec<(i64, Event)>, StoreError> {
+        let rows = sqlx::query("SELECT id, detail FROM events WHERE handled = 0 ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let id: i64 = row.try_get(0)?;
+                let detail: String = row.try_get(1)?;
+                let event = serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt {
+                    table: "events",
+                    id,
+                    reason: e.to_string(),
+                })?;
+                Ok((id, event))
+            })
+            .collect()
+    }
+
+    /// Queues the actions the engine decided on and marks every inbound event up to
+    /// `handled_up_to` as handled, in one transaction: an event is either handled
+    /// with all its actions queued, or not at all.
+    pub async fn queue_actions(
+        &self,
+        handled_up_to: i64,
+        actions: &[(Option<i64>, Outbound)],
+    ) -> Result<(), StoreError> {
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        for (cause, outbound) in actions {
+            sqlx::query(
+                "INSERT INTO outbox (created_at, account, group_id, action, payload, cause_event_id, state, next_attempt_at)
+                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+            )
+            .bind(&now)
+            .bind(outbound.account.to_string())
+            .bind(outbound.action.group().map(Id::to_string))
+            .bind(outbound.action.name())
+            .bind(serde_json::to_string(outbound).unwrap_or_default())
+            .bind(cause)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE events SET handled = 1 WHERE handled = 0 AND id <= ?")
+            .bind(handled_up_to)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Pending actions in queue order, due or not (the worker keeps per-group order).
+    pub async fn pending_actions(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, payload, attempts, next_attempt_at FROM outbox
+             WHERE state = 'pending' ORDER BY id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(PendingAction::from_row).collect()
+    }
+
+    /// Reschedules an action after a retryable failure.
+    pub async fn retry_action(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'")
+            .bind(attempts)
+            .bind(timestamp(next_attempt_at))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes an action as delivered or failed and logs its outcome, in one transaction.
+    pub async fn finish_action(
+        &self,
+        action: &PendingAction,
+        outcome: &Outcome,
+    ) -> Result<(), StoreError> {
+        let now = timestamp(Utc::now());
+        let state = outcome.state.as_str();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, finished_at = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(outcome.attempts)
+        .bind(&outcome.error)
+        .bind(&now)
+        .bind(action.id)
+        .execute(&mut *tx)
+        .await?;
+        let detail = serde_json::json!({
+            "outbox_id": action.id,
+            "state": state,
+            "attempts": outcome.attempts,
+            "error": outcome.error,
+            "action": action.outbound.action,
+            "result": outcome.result,
+        });
+        let a = &action.outbound.action;
+        sqlx::query(
+            "INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'out', ?, ?, ?, ?, ?)",
+        )
+        .bind(&now)
+        .bind(format!("action.{}", a.name()))
+        .bind(action.outbound.account.to_string())
+        .bind(a.group().map(Id::to_string))
+        .bind(a.user().map(Id::to_string))
+        .bind(detail.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Logs something the daemon itself did (a config reload, ...).
+    pub async fn log_system(&self, kind: &str, detail: Value) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO events (at, direction, kind, detail) VALUES (?, 'system', ?, ?)")
+            .bind(timestamp(Utc::now()))
+            .bind(kind)
+            .bind(detail.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Logged events of one kind (`message.group`, `action.send_group_msg`, ...), oldest first.
+    pub async fn events_of_kind(&self, kind: &str) -> Result<Vec<LoggedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, direction, kind, account, group_id, user_id, detail FROM events WHERE kind = ? ORDER BY id",
+        )
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(LoggedEvent::from_row).collect()
+    }
+
+    /// How many events of each kind the log holds, most frequent first.
+    pub async fn event_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// How many outbox actions are in each state.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    pub async fn member(
+        &self,
+        account: &Id,
+        group: &Id,
+        user: &Id,
+    ) -> Result<Option<Member>, StoreError> {
+        let row = sqlx::query(
+            "SELECT nickname, role, joined_at, left_at, last_spoke_at FROM members
+             WHERE account = ? AND group_id = ? AND user_id = ?",
+        )
+        .bind(account.to_string())
+        .bind(group.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Member::from_row).transpose()
+    }
+
+    /// Members known per group (present, i.e. not left).
+    pub async fn member_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT group_id, COUNT(*) FROM members WHERE left_at IS NULL GROUP BY group_id ORDER BY group_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
