@@ -1,0 +1,177 @@
+//! Operators edit `bot-config.toml` while the daemon runs, and run `qunbot check`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp, PATIENCE, TEST_CONFIG};
+
+/// Saves the way editors do: write a new file beside it, rename it over the old one.
+fn save_like_an_editor(path: &Path, text: &str) {
+    let tmp = path.with_extension("toml.swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+async fn ping_answered_in(app: &mut TestApp, group: serde_json::Value) -> bool {
+    let before = app.sim.performed("send_group_msg").len();
+    let member = app.member.clone();
+    let ping = app.events.group_message(&group, &member, json!("/ping"));
+    assert_eq!(app.push(&ping).await, 204);
+    app.sim
+        .wait_for("send_group_msg", before + 1, Duration::from_secs(2))
+        .await
+        .len()
+        > before
+}
+
+#[tokio::test]
+async fn a_broken_edit_is_refused_with_its_position_and_the_old_config_keeps_serving() {
+    let mut app = spawn_app().await;
+    let broken = TEST_CONFIG.replace("[outbox]", "[outbox]\nsend_faster = true");
+    save_like_an_editor(&app.config_path, &broken);
+
+    let rejected = app.wait_logged("config.rejected", 1).await;
+    assert_eq!(rejected.len(), 1, "the edit was noticed");
+    let problem = rejected[0].detail["problems"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = TEST_CONFIG.lines().position(|l| l == "[outbox]").unwrap() + 2;
+    assert!(problem.ends_with(&format!("bot-config.toml:{line}:1: unknown field `send_faster`, expected one of `group_interval`, `account_interval`, `retry_initial`, `retry_max`, `give_up_after`")), "{problem}");
+
+    assert!(
+        ping_answered_in(&mut app, json!(123456)).await,
+        "the old config still serves"
+    );
+    assert!(app.logged("config.reloaded").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_valid_edit_takes_effect_within_seconds() {
+    let mut app = spawn_app().await;
+    assert!(
+        !ping_answered_in(&mut app, json!(777)).await,
+        "777 is not managed yet"
+    );
+
+    let more_groups = format!("{TEST_CONFIG}\n[[groups]]\nid = 777\nname = \"新群\"\n");
+    save_like_an_editor(&app.config_path, &more_groups);
+    assert_eq!(app.wait_logged("config.reloaded", 1).await.len(), 1);
+    assert!(app.daemon().config().is_managed(&777.into()));
+
+    assert!(
+        ping_answered_in(&mut app, json!(777)).await,
+        "the new group is served"
+    );
+}
+
+#[tokio::test]
+async fn qunbot_check_reports_a_broken_file_with_line_and_column_and_exit_code_2() {
+    let app = spawn_app().await;
+    let broken = TEST_CONFIG.replace("timeout = \"2s\"", "timeout = \"two seconds\"");
+    std::fs::write(&app.config_path, &broken).unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_qunbot"))
+        .args(["check", "--config"])
+        .arg(&app.config_path)
+        .env("QUNBOT_ACCESS_TOKEN", "t")
+        .env("QUNBOT_SECRET", "s")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("timeout"))
+        .unwrap()
+        + 1;
+    let expected = format!(
+        "{}:{line}:11: `two seconds` is not a duration",
+        app.config_path.display()
+    );
+    assert!(stderr.starts_with(&expected), "{stderr}");
+
+    std::fs::write(&app.config_path, TEST_CONFIG).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_qunbot"))
+        .args(["check", "--config"])
+        .arg(&app.config_path)
+        .env("QUNBOT_ACCESS_TOKEN", "t")
+        .env("QUNBOT_SECRET", "s")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("valid; 2 managed group(s)"));
+}
+
+#[tokio::test]
+async fn the_daemon_binary_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
+    let app = spawn_app().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = app.dir.path();
+    let config = dir.join("daemon.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qunbot"))
+        .args(["--log-format", "json", "run", "--config"])
+        .arg(&config)
+        .env("QUNBOT_GATEWAY_API_URL", app.sim.api_url())
+        .env("QUNBOT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("QUNBOT_DATABASE", dir.join("daemon.db"))
+        .env("QUNBOT_ACCESS_TOKEN", "t")
+        .env("QUNBOT_SECRET", "s")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while reqwest::get(&health).await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "the daemon came up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let signal = |name: &str| {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    signal("HUP");
+    let store = qunbot::store::Store::open(&dir.join("daemon.db"))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while store
+        .events_of_kind("config.reloaded")
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "SIGHUP reloaded the config"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    signal("TERM");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon stopped on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}

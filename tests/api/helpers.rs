@@ -1,0 +1,191 @@
+//! One way to start the simulator and the daemon for a test, and to look at what happened.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use qunbot::config::{Config, Env};
+use qunbot::simulator::events::{EventFactory, VirtualMember};
+use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::startup::Daemon;
+use qunbot::store::LoggedEvent;
+use serde_json::{json, Value};
+
+pub const TOKEN: &str = "test-access-token";
+pub const SECRET: &str = "test-secret";
+/// How long a test waits for something that should happen within milliseconds.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The config every test starts from: fast pacing and retries, two managed groups.
+pub const TEST_CONFIG: &str = r#"
+[gateway]
+access_token = "${QUNBOT_ACCESS_TOKEN}"
+secret = "${QUNBOT_SECRET}"
+timeout = "2s"
+
+[outbox]
+group_interval = "20ms"
+account_interval = "5ms"
+retry_initial = "200ms"
+retry_max = "1s"
+
+[[groups]]
+id = 123456
+name = "测试群"
+
+[[groups]]
+id = "35214638@chatroom"
+name = "微信群"
+"#;
+
+pub fn loopback() -> SocketAddr {
+    ([127, 0, 0, 1], 0).into()
+}
+
+pub struct TestApp {
+    /// The gateway: serves the API the daemon calls, and pushes events.
+    pub sim: Simulator,
+    pub daemon: Option<Daemon>,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+    pub env: Env,
+    pub events: EventFactory,
+    pub group: Value,
+    pub wechat_group: Value,
+    pub member: VirtualMember,
+    pub wechat_member: VirtualMember,
+}
+
+/// Starts the simulator, then the daemon pointed at it.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with_api(None).await
+}
+
+/// As [`spawn_app`], but the daemon calls the gateway API at `api_url` instead of
+/// the simulator's (to test a gateway that is not there yet).
+pub async fn spawn_app_with_api(api_url: Option<String>) -> TestApp {
+    let sim = Simulator::start(
+        loopback(),
+        SimulatorOptions {
+            access_token: Some(TOKEN.into()),
+            secret: Some(SECRET.into()),
+        },
+    )
+    .await
+    .expect("the simulator starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let config_path = dir.path().join("bot-config.toml");
+    std::fs::write(&config_path, TEST_CONFIG).expect("config written");
+    let env = Env::default()
+        .with(
+            "QUNBOT_GATEWAY_API_URL",
+            api_url.unwrap_or_else(|| sim.api_url()),
+        )
+        .with("QUNBOT_LISTEN", "127.0.0.1:0")
+        .with(
+            "QUNBOT_DATABASE",
+            dir.path().join("qunbot.db").display().to_string(),
+        )
+        .with("QUNBOT_ACCESS_TOKEN", TOKEN)
+        .with("QUNBOT_SECRET", SECRET);
+    let mut app = TestApp {
+        sim,
+        daemon: None,
+        dir,
+        config_path,
+        env,
+        events: EventFactory::new(10001000),
+        group: json!(123456),
+        wechat_group: json!("35214638@chatroom"),
+        member: VirtualMember::new(20001, "小红", "member"),
+        wechat_member: VirtualMember::new("wxid_ahua", "阿花", "member"),
+    };
+    app.start_daemon().await;
+    app
+}
+
+impl TestApp {
+    pub async fn start_daemon(&mut self) {
+        assert!(self.daemon.is_none(), "the daemon is already running");
+        let config = Config::load(&self.config_path, &self.env).expect("the test config is valid");
+        let daemon = Daemon::start(config, self.env.clone())
+            .await
+            .expect("the daemon starts");
+        self.sim
+            .set_webhook(format!("http://{}/onebot", daemon.addr()));
+        self.daemon = Some(daemon);
+    }
+
+    /// Stops the daemon the way SIGTERM does.
+    pub async fn stop_daemon(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.stop().await;
+        }
+    }
+
+    pub async fn restart_daemon(&mut self) {
+        self.stop_daemon().await;
+        self.start_daemon().await;
+    }
+
+    pub fn daemon(&self) -> &Daemon {
+        self.daemon.as_ref().expect("the daemon is running")
+    }
+
+    pub fn webhook_url(&self) -> String {
+        format!("http://{}/onebot", self.daemon().addr())
+    }
+
+    /// Pushes a signed event and returns the daemon's HTTP status.
+    pub async fn push(&self, event: &Value) -> u16 {
+        self.sim.push(event).await.expect("the daemon answers")
+    }
+
+    /// A group message from the test member in the numeric group.
+    pub fn says(&mut self, text: &str) -> Value {
+        let (group, member) = (self.group.clone(), self.member.clone());
+        self.events.group_message(&group, &member, json!(text))
+    }
+
+    pub async fn logged(&self, kind: &str) -> Vec<LoggedEvent> {
+        self.daemon()
+            .store()
+            .events_of_kind(kind)
+            .await
+            .expect("the log is readable")
+    }
+
+    /// Waits (bounded) until at least `n` events of `kind` are logged.
+    pub async fn wait_logged(&self, kind: &str, n: usize) -> Vec<LoggedEvent> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let rows = self.logged(kind).await;
+            if rows.len() >= n || tokio::time::Instant::now() >= deadline {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits for `n` pongs carried out by the simulator, then a little longer to
+    /// catch any extra one, and returns them all.
+    pub async fn pongs_after_settling(&self, n: usize) -> Vec<qunbot::simulator::RecordedCall> {
+        self.sim.wait_for("send_group_msg", n, PATIENCE).await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        self.sim.performed("send_group_msg")
+    }
+}
+
+/// The text of an outgoing message's segments.
+pub fn text_of(message: &Value) -> String {
+    message
+        .as_array()
+        .map(|segments| {
+            segments
+                .iter()
+                .filter(|s| s["type"] == "text")
+                .filter_map(|s| s["data"]["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
