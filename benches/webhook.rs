@@ -1,0 +1,177 @@
+//! Webhook throughput: signed events pushed over loopback HTTP by concurrent
+//! clients into the real daemon (signature check, parse, group commit into SQLite,
+//! engine), with per-request latency. Every answered event is then counted in the
+//! database. Two references run in the same process on the same kind of file: a
+//! bare sqlx insert loop with one transaction per row (what a naive durable
+//! webhook does) and one with a single transaction for all rows (SQLite's ceiling
+//! through sqlx).
+//!
+//! `cargo bench --bench webhook` (env: BENCH_EVENTS, default 60000; BENCH_CLIENTS, default 64)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use qunbot::config::{Config, Env};
+use qunbot::gateway::onebot::signature;
+use qunbot::simulator::events::{EventFactory, VirtualMember};
+use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::startup::Daemon;
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::ConnectOptions;
+
+const SECRET: &str = "bench-secret";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
+    let events = env_usize("BENCH_EVENTS", 60_000);
+    let clients = env_usize("BENCH_CLIENTS", 64);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("webhook benchmark: {events} events, {clients} concurrent clients, {cores} cores (load generator on the same machine)");
+
+    let dir = tempfile::tempdir()?;
+    let sim = Simulator::start(([127, 0, 0, 1], 0).into(), SimulatorOptions::default()).await?;
+    let config_path = dir.path().join("bot-config.toml");
+    std::fs::write(&config_path, "[gateway]\nsecret = \"${QUNBOT_SECRET}\"\n[[groups]]\nid = 123456\n")?;
+    let env = Env::default()
+        .with("QUNBOT_GATEWAY_API_URL", sim.api_url())
+        .with("QUNBOT_LISTEN", "127.0.0.1:0")
+        .with("QUNBOT_DATABASE", dir.path().join("bench.db").display().to_string())
+        .with("QUNBOT_SECRET", SECRET);
+    let config = Config::load(&config_path, &env).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let daemon = Daemon::start(config, env).await?;
+    let url = format!("http://{}/onebot", daemon.addr());
+
+    // Bodies are built and signed up front, so the clients only do HTTP.
+    let mut factory = EventFactory::new(10001000);
+    let group = json!(123456);
+    let members: Vec<VirtualMember> = (0..500).map(|i| VirtualMember::new(30000 + i, &format!("会员{i}"), "member")).collect();
+    let bodies: Vec<(Vec<u8>, String)> = (0..events)
+        .map(|i| {
+            let text = format!("今天的秒杀什么时候开始？第{i}条 [CQ:face,id=178]");
+            let event = factory.group_message(&group, &members[i % members.len()], json!(text));
+            let body = serde_json::to_vec(&event).expect("json");
+            let sig = signature::sign(SECRET.as_bytes(), &body);
+            (body, sig)
+        })
+        .collect();
+    let bodies = Arc::new(bodies);
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    // Warm up connections.
+    for _ in 0..clients {
+        let _ = http.get(format!("http://{}/healthz", daemon.addr())).send().await?;
+    }
+
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (http, url, bodies) = (http.clone(), url.clone(), bodies.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0usize;
+            for (body, sig) in bodies.iter().skip(c).step_by(clients) {
+                let t = Instant::now();
+                let result = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-signature", sig)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match result {
+                    Ok(r) if r.status() == 204 => latencies.push(t.elapsed()),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        });
+    }
+    let mut latencies = Vec::with_capacity(events);
+    let mut failures = 0;
+    while let Some(done) = tasks.join_next().await {
+        let (l, f) = done?;
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+
+    let logged: i64 = daemon
+        .store()
+        .event_counts()
+        .await?
+        .iter()
+        .filter(|(k, _)| k == "message.group")
+        .map(|(_, n)| *n)
+        .sum();
+    daemon.stop().await;
+    sim.stop().await;
+
+    println!(
+        "daemon:    {rate:>9.0} events/s   p50 {:>7.2} ms   p99 {:>7.2} ms   answered 204: {}   failed: {failures}   durable in SQLite: {logged}",
+        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        latencies.len(),
+    );
+    if logged as usize != latencies.len() {
+        anyhow::bail!("{} events answered 204 but {logged} logged", latencies.len());
+    }
+
+    let per_row = reference_inserts(dir.path(), &bodies, events.min(5_000), false).await?;
+    let one_txn = reference_inserts(dir.path(), &bodies, events, true).await?;
+    println!("reference: {per_row:>9.0} rows/s     bare sqlx insert loop, one transaction per row (synchronous=FULL)");
+    println!("reference: {one_txn:>9.0} rows/s     bare sqlx insert loop, one transaction for all rows");
+    println!(
+        "ratio:     daemon ÷ per-row reference = {:.1}×;  daemon ÷ single-transaction reference = {:.2}",
+        rate / per_row,
+        rate / one_txn
+    );
+    Ok(())
+}
+
+/// Inserts the same bodies into a bare table like `events`, returning rows/s.
+async fn reference_inserts(dir: &std::path::Path, bodies: &[(Vec<u8>, String)], n: usize, one_transaction: bool) -> anyhow::Result<f64> {
+    let path = dir.join(if one_transaction { "ref-batch.db" } else { "ref-row.db" });
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await?;
+    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)").execute(&mut conn).await?;
+    let started = Instant::now();
+    if one_transaction {
+        sqlx::query("BEGIN").execute(&mut conn).await?;
+    }
+    for (i, (body, _)) in bodies.iter().take(n).enumerate() {
+        sqlx::query("INSERT INTO events (at, kind, account, dedup_key, detail) VALUES (?, 'message.group', '10001000', ?, ?)")
+            .bind("2026-11-23T00:00:00.000Z")
+            .bind(format!("msg:{i}"))
+            .bind(String::from_utf8_lossy(body).into_owned())
+            .execute(&mut conn)
+            .await?;
+    }
+    if one_transaction {
+        sqlx::query("COMMIT").execute(&mut conn).await?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
