@@ -23,7 +23,10 @@ use sqlx::ConnectOptions;
 const SECRET: &str = "bench-secret";
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -32,7 +35,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(bench())
 }
 
@@ -45,11 +50,17 @@ async fn bench() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let sim = Simulator::start(([127, 0, 0, 1], 0).into(), SimulatorOptions::default()).await?;
     let config_path = dir.path().join("bot-config.toml");
-    std::fs::write(&config_path, "[gateway]\nsecret = \"${QUNBOT_SECRET}\"\n[[groups]]\nid = 123456\n")?;
+    std::fs::write(
+        &config_path,
+        "[gateway]\nsecret = \"${QUNBOT_SECRET}\"\n[[groups]]\nid = 123456\n",
+    )?;
     let env = Env::default()
         .with("QUNBOT_GATEWAY_API_URL", sim.api_url())
         .with("QUNBOT_LISTEN", "127.0.0.1:0")
-        .with("QUNBOT_DATABASE", dir.path().join("bench.db").display().to_string())
+        .with(
+            "QUNBOT_DATABASE",
+            dir.path().join("bench.db").display().to_string(),
+        )
         .with("QUNBOT_SECRET", SECRET);
     let config = Config::load(&config_path, &env).map_err(|e| anyhow::anyhow!("{e}"))?;
     let daemon = Daemon::start(config, env).await?;
@@ -58,7 +69,9 @@ async fn bench() -> anyhow::Result<()> {
     // Bodies are built and signed up front, so the clients only do HTTP.
     let mut factory = EventFactory::new(10001000);
     let group = json!(123456);
-    let members: Vec<VirtualMember> = (0..500).map(|i| VirtualMember::new(30000 + i, &format!("会员{i}"), "member")).collect();
+    let members: Vec<VirtualMember> = (0..500)
+        .map(|i| VirtualMember::new(30000 + i, &format!("会员{i}"), "member"))
+        .collect();
     let bodies: Vec<(Vec<u8>, String)> = (0..events)
         .map(|i| {
             let text = format!("今天的秒杀什么时候开始？第{i}条 [CQ:face,id=178]");
@@ -70,10 +83,15 @@ async fn bench() -> anyhow::Result<()> {
         .collect();
     let bodies = Arc::new(bodies);
 
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
     // Warm up connections.
     for _ in 0..clients {
-        let _ = http.get(format!("http://{}/healthz", daemon.addr())).send().await?;
+        let _ = http
+            .get(format!("http://{}/healthz", daemon.addr()))
+            .send()
+            .await?;
     }
 
     let started = Instant::now();
@@ -129,13 +147,18 @@ async fn bench() -> anyhow::Result<()> {
         latencies.len(),
     );
     if logged as usize != latencies.len() {
-        anyhow::bail!("{} events answered 204 but {logged} logged", latencies.len());
+        anyhow::bail!(
+            "{} events answered 204 but {logged} logged",
+            latencies.len()
+        );
     }
 
     let per_row = reference_inserts(dir.path(), &bodies, events.min(5_000), false).await?;
     let one_txn = reference_inserts(dir.path(), &bodies, events, true).await?;
     println!("reference: {per_row:>9.0} rows/s     bare sqlx insert loop, one transaction per row (synchronous=FULL)");
-    println!("reference: {one_txn:>9.0} rows/s     bare sqlx insert loop, one transaction for all rows");
+    println!(
+        "reference: {one_txn:>9.0} rows/s     bare sqlx insert loop, one transaction for all rows"
+    );
     println!(
         "ratio:     daemon ÷ per-row reference = {:.1}×;  daemon ÷ single-transaction reference = {:.2}",
         rate / per_row,
@@ -145,8 +168,17 @@ async fn bench() -> anyhow::Result<()> {
 }
 
 /// Inserts the same bodies into a bare table like `events`, returning rows/s.
-async fn reference_inserts(dir: &std::path::Path, bodies: &[(Vec<u8>, String)], n: usize, one_transaction: bool) -> anyhow::Result<f64> {
-    let path = dir.join(if one_transaction { "ref-batch.db" } else { "ref-row.db" });
+async fn reference_inserts(
+    dir: &std::path::Path,
+    bodies: &[(Vec<u8>, String)],
+    n: usize,
+    one_transaction: bool,
+) -> anyhow::Result<f64> {
+    let path = dir.join(if one_transaction {
+        "ref-batch.db"
+    } else {
+        "ref-row.db"
+    });
     let mut conn = SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true)
@@ -157,7 +189,9 @@ async fn reference_inserts(dir: &std::path::Path, bodies: &[(Vec<u8>, String)], 
     sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
         .execute(&mut conn)
         .await?;
-    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)").execute(&mut conn).await?;
+    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
+        .execute(&mut conn)
+        .await?;
     let started = Instant::now();
     if one_transaction {
         sqlx::query("BEGIN").execute(&mut conn).await?;

@@ -162,7 +162,11 @@ impl OutboxWorker {
 
         let attempts = action.attempts + 1;
         let a = &action.outbound.action;
-        match self.api.call(&config.gateway, a).await {
+        match self
+            .api
+            .call(&config.gateway, &action.outbound.account, a)
+            .await
+        {
             Ok(Reply::Ok(data)) => {
                 tracing::info!(id = action.id, action = a.name(), "delivered");
                 self.finish(

@@ -62,6 +62,26 @@ pub struct GatewayConfig {
     pub secret: Option<SecretString>,
     /// Time limit of one API call.
     pub timeout: Duration,
+    /// Bot accounts served by another gateway than `api_url` (one gateway per
+    /// account is common: each NapCat or bridge instance logs in one account).
+    pub accounts: Vec<AccountGateway>,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccountGateway {
+    pub self_id: Id,
+    pub api_url: reqwest::Url,
+    pub access_token: Option<SecretString>,
+}
+
+impl GatewayConfig {
+    /// The API URL and token to use for `account`'s calls.
+    pub fn endpoint_for(&self, account: &Id) -> (&reqwest::Url, Option<&SecretString>) {
+        match self.accounts.iter().find(|a| &a.self_id == account) {
+            Some(a) => (&a.api_url, a.access_token.as_ref()),
+            None => (&self.api_url, self.access_token.as_ref()),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -162,6 +182,16 @@ impl Config {
     }
 }
 
+fn gateway_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        other => Err(format!(
+            "the gateway URL must be http or https, not {other}"
+        )),
+    }
+}
+
 /// Collects problems while turning the raw file into a `Config`.
 struct Checker<'a> {
     file: &'a str,
@@ -208,13 +238,40 @@ impl Checker<'_> {
             raw.storage.database.as_ref(),
             "qunbot.db",
             |s| {
-                if s.is_empty() {
-                    Err("the database path is empty".to_string())
-                } else {
-                    Ok(base.join(s))
+                let path = base.join(s);
+                match path.parent() {
+                    _ if s.is_empty() => Err("the database path is empty".to_string()),
+                    Some(folder) if !folder.as_os_str().is_empty() && !folder.is_dir() => Err(
+                        format!("the database's folder {} does not exist", folder.display()),
+                    ),
+                    _ => Ok(path),
                 }
             },
         );
+        let mut accounts = Vec::new();
+        let mut seen_accounts = HashSet::new();
+        for account in &g.accounts {
+            let self_id = account.self_id.get_ref().clone();
+            if !seen_accounts.insert(self_id.clone()) {
+                self.problem(
+                    &account.self_id,
+                    format!("account {self_id} is listed twice"),
+                );
+                continue;
+            }
+            let api_url = self.check(&account.api_url, gateway_url);
+            let access_token = match &account.access_token {
+                Some(token) => self.check(token, |s| Ok(Some(SecretString::from(s)))),
+                None => Some(None),
+            };
+            if let (Some(api_url), Some(access_token)) = (api_url, access_token) {
+                accounts.push(AccountGateway {
+                    self_id,
+                    api_url,
+                    access_token,
+                });
+            }
+        }
 
         let o = raw.outbox;
         let outbox = OutboxConfig {
@@ -252,6 +309,7 @@ impl Checker<'_> {
                 listen: listen?,
                 secret: secret?,
                 timeout: g.timeout.map_or(Duration::from_secs(10), |d| d.0),
+                accounts,
             },
             storage: StorageConfig {
                 database: database?,
@@ -304,7 +362,19 @@ impl Checker<'_> {
         }
         match value {
             Some(value) => self.check(value, validate),
-            None => validate(default).ok(),
+            None => match validate(default) {
+                Ok(v) => Some(v),
+                Err(reason) => {
+                    let problem = Problem::at_span(
+                        self.file,
+                        self.text,
+                        None,
+                        format!("default {default:?}: {reason}"),
+                    );
+                    self.problems.push(problem);
+                    None
+                }
+            },
         }
     }
 

@@ -56,6 +56,17 @@ pub struct RawGateway {
     pub listen: Option<Spanned<String>>,
     pub secret: Option<Spanned<String>>,
     pub timeout: Option<HumanDuration>,
+    #[serde(default)]
+    pub accounts: Vec<RawAccount>,
+}
+
+/// A bot account whose gateway is not the default one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    pub self_id: Spanned<Id>,
+    pub api_url: Spanned<String>,
+    pub access_token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,7 +7,7 @@ listen = "127.0.0.1:8080"
 "#;
 
 fn parse(text: &str, env: &Env) -> Result<Config, ConfigError> {
-    Config::parse(Path::new("conf/bot-config.toml"), text, env)
+    Config::parse(Path::new("bot-config.toml"), text, env)
 }
 
 fn problems(text: &str) -> Vec<String> {
@@ -19,7 +19,7 @@ fn a_minimal_file_gets_conservative_defaults() {
     let c = parse(MINIMAL, &Env::default()).unwrap();
     assert_eq!(c.timezone, chrono_tz::Asia::Shanghai);
     assert_eq!(c.outbox.group_interval, Duration::from_secs(3));
-    assert_eq!(c.storage.database, PathBuf::from("conf/qunbot.db"));
+    assert_eq!(c.storage.database, PathBuf::from("qunbot.db"));
     assert!(c.admins.trust_group_roles);
 }
 
@@ -28,7 +28,7 @@ fn unknown_keys_are_refused_with_their_line_and_column() {
     let p = problems("[gateway]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n");
     assert_eq!(p.len(), 1);
     assert!(
-        p[0].starts_with("conf/bot-config.toml:3:1: unknown field `lisen`"),
+        p[0].starts_with("bot-config.toml:3:1: unknown field `lisen`"),
         "{p:?}"
     );
 }
@@ -36,7 +36,7 @@ fn unknown_keys_are_refused_with_their_line_and_column() {
 #[test]
 fn a_bad_duration_points_at_its_value() {
     let p = problems("[gateway]\n[outbox]\ngroup_interval = \"soon\"\n");
-    assert!(p[0].starts_with("conf/bot-config.toml:3:18:"), "{p:?}");
+    assert!(p[0].starts_with("bot-config.toml:3:18:"), "{p:?}");
     assert!(p[0].contains("not a duration"), "{p:?}");
 }
 
@@ -46,12 +46,12 @@ fn every_semantic_problem_is_reported_at_once() {
     let p = problems(text);
     assert_eq!(p.len(), 3, "{p:?}");
     assert!(
-        p[0].starts_with("conf/bot-config.toml:1:12: unknown time zone"),
+        p[0].starts_with("bot-config.toml:1:12: unknown time zone"),
         "{p:?}"
     );
-    assert!(p[1].starts_with("conf/bot-config.toml:3:10:"), "{p:?}");
+    assert!(p[1].starts_with("bot-config.toml:3:10:"), "{p:?}");
     assert!(
-        p[2].starts_with("conf/bot-config.toml:7:6: group 1 is listed twice"),
+        p[2].starts_with("bot-config.toml:7:6: group 1 is listed twice"),
         "{p:?}"
     );
 }
@@ -116,4 +116,36 @@ fn string_and_numeric_group_ids_are_both_managed() {
     assert!(c.is_managed(&Id::text("abc@chatroom")));
     assert_eq!(c.group(&Id::text("abc@chatroom")).unwrap().name, "宝妈群");
     assert!(!c.is_managed(&Id::number(999)));
+}
+
+#[test]
+fn accounts_may_have_their_own_gateway_and_others_use_the_default() {
+    let text = format!(
+        "{MINIMAL}access_token = \"main\"\n[[gateway.accounts]]\nself_id = \"wxid_bot2\"\napi_url = \"http://127.0.0.1:5801/\"\naccess_token = \"second\"\n"
+    );
+    let c = parse(&text, &Env::default()).unwrap();
+    use secrecy::ExposeSecret;
+    let (url, token) = c.gateway.endpoint_for(&Id::text("wxid_bot2"));
+    assert_eq!(
+        (url.as_str(), token.unwrap().expose_secret()),
+        ("http://127.0.0.1:5801/", "second")
+    );
+    let (url, token) = c.gateway.endpoint_for(&Id::number(1));
+    assert_eq!(
+        (url.as_str(), token.unwrap().expose_secret()),
+        ("http://127.0.0.1:5700/", "main")
+    );
+}
+
+#[test]
+fn a_database_in_a_folder_that_does_not_exist_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{MINIMAL}[storage]\ndatabase = \"missing/q.db\"\n");
+    let err = Config::parse(&dir.path().join("c.toml"), &text, &Env::default()).unwrap_err();
+    let p = err.problems();
+    assert!(
+        p[0].contains("c.toml:6:12: the database's folder")
+            && p[0].ends_with("missing does not exist"),
+        "{p:?}"
+    );
 }

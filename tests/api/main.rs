@@ -6,4 +6,5 @@ mod delivery;
 mod demo;
 mod helpers;
 mod ping;
+mod startup;
 mod webhook;

@@ -69,3 +69,43 @@ async fn ping_in_a_group_qunbot_does_not_manage_is_logged_but_not_answered() {
     assert!(app.pongs_after_settling(0).await.is_empty());
     assert_eq!(app.logged("message.group").await.len(), 1);
 }
+
+#[tokio::test]
+async fn each_bot_account_is_answered_through_its_own_gateway() {
+    let mut app = spawn_app().await;
+    let second_gateway = qunbot::simulator::Simulator::start(
+        crate::helpers::loopback(),
+        qunbot::simulator::SimulatorOptions {
+            access_token: Some("second-token".into()),
+            secret: None,
+        },
+    )
+    .await
+    .unwrap();
+    app.stop_daemon().await;
+    let config = format!(
+        "{}\n[[gateway.accounts]]\nself_id = \"wxid_bot2\"\napi_url = \"{}\"\naccess_token = \"second-token\"\n",
+        crate::helpers::TEST_CONFIG,
+        second_gateway.api_url()
+    );
+    std::fs::write(&app.config_path, config).unwrap();
+    app.start_daemon().await;
+
+    let mut second_account = qunbot::simulator::events::EventFactory::new("wxid_bot2");
+    let (group, member) = (app.wechat_group.clone(), app.wechat_member.clone());
+    let ping = second_account.group_message(&group, &member, serde_json::json!("/ping"));
+    assert_eq!(app.push(&ping).await, 204);
+    let first_account_ping = app.says("/ping");
+    assert_eq!(app.push(&first_account_ping).await, 204);
+
+    let via_second = second_gateway
+        .wait_for("send_group_msg", 1, crate::helpers::PATIENCE)
+        .await;
+    assert_eq!(via_second.len(), 1);
+    assert_eq!(via_second[0].token.as_deref(), Some("second-token"));
+    assert_eq!(via_second[0].params["group_id"], "35214638@chatroom");
+    let via_default = app.pongs_after_settling(1).await;
+    assert_eq!(via_default.len(), 1);
+    assert_eq!(via_default[0].params["group_id"], 123456);
+    assert_eq!(second_gateway.performed("send_group_msg").len(), 1);
+}

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::wire;
 use crate::config::GatewayConfig;
-use crate::domain::Action;
+use crate::domain::{Action, Id};
 
 /// What the gateway said about an action it received.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,15 +84,20 @@ impl ApiClient {
         }
     }
 
-    /// Sends one action to the gateway described by `gateway`.
-    pub async fn call(&self, gateway: &GatewayConfig, action: &Action) -> Result<Reply, ApiError> {
+    /// Sends one action on behalf of `account` to the gateway that serves it.
+    pub async fn call(
+        &self,
+        gateway: &GatewayConfig,
+        account: &Id,
+        action: &Action,
+    ) -> Result<Reply, ApiError> {
         let (name, params) = wire::action_call(action);
-        let url = gateway
-            .api_url
+        let (base, token) = gateway.endpoint_for(account);
+        let url = base
             .join(name)
             .map_err(|e| ApiError::Unreachable(format!("bad URL: {e}")))?;
         let mut request = self.http.post(url).json(&params).timeout(gateway.timeout);
-        if let Some(token) = &gateway.access_token {
+        if let Some(token) = token {
             request = request.bearer_auth(token.expose_secret());
         }
         let response = request.send().await.map_err(|e| {
