@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use qunbot::config::{Config, Env};
+use qunbot::config::Config;
 use qunbot::gateway::onebot::signature;
 use qunbot::simulator::events::{EventFactory, VirtualMember};
 use qunbot::simulator::{Simulator, SimulatorOptions};
@@ -48,20 +48,17 @@ async fn bench() -> anyhow::Result<()> {
     println!("webhook benchmark: {events} events, {clients} concurrent clients, {cores} cores (load generator on the same machine)");
 
     let dir = tempfile::tempdir()?;
-    let sim = Simulator::start(([127, 0, 0, 1], 0).into(), SimulatorOptions::default()).await?;
+    let sim = Simulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimulatorOptions::new("bench-token", SECRET),
+    )
+    .await?;
     let config_path = dir.path().join("bot-config.toml");
     std::fs::write(
         &config_path,
         "[gateway]\nsecret = \"${QUNBOT_SECRET}\"\n[[groups]]\nid = 123456\n",
     )?;
-    let env = Env::default()
-        .with("QUNBOT_GATEWAY_API_URL", sim.api_url())
-        .with("QUNBOT_LISTEN", "127.0.0.1:0")
-        .with(
-            "QUNBOT_DATABASE",
-            dir.path().join("bench.db").display().to_string(),
-        )
-        .with("QUNBOT_SECRET", SECRET);
+    let env = sim.daemon_env(&dir.path().join("bench.db"));
     let config = Config::load(&config_path, &env).map_err(|e| anyhow::anyhow!("{e}"))?;
     let daemon = Daemon::start(config, env).await?;
     let url = format!("http://{}/onebot", daemon.addr());

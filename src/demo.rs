@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde_json::{json, Value};
 
-use crate::config::{Config, Env};
+use crate::config::Config;
 use crate::gateway::onebot::signature;
 use crate::simulator::events::{id_text, EventFactory, VirtualMember};
 use crate::simulator::{Simulator, SimulatorOptions};
@@ -79,28 +79,14 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     std::fs::write(&config_path, SHIPPED_CONFIG)?;
     std::fs::write(dir.path().join("sensitive-words.txt"), SHIPPED_WORDS)?;
 
-    let token = "demo-access-token";
-    let secret = "demo-secret";
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sim = Simulator::start(
         loopback,
-        SimulatorOptions {
-            access_token: Some(token.into()),
-            secret: Some(secret.into()),
-        },
+        SimulatorOptions::new("demo-access-token", "demo-secret"),
     )
     .await
     .context("starting the gateway simulator")?;
-
-    let env = Env::default()
-        .with("QUNBOT_GATEWAY_API_URL", sim.api_url())
-        .with("QUNBOT_LISTEN", "127.0.0.1:0")
-        .with(
-            "QUNBOT_DATABASE",
-            dir.path().join("qunbot.db").display().to_string(),
-        )
-        .with("QUNBOT_ACCESS_TOKEN", token)
-        .with("QUNBOT_SECRET", secret);
+    let env = sim.daemon_env(&dir.path().join("qunbot.db"));
     let mut config = Config::load(&config_path, &env).map_err(|e| anyhow::anyhow!("{e}"))?;
     // The shipped pacing is minutes of waiting for a scripted minute; speed it up.
     config.outbox.group_interval = Duration::from_millis(300);
@@ -119,7 +105,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     sim.set_webhook(format!("http://{}/onebot", daemon.addr()));
     let mut stage = Stage {
         sim,
-        secret: secret.to_string(),
+        secret: "demo-secret".to_string(),
         names: Vec::new(),
         daemon,
         notes: Vec::new(),

@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Env;
 use crate::gateway::onebot::signature;
 
 /// The actions the simulator implements; anything else is answered 404, as the spec says.
@@ -48,6 +49,15 @@ pub struct SimulatorOptions {
     pub access_token: Option<String>,
     /// Key for the `X-Signature` of pushed events; `None` pushes unsigned.
     pub secret: Option<String>,
+}
+
+impl SimulatorOptions {
+    pub fn new(access_token: &str, secret: &str) -> Self {
+        SimulatorOptions {
+            access_token: Some(access_token.to_string()),
+            secret: Some(secret.to_string()),
+        }
+    }
 }
 
 /// One API call the simulator received, in arrival order.
@@ -165,6 +175,22 @@ impl Simulator {
     /// The base URL to configure as `gateway.api_url`.
     pub fn api_url(&self) -> String {
         format!("http://{}/", self.addr)
+    }
+
+    /// The environment a daemon needs to use this simulator as its gateway: its
+    /// API URL and credentials, a free loopback port, and `database`.
+    pub fn daemon_env(&self, database: &std::path::Path) -> Env {
+        let mut env = Env::default()
+            .with("QUNBOT_GATEWAY_API_URL", self.api_url())
+            .with("QUNBOT_LISTEN", "127.0.0.1:0")
+            .with("QUNBOT_DATABASE", database.display().to_string());
+        if let Some(token) = &self.options.access_token {
+            env = env.with("QUNBOT_ACCESS_TOKEN", token.clone());
+        }
+        if let Some(secret) = &self.options.secret {
+            env = env.with("QUNBOT_SECRET", secret.clone());
+        }
+        env
     }
 
     /// Where pushed events go (`http://host:port/onebot`).

@@ -15,6 +15,16 @@ fn save_like_an_editor(path: &Path, text: &str) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+fn qunbot_check(config: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_qunbot"))
+        .args(["check", "--config"])
+        .arg(config)
+        .env("QUNBOT_ACCESS_TOKEN", "t")
+        .env("QUNBOT_SECRET", "s")
+        .output()
+        .unwrap()
+}
+
 async fn ping_answered_in(app: &mut TestApp, group: serde_json::Value) -> bool {
     let before = app.sim.performed("send_group_msg").len();
     let member = app.member.clone();
@@ -74,13 +84,7 @@ async fn qunbot_check_reports_a_broken_file_with_line_and_column_and_exit_code_2
     let broken = TEST_CONFIG.replace("timeout = \"2s\"", "timeout = \"two seconds\"");
     std::fs::write(&app.config_path, &broken).unwrap();
 
-    let output = Command::new(env!("CARGO_BIN_EXE_qunbot"))
-        .args(["check", "--config"])
-        .arg(&app.config_path)
-        .env("QUNBOT_ACCESS_TOKEN", "t")
-        .env("QUNBOT_SECRET", "s")
-        .output()
-        .unwrap();
+    let output = qunbot_check(&app.config_path);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let line = broken
@@ -95,13 +99,7 @@ async fn qunbot_check_reports_a_broken_file_with_line_and_column_and_exit_code_2
     assert!(stderr.starts_with(&expected), "{stderr}");
 
     std::fs::write(&app.config_path, TEST_CONFIG).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_qunbot"))
-        .args(["check", "--config"])
-        .arg(&app.config_path)
-        .env("QUNBOT_ACCESS_TOKEN", "t")
-        .env("QUNBOT_SECRET", "s")
-        .output()
-        .unwrap();
+    let output = qunbot_check(&app.config_path);
     assert_eq!(output.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&output.stdout).contains("valid; 2 managed group(s)"));
 }

@@ -23,15 +23,9 @@ async fn a_pong_queued_while_the_gateway_is_down_arrives_exactly_once_when_it_re
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
 
-    let gateway = Simulator::start(
-        gateway_addr,
-        SimulatorOptions {
-            access_token: Some(TOKEN.into()),
-            secret: Some(SECRET.into()),
-        },
-    )
-    .await
-    .expect("the gateway comes back on its port");
+    let gateway = Simulator::start(gateway_addr, SimulatorOptions::new(TOKEN, SECRET))
+        .await
+        .expect("the gateway comes back on its port");
     gateway.wait_for("send_group_msg", 1, PATIENCE).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 

@@ -64,30 +64,16 @@ pub async fn spawn_app() -> TestApp {
 /// As [`spawn_app`], but the daemon calls the gateway API at `api_url` instead of
 /// the simulator's (to test a gateway that is not there yet).
 pub async fn spawn_app_with_api(api_url: Option<String>) -> TestApp {
-    let sim = Simulator::start(
-        loopback(),
-        SimulatorOptions {
-            access_token: Some(TOKEN.into()),
-            secret: Some(SECRET.into()),
-        },
-    )
-    .await
-    .expect("the simulator starts");
+    let sim = Simulator::start(loopback(), SimulatorOptions::new(TOKEN, SECRET))
+        .await
+        .expect("the simulator starts");
     let dir = tempfile::tempdir().expect("a temp dir");
     let config_path = dir.path().join("bot-config.toml");
     std::fs::write(&config_path, TEST_CONFIG).expect("config written");
-    let env = Env::default()
-        .with(
-            "QUNBOT_GATEWAY_API_URL",
-            api_url.unwrap_or_else(|| sim.api_url()),
-        )
-        .with("QUNBOT_LISTEN", "127.0.0.1:0")
-        .with(
-            "QUNBOT_DATABASE",
-            dir.path().join("qunbot.db").display().to_string(),
-        )
-        .with("QUNBOT_ACCESS_TOKEN", TOKEN)
-        .with("QUNBOT_SECRET", SECRET);
+    let mut env = sim.daemon_env(&dir.path().join("qunbot.db"));
+    if let Some(api_url) = api_url {
+        env = env.with("QUNBOT_GATEWAY_API_URL", api_url);
+    }
     let mut app = TestApp {
         sim,
         daemon: None,
