@@ -1,6 +1,10 @@
-//! Turns committed events into queued actions: runs every feature over each event
-//! and stores the resulting actions together with the "handled" mark, so an event
+//! Turns committed events and due timers into decisions: runs the features over
+//! each, applies their state changes, and stores actions, changes, new timers and
+//! the "handled"/"fired" marks in one transaction per batch, so an event or a timer
 //! is acted on exactly once even across a crash.
+//!
+//! The engine is the single writer of the features' state, so it keeps that state
+//! in memory (loaded at start) and features read it without touching SQLite.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +12,17 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 
 use crate::clock::Clock;
+use crate::config::reload::Reloader;
 use crate::config::Config;
 use crate::domain::{Event, Outbound};
-use crate::features::{self, Context};
+use crate::features::{self, Change, Decision, State, Timer};
 use crate::store::journal::Committed;
-use crate::store::{Store, StoreError};
+use crate::store::{Commit, Store, StoreError};
 
 /// Most events handled in one transaction.
 const MAX_BATCH: usize = 512;
+/// Longest sleep with no timer due; timers added meanwhile shorten it.
+const IDLE: Duration = Duration::from_secs(60);
 
 pub struct Engine {
     store: Store,
@@ -23,76 +30,173 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Woken whenever actions were queued.
     outbox: Arc<Notify>,
+    reloader: Option<Reloader>,
+    state: State,
+}
+
+/// Something the engine reacts to.
+enum Input {
+    Event(i64, Event),
+    Timer(i64, Timer),
 }
 
 impl Engine {
-    pub fn new(
+    /// Loads the features' state from the store.
+    pub async fn new(
         store: Store,
         config: watch::Receiver<Arc<Config>>,
         clock: Arc<dyn Clock>,
         outbox: Arc<Notify>,
-    ) -> Self {
-        Engine {
+        reloader: Option<Reloader>,
+    ) -> Result<Self, StoreError> {
+        let pools = config.borrow().coupons.clone();
+        let state = store.load_state(&pools).await?;
+        Ok(Engine {
             store,
             config,
             clock,
             outbox,
-        }
+            reloader,
+            state,
+        })
     }
 
     /// Handles events that were logged but not acted on before the last stop.
     /// Run before the webhook opens, so nothing new interleaves.
-    pub async fn replay_unhandled(&self) -> Result<usize, StoreError> {
+    pub async fn replay_unhandled(&mut self) -> Result<usize, StoreError> {
         let pending = self.store.unhandled_inbound().await?;
-        for chunk in pending.chunks(MAX_BATCH) {
-            self.handle(chunk).await?;
+        let n = pending.len();
+        let mut inputs: Vec<Input> = pending
+            .into_iter()
+            .map(|(id, e)| Input::Event(id, e))
+            .collect();
+        while !inputs.is_empty() {
+            let rest = inputs.split_off(inputs.len().min(MAX_BATCH));
+            self.handle(&inputs).await?;
+            inputs = rest;
         }
-        Ok(pending.len())
+        Ok(n)
     }
 
-    /// Handles committed events until the journal closes the channel.
-    pub async fn run(self, mut committed: mpsc::Receiver<Committed>) {
+    /// Handles committed events and due timers until the journal closes the channel.
+    pub async fn run(mut self, mut committed: mpsc::Receiver<Committed>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while committed.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let mut tries = 0;
-            while let Err(e) = self.handle(&batch).await {
-                tries += 1;
-                if tries == 3 {
-                    tracing::error!("could not queue actions for {} event(s); they will be handled on restart: {e}", batch.len());
-                    break;
+        loop {
+            let sleep = self.until_next_timer().await;
+            tokio::select! {
+                received = committed.recv_many(&mut batch, MAX_BATCH) => {
+                    if received == 0 {
+                        break;
+                    }
+                    let inputs: Vec<Input> = batch.drain(..).map(|(id, e)| Input::Event(id, e)).collect();
+                    self.handle_with_retries(&inputs).await;
                 }
-                tracing::warn!("could not queue actions, retrying: {e}");
-                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                _ = tokio::time::sleep(sleep) => {
+                    match self.store.due_timers(self.clock.now(), MAX_BATCH as i64).await {
+                        Ok(due) if !due.is_empty() => {
+                            let inputs: Vec<Input> = due.into_iter().map(|(id, t)| Input::Timer(id, t)).collect();
+                            self.handle_with_retries(&inputs).await;
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::error!("cannot read timers: {e}"),
+                    }
+                }
             }
-            batch.clear();
         }
     }
 
-    async fn handle(&self, batch: &[(i64, Event)]) -> Result<(), StoreError> {
-        let Some(last) = batch.last().map(|(id, _)| *id) else {
-            return Ok(());
-        };
+    async fn until_next_timer(&self) -> Duration {
+        match self.store.next_timer_due().await {
+            Ok(Some(due)) => (due - self.clock.now())
+                .to_std()
+                .unwrap_or_default()
+                .min(IDLE),
+            Ok(None) => IDLE,
+            Err(e) => {
+                tracing::error!("cannot read timers: {e}");
+                Duration::from_secs(1)
+            }
+        }
+    }
+
+    async fn handle_with_retries(&mut self, inputs: &[Input]) {
+        let mut tries = 0;
+        while let Err(e) = self.handle(inputs).await {
+            tries += 1;
+            // The in-memory state took changes that were not written: read it back.
+            let pools = self.config.borrow().coupons.clone();
+            match self.store.load_state(&pools).await {
+                Ok(state) => self.state = state,
+                Err(e) => tracing::error!("cannot reload the features' state: {e}"),
+            }
+            if tries == 3 {
+                tracing::error!(
+                    "could not act on {} input(s); events are retried on restart: {e}",
+                    inputs.len()
+                );
+                return;
+            }
+            tracing::warn!("could not act on a batch, retrying: {e}");
+            tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+        }
+    }
+
+    async fn handle(&mut self, inputs: &[Input]) -> Result<(), StoreError> {
+        if self.config.has_changed().unwrap_or(false) {
+            let pools = self.config.borrow_and_update().coupons.clone();
+            self.state.coupons = self.store.unclaimed_coupons(&pools).await?;
+        }
         let config = self.config.borrow().clone();
-        let ctx = Context {
-            config: &config,
-            now: self.clock.now(),
-        };
-        let mut actions = Vec::new();
-        for (id, event) in batch {
-            for action in features::react(event, &ctx) {
-                tracing::debug!(event = id, action = action.name(), "queued");
-                actions.push((
-                    Some(*id),
+        let now = self.clock.now();
+        let mut commit = Commit::default();
+        let mut reload = false;
+        for input in inputs {
+            let (cause, account, decision) = match input {
+                Input::Event(id, event) => {
+                    commit.handled_up_to = Some(*id);
+                    let d = features::react(event, &mut self.state, &config, now);
+                    (Some(*id), event.account.clone(), d)
+                }
+                Input::Timer(id, timer) => {
+                    commit.fired_timers.push(*id);
+                    let d = features::wake(&timer.wake, &mut self.state, &config, now);
+                    (None, timer.wake.account().clone(), d)
+                }
+            };
+            let Decision {
+                actions,
+                changes,
+                timers,
+                reload: wants_reload,
+            } = decision;
+            reload |= wants_reload;
+            for change in &changes {
+                if let Change::Note { kind, detail, .. } = change {
+                    if kind.starts_with("warning.") {
+                        tracing::warn!(%detail, "{kind}");
+                    }
+                }
+            }
+            commit.actions.extend(actions.into_iter().map(|action| {
+                (
+                    cause,
                     Outbound {
-                        account: event.account.clone(),
+                        account: account.clone(),
                         action,
                     },
-                ));
-            }
+                )
+            }));
+            commit.changes.extend(changes);
+            commit.timers.extend(timers);
         }
-        self.store.queue_actions(last, &actions).await?;
-        if !actions.is_empty() {
+        self.store.commit(&commit).await?;
+        if !commit.actions.is_empty() {
             self.outbox.notify_one();
+        }
+        if reload {
+            if let Some(reloader) = &self.reloader {
+                reloader.trigger();
+            }
         }
         Ok(())
     }

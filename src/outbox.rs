@@ -20,6 +20,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, OutboxConfig};
+use crate::domain::Outbound;
+use crate::features::commands;
 use crate::gateway::onebot::api::{ApiClient, ApiError, Reply};
 use crate::store::{OutboxState, Outcome, PendingAction, Store};
 
@@ -256,13 +258,27 @@ impl OutboxWorker {
         error: Option<String>,
         result: serde_json::Value,
     ) {
+        // A refused admin action is reported back in the chat, queued atomically with the outcome.
+        let followup = match (&state, &error) {
+            (OutboxState::Failed, Some(error)) => {
+                commands::report_failure(&action.outbound.action, error).map(|report| Outbound {
+                    account: action.outbound.account.clone(),
+                    action: report,
+                })
+            }
+            _ => None,
+        };
         let outcome = Outcome {
             state,
             attempts,
             error,
             result,
         };
-        if let Err(e) = self.store.finish_action(action, &outcome).await {
+        if let Err(e) = self
+            .store
+            .finish_action(action, &outcome, followup.as_ref())
+            .await
+        {
             // Left pending: it will be tried again, the one way it can be sent twice.
             tracing::error!(id = action.id, "cannot record the outcome: {e}");
         }

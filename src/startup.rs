@@ -104,7 +104,14 @@ impl Daemon {
             });
 
         let outbox_wake = Arc::new(Notify::new());
-        let engine = Engine::new(store.clone(), config_rx.clone(), clock, outbox_wake.clone());
+        let mut engine = Engine::new(
+            store.clone(),
+            config_rx.clone(),
+            clock,
+            outbox_wake.clone(),
+            Some(reloader.clone()),
+        )
+        .await?;
         let replayed = engine.replay_unhandled().await?;
         if replayed > 0 {
             tracing::info!("handled {replayed} event(s) left from before the last stop");

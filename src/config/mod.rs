@@ -6,6 +6,7 @@
 //! overrides and checks what serde cannot, reporting every problem as
 //! `FILE:LINE:COL: reason`.
 
+mod community;
 mod env;
 mod problem;
 mod raw;
@@ -21,6 +22,10 @@ use secrecy::SecretString;
 use toml::Spanned;
 
 use crate::domain::Id;
+pub use community::{
+    Answer, CommandsConfig, CouponPool, JoinRequestsConfig, MismatchPolicy, PointsConfig,
+    TaskConfig, Trigger, VerificationConfig, WelcomeConfig,
+};
 pub use env::Env;
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
@@ -48,6 +53,14 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub admins: AdminsConfig,
     pub groups: Vec<GroupConfig>,
+    pub welcome: WelcomeConfig,
+    pub join_requests: JoinRequestsConfig,
+    pub verification: VerificationConfig,
+    pub tasks: Vec<TaskConfig>,
+    pub points: PointsConfig,
+    /// Coupon pools by name.
+    pub coupons: std::collections::BTreeMap<String, CouponPool>,
+    pub commands: CommandsConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +129,9 @@ pub struct AdminsConfig {
 pub struct GroupConfig {
     pub id: Id,
     pub name: String,
+    /// `Some(false)` switches the welcome off in this group.
+    pub welcome: Option<bool>,
+    pub rules: Option<String>,
 }
 
 impl Config {
@@ -154,6 +170,31 @@ impl Config {
     /// Groups not listed in the config are logged but never acted in.
     pub fn is_managed(&self, group: &Id) -> bool {
         self.group(group).is_some()
+    }
+
+    /// Whether newcomers to `group` are welcomed.
+    pub fn welcomes_in(&self, group: &Id) -> bool {
+        self.group(group)
+            .and_then(|g| g.welcome)
+            .unwrap_or(self.welcome.enabled)
+    }
+
+    /// The rules text of `group`.
+    pub fn rules_of(&self, group: &Id) -> &str {
+        self.group(group)
+            .and_then(|g| g.rules.as_deref())
+            .unwrap_or(&self.commands.rules)
+    }
+
+    /// The display name of `group`.
+    pub fn group_name(&self, group: &Id) -> String {
+        self.group(group)
+            .map_or_else(|| group.to_string(), |g| g.name.clone())
+    }
+
+    /// Whether `user` is an operator (admin in every managed group).
+    pub fn is_operator(&self, user: &Id) -> bool {
+        self.admins.users.contains(user)
     }
 
     /// Settings that changed between two snapshots but only take effect on restart.
@@ -297,8 +338,20 @@ impl Checker<'_> {
             groups.push(GroupConfig {
                 name: group.name.unwrap_or_else(|| id.to_string()),
                 id,
+                welcome: group.welcome,
+                rules: group.rules,
             });
         }
+
+        let coupons = self.coupons(base, &raw.coupons);
+        let empty = std::collections::BTreeMap::new();
+        let pools = coupons.as_ref().unwrap_or(&empty);
+        let welcome = self.welcome(&raw.welcome, pools);
+        let join_requests = self.join_requests(&raw.join_requests);
+        let verification = self.verification(&raw.verification);
+        let tasks = self.tasks(&raw.tasks, pools);
+        let points = self.points(&raw.points);
+        let commands = self.commands(&raw.commands);
 
         Some(Config {
             path: path.to_path_buf(),
@@ -320,6 +373,13 @@ impl Checker<'_> {
                 trust_group_roles: raw.admins.trust_group_roles.unwrap_or(true),
             },
             groups,
+            welcome: welcome?,
+            join_requests: join_requests?,
+            verification: verification?,
+            tasks: tasks?,
+            points,
+            coupons: coupons?,
+            commands,
         })
     }
 

@@ -38,6 +38,20 @@ pub struct RawConfig {
     pub admins: RawAdmins,
     #[serde(default)]
     pub groups: Vec<RawGroup>,
+    #[serde(default)]
+    pub welcome: RawWelcome,
+    #[serde(default)]
+    pub join_requests: RawJoinRequests,
+    #[serde(default)]
+    pub verification: RawVerification,
+    #[serde(default)]
+    pub tasks: Vec<RawTask>,
+    #[serde(default)]
+    pub points: RawPoints,
+    #[serde(default)]
+    pub coupons: std::collections::BTreeMap<String, RawCouponPool>,
+    #[serde(default)]
+    pub commands: RawCommands,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,4 +112,111 @@ pub struct RawAdmins {
 pub struct RawGroup {
     pub id: Spanned<Id>,
     pub name: Option<String>,
+    /// Switches the welcome off (or on) for this group.
+    pub welcome: Option<bool>,
+    /// This group's rules, for `/rules` and `{rules}`.
+    pub rules: Option<String>,
+}
+
+/// `{ keyword = "..." }` or `{ regex = "..." }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnswer {
+    pub keyword: Option<String>,
+    pub regex: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWelcome {
+    pub enabled: Option<bool>,
+    pub batch_window: Option<HumanDuration>,
+    pub template: Option<Spanned<String>>,
+    pub rejoin_window: Option<HumanDuration>,
+    pub coupon: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMismatch {
+    Reject,
+    Ignore,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJoinRequests {
+    pub answer: Option<Spanned<RawAnswer>>,
+    pub on_mismatch: Option<OnMismatch>,
+    pub reject_reason: Option<String>,
+    #[serde(default)]
+    pub blocklist: Vec<Id>,
+    pub blocked_reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerification {
+    pub enabled: Option<bool>,
+    pub prompt: Option<Spanned<String>>,
+    pub answer: Option<Spanned<RawAnswer>>,
+    pub timeout: Option<HumanDuration>,
+    pub exempt_invited: Option<bool>,
+    pub passed_reply: Option<Spanned<String>>,
+    pub removed_notice: Option<Spanned<String>>,
+}
+
+/// One of `{ keyword = "..." }`, `{ first_message = true }`, `{ command = "checkin" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub keyword: Option<String>,
+    pub first_message: Option<bool>,
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReward {
+    #[serde(default)]
+    pub points: i64,
+    pub coupon: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub id: Spanned<String>,
+    pub name: Option<String>,
+    pub done_when: Spanned<RawTrigger>,
+    #[serde(default)]
+    pub reward: RawReward,
+    pub remind_after: Option<HumanDuration>,
+    pub remind: Option<Spanned<String>>,
+    pub expires_after: Option<HumanDuration>,
+    pub done_reply: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPoints {
+    pub checkin: Option<i64>,
+    pub streak_bonus: Option<i64>,
+    pub streak_cap: Option<u32>,
+    pub rank_size: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCouponPool {
+    pub file: Spanned<String>,
+    pub title: Option<String>,
+    pub low_warning: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCommands {
+    pub cooldown: Option<HumanDuration>,
+    pub rules: Option<String>,
 }

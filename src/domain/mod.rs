@@ -4,11 +4,14 @@
 //! types and back; the store persists them as their own serde JSON.
 
 mod action;
+pub mod command;
 mod event;
 mod id;
 mod message;
+mod template;
 
 pub use action::{Action, Outbound};
 pub use event::{Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender};
 pub use id::Id;
 pub use message::{Mention, Message, Segment};
+pub use template::Template;

@@ -1,125 +1,378 @@
-//! Slash-commands typed in a managed group: `/name args`.
+//! Slash-commands typed in a managed group: `/name args`, with @mentions as the
+//! targets, Chinese aliases (`/禁言`), and a full-width slash accepted.
 //!
-//! So far `/ping` (anyone; answered `pong`), which proves the whole path from
-//! webhook to outbox.
+//! Every command gets an answer: done, refused (admin commands from members), or a
+//! usage line. Members are held to a cooldown so they cannot make the bot spam the
+//! group; admins are not.
 
-use super::Context;
-use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
+use std::time::Duration;
 
-/// A command as typed: its name without the slash, and the words after it.
+use serde_json::json;
+
+use super::points::{check_in, rank, CheckIn};
+use super::state::{Change, Decision, MemberKey, TaskState};
+use super::{human_duration, reply, say, Context};
+use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
+use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role};
+
+/// The shortest and longest mute the platforms accept.
+const MUTE_MIN: Duration = Duration::from_secs(60);
+const MUTE_MAX: Duration = Duration::from_secs(30 * 86400);
+
+/// A command as typed: its name without the slash, the words after it, and the
+/// members it @mentions.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Command<'a> {
-    pub name: &'a str,
-    pub args: Vec<&'a str>,
+pub struct Invocation {
+    pub name: String,
+    pub args: Vec<String>,
+    pub targets: Vec<Id>,
 }
 
-/// Reads a command from the start of a message's text; `None` if it is not one.
-pub fn parse(text: &str) -> Option<Command<'_>> {
-    let rest = text.trim_start().strip_prefix('/')?;
+/// Reads a command from a message; `None` if it does not start with a slash.
+pub fn parse(message: &Message) -> Option<Invocation> {
+    let text = message.plain_text();
+    let rest = text.trim_start();
+    let rest = rest.strip_prefix('/').or_else(|| rest.strip_prefix('／'))?;
     let mut words = rest.split_whitespace();
-    let name = words.next()?;
-    Some(Command {
+    let name = words.next()?.to_string();
+    Some(Invocation {
         name,
-        args: words.collect(),
+        args: words.map(str::to_string).collect(),
+        targets: message.mentions().cloned().collect(),
     })
 }
 
-pub fn react(event: &Event, ctx: &Context) -> Vec<Action> {
-    let EventBody::GroupMessage(message) = &event.body else {
-        return Vec::new();
-    };
-    if !ctx.config.is_managed(&message.group) {
-        return Vec::new();
+/// Parses a mute duration: `10m`, `2h`, `1d`, `90s`, or Chinese units (`10分钟`, `2小时`, `1天`).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let mut t = text.trim().to_string();
+    for (zh, en) in [
+        ("分钟", "m"),
+        ("小时", "h"),
+        ("天", "d"),
+        ("秒", "s"),
+        ("分", "m"),
+        ("时", "h"),
+    ] {
+        if let Some(n) = t.strip_suffix(zh) {
+            t = format!("{n}{en}");
+            break;
+        }
     }
-    let text = message.message.plain_text();
-    let Some(command) = parse(&text) else {
-        return Vec::new();
+    humantime::parse_duration(&t).ok()
+}
+
+pub fn on_event(event: &Event, ctx: &Context) -> Decision {
+    let EventBody::GroupMessage(m) = &event.body else {
+        return Decision::default();
     };
-    match command.name {
-        "ping" => vec![reply(message, Message::text("pong"))],
-        _ => Vec::new(),
+    if !ctx.config.is_managed(&m.group) {
+        return Decision::default();
+    }
+    let Some(invocation) = parse(&m.message) else {
+        return Decision::default();
+    };
+    let member = MemberKey::new(&event.account, &m.group, &m.user);
+    let admin = is_admin(m, ctx);
+    if !admin {
+        let cooldown = chrono::Duration::from_std(ctx.config.commands.cooldown).unwrap_or_default();
+        if let Some(last) = ctx.state.last_command.get(&member) {
+            if ctx.now - *last < cooldown {
+                return Decision::default().change(note(
+                    "command.cooldown",
+                    &member,
+                    &invocation.name,
+                ));
+            }
+        }
+    }
+    let used = Change::CommandUsed {
+        member: member.clone(),
+        at: ctx.now,
+    };
+    let Some(spec) = command::lookup(&invocation.name) else {
+        let hint = match command::nearest(&invocation.name) {
+            Some(near) => format!(
+                "没有 /{} 这个命令，你是不是想用 /{near}？发送 /help 查看全部命令",
+                invocation.name
+            ),
+            None => format!(
+                "没有 /{} 这个命令，发送 /help 查看全部命令",
+                invocation.name
+            ),
+        };
+        return Decision::default()
+            .act(reply(m, Message::text(hint)))
+            .change(used)
+            .change(note("command.unknown", &member, &invocation.name));
+    };
+    if spec.audience == Audience::Admins && !admin {
+        return Decision::default()
+            .act(reply(
+                m,
+                Message::text(format!("/{} 只有管理员可以使用", spec.name)),
+            ))
+            .change(used)
+            .change(note("command.refused", &member, spec.name));
+    }
+    run(spec, &invocation, m, &member, ctx).change(used)
+}
+
+/// Operators everywhere; a group's owner and admins in their group when trusted.
+fn is_admin(m: &GroupMessage, ctx: &Context) -> bool {
+    ctx.config.is_operator(&m.user)
+        || (ctx.config.admins.trust_group_roles
+            && matches!(m.sender.role, Some(Role::Owner | Role::Admin)))
+}
+
+fn note(kind: &str, member: &MemberKey, command: &str) -> Change {
+    Change::Note {
+        kind: kind.to_string(),
+        account: member.account.clone(),
+        group: Some(member.group.clone()),
+        user: Some(member.user.clone()),
+        detail: json!({"command": command}),
     }
 }
 
-/// A group message quoting the one it answers.
-fn reply(to: &GroupMessage, body: Message) -> Action {
-    let mut segments = vec![Segment::Reply {
-        id: to.message_id.clone(),
-    }];
-    segments.extend(body.0);
-    Action::SendGroupMsg {
-        group: to.group.clone(),
-        message: Message::from_segments(segments),
+fn usage(m: &GroupMessage, spec: &CommandSpec, why: &str) -> Decision {
+    Decision::default().act(reply(
+        m,
+        Message::text(format!("{why}。用法：{}", spec.usage)),
+    ))
+}
+
+fn answer(m: &GroupMessage, text: impl Into<String>) -> Decision {
+    Decision::default().act(reply(m, Message::text(text)))
+}
+
+fn run(
+    spec: &CommandSpec,
+    inv: &Invocation,
+    m: &GroupMessage,
+    member: &MemberKey,
+    ctx: &Context,
+) -> Decision {
+    let group = member.group_key();
+    match spec.name {
+        "ping" => answer(m, "pong"),
+        "help" => answer(m, help(is_admin(m, ctx))),
+        "rules" => answer(m, format!("群规：{}", ctx.config.rules_of(&m.group))),
+        "tasks" => answer(m, tasks_of(member, ctx)),
+        "points" => answer(m, format!("你当前有 {} 积分", ctx.state.balance(member))),
+        "rank" => {
+            let rows = rank(ctx.state, ctx.config, &member.account, &member.group);
+            if rows.is_empty() {
+                answer(m, "还没有人获得积分，发送 /checkin 签到领积分吧")
+            } else {
+                let lines: Vec<String> = rows
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (name, points))| format!("{}. {name} {points}", i + 1))
+                    .collect();
+                answer(m, format!("本群积分排行：\n{}", lines.join("\n")))
+            }
+        }
+        "checkin" => match check_in(member, m.sender.display_name(), ctx) {
+            (CheckIn::AlreadyToday, d) => {
+                let mut d2 = answer(m, "今天已经签到过了，明天再来吧");
+                d2.merge(d);
+                d2
+            }
+            (
+                CheckIn::Done {
+                    streak,
+                    points,
+                    balance,
+                },
+                d,
+            ) => {
+                let mut d2 = answer(
+                    m,
+                    format!("签到成功！连续签到 {streak} 天，积分 +{points}，当前 {balance} 积分"),
+                );
+                d2.merge(d);
+                d2
+            }
+        },
+        "mute" => {
+            if inv.targets.is_empty() {
+                return usage(m, spec, "请 @ 要禁言的成员");
+            }
+            let Some(duration) = inv.args.iter().find_map(|a| parse_duration(a)) else {
+                return usage(m, spec, "请写明禁言时长");
+            };
+            if !(MUTE_MIN..=MUTE_MAX).contains(&duration) {
+                return usage(m, spec, "禁言时长需在 1 分钟到 30 天之间");
+            }
+            let mut d = answer(
+                m,
+                format!("已禁言 {} {}", names(inv), human_duration(duration)),
+            );
+            for user in &inv.targets {
+                d.actions.push(Action::SetGroupBan {
+                    group: m.group.clone(),
+                    user: user.clone(),
+                    duration_secs: duration.as_secs(),
+                });
+            }
+            d
+        }
+        "unmute" => {
+            if inv.targets.is_empty() {
+                return usage(m, spec, "请 @ 要解除禁言的成员");
+            }
+            let mut d = answer(m, format!("已解除 {} 的禁言", names(inv)));
+            for user in &inv.targets {
+                d.actions.push(Action::SetGroupBan {
+                    group: m.group.clone(),
+                    user: user.clone(),
+                    duration_secs: 0,
+                });
+            }
+            d
+        }
+        "kick" => {
+            if inv.targets.is_empty() {
+                return usage(m, spec, "请 @ 要移出的成员");
+            }
+            let mut d = answer(m, format!("已将 {} 移出本群", names(inv)));
+            for user in &inv.targets {
+                d.actions.push(Action::SetGroupKick {
+                    group: m.group.clone(),
+                    user: user.clone(),
+                    reject_add_request: false,
+                });
+            }
+            d
+        }
+        "warn" => {
+            let [target] = inv.targets.as_slice() else {
+                return usage(m, spec, "请 @ 一位要警告的成员");
+            };
+            let reason = if inv.args.is_empty() {
+                "请遵守群规".to_string()
+            } else {
+                inv.args.join(" ")
+            };
+            let warned = MemberKey::new(&member.account, &member.group, target);
+            let count = ctx.state.warnings.get(&warned).copied().unwrap_or(0) + 1;
+            let text = Message::mentioning(
+                std::slice::from_ref(target),
+                Message::text(format!("⚠ 警告（第 {count} 次）：{reason}")),
+            );
+            Decision::default()
+                .act(say(&m.group, text))
+                .change(Change::Warned {
+                    member: warned,
+                    by: m.user.clone(),
+                    reason,
+                })
+        }
+        "announce" => {
+            if inv.args.is_empty() {
+                return usage(m, spec, "请写明公告内容");
+            }
+            Decision::default().act(say(
+                &m.group,
+                Message::text(format!("📢 公告：{}", inv.args.join(" "))),
+            ))
+        }
+        "pause" => answer(m, "已暂停本群的自动消息（欢迎、提醒），发送 /resume 恢复").change(
+            Change::Paused {
+                group,
+                paused: true,
+            },
+        ),
+        "resume" => answer(m, "已恢复本群的自动消息").change(Change::Paused {
+            group,
+            paused: false,
+        }),
+        "reload" => {
+            let mut d = answer(m, "正在重新加载配置，结果见日志");
+            d.reload = true;
+            d
+        }
+        _ => answer(m, "这个命令还不能用"),
     }
+}
+
+fn names(inv: &Invocation) -> String {
+    inv.targets
+        .iter()
+        .map(|t| format!("@{t}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn help(admin: bool) -> String {
+    let lines: Vec<String> = COMMANDS
+        .iter()
+        .filter(|c| admin || c.audience == Audience::Everyone)
+        .map(|c| {
+            let alias = c
+                .aliases
+                .first()
+                .map(|a| format!("（/{a}）"))
+                .unwrap_or_default();
+            format!("/{}{alias} {}", c.name, c.summary)
+        })
+        .collect();
+    format!("可用命令：\n{}", lines.join("\n"))
+}
+
+fn tasks_of(member: &MemberKey, ctx: &Context) -> String {
+    let Some(progress) = ctx.state.tasks.get(member) else {
+        return "你没有新人任务".to_string();
+    };
+    let lines: Vec<String> = ctx
+        .config
+        .tasks
+        .iter()
+        .filter_map(|t| {
+            let mark = match progress.get(&t.id)? {
+                TaskState::Done => "✅",
+                TaskState::Open => "⬜",
+                TaskState::Expired => "⌛",
+            };
+            let hint = if progress.get(&t.id) == Some(&TaskState::Open) {
+                format!("（{}）", t.hint())
+            } else {
+                String::new()
+            };
+            Some(format!("{mark} {}{hint}", t.name))
+        })
+        .collect();
+    if lines.is_empty() {
+        "你没有新人任务".to_string()
+    } else {
+        format!("你的新人任务：\n{}", lines.join("\n"))
+    }
+}
+
+/// A chat message telling the group that the gateway refused an admin action (the
+/// bot is not a group admin, the target outranks it, ...). `None` for actions whose
+/// failure members need not hear about.
+pub fn report_failure(action: &Action, error: &str) -> Option<Action> {
+    let (group, what) = match action {
+        Action::SetGroupBan {
+            group,
+            user,
+            duration_secs: 0,
+        } => (group, format!("解除 @{user} 的禁言")),
+        Action::SetGroupBan { group, user, .. } => (group, format!("禁言 @{user}")),
+        Action::SetGroupKick { group, user, .. } => (group, format!("移出 @{user}")),
+        Action::DeleteMsg {
+            group: Some(group), ..
+        } => (group, "撤回消息".to_string()),
+        _ => return None,
+    };
+    Some(say(
+        group,
+        Message::text(format!(
+            "⚠ 操作没有成功：{what}（{error}）。机器人可能不是群管理员，或对方权限更高。"
+        )),
+    ))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Config, Env};
-    use crate::domain::{Id, Sender};
-
-    fn config() -> Config {
-        let text = "[gateway]\n[[groups]]\nid = 100\n[[groups]]\nid = \"g@chatroom\"\n";
-        Config::parse(std::path::Path::new("c.toml"), text, &Env::default()).unwrap()
-    }
-
-    fn message_in(group: Id, text: &str) -> Event {
-        Event {
-            account: Id::number(1),
-            time: 0,
-            body: EventBody::GroupMessage(GroupMessage {
-                message_id: Id::number(7),
-                group,
-                user: Id::number(5),
-                sender: Sender::default(),
-                message: Message::text(text),
-                anonymous: false,
-            }),
-        }
-    }
-
-    fn react_to(event: &Event) -> Vec<Action> {
-        let config = config();
-        react(
-            event,
-            &Context {
-                config: &config,
-                now: chrono::DateTime::UNIX_EPOCH,
-            },
-        )
-    }
-
-    #[test]
-    fn commands_are_a_slash_a_name_and_words() {
-        assert_eq!(
-            parse("  /mute @x 10m"),
-            Some(Command {
-                name: "mute",
-                args: vec!["@x", "10m"]
-            })
-        );
-        assert_eq!(parse("/"), None);
-        assert_eq!(parse("hello /ping"), None);
-    }
-
-    #[test]
-    fn ping_in_a_managed_group_is_answered_pong_quoting_it() {
-        for group in [Id::number(100), Id::text("g@chatroom")] {
-            let actions = react_to(&message_in(group.clone(), " /ping "));
-            let [Action::SendGroupMsg { group: to, message }] = actions.as_slice() else {
-                panic!("{actions:?}")
-            };
-            assert_eq!(to, &group);
-            assert_eq!(message.plain_text(), "pong");
-            assert_eq!(message.0[0], Segment::Reply { id: Id::number(7) });
-        }
-    }
-
-    #[test]
-    fn ping_elsewhere_or_in_passing_is_ignored() {
-        assert!(react_to(&message_in(Id::number(999), "/ping")).is_empty());
-        assert!(react_to(&message_in(Id::number(100), "ping")).is_empty());
-        assert!(react_to(&message_in(Id::number(100), "/pingx")).is_empty());
-    }
-}
+mod tests;

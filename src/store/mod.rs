@@ -7,6 +7,7 @@
 
 pub mod journal;
 mod rows;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::domain::{Event, EventBody, Id, Outbound};
 pub use rows::{LoggedEvent, Member, OutboxState, PendingAction};
+pub use state::Commit;
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 200;
@@ -294,39 +296,6 @@ impl Store {
             .collect()
     }
 
-    /// Queues the actions the engine decided on and marks every inbound event up to
-    /// `handled_up_to` as handled, in one transaction: an event is either handled
-    /// with all its actions queued, or not at all.
-    pub async fn queue_actions(
-        &self,
-        handled_up_to: i64,
-        actions: &[(Option<i64>, Outbound)],
-    ) -> Result<(), StoreError> {
-        let now = timestamp(Utc::now());
-        let mut tx = self.pool.begin().await?;
-        for (cause, outbound) in actions {
-            sqlx::query(
-                "INSERT INTO outbox (created_at, account, group_id, action, payload, cause_event_id, state, next_attempt_at)
-                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-            )
-            .bind(&now)
-            .bind(outbound.account.to_string())
-            .bind(outbound.action.group().map(Id::to_string))
-            .bind(outbound.action.name())
-            .bind(serde_json::to_string(outbound).unwrap_or_default())
-            .bind(cause)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("UPDATE events SET handled = 1 WHERE handled = 0 AND id <= ?")
-            .bind(handled_up_to)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Pending actions in queue order, due or not (the worker keeps per-group order).
     pub async fn pending_actions(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
         let rows = sqlx::query(
@@ -357,11 +326,13 @@ impl Store {
         Ok(())
     }
 
-    /// Closes an action as delivered or failed and logs its outcome, in one transaction.
+    /// Closes an action as delivered or failed and logs its outcome, in one
+    /// transaction; `followup` (a report of the failure to the chat) is queued with it.
     pub async fn finish_action(
         &self,
         action: &PendingAction,
         outcome: &Outcome,
+        followup: Option<&Outbound>,
     ) -> Result<(), StoreError> {
         let now = timestamp(Utc::now());
         let state = outcome.state.as_str();
@@ -396,6 +367,9 @@ impl Store {
         .bind(detail.to_string())
         .execute(&mut *tx)
         .await?;
+        if let Some(followup) = followup {
+            state::insert_action(&mut tx, &now, None, followup).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

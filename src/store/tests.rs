@@ -92,7 +92,11 @@ async fn queued_actions_mark_their_events_handled_and_finish_with_a_log_row() {
         },
     };
     store
-        .queue_actions(id, &[(Some(id), outbound.clone())])
+        .commit(&Commit {
+            handled_up_to: Some(id),
+            actions: vec![(Some(id), outbound.clone())],
+            ..Commit::default()
+        })
         .await
         .unwrap();
     assert!(store.unhandled_inbound().await.unwrap().is_empty());
@@ -106,7 +110,10 @@ async fn queued_actions_mark_their_events_handled_and_finish_with_a_log_row() {
         error: None,
         result: serde_json::json!({"message_id": 9}),
     };
-    store.finish_action(&pending[0], &outcome).await.unwrap();
+    store
+        .finish_action(&pending[0], &outcome, None)
+        .await
+        .unwrap();
     assert!(store.pending_actions(10).await.unwrap().is_empty());
     let logged = store.events_of_kind("action.send_group_msg").await.unwrap();
     assert_eq!(logged.len(), 1);

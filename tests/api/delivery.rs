@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use futures::future::join_all;
+use qunbot::simulator::events::VirtualMember;
 use qunbot::simulator::{Simulator, SimulatorOptions};
 
 use crate::helpers::{spawn_app, spawn_app_with_api, text_of, PATIENCE, SECRET, TOKEN};
@@ -109,10 +110,14 @@ async fn an_action_the_gateway_refuses_is_logged_as_failed_not_retried() {
 #[tokio::test]
 async fn events_accepted_before_a_stop_are_all_logged_and_handled() {
     let mut app = spawn_app().await;
-    let mut pings = Vec::new();
-    for _ in 0..20 {
-        pings.push(app.says("/ping"));
-    }
+    // Twenty members, so no one is held back by the command cooldown.
+    let pings: Vec<_> = (0..20)
+        .map(|i| {
+            let member = VirtualMember::new(30000 + i, &format!("会员{i}"), "member");
+            app.events
+                .group_message(&app.group, &member, serde_json::json!("/ping"))
+        })
+        .collect();
     let statuses = join_all(pings.iter().map(|p| app.sim.push(p))).await;
     assert!(
         statuses.iter().all(|s| matches!(s, Ok(204))),

@@ -1,0 +1,119 @@
+//! New-member tasks (新人任务): done by a keyword, a first message or a command;
+//! rewarded with points and a coupon code; reminded once; expired after a while.
+
+use super::points::{claim_coupon, Claim};
+use super::state::{Change, Decision, GroupKey, MemberKey, TaskState};
+use std::collections::HashMap;
+
+use super::{commands, reply, say, Context};
+use crate::config::Trigger;
+use crate::domain::{command, Event, EventBody, Id};
+
+pub fn on_event(event: &Event, ctx: &Context) -> Decision {
+    let EventBody::GroupMessage(m) = &event.body else {
+        return Decision::default();
+    };
+    let member = MemberKey::new(&event.account, &m.group, &m.user);
+    let Some(progress) = ctx.state.tasks.get(&member) else {
+        return Decision::default();
+    };
+    let text = m.message.plain_text();
+    let command = commands::parse(&m.message).and_then(|c| command::lookup(&c.name));
+    let done = ctx.config.tasks.iter().filter(|task| {
+        progress.get(&task.id) == Some(&TaskState::Open)
+            && match &task.trigger {
+                Trigger::Keyword(k) => text.contains(k.as_str()),
+                Trigger::FirstMessage => true,
+                Trigger::Command(c) => command.is_some_and(|spec| spec.name == c),
+            }
+    });
+
+    let mut decision = Decision::default();
+    let mut claimed: HashMap<&str, usize> = HashMap::new();
+    let mut balance = ctx.state.balance(&member);
+    for task in done {
+        decision.changes.push(Change::Task {
+            member: member.clone(),
+            task: task.id.clone(),
+            state: TaskState::Done,
+        });
+        if task.points != 0 {
+            balance += task.points;
+            decision.changes.push(Change::Points {
+                member: member.clone(),
+                amount: task.points,
+                reason: format!("task:{}", task.id),
+                name: m.sender.display_name().map(str::to_string),
+            });
+        }
+        let coupon = match &task.coupon {
+            None => String::new(),
+            Some(pool) => {
+                let nth = claimed.entry(pool.as_str()).or_default();
+                let (claim, d) = claim_coupon(pool, *nth, &member, ctx);
+                *nth += 1;
+                decision.merge(d);
+                match claim {
+                    Claim::Code(code) => format!("，优惠券：{code}"),
+                    Claim::PoolEmpty => "，优惠券已经发完了，请联系管理员补发".to_string(),
+                }
+            }
+        };
+        let text = task.done_reply.render(
+            std::slice::from_ref(&member.user),
+            &[
+                ("task", task.name.clone()),
+                ("points", task.points.to_string()),
+                ("coupon", coupon),
+                ("balance", balance.to_string()),
+            ],
+        );
+        decision.actions.push(reply(m, text));
+    }
+    decision
+}
+
+/// The reminder time of a wave came: one reminder to those who have not done the task.
+pub fn remind(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> Decision {
+    let Some(task) = ctx.config.tasks.iter().find(|t| t.id == task_id) else {
+        return Decision::default();
+    };
+    if ctx.state.is_paused(group) {
+        return Decision::default();
+    }
+    let open = still_open(group, task_id, users, ctx);
+    if open.is_empty() {
+        return Decision::default();
+    }
+    let text = task
+        .remind
+        .render(&open, &[("task", task.name.clone()), ("hint", task.hint())]);
+    Decision::default().act(say(&group.group, text))
+}
+
+/// A wave's time for a task is up.
+pub fn expire(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> Decision {
+    let mut decision = Decision::default();
+    for user in still_open(group, task_id, users, ctx) {
+        decision.changes.push(Change::Task {
+            member: MemberKey::new(&group.account, &group.group, &user),
+            task: task_id.to_string(),
+            state: TaskState::Expired,
+        });
+    }
+    decision
+}
+
+fn still_open(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> Vec<Id> {
+    users
+        .iter()
+        .filter(|u| {
+            let member = MemberKey::new(&group.account, &group.group, u);
+            ctx.state.tasks.get(&member).and_then(|t| t.get(task_id)) == Some(&TaskState::Open)
+        })
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+use crate::domain::Role;
+use crate::features::state::TaskState;
+use crate::features::testkit::*;
+use crate::features::Change;
+
+const TASKS: &str = r#"
+[[tasks]]
+id = "read_rules"
+name = "阅读群规"
+done_when = { keyword = "已读" }
+reward = { points = 10, coupon = "newcomer" }
+remind_after = "24h"
+expires_after = "3d"
+
+[[tasks]]
+id = "first_checkin"
+name = "首次签到"
+done_when = { command = "签到" }
+reward = { points = 5 }
+"#;
+
+fn onboarded(bot: &mut Bot, users: &[i64]) -> crate::features::Decision {
+    let first = bot.on(joined(users[0], false));
+    for u in &users[1..] {
+        bot.on(joined(*u, false));
+    }
+    bot.fire_timers(&first).remove(0)
+}
+
+#[test]
+fn a_task_done_by_keyword_pays_points_and_a_coupon_once() {
+    let mut bot = Bot::new(TASKS);
+    onboarded(&mut bot, &[201]);
+    let msg = bot.member_says(201, "群规已读，谢谢");
+    let d = bot.on(msg);
+    assert!(
+        said(&d)[0].contains("完成新人任务「阅读群规」！积分 +10，优惠券：NEW-1"),
+        "{:?}",
+        said(&d)
+    );
+    assert!(d.changes.contains(&Change::Points {
+        member: member(201),
+        amount: 10,
+        reason: "task:read_rules".into(),
+        name: Some("成员201".into()),
+    }));
+    assert_eq!(bot.state.balance(&member(201)), 10);
+
+    let again = bot.member_says(201, "已读");
+    assert!(bot.on(again).is_empty(), "a done task pays once");
+}
+
+#[test]
+fn a_task_done_by_command_is_acknowledged_after_the_command() {
+    let mut bot = Bot::new(TASKS);
+    onboarded(&mut bot, &[201]);
+    let msg = bot.says(201, Role::Member, crate::domain::Message::text("/签到"));
+    let d = bot.on(msg);
+    let texts = said(&d);
+    assert!(texts[0].contains("签到成功"), "{texts:?}");
+    assert!(texts[1].contains("首次签到"), "{texts:?}");
+    assert_eq!(
+        bot.state.balance(&member(201)),
+        10,
+        "5 for the check-in, 5 for the task"
+    );
+}
+
+#[test]
+fn the_reminder_goes_once_to_those_who_have_not_done_it_and_then_it_expires() {
+    let mut bot = Bot::new(TASKS);
+    let wave = onboarded(&mut bot, &[201, 202]);
+    let done = bot.member_says(202, "已读");
+    bot.on(done);
+    let later = bot.fire_timers(&wave);
+    let reminders: Vec<String> = later.iter().flat_map(said).collect();
+    assert_eq!(reminders.len(), 1, "{reminders:?}");
+    assert!(
+        reminders[0].contains("阅读群规") && reminders[0].contains("发送「已读」"),
+        "{reminders:?}"
+    );
+    assert_eq!(mentioned(&later[0]), vec![crate::domain::Id::number(201)]);
+    assert_eq!(
+        bot.state.tasks[&member(201)]["read_rules"],
+        TaskState::Expired
+    );
+    assert_eq!(bot.state.tasks[&member(202)]["read_rules"], TaskState::Done);
+}

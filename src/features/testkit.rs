@@ -1,0 +1,159 @@
+//! A bot without servers for the features' unit tests: a config, a state, a
+//! hand-moved clock, and builders for the events members cause.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::state::{Decision, MemberKey, State, Wake};
+use crate::config::{Config, Env};
+use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role, Sender};
+
+pub const ACCOUNT: i64 = 10;
+pub const GROUP: i64 = 100;
+pub const OPERATOR: i64 = 1;
+
+pub struct Bot {
+    pub config: Config,
+    pub state: State,
+    pub now: DateTime<Utc>,
+    _dir: tempfile::TempDir,
+    next_message: i64,
+}
+
+impl Bot {
+    /// A bot managing group 100 with operator 1, plus `extra` TOML. A coupon pool
+    /// `newcomer` with codes NEW-1..NEW-5 is available to reference.
+    pub fn new(extra: &str) -> Bot {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("codes.txt"),
+            "# codes\nNEW-1\nNEW-2\nNEW-3\nNEW-4\nNEW-5\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[gateway]\n[admins]\nusers = [{OPERATOR}]\n[[groups]]\nid = {GROUP}\nname = \"宝妈群\"\n[coupons.newcomer]\nfile = \"codes.txt\"\ntitle = \"满50减10券\"\nlow_warning = 2\n{extra}"
+        );
+        let config = Config::parse(&dir.path().join("bot-config.toml"), &text, &Env::default())
+            .unwrap_or_else(|e| panic!("test config: {e}"));
+        let mut state = State::default();
+        state.coupons.insert(
+            "newcomer".into(),
+            config.coupons["newcomer"].codes.iter().cloned().collect(),
+        );
+        Bot {
+            config,
+            state,
+            // 2026-11-23 10:00 in Shanghai.
+            now: Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap(),
+            _dir: dir,
+            next_message: 0,
+        }
+    }
+
+    pub fn on(&mut self, event: Event) -> Decision {
+        super::react(&event, &mut self.state, &self.config, self.now)
+    }
+
+    pub fn wake(&mut self, wake: &Wake) -> Decision {
+        super::wake(wake, &mut self.state, &self.config, self.now)
+    }
+
+    pub fn advance(&mut self, seconds: i64) {
+        self.now += chrono::Duration::seconds(seconds);
+    }
+
+    /// A group message from `user` with `role`.
+    pub fn says(&mut self, user: i64, role: Role, message: Message) -> Event {
+        self.next_message += 1;
+        event(EventBody::GroupMessage(GroupMessage {
+            message_id: Id::number(self.next_message),
+            group: Id::number(GROUP),
+            user: Id::number(user),
+            sender: Sender {
+                nickname: Some(format!("成员{user}")),
+                card: None,
+                role: Some(role),
+            },
+            message,
+            anonymous: false,
+        }))
+    }
+
+    pub fn member_says(&mut self, user: i64, text: &str) -> Event {
+        self.says(user, Role::Member, Message::text(text))
+    }
+
+    /// Fires every timer `decision` asked for, in order, at its due time.
+    pub fn fire_timers(&mut self, decision: &Decision) -> Vec<Decision> {
+        let mut timers = decision.timers.clone();
+        timers.sort_by_key(|t| t.due);
+        timers
+            .into_iter()
+            .map(|t| {
+                self.now = self.now.max(t.due);
+                self.wake(&t.wake)
+            })
+            .collect()
+    }
+}
+
+pub fn event(body: EventBody) -> Event {
+    Event {
+        account: Id::number(ACCOUNT),
+        time: 0,
+        body,
+    }
+}
+
+pub fn joined(user: i64, invited: bool) -> Event {
+    event(EventBody::MemberJoined {
+        group: Id::number(GROUP),
+        user: Id::number(user),
+        operator: None,
+        invited,
+    })
+}
+
+pub fn left(user: i64) -> Event {
+    event(EventBody::MemberLeft {
+        group: Id::number(GROUP),
+        user: Id::number(user),
+        operator: None,
+        reason: crate::domain::LeaveReason::Left,
+    })
+}
+
+pub fn member(user: i64) -> MemberKey {
+    MemberKey::new(&Id::number(ACCOUNT), &Id::number(GROUP), &Id::number(user))
+}
+
+/// The text of every group message a decision sends.
+pub fn said(decision: &Decision) -> Vec<String> {
+    decision
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendGroupMsg { message, .. } => Some(message.plain_text()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The users @mentioned by the first group message of a decision.
+pub fn mentioned(decision: &Decision) -> Vec<Id> {
+    decision
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::SendGroupMsg { message, .. } => Some(message.mentions().cloned().collect()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// A message of text with @mentions: `with_mentions("/mute ", &[5], " 10m")`.
+pub fn with_mentions(before: &str, users: &[i64], after: &str) -> Message {
+    let ids: Vec<Id> = users.iter().map(|u| Id::number(*u)).collect();
+    let mut m = Message::text(before);
+    m.0.extend(Message::mentioning(&ids, Message::text(after)).0);
+    Message::from_segments(m.0)
+}

@@ -1,0 +1,432 @@
+//! Persisting the features' state: loading it at start, and writing each batch's
+//! decisions (actions, state changes, timers) with the "handled" marks in one
+//! transaction.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{timestamp, Store, StoreError};
+use crate::config::CouponPool;
+use crate::domain::{Id, Outbound};
+use crate::features::state::{Change, GroupKey, Joiner, MemberKey, State, TaskState, Timer};
+
+/// Everything one engine batch decided, written atomically.
+#[derive(Debug, Default)]
+pub struct Commit {
+    /// Inbound events with ids up to this one are now handled.
+    pub handled_up_to: Option<i64>,
+    /// Timers that fired in this batch.
+    pub fired_timers: Vec<i64>,
+    /// Actions to queue, with the inbound event that caused each.
+    pub actions: Vec<(Option<i64>, Outbound)>,
+    pub changes: Vec<Change>,
+    pub timers: Vec<Timer>,
+}
+
+fn member(row: &sqlx::sqlite::SqliteRow) -> Result<MemberKey, StoreError> {
+    Ok(MemberKey {
+        account: Id::text(row.try_get::<String, _>("account")?),
+        group: Id::text(row.try_get::<String, _>("group_id")?),
+        user: Id::text(row.try_get::<String, _>("user_id")?),
+    })
+}
+
+fn time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// Reads the features' state back from the tables.
+    pub async fn load_state(
+        &self,
+        pools: &BTreeMap<String, CouponPool>,
+    ) -> Result<State, StoreError> {
+        let mut state = State::default();
+        let pool = &self.pool;
+        for row in sqlx::query(
+            "SELECT account, group_id, user_id, SUM(amount) AS balance,
+                    (SELECT name FROM points_ledger n WHERE n.account = p.account AND n.group_id = p.group_id
+                       AND n.user_id = p.user_id AND n.name IS NOT NULL ORDER BY n.id DESC LIMIT 1) AS name
+             FROM points_ledger p GROUP BY account, group_id, user_id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key = member(&row)?;
+            state.balances.insert(key.clone(), row.try_get("balance")?);
+            if let Some(name) = row.try_get::<Option<String>, _>("name")? {
+                state.names.insert(key, name);
+            }
+        }
+        for row in sqlx::query(
+            "SELECT account, group_id, user_id, day, streak FROM checkins c
+             WHERE day = (SELECT MAX(day) FROM checkins d WHERE d.account = c.account AND d.group_id = c.group_id AND d.user_id = c.user_id)",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let day: String = row.try_get("day")?;
+            if let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
+                let streak: i64 = row.try_get("streak")?;
+                state.checkins.insert(member(&row)?, (day, u32::try_from(streak).unwrap_or(1)));
+            }
+        }
+        for row in
+            sqlx::query("SELECT account, group_id, user_id, task_id, state FROM task_progress")
+                .fetch_all(pool)
+                .await?
+        {
+            let task_state = match row.try_get::<String, _>("state")?.as_str() {
+                "done" => TaskState::Done,
+                "expired" => TaskState::Expired,
+                _ => TaskState::Open,
+            };
+            state
+                .tasks
+                .entry(member(&row)?)
+                .or_default()
+                .insert(row.try_get("task_id")?, task_state);
+        }
+        for row in sqlx::query(
+            "SELECT account, group_id, user_id, invited FROM joiners ORDER BY at, user_id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let key = member(&row)?;
+            state
+                .joiners
+                .entry(key.group_key())
+                .or_default()
+                .push(Joiner {
+                    user: key.user,
+                    invited: row.try_get::<i64, _>("invited")? != 0,
+                });
+        }
+        for row in sqlx::query("SELECT account, group_id, user_id, at FROM welcomed")
+            .fetch_all(pool)
+            .await?
+        {
+            state
+                .welcomed
+                .insert(member(&row)?, time(&row.try_get::<String, _>("at")?));
+        }
+        for row in sqlx::query("SELECT account, group_id, user_id FROM verifying")
+            .fetch_all(pool)
+            .await?
+        {
+            state.verifying.insert(member(&row)?);
+        }
+        for row in sqlx::query("SELECT account, group_id FROM paused_groups")
+            .fetch_all(pool)
+            .await?
+        {
+            state.paused.insert(GroupKey {
+                account: Id::text(row.try_get::<String, _>("account")?),
+                group: Id::text(row.try_get::<String, _>("group_id")?),
+            });
+        }
+        for row in sqlx::query("SELECT account, group_id, user_id, COUNT(*) AS n FROM warnings GROUP BY account, group_id, user_id")
+            .fetch_all(pool)
+            .await?
+        {
+            let n: i64 = row.try_get("n")?;
+            state.warnings.insert(member(&row)?, u32::try_from(n).unwrap_or(u32::MAX));
+        }
+        state.coupons = self.unclaimed_coupons(pools).await?;
+        Ok(state)
+    }
+
+    /// Each pool's codes that have not been handed out, in file order.
+    pub async fn unclaimed_coupons(
+        &self,
+        pools: &BTreeMap<String, CouponPool>,
+    ) -> Result<std::collections::HashMap<String, VecDeque<String>>, StoreError> {
+        let mut out = std::collections::HashMap::new();
+        for (name, pool) in pools {
+            let claimed: HashSet<String> =
+                sqlx::query_scalar("SELECT code FROM coupon_claims WHERE pool = ?")
+                    .bind(name)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let free = pool
+                .codes
+                .iter()
+                .filter(|c| !claimed.contains(*c))
+                .cloned()
+                .collect();
+            out.insert(name.clone(), free);
+        }
+        Ok(out)
+    }
+
+    /// Writes one engine batch: queued actions, state changes, new timers, fired
+    /// timers and handled events, all or nothing.
+    pub async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        let now = timestamp(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        for (cause, outbound) in &commit.actions {
+            insert_action(&mut tx, &now, *cause, outbound).await?;
+        }
+        for change in &commit.changes {
+            write_change(&mut tx, &now, change).await?;
+        }
+        for timer in &commit.timers {
+            sqlx::query("INSERT INTO timers (due_at, account, wake) VALUES (?, ?, ?)")
+                .bind(timestamp(timer.due))
+                .bind(timer.wake.account().to_string())
+                .bind(serde_json::to_string(&timer.wake).unwrap_or_default())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for id in &commit.fired_timers {
+            sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
+                .bind(&now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(last) = commit.handled_up_to {
+            sqlx::query("UPDATE events SET handled = 1 WHERE handled = 0 AND id <= ?")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Timers due at `now` or before, oldest first.
+    pub async fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(i64, Timer)>, StoreError> {
+        let rows = sqlx::query("SELECT id, due_at, wake FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?")
+            .bind(timestamp(now))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let wake: String = row.try_get("wake")?;
+                let wake = serde_json::from_str(&wake).map_err(|e| StoreError::Corrupt {
+                    table: "timers",
+                    id,
+                    reason: e.to_string(),
+                })?;
+                Ok((
+                    id,
+                    Timer {
+                        due: time(&row.try_get::<String, _>("due_at")?),
+                        wake,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// When the next unfired timer is due.
+    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let due: Option<String> =
+            sqlx::query_scalar("SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(due.map(|d| time(&d)))
+    }
+
+    /// The points ledger of one member, oldest first: (amount, reason).
+    pub async fn ledger(
+        &self,
+        account: &Id,
+        group: &Id,
+        user: &Id,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query("SELECT amount, reason FROM points_ledger WHERE account = ? AND group_id = ? AND user_id = ? ORDER BY id")
+            .bind(account.to_string())
+            .bind(group.to_string())
+            .bind(user.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Every coupon handed out: (pool, code, user).
+    pub async fn coupon_claims(&self) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT pool, code, user_id FROM coupon_claims ORDER BY at, code")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Points per member of a group, highest first: (user, name, balance).
+    pub async fn balances(
+        &self,
+        account: &Id,
+        group: &Id,
+    ) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, MAX(name) AS name, SUM(amount) AS balance FROM points_ledger
+             WHERE account = ? AND group_id = ? GROUP BY user_id ORDER BY balance DESC, user_id",
+        )
+        .bind(account.to_string())
+        .bind(group.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
+
+pub(super) async fn insert_action(
+    tx: &mut Transaction<'_, Sqlite>,
+    now: &str,
+    cause: Option<i64>,
+    outbound: &Outbound,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outbox (created_at, account, group_id, action, payload, cause_event_id, state, next_attempt_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+    )
+    .bind(now)
+    .bind(outbound.account.to_string())
+    .bind(outbound.action.group().map(Id::to_string))
+    .bind(outbound.action.name())
+    .bind(serde_json::to_string(outbound).unwrap_or_default())
+    .bind(cause)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn bind_member<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    m: &MemberKey,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(m.account.to_string())
+        .bind(m.group.to_string())
+        .bind(m.user.to_string())
+}
+
+async fn write_change(
+    tx: &mut Transaction<'_, Sqlite>,
+    now: &str,
+    change: &Change,
+) -> Result<(), StoreError> {
+    let q = match change {
+        Change::Points { member, amount, reason, name } => {
+            bind_member(sqlx::query("INSERT INTO points_ledger (account, group_id, user_id, amount, reason, name, at) VALUES (?, ?, ?, ?, ?, ?, ?)"), member)
+                .bind(amount)
+                .bind(reason)
+                .bind(name)
+                .bind(now)
+        }
+        Change::CheckedIn { member, day, streak } => {
+            bind_member(sqlx::query("INSERT INTO checkins (account, group_id, user_id, day, streak, at) VALUES (?, ?, ?, ?, ?, ?)"), member)
+                .bind(day.format("%Y-%m-%d").to_string())
+                .bind(i64::from(*streak))
+                .bind(now)
+        }
+        Change::Task { member, task, state } => bind_member(
+            sqlx::query(
+                "INSERT INTO task_progress (account, group_id, user_id, task_id, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (account, group_id, user_id, task_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            ),
+            member,
+        )
+        .bind(task)
+        .bind(state.as_str())
+        .bind(now),
+        Change::CouponClaimed { pool, code, member } => {
+            sqlx::query("INSERT INTO coupon_claims (pool, code, account, group_id, user_id, at) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(pool)
+                .bind(code)
+                .bind(member.account.to_string())
+                .bind(member.group.to_string())
+                .bind(member.user.to_string())
+                .bind(now)
+        }
+        Change::JoinerQueued { group, joiner } => sqlx::query(
+            "INSERT INTO joiners (account, group_id, user_id, invited, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(group.account.to_string())
+        .bind(group.group.to_string())
+        .bind(joiner.user.to_string())
+        .bind(i64::from(joiner.invited))
+        .bind(now),
+        Change::JoinerLeft { member } => {
+            bind_member(sqlx::query("DELETE FROM joiners WHERE account = ? AND group_id = ? AND user_id = ?"), member)
+                .execute(&mut **tx)
+                .await?;
+            bind_member(sqlx::query("DELETE FROM verifying WHERE account = ? AND group_id = ? AND user_id = ?"), member)
+        }
+        Change::WaveWelcomed { group, users, at } => {
+            sqlx::query("DELETE FROM joiners WHERE account = ? AND group_id = ?")
+                .bind(group.account.to_string())
+                .bind(group.group.to_string())
+                .execute(&mut **tx)
+                .await?;
+            for user in users {
+                sqlx::query(
+                    "INSERT INTO welcomed (account, group_id, user_id, at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (account, group_id, user_id) DO UPDATE SET at = excluded.at",
+                )
+                .bind(group.account.to_string())
+                .bind(group.group.to_string())
+                .bind(user.to_string())
+                .bind(timestamp(*at))
+                .execute(&mut **tx)
+                .await?;
+            }
+            return Ok(());
+        }
+        Change::Verification { member, pending: true } => bind_member(
+            sqlx::query("INSERT INTO verifying (account, group_id, user_id, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
+            member,
+        )
+        .bind(now),
+        Change::Verification { member, pending: false } => {
+            bind_member(sqlx::query("DELETE FROM verifying WHERE account = ? AND group_id = ? AND user_id = ?"), member)
+        }
+        Change::Paused { group, paused: true } => {
+            sqlx::query("INSERT INTO paused_groups (account, group_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
+                .bind(group.account.to_string())
+                .bind(group.group.to_string())
+                .bind(now)
+        }
+        Change::Paused { group, paused: false } => sqlx::query("DELETE FROM paused_groups WHERE account = ? AND group_id = ?")
+            .bind(group.account.to_string())
+            .bind(group.group.to_string()),
+        Change::Warned { member, by, reason } => {
+            bind_member(sqlx::query("INSERT INTO warnings (account, group_id, user_id, by_user, reason, at) VALUES (?, ?, ?, ?, ?, ?)"), member)
+                .bind(by.to_string())
+                .bind(reason)
+                .bind(now)
+        }
+        Change::CommandUsed { .. } => return Ok(()),
+        Change::Note { kind, account, group, user, detail } => {
+            sqlx::query("INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'system', ?, ?, ?, ?, ?)")
+                .bind(now)
+                .bind(kind)
+                .bind(account.to_string())
+                .bind(group.as_ref().map(Id::to_string))
+                .bind(user.as_ref().map(Id::to_string))
+                .bind(detail.to_string())
+        }
+    };
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
