@@ -29,6 +29,9 @@ account_interval = "5ms"
 retry_initial = "200ms"
 retry_max = "1s"
 
+[commands]
+cooldown = "0s"
+
 [[groups]]
 id = 123456
 name = "测试群"
@@ -58,18 +61,26 @@ pub struct TestApp {
 
 /// Starts the simulator, then the daemon pointed at it.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with_api(None).await
+    spawn_app_configured("", None).await
 }
 
 /// As [`spawn_app`], but the daemon calls the gateway API at `api_url` instead of
 /// the simulator's (to test a gateway that is not there yet).
 pub async fn spawn_app_with_api(api_url: Option<String>) -> TestApp {
+    spawn_app_configured("", api_url).await
+}
+
+/// As [`spawn_app`], with `extra` TOML after the test config. A coupon pool file
+/// `coupons.txt` with codes C-01..C-40 sits beside the config.
+pub async fn spawn_app_configured(extra: &str, api_url: Option<String>) -> TestApp {
     let sim = Simulator::start(loopback(), SimulatorOptions::new(TOKEN, SECRET))
         .await
         .expect("the simulator starts");
     let dir = tempfile::tempdir().expect("a temp dir");
     let config_path = dir.path().join("bot-config.toml");
-    std::fs::write(&config_path, TEST_CONFIG).expect("config written");
+    std::fs::write(&config_path, format!("{TEST_CONFIG}\n{extra}")).expect("config written");
+    let codes: Vec<String> = (1..=40).map(|i| format!("C-{i:02}")).collect();
+    std::fs::write(dir.path().join("coupons.txt"), codes.join("\n")).expect("coupons written");
     let mut env = sim.daemon_env(&dir.path().join("qunbot.db"));
     if let Some(api_url) = api_url {
         env = env.with("QUNBOT_GATEWAY_API_URL", api_url);
@@ -127,6 +138,47 @@ impl TestApp {
         self.sim.push(event).await.expect("the daemon answers")
     }
 
+    /// Pushes a group message from `member` in the numeric group.
+    pub async fn member_says(&mut self, member: &VirtualMember, text: &str) -> Value {
+        let event = self.events.group_message(&self.group, member, json!(text));
+        assert_eq!(self.push(&event).await, 204);
+        event
+    }
+
+    /// Pushes `member` joining the numeric group.
+    pub async fn member_joins(&mut self, member: &VirtualMember) {
+        let event = self.events.joined(&self.group, member, None);
+        assert_eq!(self.push(&event).await, 204);
+    }
+
+    /// The texts of every group message the simulator carried out so far.
+    pub fn chat(&self) -> Vec<String> {
+        self.sim
+            .performed("send_group_msg")
+            .iter()
+            .map(|c| text_of(&c.params["message"]))
+            .collect()
+    }
+
+    /// Waits (bounded) until a carried-out group message contains `needle`; returns all texts.
+    pub async fn wait_chat(&self, needle: &str) -> Vec<String> {
+        self.wait_chat_n(needle, 1).await
+    }
+
+    /// Waits (bounded) until `n` carried-out group messages contain `needle`.
+    pub async fn wait_chat_n(&self, needle: &str, n: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let chat = self.chat();
+            if chat.iter().filter(|t| t.contains(needle)).count() >= n
+                || tokio::time::Instant::now() >= deadline
+            {
+                return chat;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A group message from the test member in the numeric group.
     pub fn says(&mut self, text: &str) -> Value {
         let (group, member) = (self.group.clone(), self.member.clone());
@@ -171,6 +223,20 @@ pub fn text_of(message: &Value) -> String {
                 .iter()
                 .filter(|s| s["type"] == "text")
                 .filter_map(|s| s["data"]["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The ids a carried-out message @mentions.
+pub fn mentions_of(message: &Value) -> Vec<String> {
+    message
+        .as_array()
+        .map(|segments| {
+            segments
+                .iter()
+                .filter(|s| s["type"] == "at")
+                .filter_map(|s| s["data"]["qq"].as_str().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default()

@@ -1,10 +1,13 @@
 //! The integration suite: one binary, the simulator and the daemon talking real
 //! HTTP on 127.0.0.1, storage in real SQLite files in temporary folders.
 
+mod commands;
 mod config_reload;
 mod delivery;
 mod demo;
 mod helpers;
+mod onboarding;
 mod ping;
+mod rewards;
 mod startup;
 mod webhook;
