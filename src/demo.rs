@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::domain::Id;
 use crate::gateway::onebot::signature;
 use crate::simulator::events::{id_text, EventFactory, VirtualMember};
 use crate::simulator::{Simulator, SimulatorOptions};
@@ -20,6 +21,8 @@ use crate::startup::Daemon;
 pub const SHIPPED_CONFIG: &str = include_str!("../bot-config.toml");
 /// The word list shipped with it.
 pub const SHIPPED_WORDS: &str = include_str!("../sensitive-words.txt");
+/// The coupon pool it names.
+pub const SHIPPED_COUPONS: &str = include_str!("../coupons-newcomer.txt");
 
 /// How long the demo waits for the outbox to drain before it gives up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -32,6 +35,10 @@ pub struct DemoReport {
     pub outbox_counts: Vec<(String, i64)>,
     /// `pong` messages the simulator received.
     pub pongs: usize,
+    /// Points per member: (group, member, balance).
+    pub ledger: Vec<(String, String, i64)>,
+    /// Coupons handed out: (pool, code, user).
+    pub coupons: Vec<(String, String, String)>,
 }
 
 /// A line of narration placed in the timeline after simulator entry `after`.
@@ -65,10 +72,15 @@ impl Stage {
             .context("pushing an event to the daemon")
     }
 
+    async fn wait_for(&self, action: &str, n: usize) {
+        self.sim.wait_for(action, n, Duration::from_secs(10)).await;
+    }
+
     async fn wait_for_pongs(&self, n: usize) {
-        self.sim
-            .wait_for("send_group_msg", n, Duration::from_secs(10))
-            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while pongs(&self.sim) < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -78,6 +90,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     let config_path = dir.path().join("bot-config.toml");
     std::fs::write(&config_path, SHIPPED_CONFIG)?;
     std::fs::write(dir.path().join("sensitive-words.txt"), SHIPPED_WORDS)?;
+    std::fs::write(dir.path().join("coupons-newcomer.txt"), SHIPPED_COUPONS)?;
 
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sim = Simulator::start(
@@ -93,6 +106,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     config.outbox.account_interval = Duration::from_millis(100);
     config.outbox.retry_initial = Duration::from_millis(300);
     config.outbox.retry_max = Duration::from_secs(1);
+    config.welcome.batch_window = Duration::from_secs(1);
     let groups: Vec<(String, String)> = config
         .groups
         .iter()
@@ -131,6 +145,18 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     for (state, n) in &report.outbox_counts {
         writeln!(out, "  {n:>4}  {state}")?;
     }
+    writeln!(out, "points ledger, by member:")?;
+    for (group, member, balance) in &report.ledger {
+        writeln!(out, "  {balance:>4}  {member} ({group})")?;
+    }
+    writeln!(out, "coupons handed out:")?;
+    for (pool, code, user) in &report.coupons {
+        writeln!(
+            out,
+            "        {code} ({pool}) → {}",
+            name_of(&stage.names, user)
+        )?;
+    }
     writeln!(out, "members present, by group:")?;
     for (group, n) in stage.daemon.store().member_counts().await? {
         writeln!(out, "  {n:>4}  {}", name_of(&groups, &group))?;
@@ -147,28 +173,67 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     let owner = VirtualMember::new(10001, "王姐", "owner");
     let hong = VirtualMember::new(10002, "小红", "member");
     let ming = VirtualMember::new(10003, "小明", "member");
+    let mei = VirtualMember::new(10004, "小美", "member");
+    let spam = VirtualMember::new(10666, "广告号", "member");
     let ahua = VirtualMember::new("wxid_ahua2024", "阿花", "member");
-    for m in [&owner, &hong, &ming, &ahua] {
+    for m in [&owner, &hong, &ming, &mei, &spam, &ahua] {
         stage.names.push((id_text(&m.id), m.nickname.clone()));
     }
 
     stage.say("── the gateway connects ──");
     stage.push(&f.lifecycle("connect")).await?;
+
+    stage.say("── join requests are decided by their answer ──");
+    stage
+        .push(&f.join_request(&shop, &mei, "我是宝妈，想进群", "request-10004"))
+        .await?;
+    stage
+        .push(&f.join_request(&shop, &spam, "加我看高收益项目", "request-10666"))
+        .await?;
+    stage.wait_for("set_group_add_request", 2).await;
+
+    stage.say("── a wave of newcomers gets one welcome ──");
     stage.push(&f.joined(&shop, &hong, None)).await?;
     stage.push(&f.joined(&shop, &ming, Some(&owner))).await?;
+    stage.push(&f.joined(&shop, &mei, None)).await?;
+    stage.wait_for("send_group_msg", 1).await;
+
+    stage.say("── new-member tasks, points and coupons ──");
     stage
-        .push(&f.group_message(&shop, &hong, json!("大家好，我是新来的！[CQ:face,id=178]")))
+        .push(&f.group_message(&shop, &hong, json!("大家好！群规已读[CQ:face,id=178]")))
+        .await?;
+    stage.wait_for("send_group_msg", 2).await;
+    stage
+        .push(&f.group_message(&shop, &hong, json!("/签到")))
+        .await?;
+    stage.wait_for("send_group_msg", 4).await;
+    // Members' commands have a cooldown; wait it out to show the daily limit.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    stage
+        .push(&f.group_message(&shop, &hong, json!("/签到")))
         .await?;
     stage
         .push(&f.group_message(
             &shop,
             &ming,
-            json!([{"type": "text", "data": {"text": "今天有什么优惠？"}}]),
+            json!([{"type": "text", "data": {"text": "/排行"}}]),
         ))
         .await?;
+    stage.wait_for("send_group_msg", 6).await;
+
+    stage.say("── an admin mutes a member; a member may not kick ──");
+    let mute = json!([
+        {"type": "text", "data": {"text": "/禁言 "}},
+        {"type": "at", "data": {"qq": "10003"}},
+        {"type": "text", "data": {"text": " 10m"}}
+    ]);
+    stage.push(&f.group_message(&shop, &owner, mute)).await?;
+    let kick = json!([{"type": "text", "data": {"text": "/kick "}}, {"type": "at", "data": {"qq": "10001"}}]);
+    stage.push(&f.group_message(&shop, &mei, kick)).await?;
+    stage.wait_for("send_group_msg", 8).await;
 
     stage.say("── /ping travels webhook → SQLite → engine → outbox → gateway ──");
-    let ping = f.group_message(&shop, &ming, json!("/ping"));
+    let ping = f.group_message(&shop, &owner, json!("/ping"));
     stage.push(&ping).await?;
     stage.wait_for_pongs(1).await;
 
@@ -198,7 +263,7 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.say("── the gateway goes down (503) for two seconds: the outbox retries ──");
     stage.sim.fail_with(Some(503));
     stage
-        .push(&f.group_message(&shop, &hong, json!("/ping")))
+        .push(&f.group_message(&shop, &owner, json!("/ping")))
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     stage.sim.fail_with(None);
@@ -236,20 +301,27 @@ fn name_of(names: &[(String, String)], id: &str) -> String {
         .map_or_else(|| id.to_string(), |(_, name)| name.clone())
 }
 
+/// `pong` replies the simulator carried out.
+fn pongs(sim: &Simulator) -> usize {
+    sim.performed("send_group_msg")
+        .iter()
+        .filter(|c| render_message(&[], &c.params["message"]).ends_with("pong"))
+        .count()
+}
+
 async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result<DemoReport> {
-    let calls = stage.sim.calls();
-    let pushed = stage.sim.pushed();
+    let names = &stage.names;
     let mut timeline: Vec<((u64, u8), String)> = Vec::new();
-    for p in &pushed {
+    for p in &stage.sim.pushed() {
         timeline.push((
             (p.seq, 0),
-            describe_push(groups, &stage.names, &p.body, p.status, &p.answer),
+            describe_push(groups, names, &p.body, p.status, &p.answer),
         ));
     }
-    for c in &calls {
+    for c in &stage.sim.calls() {
         timeline.push((
             (c.seq, 0),
-            describe_call(groups, &c.action, &c.params, c.status),
+            describe_call(groups, names, &c.action, &c.params, c.status),
         ));
     }
     for n in &stage.notes {
@@ -257,17 +329,21 @@ async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result
     }
     timeline.sort_by_key(|(k, _)| *k);
 
-    let pongs = stage
-        .sim
-        .performed("send_group_msg")
-        .iter()
-        .filter(|c| render_message(&c.params["message"]).contains("pong"))
-        .count();
+    let store = stage.daemon.store();
+    let mut ledger = Vec::new();
+    for (id, _) in groups {
+        let group = Id::text(id.clone());
+        for (user, name, balance) in store.balances(&Id::number(10001000), &group).await? {
+            ledger.push((name_of(groups, id), name.unwrap_or(user), balance));
+        }
+    }
     Ok(DemoReport {
         transcript: timeline.into_iter().map(|(_, line)| line).collect(),
-        event_counts: stage.daemon.store().event_counts().await?,
-        outbox_counts: stage.daemon.store().outbox_counts().await?,
-        pongs,
+        event_counts: store.event_counts().await?,
+        outbox_counts: store.outbox_counts().await?,
+        pongs: pongs(&stage.sim),
+        ledger,
+        coupons: store.coupon_claims().await?,
     })
 }
 
@@ -280,19 +356,24 @@ fn describe_push(
 ) -> String {
     let group = body.get("group_id").map(|g| name_of(groups, &id_text(g)));
     let where_ = group.map(|g| format!("[{g}] ")).unwrap_or_default();
-    let who = body["sender"]["nickname"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| body.get("user_id").map(|id| name_of(names, &id_text(id))))
+    let who = body
+        .get("user_id")
+        .map(|id| name_of(names, &id_text(id)))
         .unwrap_or_default();
     let what = match (body["post_type"].as_str(), body["notice_type"].as_str()) {
-        (Some("message"), _) => format!("{who}: {}", render_message(&body["message"])),
+        (Some("message"), _) => format!("{who}: {}", render_message(names, &body["message"])),
+        (Some("request"), _) => format!(
+            "📝 {who} asks to join: 「{}」",
+            body["comment"].as_str().unwrap_or_default()
+        ),
         (Some("notice"), Some("group_increase")) => format!("➕ {who} joined"),
         (Some("notice"), Some("group_decrease")) => format!("➖ {who} left"),
-        (Some("notice"), Some("group_upload")) => format!(
-            "📎 {who} uploaded {}",
-            body["file"]["name"].as_str().unwrap_or("a file")
-        ),
+        (Some("notice"), Some("group_upload")) => {
+            format!(
+                "📎 {who} uploaded {}",
+                body["file"]["name"].as_str().unwrap_or("a file")
+            )
+        }
         (Some("notice"), Some(other)) => format!("(notice {other})"),
         (Some("meta_event"), _) => format!(
             "(gateway {})",
@@ -308,22 +389,50 @@ fn describe_push(
     format!("{where_}{what}{verdict}")
 }
 
-fn describe_call(groups: &[(String, String)], action: &str, params: &Value, status: u16) -> String {
+fn describe_call(
+    groups: &[(String, String)],
+    names: &[(String, String)],
+    action: &str,
+    params: &Value,
+    status: u16,
+) -> String {
     let group = params.get("group_id").map(|g| name_of(groups, &id_text(g)));
     let where_ = group.map(|g| format!("[{g}] ")).unwrap_or_default();
-    match (action, status) {
-        ("send_group_msg", 200) => {
-            format!("{where_}🤖 qunbot: {}", render_message(&params["message"]))
+    let user = params
+        .get("user_id")
+        .map(|u| name_of(names, &id_text(u)))
+        .unwrap_or_default();
+    if status != 200 {
+        return format!("{where_}   ⚠ {action} answered HTTP {status}: the outbox will retry");
+    }
+    match action {
+        "send_group_msg" => format!(
+            "{where_}🤖 qunbot: {}",
+            render_message(names, &params["message"])
+        ),
+        "set_group_add_request" => {
+            let flag = params["flag"].as_str().unwrap_or_default();
+            let requester = name_of(names, flag.trim_start_matches("request-"));
+            if params["approve"] == true {
+                format!("🤖 qunbot approves {requester}'s request")
+            } else {
+                format!(
+                    "🤖 qunbot rejects {requester}'s request: {}",
+                    params["reason"].as_str().unwrap_or_default()
+                )
+            }
         }
-        (_, 200) => format!("{where_}🤖 qunbot calls {action}"),
-        (_, status) => {
-            format!("{where_}   ⚠ {action} answered HTTP {status}: the outbox will retry")
-        }
+        "set_group_ban" => match params["duration"].as_u64() {
+            Some(0) | None => format!("{where_}🤖 qunbot lifts {user}'s mute"),
+            Some(secs) => format!("{where_}🤖 qunbot mutes {user} for {} min", secs / 60),
+        },
+        "set_group_kick" => format!("{where_}🤖 qunbot removes {user}"),
+        _ => format!("{where_}🤖 qunbot calls {action}"),
     }
 }
 
 /// A message value (CQ string or segment array) as a person would read it.
-fn render_message(message: &Value) -> String {
+fn render_message(names: &[(String, String)], message: &Value) -> String {
     match message {
         Value::String(s) => s.clone(),
         Value::Array(segments) => segments
@@ -332,7 +441,10 @@ fn render_message(message: &Value) -> String {
                 let data = &s["data"];
                 match s["type"].as_str() {
                     Some("text") => data["text"].as_str().unwrap_or_default().to_string(),
-                    Some("at") => format!("@{}", data["qq"].as_str().unwrap_or_default()),
+                    Some("at") => format!(
+                        "@{}",
+                        name_of(names, data["qq"].as_str().unwrap_or_default())
+                    ),
                     Some("reply") => "↩ ".to_string(),
                     Some("face") => "🙂".to_string(),
                     Some(other) => format!("[{other}]"),

@@ -46,6 +46,18 @@ pub enum Segment {
     },
 }
 
+impl From<String> for Message {
+    fn from(text: String) -> Self {
+        Message::text(text)
+    }
+}
+
+impl From<&str> for Message {
+    fn from(text: &str) -> Self {
+        Message::text(text)
+    }
+}
+
 impl Message {
     /// A message made of one text segment.
     pub fn text(text: impl Into<String>) -> Self {

@@ -141,8 +141,8 @@ fn usage(m: &GroupMessage, spec: &CommandSpec, why: &str) -> Decision {
     ))
 }
 
-fn answer(m: &GroupMessage, text: impl Into<String>) -> Decision {
-    Decision::default().act(reply(m, Message::text(text)))
+fn answer(m: &GroupMessage, text: impl Into<Message>) -> Decision {
+    Decision::default().act(reply(m, text.into()))
 }
 
 fn run(
@@ -204,10 +204,8 @@ fn run(
             if !(MUTE_MIN..=MUTE_MAX).contains(&duration) {
                 return usage(m, spec, "禁言时长需在 1 分钟到 30 天之间");
             }
-            let mut d = answer(
-                m,
-                format!("已禁言 {} {}", names(inv), human_duration(duration)),
-            );
+            let after = format!(" {}", human_duration(duration));
+            let mut d = answer(m, about(&inv.targets, "已禁言 ", &after));
             for user in &inv.targets {
                 d.actions.push(Action::SetGroupBan {
                     group: m.group.clone(),
@@ -221,7 +219,7 @@ fn run(
             if inv.targets.is_empty() {
                 return usage(m, spec, "请 @ 要解除禁言的成员");
             }
-            let mut d = answer(m, format!("已解除 {} 的禁言", names(inv)));
+            let mut d = answer(m, about(&inv.targets, "已解除 ", " 的禁言"));
             for user in &inv.targets {
                 d.actions.push(Action::SetGroupBan {
                     group: m.group.clone(),
@@ -235,7 +233,7 @@ fn run(
             if inv.targets.is_empty() {
                 return usage(m, spec, "请 @ 要移出的成员");
             }
-            let mut d = answer(m, format!("已将 {} 移出本群", names(inv)));
+            let mut d = answer(m, about(&inv.targets, "已将 ", " 移出本群"));
             for user in &inv.targets {
                 d.actions.push(Action::SetGroupKick {
                     group: m.group.clone(),
@@ -296,12 +294,11 @@ fn run(
     }
 }
 
-fn names(inv: &Invocation) -> String {
-    inv.targets
-        .iter()
-        .map(|t| format!("@{t}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// `before @a @b after`, with real @mentions so members see names, not ids.
+fn about(targets: &[Id], before: &str, after: &str) -> Message {
+    let mut segments = Message::text(before).0;
+    segments.extend(Message::mentioning(targets, Message::text(after.trim_start())).0);
+    Message::from_segments(segments)
 }
 
 fn help(admin: bool) -> String {
@@ -353,25 +350,33 @@ fn tasks_of(member: &MemberKey, ctx: &Context) -> String {
 /// bot is not a group admin, the target outranks it, ...). `None` for actions whose
 /// failure members need not hear about.
 pub fn report_failure(action: &Action, error: &str) -> Option<Action> {
-    let (group, what) = match action {
+    let why = format!("（{error}）。机器人可能不是群管理员，或对方权限更高。");
+    let target =
+        |user: &Id, before: &str, after: &str| about(std::slice::from_ref(user), before, after);
+    let (group, text) = match action {
         Action::SetGroupBan {
             group,
             user,
             duration_secs: 0,
-        } => (group, format!("解除 @{user} 的禁言")),
-        Action::SetGroupBan { group, user, .. } => (group, format!("禁言 @{user}")),
-        Action::SetGroupKick { group, user, .. } => (group, format!("移出 @{user}")),
+        } => (
+            group,
+            target(user, "⚠ 操作没有成功：解除 ", &format!(" 的禁言{why}")),
+        ),
+        Action::SetGroupBan { group, user, .. } => {
+            (group, target(user, "⚠ 操作没有成功：禁言 ", &why))
+        }
+        Action::SetGroupKick { group, user, .. } => {
+            (group, target(user, "⚠ 操作没有成功：移出 ", &why))
+        }
         Action::DeleteMsg {
             group: Some(group), ..
-        } => (group, "撤回消息".to_string()),
+        } => (
+            group,
+            Message::text(format!("⚠ 操作没有成功：撤回消息{why}")),
+        ),
         _ => return None,
     };
-    Some(say(
-        group,
-        Message::text(format!(
-            "⚠ 操作没有成功：{what}（{error}）。机器人可能不是群管理员，或对方权限更高。"
-        )),
-    ))
+    Some(say(group, text))
 }
 
 #[cfg(test)]

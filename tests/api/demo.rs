@@ -1,15 +1,12 @@
 //! `qunbot demo` plays its script and reads the results back from its database.
 
 #[tokio::test]
-async fn the_demo_answers_every_ping_once_and_leaves_nothing_pending() {
+async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
     let mut transcript = Vec::new();
     let report = qunbot::demo::run(&mut transcript)
         .await
         .expect("the demo runs");
     let transcript = String::from_utf8(transcript).unwrap();
-
-    assert_eq!(report.pongs, 3, "{transcript}");
-    assert_eq!(report.outbox_counts, vec![("delivered".to_string(), 3)]);
     let count = |kind: &str| {
         report
             .event_counts
@@ -17,12 +14,19 @@ async fn the_demo_answers_every_ping_once_and_leaves_nothing_pending() {
             .find(|(k, _)| k == kind)
             .map_or(0, |(_, n)| *n)
     };
+
+    // The foundation: every ping answered once, the redelivery logged once.
+    assert_eq!(report.pongs, 3, "{transcript}");
+    assert_eq!(
+        report.outbox_counts,
+        vec![("delivered".to_string(), 14)],
+        "{transcript}"
+    );
     assert_eq!(
         count("message.group"),
-        5,
+        9,
         "the redelivered /ping is logged once"
     );
-    assert_eq!(count("action.send_group_msg"), 3);
     assert_eq!(count("unhandled.notice.group_upload"), 1);
     assert!(transcript.contains("daemon answered 403"), "{transcript}");
     assert!(transcript.contains("daemon answered 400"), "{transcript}");
@@ -30,4 +34,32 @@ async fn the_demo_answers_every_ping_once_and_leaves_nothing_pending() {
         transcript.contains("[零食团购群] 🤖 qunbot: ↩ pong"),
         "{transcript}"
     );
+
+    // The community features.
+    assert_eq!(
+        (
+            count("join_request.approved"),
+            count("join_request.rejected")
+        ),
+        (1, 1)
+    );
+    assert!(
+        transcript.contains("🤖 qunbot: 欢迎 @小红 @小明 @小美 加入宝妈福利群"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("完成新人任务「阅读群规」！积分 +10，优惠券：NEW50-0001"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("今天已经签到过了"), "{transcript}");
+    assert!(
+        transcript.contains("qunbot mutes 小明 for 10 min"),
+        "{transcript}"
+    );
+    assert_eq!(count("command.refused"), 1);
+    assert_eq!(
+        report.ledger,
+        vec![("宝妈福利群".to_string(), "小红".to_string(), 20)]
+    );
+    assert_eq!(report.coupons.len(), 1);
 }

@@ -55,7 +55,12 @@ fn an_admins_mute_bans_for_the_duration_given() {
         with_mentions("/mute ", &[7], " 10m"),
     );
     assert_eq!(bans(&d), vec![(Id::number(7), 600)]);
-    assert!(said(&d)[0].contains("已禁言 @7 10 分钟"), "{:?}", said(&d));
+    assert!(
+        said(&d)[0].contains("已禁言") && said(&d)[0].ends_with("10 分钟"),
+        "{:?}",
+        said(&d)
+    );
+    assert_eq!(mentioned(&d), vec![Id::number(7)]);
 
     let d = ask(
         &mut bot,
@@ -205,7 +210,8 @@ fn a_refused_mute_is_reported_and_a_refused_chat_message_is_not() {
     let Action::SendGroupMsg { message, .. } = report else {
         panic!()
     };
-    assert!(message.plain_text().contains("禁言 @7"));
+    assert!(message.plain_text().contains("禁言") && message.plain_text().contains("retcode 102"));
+    assert_eq!(message.mentions().collect::<Vec<_>>(), [&Id::number(7)]);
     let chat = Action::SendGroupMsg {
         group: Id::number(GROUP),
         message: Message::text("hi"),
