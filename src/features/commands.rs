@@ -205,44 +205,28 @@ fn run(
                 return usage(m, spec, "禁言时长需在 1 分钟到 30 天之间");
             }
             let after = format!(" {}", human_duration(duration));
-            let mut d = answer(m, about(&inv.targets, "已禁言 ", &after));
-            for user in &inv.targets {
-                d.actions.push(Action::SetGroupBan {
-                    group: m.group.clone(),
-                    user: user.clone(),
-                    duration_secs: duration.as_secs(),
-                });
-            }
-            d
+            on_each_target(m, inv, ("已禁言 ", &after), |user| Action::SetGroupBan {
+                group: m.group.clone(),
+                user,
+                duration_secs: duration.as_secs(),
+            })
         }
-        "unmute" => {
-            if inv.targets.is_empty() {
-                return usage(m, spec, "请 @ 要解除禁言的成员");
+        "unmute" if inv.targets.is_empty() => usage(m, spec, "请 @ 要解除禁言的成员"),
+        "unmute" => on_each_target(m, inv, ("已解除 ", " 的禁言"), |user| {
+            Action::SetGroupBan {
+                group: m.group.clone(),
+                user,
+                duration_secs: 0,
             }
-            let mut d = answer(m, about(&inv.targets, "已解除 ", " 的禁言"));
-            for user in &inv.targets {
-                d.actions.push(Action::SetGroupBan {
-                    group: m.group.clone(),
-                    user: user.clone(),
-                    duration_secs: 0,
-                });
+        }),
+        "kick" if inv.targets.is_empty() => usage(m, spec, "请 @ 要移出的成员"),
+        "kick" => on_each_target(m, inv, ("已将 ", " 移出本群"), |user| {
+            Action::SetGroupKick {
+                group: m.group.clone(),
+                user,
+                reject_add_request: false,
             }
-            d
-        }
-        "kick" => {
-            if inv.targets.is_empty() {
-                return usage(m, spec, "请 @ 要移出的成员");
-            }
-            let mut d = answer(m, about(&inv.targets, "已将 ", " 移出本群"));
-            for user in &inv.targets {
-                d.actions.push(Action::SetGroupKick {
-                    group: m.group.clone(),
-                    user: user.clone(),
-                    reject_add_request: false,
-                });
-            }
-            d
-        }
+        }),
         "warn" => {
             let [target] = inv.targets.as_slice() else {
                 return usage(m, spec, "请 @ 一位要警告的成员");
@@ -292,6 +276,18 @@ fn run(
         }
         _ => answer(m, "这个命令还不能用"),
     }
+}
+
+/// One admin action per @mentioned target, and an answer naming them all.
+fn on_each_target(
+    m: &GroupMessage,
+    inv: &Invocation,
+    (before, after): (&str, &str),
+    action: impl Fn(Id) -> Action,
+) -> Decision {
+    let mut d = answer(m, about(&inv.targets, before, after));
+    d.actions.extend(inv.targets.iter().cloned().map(action));
+    d
 }
 
 /// `before @a @b after`, with real @mentions so members see names, not ids.
