@@ -27,6 +27,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod features;
+pub mod filter;
 pub mod gateway;
 pub mod outbox;
 pub mod simulator;

@@ -1,0 +1,203 @@
+//! `sensitive-words.txt`: one word a line under `[category]` headers, `#` comments,
+//! and an `[allow]` section of phrases never to flag.
+
+use std::collections::HashMap;
+
+use super::normalize::{normalize_word, Normalization};
+
+/// The name of the section whose phrases suppress hits they cover.
+pub const ALLOW: &str = "allow";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub word: String,
+    pub category: String,
+    pub line: usize,
+}
+
+/// Something to tell the operator about a line: an error makes the file unusable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Remark {
+    pub line: usize,
+    pub col: usize,
+    pub reason: String,
+    pub error: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct WordList {
+    /// Deny words, in file order.
+    pub deny: Vec<Entry>,
+    /// Allow phrases.
+    pub allow: Vec<Entry>,
+    pub remarks: Vec<Remark>,
+}
+
+impl WordList {
+    pub fn errors(&self) -> impl Iterator<Item = &Remark> {
+        self.remarks.iter().filter(|r| r.error)
+    }
+
+    /// Parses a word list, normalising each word as texts will be to find
+    /// duplicates and words too short to be safe.
+    pub fn parse(text: &str, n: Normalization) -> WordList {
+        let mut list = WordList::default();
+        let mut category: Option<(String, usize, usize)> = None; // name, line, words so far
+        let mut seen: HashMap<(bool, String), (usize, String)> = HashMap::new();
+        let close_category = |category: &Option<(String, usize, usize)>,
+                              remarks: &mut Vec<Remark>| {
+            if let Some((name, line, 0)) = category {
+                remarks.push(Remark {
+                    line: *line,
+                    col: 1,
+                    reason: format!("category [{name}] has no words"),
+                    error: false,
+                });
+            }
+        };
+        for (i, raw) in text.lines().enumerate() {
+            let line = i + 1;
+            let trimmed = raw.trim();
+            let col = raw
+                .find(trimmed)
+                .map_or(1, |b| raw[..b].chars().count() + 1);
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = trimmed.strip_prefix('[') {
+                close_category(&category, &mut list.remarks);
+                match rest.strip_suffix(']').map(str::trim) {
+                    Some(name) if !name.is_empty() && !name.contains(['[', ']']) => {
+                        category = Some((name.to_lowercase(), line, 0));
+                    }
+                    _ => {
+                        list.remarks.push(Remark {
+                            line,
+                            col,
+                            reason: format!("`{trimmed}` is not a category header; write [name]"),
+                            error: true,
+                        });
+                        category = None;
+                    }
+                }
+                continue;
+            }
+            let Some((name, _, count)) = category.as_mut() else {
+                list.remarks.push(Remark {
+                    line,
+                    col,
+                    reason: format!("`{trimmed}` comes before any [category] header"),
+                    error: true,
+                });
+                continue;
+            };
+            let normalized = normalize_word(trimmed, n);
+            let remark = |reason: String| Remark {
+                line,
+                col,
+                reason,
+                error: false,
+            };
+            if normalized.trim().is_empty() {
+                list.remarks.push(remark(format!(
+                    "`{trimmed}` is nothing but characters the filter skips; ignored"
+                )));
+                continue;
+            }
+            let mut chars = normalized.chars();
+            if let (Some(c), None) = (chars.next(), chars.next()) {
+                if c.is_ascii_alphanumeric() {
+                    list.remarks.push(remark(format!("`{trimmed}` is a single Latin letter or digit and would flag ordinary text; ignored")));
+                    continue;
+                }
+            }
+            let allow = name == ALLOW;
+            if let Some((first_line, first_category)) = seen.get(&(allow, normalized.clone())) {
+                list.remarks.push(remark(format!(
+                    "`{trimmed}` repeats a word of [{first_category}] on line {first_line}; the first one counts"
+                )));
+                continue;
+            }
+            seen.insert((allow, normalized), (line, name.clone()));
+            *count += 1;
+            let entry = Entry {
+                word: trimmed.to_string(),
+                category: name.clone(),
+                line,
+            };
+            if allow {
+                list.allow.push(entry);
+            } else {
+                list.deny.push(entry);
+            }
+        }
+        close_category(&category, &mut list.remarks);
+        list
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_sort_into_their_categories_and_allow_phrases_apart() {
+        let list = WordList::parse(
+            "# list\n[ad]\n加群\n\n[Abuse]\n傻逼\n[allow]\n出口交易\n",
+            Normalization::default(),
+        );
+        assert_eq!(
+            list.deny
+                .iter()
+                .map(|e| (e.word.as_str(), e.category.as_str()))
+                .collect::<Vec<_>>(),
+            [("加群", "ad"), ("傻逼", "abuse")]
+        );
+        assert_eq!(list.allow[0].word, "出口交易");
+        assert!(list.remarks.is_empty(), "{:?}", list.remarks);
+    }
+
+    #[test]
+    fn bad_lines_are_errors_with_their_position() {
+        let list = WordList::parse("orphan\n[ad\n  [ok]\nword\n", Normalization::default());
+        let errors: Vec<_> = list
+            .errors()
+            .map(|r| (r.line, r.col, r.reason.clone()))
+            .collect();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!((errors[0].0, errors[0].1), (1, 1));
+        assert!(errors[0].2.contains("before any [category]"));
+        assert_eq!((errors[1].0, errors[1].1), (2, 1));
+    }
+
+    #[test]
+    fn duplicates_empty_categories_and_unsafe_words_are_reported_not_fatal() {
+        let list = WordList::parse(
+            "[ad]\n加群\n[fraud]\n加 群\n[empty]\n[abuse]\n@@\nb\nsb\n",
+            Normalization::default(),
+        );
+        let reasons: Vec<_> = list
+            .remarks
+            .iter()
+            .map(|r| (r.line, r.reason.clone()))
+            .collect();
+        assert!(list.errors().next().is_none());
+        assert!(
+            reasons[0].1.contains("repeats a word of [ad] on line 2"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].1.contains("[fraud] has no words"),
+            "its only word was a repeat: {reasons:?}"
+        );
+        assert!(reasons[2].1.contains("[empty] has no words"), "{reasons:?}");
+        assert!(
+            reasons[3]
+                .1
+                .contains("nothing but characters the filter skips"),
+            "{reasons:?}"
+        );
+        assert!(reasons[4].1.contains("single Latin letter"), "{reasons:?}");
+        assert_eq!(list.deny.len(), 2);
+    }
+}
