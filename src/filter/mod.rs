@@ -28,8 +28,9 @@ pub mod words;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
 pub use normalize::Normalization;
 use normalize::{is_cjk, View};
@@ -39,8 +40,8 @@ pub use words::{Entry, Remark, WordList};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hit {
     /// The dictionary entry as written in the word list.
-    pub word: String,
-    pub category: String,
+    pub word: Arc<str>,
+    pub category: Arc<str>,
     /// Character offsets into the original text, end exclusive.
     pub start: usize,
     pub end: usize,
@@ -50,7 +51,7 @@ pub struct Hit {
 #[derive(Debug)]
 struct Variant {
     entry: usize,
-    /// Length of each run of the collapsed word.
+    /// Length of each run of the collapsed word (all 1 when repeats are off).
     counts: Vec<u32>,
     /// No CJK character: hits only as a whole token.
     latin: bool,
@@ -62,9 +63,12 @@ struct Matcher {
     automaton: AhoCorasick,
     /// Per automaton pattern, the words that collapse to it.
     variants: Vec<Vec<Variant>>,
+    /// Per pattern, the other patterns that are its prefixes, longest first: the
+    /// alternatives at the same start when a candidate fails its check.
+    prefixes: Vec<Vec<u32>>,
 }
 
-/// A verified match in normalised-view indices.
+/// A verified match: view indices (or byte offsets when nothing is normalised).
 #[derive(Clone, Copy, Debug)]
 struct Span {
     start: usize,
@@ -121,22 +125,28 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-fn collapse(word: &str, n: Normalization) -> (String, Vec<u32>, bool) {
-    let mut view = View::default();
-    view.build(word, n);
+/// A word's automaton pattern and run lengths. With nothing normalised the word
+/// is taken as written.
+fn compile(entry: &Entry, n: Normalization) -> (String, Vec<u32>, bool) {
+    let word = if n == Normalization::OFF {
+        &entry.word
+    } else {
+        &entry.normalized
+    };
+    let chars: Vec<char> = word.chars().collect();
+    let latin = !chars.iter().any(|c| is_cjk(*c));
     let mut runs = Runs::default();
-    runs.build(&view.chars, n.repeats);
-    let latin = !view.chars.iter().any(|c| is_cjk(*c));
+    runs.build(&chars, n.repeats);
     (runs.text, runs.len, latin)
 }
 
 impl Matcher {
-    fn build(entries: &[Entry], n: Normalization) -> Matcher {
+    fn build(entries: &[Entry], n: Normalization, kind: MatchKind) -> Matcher {
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut patterns: Vec<String> = Vec::new();
         let mut variants: Vec<Vec<Variant>> = Vec::new();
         for (entry, e) in entries.iter().enumerate() {
-            let (text, counts, latin) = collapse(&e.word, n);
+            let (text, counts, latin) = compile(e, n);
             if text.is_empty() {
                 continue;
             }
@@ -151,55 +161,91 @@ impl Matcher {
                 latin,
             });
         }
-        let automaton = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&patterns)
-            .or_else(|_| {
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
+        let prefixes = patterns
+            .iter()
+            .map(|p| {
+                let mut found: Vec<u32> = p
+                    .char_indices()
+                    .skip(1)
+                    .filter_map(|(b, _)| index.get(&p[..b]).map(|id| *id as u32))
+                    .collect();
+                found.reverse();
+                found
             })
+            .collect();
+        let automaton = AhoCorasickBuilder::new()
+            .match_kind(kind)
+            .build(&patterns)
             .unwrap_or_else(|_| {
                 AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds")
             });
         Matcher {
             automaton,
             variants,
+            prefixes,
         }
     }
 
-    /// Every verified match, in any order.
-    fn find(&self, view: &View, runs: &Runs, out: &mut Vec<Span>) {
+    /// Verified matches, leftmost-longest, in order. `check` turns a pattern
+    /// matched at a byte range into a span, or refuses it.
+    fn leftmost(
+        &self,
+        hay: &str,
+        out: &mut Vec<Span>,
+        check: impl Fn(&[Variant], usize, usize) -> Option<Span>,
+    ) {
         out.clear();
-        for m in self.automaton.find_overlapping_iter(runs.text.as_str()) {
-            let first = runs.run_of_byte[m.start()] as usize;
-            let last = runs.run_of_byte[m.end() - 1] as usize;
-            for v in &self.variants[m.pattern().as_usize()] {
-                let fits = v
-                    .counts
-                    .iter()
-                    .zip(first..=last)
-                    .all(|(need, run)| runs.len[run] >= *need);
-                if !fits {
-                    continue;
-                }
-                let (start, end) = if first == last {
-                    let s = runs.start[first] as usize;
-                    (s, s + v.counts[0] as usize)
+        let mut pos = 0;
+        while pos < hay.len() {
+            let Some(m) = self.automaton.find(Input::new(hay).range(pos..)) else {
+                break;
+            };
+            let start = m.start();
+            let longest = m.pattern().as_usize();
+            let candidates =
+                std::iter::once(longest as u32).chain(self.prefixes[longest].iter().copied());
+            let hit = candidates.into_iter().find_map(|p| {
+                let p = p as usize;
+                let len = if p == longest {
+                    m.end() - start
                 } else {
-                    let s = (runs.start[first] + runs.len[first] - v.counts[0]) as usize;
-                    let e = (runs.start[last] + v.counts[v.counts.len() - 1]) as usize;
-                    (s, e)
+                    self.pattern_len(p, hay, start)
                 };
-                if v.latin && !whole_token(view, start, end) {
-                    continue;
+                check(&self.variants[p], start, start + len).map(|span| (span, start + len))
+            });
+            match hit {
+                Some((span, end)) => {
+                    out.push(span);
+                    pos = end;
                 }
-                out.push(Span {
-                    start,
-                    end,
-                    entry: v.entry,
-                });
+                None => pos = start + hay[start..].chars().next().map_or(1, char::len_utf8),
+            }
+        }
+    }
+
+    /// Byte length of prefix pattern `p` matched at `start` (it is a prefix of what matched there).
+    fn pattern_len(&self, p: usize, hay: &str, start: usize) -> usize {
+        let chars = self.variants[p][0].counts.len();
+        hay[start..]
+            .char_indices()
+            .nth(chars)
+            .map_or(hay.len() - start, |(b, _)| b)
+    }
+
+    /// Every verified match, overlapping (for allow phrases, which must cover hits).
+    fn all(
+        &self,
+        hay: &str,
+        out: &mut Vec<Span>,
+        check: impl Fn(&[Variant], usize, usize) -> Option<Span>,
+    ) {
+        out.clear();
+        if self.variants.is_empty() {
+            return;
+        }
+        for m in self.automaton.find_overlapping_iter(hay) {
+            if let Some(span) = check(&self.variants[m.pattern().as_usize()], m.start(), m.end()) {
+                out.push(span);
             }
         }
     }
@@ -214,7 +260,66 @@ impl Matcher {
                         + v.iter().map(|x| x.counts.capacity() * 4).sum::<usize>()
                 })
                 .sum::<usize>()
+            + self
+                .prefixes
+                .iter()
+                .map(|p| p.capacity() * 4 + 24)
+                .sum::<usize>()
     }
+}
+
+/// Checks a match over collapsed runs: run lengths, then token boundaries for
+/// Latin words. Among words collapsing alike, the longest that fits wins.
+fn check_runs(view: &View, runs: &Runs, variants: &[Variant], start_byte: usize) -> Option<Span> {
+    let first = runs.run_of_byte[start_byte] as usize;
+    variants
+        .iter()
+        .filter_map(|v| {
+            let last = first + v.counts.len() - 1;
+            let fits = v
+                .counts
+                .iter()
+                .zip(first..=last)
+                .all(|(need, run)| runs.len[run] >= *need);
+            if !fits {
+                return None;
+            }
+            let (start, end) = if first == last {
+                let s = runs.start[first] as usize;
+                (s, s + v.counts[0] as usize)
+            } else {
+                let s = (runs.start[first] + runs.len[first] - v.counts[0]) as usize;
+                (
+                    s,
+                    (runs.start[last] + v.counts[v.counts.len() - 1]) as usize,
+                )
+            };
+            (!v.latin || whole_token(view, start, end)).then_some(Span {
+                start,
+                end,
+                entry: v.entry,
+            })
+        })
+        .max_by_key(|s| s.end - s.start)
+}
+
+/// The same over raw text, when nothing is normalised.
+fn check_raw(text: &str, variants: &[Variant], start: usize, end: usize) -> Option<Span> {
+    let v = variants.first()?;
+    if v.latin {
+        let before = text[..start].chars().next_back();
+        let after = text[end..].chars().next();
+        if before.is_some_and(|c| c.is_ascii_alphanumeric())
+            || after.is_some_and(|c| c.is_ascii_alphanumeric())
+        {
+            return None;
+        }
+    }
+    Some(Span {
+        start,
+        end,
+        entry: v.entry,
+    })
 }
 
 /// A Latin word's neighbours (after folding) must not be letters or digits; a
@@ -232,21 +337,31 @@ pub struct Filter {
     normalization: Normalization,
     deny: Matcher,
     allow: Matcher,
-    deny_entries: Vec<Entry>,
+    /// Per deny entry, its word and category, shared by every hit.
+    deny_entries: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl Filter {
     pub fn new(list: &WordList, normalization: Normalization) -> Filter {
         Filter {
             normalization,
-            deny: Matcher::build(&list.deny, normalization),
-            allow: Matcher::build(&list.allow, normalization),
-            deny_entries: list.deny.clone(),
+            deny: Matcher::build(&list.deny, normalization, MatchKind::LeftmostLongest),
+            allow: Matcher::build(&list.allow, normalization, MatchKind::Standard),
+            deny_entries: list
+                .deny
+                .iter()
+                .map(|e| (Arc::from(e.word.as_str()), Arc::from(e.category.as_str())))
+                .collect(),
         }
     }
 
     pub fn normalization(&self) -> Normalization {
         self.normalization
+    }
+
+    /// The automaton kind in use (for benchmarks).
+    pub fn automaton_kind(&self) -> String {
+        format!("{:?}", self.deny.automaton.kind())
     }
 
     /// How many deny words are compiled.
@@ -265,7 +380,7 @@ impl Filter {
             + self
                 .deny_entries
                 .iter()
-                .map(|e| e.word.capacity() + e.category.capacity() + std::mem::size_of::<Entry>())
+                .map(|(w, c)| w.len() + c.len() + 32)
                 .sum::<usize>()
     }
 
@@ -279,41 +394,69 @@ impl Filter {
                 found,
                 allowed,
             } = &mut *scratch;
+            if self.normalization == Normalization::OFF {
+                // Nothing to fold: search the text as it is, offsets in bytes.
+                self.deny
+                    .leftmost(text, found, |v, s, e| check_raw(text, v, s, e));
+                if found.is_empty() {
+                    return Vec::new();
+                }
+                self.allow
+                    .all(text, allowed, |v, s, e| check_raw(text, v, s, e));
+                return self.hits(found, allowed, |byte| text[..byte].chars().count());
+            }
             view.build(text, self.normalization);
             runs.build(&view.chars, self.normalization.repeats);
-            self.deny.find(view, runs, found);
+            let (view, runs) = (&*view, &*runs);
+            self.deny
+                .leftmost(&runs.text, found, |v, s, _| check_runs(view, runs, v, s));
             if found.is_empty() {
                 return Vec::new();
             }
-            found.sort_unstable_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-            if !self.allow.variants.is_empty() {
-                self.allow.find(view, runs, allowed);
-            } else {
-                allowed.clear();
-            }
-            let mut hits = Vec::new();
-            let mut taken_to = 0;
-            for span in found.iter() {
-                if span.start < taken_to {
-                    continue;
-                }
-                if allowed
+            self.allow
+                .all(&runs.text, allowed, |v, s, _| check_runs(view, runs, v, s));
+            self.hits_in_view(found, allowed, view)
+        })
+    }
+
+    fn hits_in_view(&self, found: &[Span], allowed: &[Span], view: &View) -> Vec<Hit> {
+        found
+            .iter()
+            .filter(|span| {
+                !allowed
                     .iter()
                     .any(|a| a.start <= span.start && span.end <= a.end)
-                {
-                    continue;
-                }
-                taken_to = span.end;
-                let entry = &self.deny_entries[span.entry];
-                hits.push(Hit {
-                    word: entry.word.clone(),
-                    category: entry.category.clone(),
-                    start: view.origin[span.start] as usize,
-                    end: view.origin[span.end - 1] as usize + 1,
-                });
-            }
-            hits
-        })
+            })
+            .map(|span| {
+                self.hit(
+                    span,
+                    view.origin[span.start] as usize,
+                    view.origin[span.end - 1] as usize + 1,
+                )
+            })
+            .collect()
+    }
+
+    fn hits(&self, found: &[Span], allowed: &[Span], to_char: impl Fn(usize) -> usize) -> Vec<Hit> {
+        found
+            .iter()
+            .filter(|span| {
+                !allowed
+                    .iter()
+                    .any(|a| a.start <= span.start && span.end <= a.end)
+            })
+            .map(|span| self.hit(span, to_char(span.start), to_char(span.end)))
+            .collect()
+    }
+
+    fn hit(&self, span: &Span, start: usize, end: usize) -> Hit {
+        let (word, category) = &self.deny_entries[span.entry];
+        Hit {
+            word: word.clone(),
+            category: category.clone(),
+            start,
+            end,
+        }
     }
 }
 

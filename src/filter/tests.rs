@@ -7,7 +7,10 @@ fn filter(list: &str) -> Filter {
 }
 
 fn words(f: &Filter, text: &str) -> Vec<String> {
-    f.scan(text).into_iter().map(|h| h.word).collect()
+    f.scan(text)
+        .into_iter()
+        .map(|h| h.word.to_string())
+        .collect()
 }
 
 const LIST: &str = "[abuse]\n傻逼\nsb\n[ad]\n加群\nweixin\n加v\n[politics]\n口交\n[joke]\n嘻嘻哈哈\n[allow]\n出口交易\n路口交通\n参加群众\n";

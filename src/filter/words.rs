@@ -11,6 +11,8 @@ pub const ALLOW: &str = "allow";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     pub word: String,
+    /// The word as the filter normalised it when the list was parsed.
+    pub normalized: String,
     pub category: String,
     pub line: usize,
 }
@@ -118,10 +120,11 @@ impl WordList {
                 )));
                 continue;
             }
-            seen.insert((allow, normalized), (line, name.clone()));
+            seen.insert((allow, normalized.clone()), (line, name.clone()));
             *count += 1;
             let entry = Entry {
                 word: trimmed.to_string(),
+                normalized,
                 category: name.clone(),
                 line,
             };

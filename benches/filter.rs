@@ -1,0 +1,245 @@
+//! Filter throughput, called once per message as the daemon does, side by side
+//! with raw aho-corasick (leftmost-longest, default kind) over the same
+//! unnormalised messages. Reports MB/s, ns per message (p50/p99), the ratio
+//! R = filter time ÷ raw time, and the 64k dictionary's build time and memory.
+//!
+//! `cargo bench --bench filter` (env: BENCH_MB, default 12; the shared 65k
+//! dictionary at ../shared/bench/sensitive-dict-65k.txt is measured too when present)
+
+use std::time::{Duration, Instant};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use qunbot::filter::{Filter, Normalization, WordList};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const SEED: u64 = 20261123;
+
+/// Common ideographs for chat-like text and generated words.
+fn ideograph(rng: &mut StdRng) -> char {
+    // The first ~3500 code points of the unified block are dense with everyday characters.
+    char::from_u32(0x4E00 + rng.random_range(0..3500)).unwrap_or('的')
+}
+
+fn generated_dictionary(rng: &mut StdRng, n: usize) -> Vec<String> {
+    let mut words = std::collections::BTreeSet::new();
+    while words.len() < n {
+        let word: String = if rng.random_ratio(1, 20) {
+            let len = rng.random_range(3..8);
+            (0..len)
+                .map(|_| char::from(b'a' + rng.random_range(0..26)))
+                .collect()
+        } else {
+            let len = rng.random_range(2..5);
+            (0..len).map(|_| ideograph(rng)).collect()
+        };
+        words.insert(word);
+    }
+    words.into_iter().collect()
+}
+
+fn word_list(words: &[String]) -> String {
+    let mut text = String::from("[bench]\n");
+    for w in words {
+        text.push_str(w);
+        text.push('\n');
+    }
+    text
+}
+
+/// Disguises a dictionary word the way members do.
+fn evade(rng: &mut StdRng, word: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in word.chars().enumerate() {
+        if i > 0 {
+            match rng.random_range(0..4) {
+                0 => out.push(' '),
+                1 => out.push('@'),
+                2 => out.push('￥'),
+                _ => out.push('\u{200b}'),
+            }
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+fn messages(rng: &mut StdRng, dictionary: &[String], bytes: usize) -> Vec<String> {
+    let fillers = [
+        "哈哈",
+        "好的",
+        "谢谢",
+        "OK",
+        "👍",
+        "😂",
+        "https://shop.example.com/item",
+        "明天见",
+        "多少钱？",
+        "包邮吗",
+        "123",
+        "！",
+    ];
+    let mut out = Vec::new();
+    let mut total = 0;
+    while total < bytes {
+        let len = rng.random_range(4..60);
+        let mut m = String::new();
+        while m.chars().count() < len {
+            match rng.random_range(0..100) {
+                0..=69 => m.push(ideograph(rng)),
+                70..=84 => m.push_str(fillers[rng.random_range(0..fillers.len())]),
+                85..=92 => m.push(' '),
+                93..=96 => m.push_str(&dictionary[rng.random_range(0..dictionary.len())]),
+                _ => {
+                    let word = &dictionary[rng.random_range(0..dictionary.len())];
+                    m.push_str(&evade(rng, word));
+                }
+            }
+        }
+        total += m.len();
+        out.push(m);
+    }
+    out
+}
+
+struct Run {
+    total: Duration,
+    p50: Duration,
+    p99: Duration,
+    hits: usize,
+}
+
+fn measure(messages: &[String], mut scan: impl FnMut(&str) -> usize) -> Run {
+    // Throughput without per-message timers, best of three.
+    let mut total = Duration::MAX;
+    let mut hits = 0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        hits = 0;
+        for m in messages {
+            hits += scan(m);
+        }
+        total = total.min(started.elapsed());
+    }
+    let mut each: Vec<Duration> = messages
+        .iter()
+        .map(|m| {
+            let t = Instant::now();
+            std::hint::black_box(scan(m));
+            t.elapsed()
+        })
+        .collect();
+    each.sort();
+    Run {
+        total,
+        p50: each[each.len() / 2],
+        p99: each[each.len() * 99 / 100],
+        hits,
+    }
+}
+
+fn report(label: &str, bytes: usize, n: usize, run: &Run) {
+    let mb_s = bytes as f64 / 1e6 / run.total.as_secs_f64();
+    let ns = run.total.as_nanos() as f64 / n as f64;
+    println!(
+        "  {label:<34} {mb_s:>8.1} MB/s {ns:>8.0} ns/msg   p50 {:>6} ns  p99 {:>6} ns   hits {}",
+        run.p50.as_nanos(),
+        run.p99.as_nanos(),
+        run.hits
+    );
+}
+
+fn bench_dictionary(name: &str, words: &[String], rng: &mut StdRng, bytes: usize) {
+    let text = word_list(words);
+    let started = Instant::now();
+    let list = WordList::parse(&text, Normalization::default());
+    let filter = Filter::new(&list, Normalization::default());
+    let build = started.elapsed();
+    let off = Filter::new(
+        &WordList::parse(&text, Normalization::OFF),
+        Normalization::OFF,
+    );
+    let raw: AhoCorasick = AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(words)
+        .expect("raw automaton");
+    let msgs = messages(rng, words, bytes);
+    let total_bytes: usize = msgs.iter().map(String::len).sum();
+
+    println!(
+        "{name}: {} words ({} kept after parsing), {} messages, {:.1} MB; build {:.0} ms (parse + compile), {:.1} MiB",
+        words.len(),
+        filter.len(),
+        msgs.len(),
+        total_bytes as f64 / 1e6,
+        build.as_secs_f64() * 1e3,
+        filter.memory_usage() as f64 / (1024.0 * 1024.0)
+    );
+    println!(
+        "  kinds: raw {:?}, filter {}",
+        raw.kind(),
+        filter.automaton_kind()
+    );
+    let raw_run = measure(&msgs, |m| raw.find_iter(m).count());
+    let on_run = measure(&msgs, |m| filter.scan(m).len());
+    let off_run = measure(&msgs, |m| off.scan(m).len());
+    report(
+        "raw aho-corasick (leftmost-longest)",
+        total_bytes,
+        msgs.len(),
+        &raw_run,
+    );
+    report(
+        "filter, every normalisation on",
+        total_bytes,
+        msgs.len(),
+        &on_run,
+    );
+    report(
+        "filter, every normalisation off",
+        total_bytes,
+        msgs.len(),
+        &off_run,
+    );
+    println!(
+        "  R (filter ÷ raw): all on {:.2}, all off {:.2}",
+        on_run.total.as_secs_f64() / raw_run.total.as_secs_f64(),
+        off_run.total.as_secs_f64() / raw_run.total.as_secs_f64()
+    );
+}
+
+fn main() {
+    let mb: usize = std::env::var("BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("filter benchmark: {mb} MB of generated chat per dictionary, seed {SEED}, {cores} cores, one thread");
+    // Warm the traditional→simplified table so no build below pays for it.
+    let warm = Instant::now();
+    qunbot::filter::normalize::simplify('們');
+    println!(
+        "traditional→simplified table: {:.0} ms once per process",
+        warm.elapsed().as_secs_f64() * 1e3
+    );
+    let mut rng = StdRng::seed_from_u64(SEED);
+    for n in [1_000, 64_000] {
+        let words = generated_dictionary(&mut rng, n);
+        bench_dictionary(&format!("generated {n}"), &words, &mut rng, mb * 1_000_000);
+    }
+    let shared = std::path::Path::new("../shared/bench/sensitive-dict-65k.txt");
+    if let Ok(text) = std::fs::read_to_string(shared) {
+        let words: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
+        bench_dictionary(
+            "shared sensitive-dict-65k",
+            &words,
+            &mut rng,
+            mb * 1_000_000,
+        );
+    }
+}
