@@ -113,6 +113,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Check { config } => match Config::load(&config, &Env::from_process()) {
             Ok(c) => {
+                for warning in &c.warnings {
+                    eprintln!("{warning}");
+                }
                 println!("{}", c.summary());
                 Ok(ExitCode::SUCCESS)
             }

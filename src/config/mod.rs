@@ -8,6 +8,7 @@
 
 mod community;
 mod env;
+mod hygiene;
 mod problem;
 mod raw;
 pub mod reload;
@@ -27,6 +28,7 @@ pub use community::{
     TaskConfig, Trigger, VerificationConfig, WelcomeConfig,
 };
 pub use env::Env;
+pub use hygiene::{Escalation, FilterAction, FilterCategory, FilterConfig};
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 
@@ -61,6 +63,10 @@ pub struct Config {
     /// Coupon pools by name.
     pub coupons: std::collections::BTreeMap<String, CouponPool>,
     pub commands: CommandsConfig,
+    /// The sensitive-word filter, when `[filter]` is configured.
+    pub filter: Option<FilterConfig>,
+    /// Things worth telling the operator that do not stop the config from loading.
+    pub warnings: Vec<Problem>,
 }
 
 #[derive(Clone, Debug)]
@@ -155,6 +161,7 @@ impl Config {
             text,
             env,
             problems: Vec::new(),
+            warnings: Vec::new(),
         };
         let config = check.build(path, raw);
         match config {
@@ -239,6 +246,7 @@ struct Checker<'a> {
     text: &'a str,
     env: &'a Env,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 impl Checker<'_> {
@@ -352,6 +360,10 @@ impl Checker<'_> {
         let tasks = self.tasks(&raw.tasks, pools);
         let points = self.points(&raw.points);
         let commands = self.commands(&raw.commands);
+        let filter = match &raw.filter {
+            Some(f) => self.filter(base, f).map(Some),
+            None => Some(None),
+        };
 
         Some(Config {
             path: path.to_path_buf(),
@@ -380,6 +392,8 @@ impl Checker<'_> {
             points,
             coupons: coupons?,
             commands,
+            filter: filter?,
+            warnings: std::mem::take(&mut self.warnings),
         })
     }
 

@@ -52,6 +52,48 @@ pub struct RawConfig {
     pub coupons: std::collections::BTreeMap<String, RawCouponPool>,
     #[serde(default)]
     pub commands: RawCommands,
+    pub filter: Option<RawFilter>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    pub words_file: Spanned<String>,
+    #[serde(default)]
+    pub exempt: Vec<Id>,
+    #[serde(default)]
+    pub normalize: RawNormalize,
+    #[serde(default)]
+    pub categories: std::collections::BTreeMap<String, RawCategory>,
+    pub escalation: Option<RawEscalation>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNormalize {
+    pub compatibility: Option<bool>,
+    pub case: Option<bool>,
+    pub traditional: Option<bool>,
+    pub skip: Option<bool>,
+    pub repeats: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCategory {
+    pub actions: Spanned<Vec<String>>,
+    pub mute: Option<HumanDuration>,
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEscalation {
+    pub strikes: u32,
+    pub window: HumanDuration,
+    pub then: Spanned<String>,
+    pub mute: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -52,7 +52,8 @@ pub fn spawn(
     let path = config.path.clone();
     let (snapshot_tx, snapshot_rx) = watch::channel(config);
 
-    let watcher = watch_folder_of(&path, reloader.clone());
+    let watched = Arc::new(std::sync::Mutex::new(watched_files(&snapshot_tx.borrow())));
+    let watcher = watch_folders(&watched, reloader.clone());
     spawn_sighup_listener(reloader.clone(), shutdown.clone());
 
     tokio::spawn(async move {
@@ -69,6 +70,7 @@ pub fn spawn(
             let outcome = match Config::load(&path, &env) {
                 Ok(fresh) => {
                     let restart_needed = current.needs_restart_for(&fresh);
+                    *watched.lock().unwrap_or_else(|e| e.into_inner()) = watched_files(&fresh);
                     snapshot_tx.send_replace(Arc::new(fresh));
                     ReloadOutcome::Applied { restart_needed }
                 }
@@ -97,42 +99,61 @@ pub fn spawn(
     (snapshot_rx, reloader)
 }
 
-fn watch_folder_of(
-    path: &std::path::Path,
-    reloader: Reloader,
-) -> Option<notify::RecommendedWatcher> {
-    let file_name = path.file_name()?.to_os_string();
-    let folder: PathBuf = match path.parent() {
+/// The config file and every file it names: a change to any of them reloads.
+fn watched_files(config: &Config) -> Vec<PathBuf> {
+    let mut files = vec![config.path.clone()];
+    files.extend(config.filter.as_ref().map(|f| f.words_file.clone()));
+    files.extend(config.coupons.values().map(|p| p.file.clone()));
+    files
+}
+
+fn folder_of(path: &std::path::Path) -> PathBuf {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
-    };
+    }
+}
+
+fn watch_folders(
+    watched: &Arc<std::sync::Mutex<Vec<PathBuf>>>,
+    reloader: Reloader,
+) -> Option<notify::RecommendedWatcher> {
+    let folders: std::collections::BTreeSet<PathBuf> = watched
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|p| folder_of(p))
+        .collect();
+    let files = watched.clone();
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
             if event.kind.is_access() {
                 return;
             }
+            let files = files.lock().unwrap_or_else(|e| e.into_inner());
+            let names: Vec<_> = files.iter().filter_map(|f| f.file_name()).collect();
             if event
                 .paths
                 .iter()
-                .any(|p| p.file_name() == Some(file_name.as_os_str()))
+                .any(|p| p.file_name().is_some_and(|n| names.contains(&n)))
             {
                 reloader.trigger();
             }
         }
     });
-    match watcher {
-        Ok(mut watcher) => match watcher.watch(&folder, RecursiveMode::NonRecursive) {
-            Ok(()) => Some(watcher),
-            Err(e) => {
-                tracing::warn!(folder = %folder.display(), "cannot watch the config folder, reload on SIGHUP only: {e}");
-                None
-            }
-        },
+    let mut watcher = match watcher {
+        Ok(w) => w,
         Err(e) => {
             tracing::warn!("cannot start a file watcher, reload on SIGHUP only: {e}");
-            None
+            return None;
+        }
+    };
+    for folder in folders {
+        if let Err(e) = watcher.watch(&folder, RecursiveMode::NonRecursive) {
+            tracing::warn!(folder = %folder.display(), "cannot watch, reload on SIGHUP only: {e}");
         }
     }
+    Some(watcher)
 }
 
 #[cfg(unix)]

@@ -117,6 +117,27 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "恢复机器人的自动消息",
     },
     CommandSpec {
+        name: "strikes",
+        aliases: &["违规"],
+        audience: Audience::Admins,
+        usage: "/strikes @成员",
+        summary: "查看成员的违规次数",
+    },
+    CommandSpec {
+        name: "pardon",
+        aliases: &["赦免"],
+        audience: Audience::Admins,
+        usage: "/pardon @成员",
+        summary: "清除成员的违规记录",
+    },
+    CommandSpec {
+        name: "words",
+        aliases: &["敏感词"],
+        audience: Audience::Admins,
+        usage: "/words test 要检查的文字",
+        summary: "检查一段文字会不会被过滤",
+    },
+    CommandSpec {
         name: "reload",
         aliases: &["重载"],
         audience: Audience::Admins,

@@ -118,7 +118,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
 }
 
 /// Operators everywhere; a group's owner and admins in their group when trusted.
-fn is_admin(m: &GroupMessage, ctx: &Context) -> bool {
+pub fn is_admin(m: &GroupMessage, ctx: &Context) -> bool {
     ctx.config.is_operator(&m.user)
         || (ctx.config.admins.trust_group_roles
             && matches!(m.sender.role, Some(Role::Owner | Role::Admin)))
@@ -269,6 +269,69 @@ fn run(
             group,
             paused: false,
         }),
+        "strikes" | "pardon" if inv.targets.is_empty() => usage(m, spec, "请 @ 一位成员"),
+        "strikes" => {
+            let Some(filter) = &ctx.config.filter else {
+                return answer(m, "本群没有开启敏感词过滤");
+            };
+            let window = filter
+                .escalation
+                .as_ref()
+                .map_or(std::time::Duration::from_secs(86400), |e| e.window);
+            let since = ctx.now - chrono::Duration::from_std(window).unwrap_or_default();
+            let counts: Vec<String> = inv
+                .targets
+                .iter()
+                .map(|t| {
+                    let n = ctx
+                        .state
+                        .strikes_since(&MemberKey::new(&member.account, &member.group, t), since);
+                    format!("{n} 次")
+                })
+                .collect();
+            answer(
+                m,
+                about(
+                    &inv.targets,
+                    "",
+                    &format!(
+                        " 最近 {} 内违规 {}",
+                        human_duration(window),
+                        counts.join("、")
+                    ),
+                ),
+            )
+        }
+        "pardon" => {
+            let mut d = answer(m, about(&inv.targets, "已清除 ", " 的违规记录"));
+            for t in &inv.targets {
+                d.changes.push(Change::StrikesCleared {
+                    member: MemberKey::new(&member.account, &member.group, t),
+                });
+            }
+            d
+        }
+        "words" => match (inv.args.first().map(String::as_str), &ctx.config.filter) {
+            (Some("test"), Some(filter)) if inv.args.len() > 1 => {
+                let text = inv.args[1..].join(" ");
+                let hits = filter.filter.scan(&text);
+                if hits.is_empty() {
+                    answer(m, "没有命中敏感词")
+                } else {
+                    let found: Vec<String> = hits
+                        .iter()
+                        .map(|h| format!("{}（{}）", h.word, h.category))
+                        .collect();
+                    answer(m, format!("命中：{}", found.join("、")))
+                }
+            }
+            (_, None) => answer(m, "没有配置敏感词过滤"),
+            _ => usage(
+                m,
+                spec,
+                "目前只支持 test；增删词请编辑词库文件，保存后自动生效",
+            ),
+        },
         "reload" => {
             let mut d = answer(m, "正在重新加载配置，结果见日志");
             d.reload = true;

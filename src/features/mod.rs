@@ -5,10 +5,12 @@
 //! - [`onboarding`]: join requests, waves of newcomers welcomed together, verification.
 //! - [`tasks`]: new-member tasks, their rewards, reminders and expiry.
 //! - [`points`]: the points ledger's rules: check-in and streaks, ranks, coupons.
+//! - [`hygiene`]: the sensitive-word filter's actions, strikes and escalation.
 //! - [`commands`]: slash-commands, permissions, cooldowns, answers.
 //! - [`state`]: what features remember, and the changes they make to it.
 
 pub mod commands;
+pub mod hygiene;
 pub mod onboarding;
 pub mod points;
 pub mod state;
@@ -33,7 +35,12 @@ type OnEvent = fn(&Event, &Context) -> Decision;
 
 /// The features that react to events, in order: commands answer first, so a task
 /// done by a command is acknowledged after the command's own answer.
-const ON_EVENT: [OnEvent; 3] = [onboarding::on_event, commands::on_event, tasks::on_event];
+const ON_EVENT: [OnEvent; 4] = [
+    hygiene::on_event,
+    onboarding::on_event,
+    commands::on_event,
+    tasks::on_event,
+];
 
 /// Every feature's reaction to one event. Each feature sees the changes of those
 /// before it.

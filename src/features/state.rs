@@ -88,6 +88,8 @@ pub struct State {
     pub verifying: HashSet<MemberKey>,
     pub paused: HashSet<GroupKey>,
     pub warnings: HashMap<MemberKey, u32>,
+    /// Times of each member's uncleared strikes (filtered messages).
+    pub strikes: HashMap<MemberKey, Vec<DateTime<Utc>>>,
     /// Last command per member, for cooldowns (not persisted).
     pub last_command: HashMap<MemberKey, DateTime<Utc>>,
 }
@@ -95,6 +97,13 @@ pub struct State {
 impl State {
     pub fn balance(&self, member: &MemberKey) -> i64 {
         self.balances.get(member).copied().unwrap_or(0)
+    }
+
+    /// Strikes of `member` since `since`.
+    pub fn strikes_since(&self, member: &MemberKey, since: DateTime<Utc>) -> usize {
+        self.strikes
+            .get(member)
+            .map_or(0, |s| s.iter().filter(|t| **t >= since).count())
     }
 
     pub fn is_paused(&self, group: &GroupKey) -> bool {
@@ -173,6 +182,12 @@ impl State {
             Change::Warned { member, .. } => {
                 *self.warnings.entry(member.clone()).or_default() += 1;
             }
+            Change::Strike { member, at, .. } => {
+                self.strikes.entry(member.clone()).or_default().push(*at);
+            }
+            Change::StrikesCleared { member } => {
+                self.strikes.remove(member);
+            }
             Change::CommandUsed { member, at } => {
                 self.last_command.insert(member.clone(), *at);
             }
@@ -232,6 +247,15 @@ pub enum Change {
         member: MemberKey,
         by: Id,
         reason: String,
+    },
+    /// A member's message was filtered.
+    Strike {
+        member: MemberKey,
+        at: DateTime<Utc>,
+        category: String,
+    },
+    StrikesCleared {
+        member: MemberKey,
     },
     /// In memory only: cooldowns need not survive a restart.
     CommandUsed {

@@ -11,6 +11,9 @@ pub const ACCOUNT: i64 = 10;
 pub const GROUP: i64 = 100;
 pub const OPERATOR: i64 = 1;
 
+/// The word list `words.txt` beside the test config (`words_file = "words.txt"`).
+pub const WORDS: &str = "[ad]\n加群\n[abuse]\n傻逼\n[fraud]\n刷单\n[allow]\n参加群众\n";
+
 pub struct Bot {
     pub config: Config,
     pub state: State,
@@ -29,6 +32,7 @@ impl Bot {
             "# codes\nNEW-1\nNEW-2\nNEW-3\nNEW-4\nNEW-5\n",
         )
         .unwrap();
+        std::fs::write(dir.path().join("words.txt"), WORDS).unwrap();
         let text = format!(
             "[gateway]\n[admins]\nusers = [{OPERATOR}]\n[[groups]]\nid = {GROUP}\nname = \"宝妈群\"\n[coupons.newcomer]\nfile = \"codes.txt\"\ntitle = \"满50减10券\"\nlow_warning = 2\n{extra}"
         );

@@ -332,13 +332,23 @@ fn whole_token(view: &View, start: usize, end: usize) -> bool {
 }
 
 /// A compiled word list.
-#[derive(Debug)]
 pub struct Filter {
     normalization: Normalization,
     deny: Matcher,
     allow: Matcher,
     /// Per deny entry, its word and category, shared by every hit.
     deny_entries: Vec<(Arc<str>, Arc<str>)>,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Filter({} words, {:?})",
+            self.deny_entries.len(),
+            self.normalization
+        )
+    }
 }
 
 impl Filter {

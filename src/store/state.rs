@@ -137,6 +137,18 @@ impl Store {
             let n: i64 = row.try_get("n")?;
             state.warnings.insert(member(&row)?, u32::try_from(n).unwrap_or(u32::MAX));
         }
+        for row in sqlx::query(
+            "SELECT account, group_id, user_id, at FROM strikes WHERE cleared = 0 ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            state
+                .strikes
+                .entry(member(&row)?)
+                .or_default()
+                .push(time(&row.try_get::<String, _>("at")?));
+        }
         state.coupons = self.unclaimed_coupons(pools).await?;
         Ok(state)
     }
@@ -416,6 +428,16 @@ async fn write_change(
                 .bind(reason)
                 .bind(now)
         }
+        Change::Strike { member, at, category } => bind_member(
+            sqlx::query("INSERT INTO strikes (account, group_id, user_id, at, category) VALUES (?, ?, ?, ?, ?)"),
+            member,
+        )
+        .bind(timestamp(*at))
+        .bind(category),
+        Change::StrikesCleared { member } => bind_member(
+            sqlx::query("UPDATE strikes SET cleared = 1 WHERE account = ? AND group_id = ? AND user_id = ? AND cleared = 0"),
+            member,
+        ),
         Change::CommandUsed { .. } => return Ok(()),
         Change::Note { kind, account, group, user, detail } => {
             sqlx::query("INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'system', ?, ?, ?, ?, ?)")

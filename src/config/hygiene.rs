@@ -1,0 +1,206 @@
+//! The `[filter]` section: the word list, which normalisations are on, what each
+//! category does, and escalation.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::raw::RawFilter;
+use super::{Checker, Location, Problem};
+use crate::domain::Id;
+use crate::filter::{Filter, Normalization, WordList};
+
+/// One thing the filter can do about a hit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FilterAction {
+    /// Reply @member naming the category, never quoting the word in full.
+    Warn,
+    /// Recall (`delete_msg`) the message.
+    Recall,
+    Mute,
+    Kick,
+    /// Private message to the operators with the evidence.
+    Notify,
+}
+
+impl FilterAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterAction::Warn => "warn",
+            FilterAction::Recall => "recall",
+            FilterAction::Mute => "mute",
+            FilterAction::Kick => "kick",
+            FilterAction::Notify => "notify",
+        }
+    }
+
+    fn parse(s: &str) -> Option<FilterAction> {
+        Some(match s {
+            "warn" => FilterAction::Warn,
+            "recall" => FilterAction::Recall,
+            "mute" => FilterAction::Mute,
+            "kick" => FilterAction::Kick,
+            "notify" => FilterAction::Notify,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct FilterCategory {
+    pub actions: Vec<FilterAction>,
+    pub mute: Duration,
+    /// Log what would have happened and do nothing.
+    pub dry_run: bool,
+}
+
+impl Default for FilterCategory {
+    fn default() -> Self {
+        FilterCategory {
+            actions: vec![FilterAction::Recall, FilterAction::Warn],
+            mute: Duration::from_secs(600),
+            dry_run: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Escalation {
+    pub strikes: u32,
+    pub window: Duration,
+    /// `Kick` or `Mute` once a member reaches `strikes` within `window`.
+    pub then: FilterAction,
+    pub mute: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct FilterConfig {
+    pub words_file: PathBuf,
+    pub filter: Arc<Filter>,
+    /// Members never filtered (besides admins).
+    pub exempt: Vec<Id>,
+    /// Per category; categories not listed recall and warn.
+    pub categories: BTreeMap<String, FilterCategory>,
+    pub escalation: Option<Escalation>,
+}
+
+impl FilterConfig {
+    pub fn category(&self, name: &str) -> FilterCategory {
+        self.categories.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// Reads and compiles a word list file, with its problems at their lines.
+pub fn load_words(path: &Path, n: Normalization) -> Result<(WordList, Vec<Problem>), Vec<Problem>> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![Problem {
+            location: Location::File {
+                file: file.clone(),
+                line: 1,
+                col: 1,
+            },
+            reason: format!("cannot read the word list: {e}"),
+        }]
+    })?;
+    let list = WordList::parse(&text, n);
+    let to_problem = |r: &crate::filter::Remark| Problem {
+        location: Location::File {
+            file: file.clone(),
+            line: r.line,
+            col: r.col,
+        },
+        reason: if r.error {
+            r.reason.clone()
+        } else {
+            format!("warning: {}", r.reason)
+        },
+    };
+    let errors: Vec<Problem> = list.errors().map(to_problem).collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let warnings = list.remarks.iter().map(to_problem).collect();
+    Ok((list, warnings))
+}
+
+impl Checker<'_> {
+    pub(super) fn filter(&mut self, base: &Path, raw: &RawFilter) -> Option<FilterConfig> {
+        let d = Normalization::default();
+        let n = &raw.normalize;
+        let normalization = Normalization {
+            compatibility: n.compatibility.unwrap_or(d.compatibility),
+            case: n.case.unwrap_or(d.case),
+            traditional: n.traditional.unwrap_or(d.traditional),
+            skip: n.skip.unwrap_or(d.skip),
+            repeats: n.repeats.unwrap_or(d.repeats),
+        };
+        let mut categories = BTreeMap::new();
+        let mut ok = true;
+        for (name, c) in &raw.categories {
+            let mut actions = Vec::new();
+            for a in c.actions.get_ref() {
+                match FilterAction::parse(a) {
+                    Some(action) => actions.push(action),
+                    None => {
+                        self.problem(
+                            &c.actions,
+                            format!("unknown action `{a}`; use warn, recall, mute, kick, notify"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            categories.insert(
+                name.to_lowercase(),
+                FilterCategory {
+                    actions,
+                    mute: c.mute.map_or(Duration::from_secs(600), |d| d.0),
+                    dry_run: c.dry_run,
+                },
+            );
+        }
+        let escalation = match &raw.escalation {
+            None => None,
+            Some(e) => match e.then.get_ref().as_str() {
+                "kick" | "mute" => Some(Escalation {
+                    strikes: e.strikes.max(1),
+                    window: e.window.0,
+                    then: if e.then.get_ref() == "kick" {
+                        FilterAction::Kick
+                    } else {
+                        FilterAction::Mute
+                    },
+                    mute: e.mute.map_or(Duration::from_secs(3600), |d| d.0),
+                }),
+                other => {
+                    self.problem(
+                        &e.then,
+                        format!("escalation `then` is `kick` or `mute`, not `{other}`"),
+                    );
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let words_file = base.join(raw.words_file.get_ref());
+        let list = match load_words(&words_file, normalization) {
+            Ok((list, warnings)) => {
+                self.warnings.extend(warnings);
+                list
+            }
+            Err(problems) => {
+                self.problems.extend(problems);
+                return None;
+            }
+        };
+        ok.then(|| FilterConfig {
+            words_file,
+            filter: Arc::new(Filter::new(&list, normalization)),
+            exempt: raw.exempt.clone(),
+            categories,
+            escalation,
+        })
+    }
+}

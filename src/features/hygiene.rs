@@ -1,0 +1,192 @@
+//! Group hygiene: messages from members (not admins, not the exempt list) are run
+//! through the sensitive-word filter; each category's actions are taken (or only
+//! logged, in dry-run), strikes are counted, and enough strikes within the window
+//! escalate to a kick or a mute.
+
+use serde_json::json;
+
+use super::state::{Change, Decision, MemberKey};
+use super::{commands, say, Context};
+use crate::config::FilterAction;
+use crate::domain::{Action, Event, EventBody, Message};
+use crate::filter::Hit;
+
+/// A word as the chat may see it: its first character, the rest masked.
+pub fn mask(word: &str) -> String {
+    let mut chars = word.chars();
+    let first = chars.next().map(String::from).unwrap_or_default();
+    first + &"*".repeat(chars.count())
+}
+
+pub fn on_event(event: &Event, ctx: &Context) -> Decision {
+    let EventBody::GroupMessage(m) = &event.body else {
+        return Decision::default();
+    };
+    let Some(filter) = &ctx.config.filter else {
+        return Decision::default();
+    };
+    if !ctx.config.is_managed(&m.group)
+        || commands::is_admin(m, ctx)
+        || filter.exempt.contains(&m.user)
+    {
+        return Decision::default();
+    }
+    let hits = filter.filter.scan(&m.message.plain_text());
+    if hits.is_empty() {
+        return Decision::default();
+    }
+    let member = MemberKey::new(&event.account, &m.group, &m.user);
+
+    // Categories in the order they appear; the live ones decide what happens.
+    let mut categories: Vec<&str> = Vec::new();
+    for h in &hits {
+        if !categories.contains(&&*h.category) {
+            categories.push(&h.category);
+        }
+    }
+    let mut live: Vec<FilterAction> = Vec::new();
+    let mut live_categories = Vec::new();
+    let mut dry = Vec::new();
+    let mut mute = std::time::Duration::ZERO;
+    for c in &categories {
+        let rule = filter.category(c);
+        if rule.dry_run {
+            dry.push(json!({"category": c, "would": rule.actions.iter().map(|a| a.as_str()).collect::<Vec<_>>()}));
+            continue;
+        }
+        live_categories.push(*c);
+        for a in rule.actions {
+            if a == FilterAction::Mute {
+                mute = mute.max(rule.mute);
+            }
+            if !live.contains(&a) {
+                live.push(a);
+            }
+        }
+    }
+
+    let mut decision = Decision::default();
+    let masked: Vec<String> = hits.iter().map(|h| mask(&h.word)).collect();
+    for action in &live {
+        match action {
+            FilterAction::Recall => decision.actions.push(Action::DeleteMsg {
+                message_id: m.message_id.clone(),
+                group: Some(m.group.clone()),
+            }),
+            FilterAction::Warn => decision.actions.push(say(
+                &m.group,
+                Message::mentioning(
+                    std::slice::from_ref(&m.user),
+                    Message::text(format!(
+                        "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
+                        live_categories.join("、"),
+                        masked.join("、")
+                    )),
+                ),
+            )),
+            FilterAction::Mute => decision.actions.push(Action::SetGroupBan {
+                group: m.group.clone(),
+                user: m.user.clone(),
+                duration_secs: mute.as_secs(),
+            }),
+            FilterAction::Kick => decision.actions.push(Action::SetGroupKick {
+                group: m.group.clone(),
+                user: m.user.clone(),
+                reject_add_request: false,
+            }),
+            FilterAction::Notify => {
+                let who = m.sender.display_name().unwrap_or(m.user.as_str());
+                let evidence = format!(
+                    "[{}] {who}（{}）的消息被过滤：「{}」命中 {}",
+                    ctx.config.group_name(&m.group),
+                    m.user,
+                    m.message.plain_text(),
+                    hits.iter()
+                        .map(|h| format!("{}/{}", h.category, h.word))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                );
+                for operator in &ctx.config.admins.users {
+                    decision.actions.push(Action::SendPrivateMsg {
+                        user: operator.clone(),
+                        message: Message::text(evidence.clone()),
+                    });
+                }
+            }
+        }
+    }
+
+    let mut strikes = 0;
+    let mut escalated = None;
+    if let Some(category) = live_categories.first() {
+        decision.changes.push(Change::Strike {
+            member: member.clone(),
+            at: ctx.now,
+            category: category.to_string(),
+        });
+        if let Some(e) = &filter.escalation {
+            let since = ctx.now - chrono::Duration::from_std(e.window).unwrap_or_default();
+            strikes = ctx.state.strikes_since(&member, since) + 1;
+            if strikes >= e.strikes as usize {
+                escalated = Some(e.then.as_str());
+                let (action, what) = match e.then {
+                    FilterAction::Kick => (
+                        Action::SetGroupKick {
+                            group: m.group.clone(),
+                            user: m.user.clone(),
+                            reject_add_request: false,
+                        },
+                        "已被移出本群".to_string(),
+                    ),
+                    _ => (
+                        Action::SetGroupBan {
+                            group: m.group.clone(),
+                            user: m.user.clone(),
+                            duration_secs: e.mute.as_secs(),
+                        },
+                        format!("已被禁言 {}", super::human_duration(e.mute)),
+                    ),
+                };
+                if !decision.actions.contains(&action) {
+                    decision.actions.push(action);
+                }
+                decision.actions.push(say(
+                    &m.group,
+                    Message::mentioning(
+                        std::slice::from_ref(&m.user),
+                        Message::text(format!(
+                            "{} 内违规 {strikes} 次，{what}",
+                            super::human_duration(e.window)
+                        )),
+                    ),
+                ));
+                decision.changes.push(Change::StrikesCleared {
+                    member: member.clone(),
+                });
+            }
+        }
+    }
+
+    decision.changes.push(Change::Note {
+        kind: "filter.hit".into(),
+        account: event.account.clone(),
+        group: Some(m.group.clone()),
+        user: Some(m.user.clone()),
+        detail: json!({
+            "message_id": m.message_id,
+            "hits": hits.iter().map(hit_json).collect::<Vec<_>>(),
+            "actions": live.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+            "dry_run": dry,
+            "strikes": strikes,
+            "escalated": escalated,
+        }),
+    });
+    decision
+}
+
+pub fn hit_json(h: &Hit) -> serde_json::Value {
+    json!({"word": &*h.word, "category": &*h.category, "start": h.start, "end": h.end})
+}
+
+#[cfg(test)]
+mod tests;

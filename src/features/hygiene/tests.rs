@@ -1,0 +1,159 @@
+use super::*;
+use crate::domain::{Id, Role};
+use crate::features::testkit::*;
+
+const FILTER: &str = r#"
+[filter]
+words_file = "words.txt"
+exempt = [77]
+[filter.categories.ad]
+actions = ["recall", "warn"]
+[filter.categories.abuse]
+actions = ["mute"]
+mute = "30m"
+[filter.categories.fraud]
+actions = ["kick", "notify"]
+dry_run = true
+[filter.escalation]
+strikes = 3
+window = "24h"
+then = "kick"
+"#;
+
+fn has(d: &Decision, f: impl Fn(&Action) -> bool) -> bool {
+    d.actions.iter().any(f)
+}
+
+fn note(d: &Decision) -> serde_json::Value {
+    d.changes
+        .iter()
+        .find_map(|c| match c {
+            Change::Note { kind, detail, .. } if kind == "filter.hit" => Some(detail.clone()),
+            _ => None,
+        })
+        .expect("every hit is logged")
+}
+
+#[test]
+fn an_ad_is_recalled_and_the_member_warned_without_quoting_the_word() {
+    let mut bot = Bot::new(FILTER);
+    let msg = bot.member_says(20, "快来加 群领红包");
+    let d = bot.on(msg);
+    assert!(has(&d, |a| matches!(a, Action::DeleteMsg { .. })));
+    let warning = &said(&d)[0];
+    assert!(
+        warning.contains("ad：加*") && !warning.contains("加群"),
+        "{warning}"
+    );
+    assert_eq!(mentioned(&d), vec![Id::number(20)]);
+    let logged = note(&d);
+    assert_eq!(logged["hits"][0]["word"], "加群");
+    assert_eq!(
+        (
+            logged["hits"][0]["start"].as_u64(),
+            logged["hits"][0]["end"].as_u64()
+        ),
+        (Some(2), Some(5))
+    );
+    assert_eq!(logged["actions"], serde_json::json!(["recall", "warn"]));
+}
+
+#[test]
+fn each_category_has_its_own_actions() {
+    let mut bot = Bot::new(FILTER);
+    let msg = bot.member_says(20, "你个傻逼");
+    let d = bot.on(msg);
+    assert!(has(&d, |a| matches!(
+        a,
+        Action::SetGroupBan {
+            duration_secs: 1800,
+            ..
+        }
+    )));
+    assert!(!has(&d, |a| matches!(a, Action::DeleteMsg { .. })));
+}
+
+#[test]
+fn a_dry_run_category_only_logs_what_it_would_have_done() {
+    let mut bot = Bot::new(FILTER);
+    let msg = bot.member_says(20, "招人刷单");
+    let d = bot.on(msg);
+    assert!(d.actions.is_empty(), "{:?}", d.actions);
+    assert_eq!(
+        note(&d)["dry_run"][0]["would"],
+        serde_json::json!(["kick", "notify"])
+    );
+    assert!(bot.state.strikes.is_empty(), "a dry run is not a strike");
+}
+
+#[test]
+fn admins_the_exempt_and_harmless_text_are_left_alone() {
+    let mut bot = Bot::new(FILTER);
+    let admin = bot.says(50, Role::Admin, Message::text("加群"));
+    assert!(bot.on(admin).is_empty());
+    let exempt = bot.member_says(77, "加群");
+    assert!(bot.on(exempt).is_empty());
+    let harmless = bot.member_says(20, "周末参加群众活动");
+    assert!(bot.on(harmless).is_empty());
+}
+
+#[test]
+fn the_third_strike_within_the_window_kicks_and_clears_the_strikes() {
+    let mut bot = Bot::new(FILTER);
+    for _ in 0..2 {
+        let msg = bot.member_says(20, "加群");
+        let d = bot.on(msg);
+        assert!(!has(&d, |a| matches!(a, Action::SetGroupKick { .. })));
+        bot.advance(3600);
+    }
+    let msg = bot.member_says(20, "加群");
+    let third = bot.on(msg);
+    assert!(has(&third, |a| matches!(a, Action::SetGroupKick { .. })));
+    assert!(
+        said(&third)
+            .iter()
+            .any(|t| t.contains("违规 3 次，已被移出本群")),
+        "{:?}",
+        said(&third)
+    );
+    assert!(bot.state.strikes.get(&member(20)).is_none());
+}
+
+#[test]
+fn strikes_outside_the_window_do_not_count() {
+    let mut bot = Bot::new(FILTER);
+    for _ in 0..2 {
+        let msg = bot.member_says(20, "加群");
+        bot.on(msg);
+        bot.advance(86400);
+    }
+    let msg = bot.member_says(20, "加群");
+    assert!(!has(&bot.on(msg), |a| matches!(
+        a,
+        Action::SetGroupKick { .. }
+    )));
+}
+
+#[test]
+fn strikes_are_shown_and_pardoned_by_admins() {
+    let mut bot = Bot::new(FILTER);
+    let msg = bot.member_says(20, "加群");
+    bot.on(msg);
+    let ask = bot.says(
+        OPERATOR,
+        Role::Member,
+        with_mentions("/strikes ", &[20], ""),
+    );
+    assert!(said(&bot.on(ask))[0].contains("违规 1 次"));
+    let pardon = bot.says(OPERATOR, Role::Member, with_mentions("/pardon ", &[20], ""));
+    bot.on(pardon);
+    assert!(bot.state.strikes.get(&member(20)).is_none());
+    let test = bot.says(OPERATOR, Role::Member, Message::text("/words test 来加@群"));
+    assert!(said(&bot.on(test))[0].contains("加群（ad）"));
+}
+
+#[test]
+fn masking_keeps_only_the_first_character() {
+    assert_eq!(mask("傻逼"), "傻*");
+    assert_eq!(mask("weixin"), "w*****");
+}
