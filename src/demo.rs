@@ -232,6 +232,16 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.push(&f.group_message(&shop, &mei, kick)).await?;
     stage.wait_for("send_group_msg", 8).await;
 
+    stage
+        .say("── the word filter: an ad is recalled and its sender warned; harmless words pass ──");
+    stage
+        .push(&f.group_message(&shop, &mei, json!("想赚零花钱的加 群，兼职日结")))
+        .await?;
+    stage.wait_for("delete_msg", 1).await;
+    stage
+        .push(&f.group_message(&shop, &hong, json!("今年出口交易额涨了，路口交通也顺了")))
+        .await?;
+
     stage.say("── /ping travels webhook → SQLite → engine → outbox → gateway ──");
     let ping = f.group_message(&shop, &owner, json!("/ping"));
     stage.push(&ping).await?;
@@ -427,6 +437,7 @@ fn describe_call(
             Some(secs) => format!("{where_}🤖 qunbot mutes {user} for {} min", secs / 60),
         },
         "set_group_kick" => format!("{where_}🤖 qunbot removes {user}"),
+        "delete_msg" => format!("🤖 qunbot recalls message {}", params["message_id"]),
         _ => format!("{where_}🤖 qunbot calls {action}"),
     }
 }

@@ -15,6 +15,8 @@
 //! | [`store`] | the only module that speaks SQL: event log, members, outbox, group commit |
 //! | [`engine`] | runs the features over committed events, queues their actions |
 //! | [`features`] | what the bot decides: plain code over (event, config, clock) |
+//! | [`filter`] | the sensitive-word filter, a pure library |
+//! | [`scan`] | `qunbot scan`: the filter over stdin lines |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
 //! | [`simulator`] | a OneBot v11 gateway on loopback, for the demo and the tests |
@@ -30,6 +32,7 @@ pub mod features;
 pub mod filter;
 pub mod gateway;
 pub mod outbox;
+pub mod scan;
 pub mod simulator;
 pub mod startup;
 pub mod store;

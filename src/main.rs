@@ -60,6 +60,15 @@ enum Command {
         #[arg(long, env = "QUNBOT_SECRET", hide_env_values = true)]
         secret: Option<String>,
     },
+    /// Run the word filter over lines of stdin; one JSON object per line on stdout.
+    Scan {
+        /// A word list to use instead of the config's.
+        #[arg(long)]
+        words: Option<PathBuf>,
+        /// The configuration whose filter (and actions) to use.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Play a scripted stretch of group life on the simulator and print the transcript.
     Demo,
 }
@@ -127,6 +136,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             access_token,
             secret,
         } => simulate(listen, webhook, access_token, secret).await,
+        Command::Scan { words, config } => scan(words, config),
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
             qunbot::demo::run(&mut stdout).await?;
@@ -194,5 +204,44 @@ async fn simulate(
         }
     }
     sim.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn scan(words: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let loaded = match (&words, config) {
+        (Some(_), None) => None,
+        (_, path) => {
+            let path = path.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+            match Config::load(&path, &Env::from_process()) {
+                Ok(c) => Some(c),
+                Err(e) => return Ok(report_invalid(&e)),
+            }
+        }
+    };
+    let rules = loaded.as_ref().and_then(|c| c.filter.as_ref());
+    let filter = match (words, rules) {
+        (Some(path), _) => {
+            let normalization = rules.map(|r| r.filter.normalization()).unwrap_or_default();
+            match config::load_words(&path, normalization) {
+                Ok((list, warnings)) => {
+                    for w in warnings {
+                        eprintln!("{w}");
+                    }
+                    std::sync::Arc::new(qunbot::filter::Filter::new(&list, normalization))
+                }
+                Err(problems) => {
+                    for p in problems {
+                        eprintln!("{p}");
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        (None, Some(rules)) => rules.filter.clone(),
+        (None, None) => anyhow::bail!("the config has no [filter] section; pass --words FILE"),
+    };
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    qunbot::scan::scan_lines(stdin, stdout, &filter, rules)?;
     Ok(ExitCode::SUCCESS)
 }

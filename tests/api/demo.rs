@@ -19,12 +19,12 @@ async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
     assert_eq!(report.pongs, 3, "{transcript}");
     assert_eq!(
         report.outbox_counts,
-        vec![("delivered".to_string(), 14)],
+        vec![("delivered".to_string(), 16)],
         "{transcript}"
     );
     assert_eq!(
         count("message.group"),
-        9,
+        11,
         "the redelivered /ping is logged once"
     );
     assert_eq!(count("unhandled.notice.group_upload"), 1);
@@ -57,6 +57,19 @@ async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
         "{transcript}"
     );
     assert_eq!(count("command.refused"), 1);
+    assert_eq!(
+        count("filter.hit"),
+        1,
+        "the ad, not the harmless 出口交易额"
+    );
+    assert!(
+        transcript.contains("qunbot recalls message"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("⚠ 你的消息含有违规内容（ad：加*"),
+        "{transcript}"
+    );
     assert_eq!(
         report.ledger,
         vec![("宝妈福利群".to_string(), "小红".to_string(), 20)]

@@ -16,6 +16,9 @@ pub const SECRET: &str = "test-secret";
 /// How long a test waits for something that should happen within milliseconds.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
+/// The word list `words.txt` beside the config, for tests that configure `[filter]`.
+pub const WORDS: &str = "[ad]\n加群\n[abuse]\n傻逼\n[allow]\n参加群众\n";
+
 /// The config every test starts from: fast pacing and retries, two managed groups.
 pub const TEST_CONFIG: &str = r#"
 [gateway]
@@ -81,6 +84,7 @@ pub async fn spawn_app_configured(extra: &str, api_url: Option<String>) -> TestA
     std::fs::write(&config_path, format!("{TEST_CONFIG}\n{extra}")).expect("config written");
     let codes: Vec<String> = (1..=40).map(|i| format!("C-{i:02}")).collect();
     std::fs::write(dir.path().join("coupons.txt"), codes.join("\n")).expect("coupons written");
+    std::fs::write(dir.path().join("words.txt"), WORDS).expect("word list written");
     let mut env = sim.daemon_env(&dir.path().join("qunbot.db"));
     if let Some(api_url) = api_url {
         env = env.with("QUNBOT_GATEWAY_API_URL", api_url);

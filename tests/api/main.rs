@@ -5,6 +5,7 @@ mod commands;
 mod config_reload;
 mod delivery;
 mod demo;
+mod filter;
 mod helpers;
 mod onboarding;
 mod ping;

@@ -1,0 +1,102 @@
+//! The word filter in the running daemon.
+
+use std::time::Duration;
+
+use qunbot::simulator::events::VirtualMember;
+use serde_json::json;
+
+use crate::helpers::{spawn_app_configured, PATIENCE};
+
+const FILTER: &str = r#"
+[filter]
+words_file = "words.txt"
+[filter.categories.ad]
+actions = ["recall", "warn"]
+[filter.escalation]
+strikes = 3
+window = "1d"
+then = "kick"
+"#;
+
+fn spammer() -> VirtualMember {
+    VirtualMember::new(70001, "广告哥", "member")
+}
+
+#[tokio::test]
+async fn an_ad_is_recalled_and_its_sender_warned() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    let ad = app.member_says(&spammer(), "想要优惠的加@群").await;
+
+    let recalls = app.sim.wait_for("delete_msg", 1, PATIENCE).await;
+    assert_eq!(recalls.len(), 1);
+    assert_eq!(recalls[0].params["message_id"], ad["message_id"]);
+    let chat = app.wait_chat("违规内容").await;
+    let warning = chat.iter().find(|t| t.contains("违规内容")).unwrap();
+    assert!(
+        warning.contains("加*") && !warning.contains("加群"),
+        "{warning}"
+    );
+
+    let hits = app.wait_logged("filter.hit", 1).await;
+    assert_eq!(
+        hits[0].detail["hits"][0],
+        json!({"word": "加群", "category": "ad", "start": 5, "end": 8})
+    );
+    assert_eq!(hits[0].detail["actions"], json!(["recall", "warn"]));
+}
+
+#[tokio::test]
+async fn the_third_strike_kicks_even_across_a_restart() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    let member = spammer();
+    app.member_says(&member, "加群").await;
+    app.member_says(&member, "加 群").await;
+    app.wait_logged("filter.hit", 2).await;
+    app.restart_daemon().await;
+    assert!(app.sim.performed("set_group_kick").is_empty());
+    app.member_says(&member, "加.群").await;
+
+    let kicks = app.sim.wait_for("set_group_kick", 1, PATIENCE).await;
+    assert_eq!(kicks.len(), 1);
+    assert_eq!(kicks[0].params["user_id"], json!(member.id));
+    app.wait_chat("违规 3 次，已被移出本群").await;
+}
+
+#[tokio::test]
+async fn a_broken_word_list_edit_keeps_the_old_list_working() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    let words = app.dir.path().join("words.txt");
+    std::fs::write(&words, "这一行在任何分类之前\n[ad]\n加群\n刷单\n").unwrap();
+
+    let rejected = app.wait_logged("config.rejected", 1).await;
+    assert_eq!(rejected.len(), 1, "the edit was noticed");
+    let problem = rejected[0].detail["problems"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        problem
+            .ends_with("words.txt:1:1: `这一行在任何分类之前` comes before any [category] header"),
+        "{problem}"
+    );
+    app.member_says(&spammer(), "刷单").await;
+    app.member_says(&VirtualMember::new(70002, "b", "member"), "加群")
+        .await;
+    app.sim.wait_for("delete_msg", 1, PATIENCE).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.sim.performed("delete_msg").len(),
+        1,
+        "only the old list's word hits"
+    );
+
+    std::fs::write(&words, "[ad]\n加群\n刷单\n").unwrap();
+    app.wait_logged("config.reloaded", 1).await;
+    app.member_says(&VirtualMember::new(70003, "c", "member"), "刷单")
+        .await;
+    assert_eq!(
+        app.sim.wait_for("delete_msg", 2, PATIENCE).await.len(),
+        2,
+        "the new word hits"
+    );
+}
