@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::raw::RawFilter;
 use super::{Checker, Location, Problem};
 use crate::domain::Id;
+use crate::filter::rules::Rules;
 use crate::filter::{Filter, Normalization, WordList};
 
 /// One thing the filter can do about a hit.
@@ -83,6 +84,18 @@ pub struct FilterConfig {
     /// Per category; categories not listed recall and warn.
     pub categories: BTreeMap<String, FilterCategory>,
     pub escalation: Option<Escalation>,
+    /// Link, phone and WeChat-id rules (category `link`); `None` when switched off.
+    pub links: Option<Arc<Rules>>,
+    pub flood: Option<Flood>,
+}
+
+/// More than `messages` in `within`, or the same text `repeats` times in it, from
+/// one member is category `flood`.
+#[derive(Clone, Debug)]
+pub struct Flood {
+    pub messages: u32,
+    pub within: Duration,
+    pub repeats: u32,
 }
 
 impl FilterConfig {
@@ -184,6 +197,35 @@ impl Checker<'_> {
                 }
             },
         };
+        let links = if raw.links.enabled.unwrap_or(true) {
+            let extra: Vec<(String, String)> = raw
+                .links
+                .rules
+                .iter()
+                .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+                .collect();
+            match Rules::new(&extra) {
+                Ok(rules) => Some(Arc::new(rules)),
+                Err(reason) => {
+                    let at = raw.links.rules.values().next();
+                    match at {
+                        Some(at) => self.problem(at, reason),
+                        None => self
+                            .problems
+                            .push(Problem::at_span(self.file, self.text, None, reason)),
+                    }
+                    ok = false;
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let flood = raw.flood.as_ref().map(|f| Flood {
+            messages: f.messages.max(1),
+            within: f.within.0,
+            repeats: f.repeats.unwrap_or(3).max(2),
+        });
         let words_file = base.join(raw.words_file.get_ref());
         let list = match load_words(&words_file, normalization) {
             Ok((list, warnings)) => {
@@ -201,6 +243,8 @@ impl Checker<'_> {
             exempt: raw.exempt.clone(),
             categories,
             escalation,
+            links,
+            flood,
         })
     }
 }

@@ -28,7 +28,7 @@ pub use community::{
     TaskConfig, Trigger, VerificationConfig, WelcomeConfig,
 };
 pub use env::Env;
-pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig};
+pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 

@@ -66,6 +66,26 @@ pub struct RawFilter {
     #[serde(default)]
     pub categories: std::collections::BTreeMap<String, RawCategory>,
     pub escalation: Option<RawEscalation>,
+    #[serde(default)]
+    pub links: RawLinks,
+    pub flood: Option<RawFlood>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLinks {
+    pub enabled: Option<bool>,
+    /// Extra rules: name = "regex".
+    #[serde(default)]
+    pub rules: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlood {
+    pub messages: u32,
+    pub within: HumanDuration,
+    pub repeats: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

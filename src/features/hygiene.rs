@@ -8,8 +8,24 @@ use serde_json::json;
 use super::state::{Change, Decision, MemberKey};
 use super::{commands, say, Context};
 use crate::config::FilterAction;
-use crate::domain::{Action, Event, EventBody, Message};
+use crate::domain::{Action, Event, EventBody, Message, Segment};
+use crate::filter::rules::LINK;
 use crate::filter::Hit;
+
+/// The category of flooding: too many messages, or the same one repeated.
+pub const FLOOD: &str = "flood";
+
+/// Segment types that are shared cards, mini-programs or contacts: category `link`.
+const CARDS: &[&str] = &[
+    "share", "json", "xml", "contact", "miniapp", "card", "location",
+];
+
+fn digest(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.trim().hash(&mut h);
+    h.finish()
+}
 
 /// A word as the chat may see it: its first character, the rest masked.
 pub fn mask(word: &str) -> String {
@@ -31,11 +47,73 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     {
         return Decision::default();
     }
-    let hits = filter.filter.scan(&m.message.plain_text());
-    if hits.is_empty() {
-        return Decision::default();
-    }
     let member = MemberKey::new(&event.account, &m.group, &m.user);
+    let text = m.message.plain_text();
+    let mut hits = filter.filter.scan(&text);
+    if let Some(rules) = &filter.links {
+        for r in rules.find(&text) {
+            hits.push(Hit {
+                word: r.rule.into(),
+                category: LINK.into(),
+                start: r.start,
+                end: r.end,
+            });
+        }
+    }
+    for segment in m.message.segments() {
+        if let Segment::Other { kind, .. } = segment {
+            if CARDS.contains(&kind.as_str()) {
+                hits.push(Hit {
+                    word: kind.as_str().into(),
+                    category: LINK.into(),
+                    start: 0,
+                    end: 0,
+                });
+            }
+        }
+    }
+    let mut spoke = None;
+    if let Some(flood) = &filter.flood {
+        let within = chrono::Duration::from_std(flood.within).unwrap_or_default();
+        let digest = digest(&text);
+        let recent = ctx.state.recent.get(&member);
+        let in_window: Vec<u64> = recent
+            .map(|r| {
+                r.iter()
+                    .filter(|(t, _)| ctx.now - *t <= within)
+                    .map(|(_, d)| *d)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let same = in_window.iter().filter(|d| **d == digest).count() + 1;
+        let word = if in_window.len() + 1 > flood.messages as usize {
+            Some("too_many_messages")
+        } else if !text.trim().is_empty() && same >= flood.repeats as usize {
+            Some("repeated_message")
+        } else {
+            None
+        };
+        if let Some(word) = word {
+            hits.push(Hit {
+                word: word.into(),
+                category: FLOOD.into(),
+                start: 0,
+                end: text.chars().count(),
+            });
+        }
+        spoke = Some(Change::Spoke {
+            member: member.clone(),
+            at: ctx.now,
+            digest,
+            keep: within,
+        });
+    }
+    if hits.is_empty() {
+        return Decision {
+            changes: spoke.into_iter().collect(),
+            ..Decision::default()
+        };
+    }
 
     // Categories in the order they appear; the live ones decide what happens.
     let mut categories: Vec<&str> = Vec::new();
@@ -65,8 +143,16 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         }
     }
 
-    let mut decision = Decision::default();
-    let masked: Vec<String> = hits.iter().map(|h| mask(&h.word)).collect();
+    let mut decision = Decision {
+        changes: spoke.into_iter().collect(),
+        ..Decision::default()
+    };
+    // Word hits show masked; rule hits (links, flooding) are named by their category alone.
+    let masked: Vec<String> = hits
+        .iter()
+        .filter(|h| &*h.category != LINK && &*h.category != FLOOD)
+        .map(|h| mask(&h.word))
+        .collect();
     for action in &live {
         match action {
             FilterAction::Recall => decision.actions.push(Action::DeleteMsg {
@@ -77,11 +163,18 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
                 &m.group,
                 Message::mentioning(
                     std::slice::from_ref(&m.user),
-                    Message::text(format!(
-                        "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
-                        live_categories.join("、"),
-                        masked.join("、")
-                    )),
+                    Message::text(if masked.is_empty() {
+                        format!(
+                            "⚠ 你的消息违反群规（{}），请注意",
+                            live_categories.join("、")
+                        )
+                    } else {
+                        format!(
+                            "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
+                            live_categories.join("、"),
+                            masked.join("、")
+                        )
+                    }),
                 ),
             )),
             FilterAction::Mute => decision.actions.push(Action::SetGroupBan {

@@ -90,6 +90,8 @@ pub struct State {
     pub warnings: HashMap<MemberKey, u32>,
     /// Times of each member's uncleared strikes (filtered messages).
     pub strikes: HashMap<MemberKey, Vec<DateTime<Utc>>>,
+    /// Recent messages per member (time, text digest), for flood detection (not persisted).
+    pub recent: HashMap<MemberKey, VecDeque<(DateTime<Utc>, u64)>>,
     /// Last command per member, for cooldowns (not persisted).
     pub last_command: HashMap<MemberKey, DateTime<Utc>>,
 }
@@ -188,6 +190,18 @@ impl State {
             Change::StrikesCleared { member } => {
                 self.strikes.remove(member);
             }
+            Change::Spoke {
+                member,
+                at,
+                digest,
+                keep,
+            } => {
+                let recent = self.recent.entry(member.clone()).or_default();
+                recent.push_back((*at, *digest));
+                while recent.front().is_some_and(|(t, _)| *at - *t > *keep) {
+                    recent.pop_front();
+                }
+            }
             Change::CommandUsed { member, at } => {
                 self.last_command.insert(member.clone(), *at);
             }
@@ -256,6 +270,14 @@ pub enum Change {
     },
     StrikesCleared {
         member: MemberKey,
+    },
+    /// In memory only: a member spoke (for flood detection); entries older than
+    /// `keep` are dropped.
+    Spoke {
+        member: MemberKey,
+        at: DateTime<Utc>,
+        digest: u64,
+        keep: chrono::Duration,
     },
     /// In memory only: cooldowns need not survive a restart.
     CommandUsed {

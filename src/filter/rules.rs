@@ -1,4 +1,107 @@
-//! Beyond words: links, phone numbers and WeChat-id patterns in the text.
+//! Beyond words: links, phone numbers and WeChat-id patterns in the text, found
+//! by regular expressions the operator can extend. Reported as category `link`.
+//! QR codes inside images are not detected: that needs the image downloaded and
+//! decoded, which the daemon does not do.
 
-/// Placeholder replaced below.
-pub struct Rules;
+use regex::Regex;
+
+/// The category every rule hit is reported under.
+pub const LINK: &str = "link";
+
+/// The built-in rules: (name, pattern). Each pattern's first capture group, or the
+/// whole match, is the reported span.
+pub const DEFAULT_RULES: &[(&str, &str)] = &[
+    (
+        "url",
+        r"(?i)(?:https?://|www\.)[^\s，。、]+|\b[a-z0-9][a-z0-9-]*\.(?:com|cn|net|org|top|xyz|cc|vip|shop|link|me|io)\b(?:/[^\s，。、]*)?",
+    ),
+    ("phone", r"(?:^|[^0-9])(1[3-9][0-9]{9})(?:[^0-9]|$)"),
+    (
+        "wechat_id",
+        r"(?i)(?:加\s*v|加\s*微|vx|v信|薇信|威信|微信号?|wx|weixin)\s*[:：]?\s*([a-z][-_a-z0-9]{5,19})",
+    ),
+];
+
+/// A rule that matched: its name and the character span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleHit {
+    pub rule: String,
+    pub start: usize,
+    pub end: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rules {
+    rules: Vec<(String, Regex)>,
+}
+
+impl Rules {
+    /// The built-in rules plus `extra` (name, pattern) pairs.
+    pub fn new(extra: &[(String, String)]) -> Result<Rules, String> {
+        let mut rules = Vec::new();
+        let all = DEFAULT_RULES
+            .iter()
+            .map(|(n, p)| (n.to_string(), p.to_string()))
+            .chain(extra.iter().cloned());
+        for (name, pattern) in all {
+            let re = Regex::new(&pattern).map_err(|e| format!("rule `{name}`: {e}"))?;
+            rules.push((name, re));
+        }
+        Ok(Rules { rules })
+    }
+
+    /// Every rule match in `text`, in text order, with character offsets.
+    pub fn find(&self, text: &str) -> Vec<RuleHit> {
+        let mut hits = Vec::new();
+        for (name, re) in &self.rules {
+            for caps in re.captures_iter(text) {
+                let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
+                    continue;
+                };
+                hits.push(RuleHit {
+                    rule: name.clone(),
+                    start: text[..m.start()].chars().count(),
+                    end: text[..m.end()].chars().count(),
+                });
+            }
+        }
+        hits.sort_by_key(|h| h.start);
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(text: &str) -> Vec<String> {
+        Rules::new(&[])
+            .unwrap()
+            .find(text)
+            .into_iter()
+            .map(|h| h.rule)
+            .collect()
+    }
+
+    #[test]
+    fn links_phone_numbers_and_wechat_ids_are_found() {
+        assert_eq!(rules("看这里 https://t.cn/abc 便宜"), ["url"]);
+        assert_eq!(rules("官网 shop123.top 下单"), ["url"]);
+        assert_eq!(rules("电话13812345678找我"), ["phone"]);
+        assert_eq!(rules("加v：abc_12345 有福利"), ["wechat_id"]);
+        assert_eq!(rules("薇信 shop_888888"), ["wechat_id"]);
+    }
+
+    #[test]
+    fn ordinary_numbers_and_words_are_not_links() {
+        assert!(rules("订单号 2026112312345678 已发货").is_empty());
+        assert!(rules("今天 3.5 折，明天见").is_empty());
+        assert!(rules("微信支付可以吗").is_empty());
+    }
+
+    #[test]
+    fn spans_are_character_offsets() {
+        let hits = Rules::new(&[]).unwrap().find("电话13812345678");
+        assert_eq!((hits[0].start, hits[0].end), (2, 13));
+    }
+}

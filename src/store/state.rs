@@ -438,7 +438,7 @@ async fn write_change(
             sqlx::query("UPDATE strikes SET cleared = 1 WHERE account = ? AND group_id = ? AND user_id = ? AND cleared = 0"),
             member,
         ),
-        Change::CommandUsed { .. } => return Ok(()),
+        Change::CommandUsed { .. } | Change::Spoke { .. } => return Ok(()),
         Change::Note { kind, account, group, user, detail } => {
             sqlx::query("INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'system', ?, ?, ?, ?, ?)")
                 .bind(now)

@@ -157,3 +157,69 @@ fn masking_keeps_only_the_first_character() {
     assert_eq!(mask("傻逼"), "傻*");
     assert_eq!(mask("weixin"), "w*****");
 }
+
+const LINKS_AND_FLOOD: &str = r#"
+[filter]
+words_file = "words.txt"
+[filter.categories.link]
+actions = ["recall"]
+[filter.flood]
+messages = 3
+within = "10s"
+repeats = 2
+"#;
+
+#[test]
+fn links_phone_numbers_and_shared_cards_are_category_link() {
+    let mut bot = Bot::new(LINKS_AND_FLOOD);
+    for text in ["看 https://t.cn/x", "电话13812345678", "加v：shop_8888"] {
+        bot.advance(60);
+        let msg = bot.member_says(20, text);
+        let d = bot.on(msg);
+        assert!(has(&d, |a| matches!(a, Action::DeleteMsg { .. })), "{text}");
+        assert_eq!(note(&d)["hits"][0]["category"], "link");
+    }
+    let card = crate::gateway::onebot::cq::parse("[CQ:share,url=http://x,title=t]");
+    bot.advance(60);
+    let msg = bot.says(21, Role::Member, card);
+    assert_eq!(note(&bot.on(msg))["hits"][0]["word"], "share");
+}
+
+#[test]
+fn too_many_messages_or_one_repeated_is_flood() {
+    let mut bot = Bot::new(LINKS_AND_FLOOD);
+    let words: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .map(|w| {
+            let msg = bot.member_says(20, w);
+            bot.advance(1);
+            note_kinds(&bot.on(msg))
+        })
+        .collect();
+    assert_eq!(words, ["", "", ""]);
+    let msg = bot.member_says(20, "d");
+    assert_eq!(note(&bot.on(msg))["hits"][0]["word"], "too_many_messages");
+
+    let mut bot = Bot::new(LINKS_AND_FLOOD);
+    let first = bot.member_says(30, "买买买");
+    assert!(bot.on(first).actions.is_empty());
+    bot.advance(2);
+    let again = bot.member_says(30, "买买买");
+    assert_eq!(note(&bot.on(again))["hits"][0]["word"], "repeated_message");
+    bot.advance(60);
+    let later = bot.member_says(30, "买买买");
+    assert!(
+        bot.on(later).actions.is_empty(),
+        "outside the window it is fine"
+    );
+}
+
+fn note_kinds(d: &Decision) -> String {
+    d.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Note { kind, .. } => Some(kind.clone()),
+            _ => None,
+        })
+        .collect()
+}
