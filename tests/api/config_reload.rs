@@ -43,12 +43,7 @@ async fn a_broken_edit_is_refused_with_its_position_and_the_old_config_keeps_ser
     let broken = TEST_CONFIG.replace("[outbox]", "[outbox]\nsend_faster = true");
     save_like_an_editor(&app.config_path, &broken);
 
-    let rejected = app.wait_logged("config.rejected", 1).await;
-    assert_eq!(rejected.len(), 1, "the edit was noticed");
-    let problem = rejected[0].detail["problems"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let problem = app.first_rejection().await;
     let line = TEST_CONFIG.lines().position(|l| l == "[outbox]").unwrap() + 2;
     assert!(problem.ends_with(&format!("bot-config.toml:{line}:1: unknown field `send_faster`, expected one of `group_interval`, `account_interval`, `retry_initial`, `retry_max`, `give_up_after`")), "{problem}");
 

@@ -68,12 +68,7 @@ async fn a_broken_word_list_edit_keeps_the_old_list_working() {
     let words = app.dir.path().join("words.txt");
     std::fs::write(&words, "这一行在任何分类之前\n[ad]\n加群\n刷单\n").unwrap();
 
-    let rejected = app.wait_logged("config.rejected", 1).await;
-    assert_eq!(rejected.len(), 1, "the edit was noticed");
-    let problem = rejected[0].detail["problems"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let problem = app.first_rejection().await;
     assert!(
         problem
             .ends_with("words.txt:1:1: `这一行在任何分类之前` comes before any [category] header"),

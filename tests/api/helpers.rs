@@ -209,6 +209,16 @@ impl TestApp {
         }
     }
 
+    /// Waits (bounded) for a refused reload and returns its first problem line.
+    pub async fn first_rejection(&self) -> String {
+        let rejected = self.wait_logged("config.rejected", 1).await;
+        assert_eq!(rejected.len(), 1, "the edit was noticed and refused");
+        rejected[0].detail["problems"][0]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// Waits for `n` pongs carried out by the simulator, then a little longer to
     /// catch any extra one, and returns them all.
     pub async fn pongs_after_settling(&self, n: usize) -> Vec<qunbot::simulator::RecordedCall> {
