@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::clock::Clock;
 use crate::config::reload::Reloader;
 use crate::config::Config;
-use crate::domain::{Event, Outbound};
+use crate::domain::{Action, Event, Message, Outbound, Segment};
 use crate::features::{self, Change, Decision, State, Timer};
 use crate::store::journal::Committed;
 use crate::store::{Commit, Store, StoreError};
@@ -164,12 +164,26 @@ impl Engine {
                 }
             };
             let Decision {
-                actions,
+                mut actions,
                 changes,
                 timers,
                 reload: wants_reload,
+                word_edit,
             } = decision;
             reload |= wants_reload;
+            if let Some(request) = word_edit {
+                let (answer, edited) = edit_word_list(&config, &request.edit);
+                reload |= edited;
+                actions.push(Action::SendGroupMsg {
+                    group: request.group.clone(),
+                    message: Message::from_segments([
+                        Segment::Reply {
+                            id: request.message_id,
+                        },
+                        Segment::Text { text: answer },
+                    ]),
+                });
+            }
             for change in &changes {
                 if let Change::Note { kind, detail, .. } = change {
                     if kind.starts_with("warning.") {
@@ -199,5 +213,35 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Applies a `/words` edit to the word list file: written beside it and renamed
+/// over it, so the watcher and any reader see the old file or the new one, never
+/// half of one. Returns the answer for the chat and whether the file changed.
+fn edit_word_list(config: &Config, edit: &crate::filter::WordEdit) -> (String, bool) {
+    use crate::filter::WordEdit;
+    let Some(filter) = &config.filter else {
+        return ("没有配置敏感词过滤".into(), false);
+    };
+    let path = &filter.words_file;
+    let result = std::fs::read_to_string(path)
+        .map_err(|e| format!("读不了词库：{e}"))
+        .and_then(|text| crate::filter::apply_edit(&text, edit, filter.filter.normalization()))
+        .and_then(|new| {
+            let tmp = path.with_extension("edit.tmp");
+            std::fs::write(&tmp, new)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(|e| format!("写不了词库：{e}"))
+        });
+    match (result, edit) {
+        (Ok(()), WordEdit::Add { category, word }) => {
+            (format!("已把「{word}」加入 [{category}]，几秒后生效"), true)
+        }
+        (Ok(()), WordEdit::Del { word }) => (format!("已从词库删除「{word}」，几秒后生效"), true),
+        (Err(why), _) => {
+            tracing::warn!("word list not edited: {why}");
+            (why, false)
+        }
     }
 }

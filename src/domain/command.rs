@@ -134,8 +134,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "words",
         aliases: &["敏感词"],
         audience: Audience::Admins,
-        usage: "/words test 要检查的文字",
-        summary: "检查一段文字会不会被过滤",
+        usage: "/words test 文字 | /words add 分类 词 | /words del 词",
+        summary: "检查文字、增删敏感词",
     },
     CommandSpec {
         name: "reload",

@@ -10,10 +10,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::points::{check_in, rank, CheckIn};
-use super::state::{Change, Decision, MemberKey, TaskState};
+use super::state::{Change, Decision, MemberKey, TaskState, WordEditRequest};
 use super::{human_duration, reply, say, Context};
 use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
 use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role};
+use crate::filter::WordEdit;
 
 /// The shortest and longest mute the platforms accept.
 const MUTE_MIN: Duration = Duration::from_secs(60);
@@ -326,11 +327,20 @@ fn run(
                 }
             }
             (_, None) => answer(m, "没有配置敏感词过滤"),
-            _ => usage(
+            (Some("add"), Some(_)) if inv.args.len() >= 3 => edit_words(
                 m,
-                spec,
-                "目前只支持 test；增删词请编辑词库文件，保存后自动生效",
+                WordEdit::Add {
+                    category: inv.args[1].clone(),
+                    word: inv.args[2..].join(" "),
+                },
             ),
+            (Some("del"), Some(_)) if inv.args.len() >= 2 => edit_words(
+                m,
+                WordEdit::Del {
+                    word: inv.args[1..].join(" "),
+                },
+            ),
+            _ => usage(m, spec, "请写明 test、add 或 del"),
         },
         "reload" => {
             let mut d = answer(m, "正在重新加载配置，结果见日志");
@@ -338,6 +348,18 @@ fn run(
             d
         }
         _ => answer(m, "这个命令还不能用"),
+    }
+}
+
+/// Asks the engine to edit the word list file; it answers once the file is written.
+fn edit_words(m: &GroupMessage, edit: WordEdit) -> Decision {
+    Decision {
+        word_edit: Some(WordEditRequest {
+            edit,
+            group: m.group.clone(),
+            message_id: m.message_id.clone(),
+        }),
+        ..Decision::default()
     }
 }
 

@@ -342,6 +342,16 @@ pub struct Decision {
     pub timers: Vec<Timer>,
     /// Ask for a config reload (`/reload`).
     pub reload: bool,
+    /// An edit of the word list file (`/words add|del`), answered in the group.
+    pub word_edit: Option<WordEditRequest>,
+}
+
+/// A word-list edit and the message to answer once it is done.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WordEditRequest {
+    pub edit: crate::filter::WordEdit,
+    pub group: Id,
+    pub message_id: Id,
 }
 
 impl Decision {
@@ -360,6 +370,9 @@ impl Decision {
         self.changes.extend(other.changes);
         self.timers.extend(other.timers);
         self.reload |= other.reload;
+        if other.word_edit.is_some() {
+            self.word_edit = other.word_edit;
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -34,7 +34,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
 pub use normalize::Normalization;
 use normalize::{is_cjk, View};
-pub use words::{Entry, Remark, WordList};
+pub use words::{apply_edit, Entry, Remark, WordEdit, WordList};
 
 /// One dictionary word found in a text.
 #[derive(Clone, Debug, PartialEq, Eq)]

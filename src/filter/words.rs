@@ -204,3 +204,144 @@ mod tests {
         assert_eq!(list.deny.len(), 2);
     }
 }
+
+/// A change an admin asks for with `/words add` or `/words del`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WordEdit {
+    Add { category: String, word: String },
+    Del { word: String },
+}
+
+/// Applies `edit` to the text of a word list, keeping every other line (comments,
+/// order, blank lines) as it was. The result parses without errors.
+pub fn apply_edit(text: &str, edit: &WordEdit, n: Normalization) -> Result<String, String> {
+    let list = WordList::parse(text, n);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    match edit {
+        WordEdit::Add { category, word } => {
+            let category = category.trim().to_lowercase();
+            let word = word.trim();
+            if word.is_empty() || category.is_empty() || category.contains(['[', ']']) {
+                return Err("需要分类和词".into());
+            }
+            let normalized = normalize_word(word, n);
+            if let Some(e) = list
+                .deny
+                .iter()
+                .chain(&list.allow)
+                .find(|e| e.normalized == normalized)
+            {
+                return Err(format!(
+                    "「{}」已在 [{}] 中（第 {} 行）",
+                    e.word, e.category, e.line
+                ));
+            }
+            let header = lines.iter().position(|l| {
+                l.trim()
+                    .strip_prefix('[')
+                    .and_then(|r| r.strip_suffix(']'))
+                    .is_some_and(|name| name.trim().to_lowercase() == category)
+            });
+            match header {
+                Some(h) => {
+                    // After the section's last word, before the next header.
+                    let end = lines[h + 1..]
+                        .iter()
+                        .position(|l| l.trim_start().starts_with('['))
+                        .map_or(lines.len(), |p| h + 1 + p);
+                    let last_word = (h + 1..end)
+                        .rev()
+                        .find(|i| {
+                            !lines[*i].trim().is_empty() && !lines[*i].trim().starts_with('#')
+                        })
+                        .unwrap_or(h);
+                    out.insert(last_word + 1, word.to_string());
+                }
+                None => {
+                    if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                        out.push(String::new());
+                    }
+                    out.push(format!("[{category}]"));
+                    out.push(word.to_string());
+                }
+            }
+        }
+        WordEdit::Del { word } => {
+            let normalized = normalize_word(word.trim(), n);
+            let doomed: Vec<usize> = list
+                .deny
+                .iter()
+                .chain(&list.allow)
+                .filter(|e| e.normalized == normalized)
+                .map(|e| e.line - 1)
+                .collect();
+            if doomed.is_empty() {
+                return Err(format!("词库里没有「{}」", word.trim()));
+            }
+            for i in doomed.into_iter().rev() {
+                out.remove(i);
+            }
+        }
+    }
+    let mut result = out.join("\n");
+    result.push('\n');
+    if let Some(e) = WordList::parse(&result, n).errors().next() {
+        return Err(format!("修改后的词库有误：第 {} 行 {}", e.line, e.reason));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod edit_tests {
+    use super::*;
+
+    const LIST: &str = "# top comment\n[ad]\n加群\n# ad comment\n\n[abuse]\n傻逼\n";
+
+    fn edit(e: WordEdit) -> Result<String, String> {
+        apply_edit(LIST, &e, Normalization::default())
+    }
+
+    #[test]
+    fn a_word_is_added_at_the_end_of_its_section_keeping_comments_and_order() {
+        let out = edit(WordEdit::Add {
+            category: "ad".into(),
+            word: "代购".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            out,
+            "# top comment\n[ad]\n加群\n代购\n# ad comment\n\n[abuse]\n傻逼\n"
+        );
+        let out = edit(WordEdit::Add {
+            category: "fraud".into(),
+            word: "刷单".into(),
+        })
+        .unwrap();
+        assert!(out.ends_with("傻逼\n\n[fraud]\n刷单\n"), "{out}");
+    }
+
+    #[test]
+    fn a_word_is_deleted_wherever_it_is_and_nothing_else_moves() {
+        let out = edit(WordEdit::Del {
+            word: "加 群".into(),
+        })
+        .unwrap();
+        assert_eq!(out, "# top comment\n[ad]\n# ad comment\n\n[abuse]\n傻逼\n");
+    }
+
+    #[test]
+    fn duplicates_and_missing_words_are_refused() {
+        assert!(edit(WordEdit::Add {
+            category: "fraud".into(),
+            word: "傻 逼".into()
+        })
+        .unwrap_err()
+        .contains("已在 [abuse] 中"));
+        assert!(edit(WordEdit::Del {
+            word: "没有的词".into()
+        })
+        .unwrap_err()
+        .contains("词库里没有"));
+    }
+}

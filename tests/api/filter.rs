@@ -95,3 +95,36 @@ async fn a_broken_word_list_edit_keeps_the_old_list_working() {
         "the new word hits"
     );
 }
+
+#[tokio::test]
+async fn an_admin_adds_and_deletes_words_in_the_chat_and_the_file_keeps_its_comments() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    let words = app.dir.path().join("words.txt");
+    std::fs::write(&words, "# 我们的词库\n[ad]\n加群\n# 广告类结束\n").unwrap();
+    app.wait_logged("config.reloaded", 1).await;
+    let admin = VirtualMember::new(70100, "群管", "admin");
+
+    app.member_says(&admin, "/words add fraud 刷单").await;
+    app.wait_chat("已把「刷单」加入 [fraud]").await;
+    app.wait_logged("config.reloaded", 2).await;
+    assert_eq!(
+        std::fs::read_to_string(&words).unwrap(),
+        "# 我们的词库\n[ad]\n加群\n# 广告类结束\n\n[fraud]\n刷单\n"
+    );
+    app.member_says(&spammer(), "刷 单了").await;
+    assert_eq!(app.sim.wait_for("delete_msg", 1, PATIENCE).await.len(), 1);
+
+    app.member_says(&admin, "/words del 加群").await;
+    app.wait_chat("已从词库删除「加群」").await;
+    app.wait_logged("config.reloaded", 3).await;
+    app.member_says(&VirtualMember::new(70004, "d", "member"), "加群")
+        .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        app.sim.performed("delete_msg").len(),
+        1,
+        "the deleted word no longer hits"
+    );
+    app.member_says(&admin, "/words del 不存在").await;
+    app.wait_chat("词库里没有「不存在」").await;
+}
