@@ -66,6 +66,8 @@ struct Matcher {
     /// Per pattern, the other patterns that are its prefixes, longest first: the
     /// alternatives at the same start when a candidate fails its check.
     prefixes: Vec<Vec<u32>>,
+    /// ASCII characters that begin a word with a CJK character in it (`qq群`).
+    mixed_first: [bool; 128],
 }
 
 /// A verified match: view indices (or byte offsets when nothing is normalised).
@@ -161,6 +163,14 @@ impl Matcher {
                 latin,
             });
         }
+        let mut mixed_first = [false; 128];
+        for (pattern, vs) in patterns.iter().zip(&variants) {
+            if let Some(c) = pattern.chars().next().filter(char::is_ascii) {
+                if vs.iter().any(|v| !v.latin) {
+                    mixed_first[c as usize] = true;
+                }
+            }
+        }
         let prefixes = patterns
             .iter()
             .map(|p| {
@@ -183,6 +193,7 @@ impl Matcher {
             automaton,
             variants,
             prefixes,
+            mixed_first,
         }
     }
 
@@ -193,6 +204,7 @@ impl Matcher {
         hay: &str,
         out: &mut Vec<Span>,
         check: impl Fn(&[Variant], usize, usize) -> Option<Span>,
+        token_start: impl Fn(usize) -> bool,
     ) {
         out.clear();
         let mut pos = 0;
@@ -218,7 +230,20 @@ impl Matcher {
                     out.push(span);
                     pos = end;
                 }
-                None => pos = start + hay[start..].chars().next().map_or(1, char::len_utf8),
+                None => {
+                    // Inside a run of ASCII letters and digits, a word can only start
+                    // where a Latin token may (a boundary) or where a mixed word's
+                    // first character stands: skip the rest without searching.
+                    pos = start + hay[start..].chars().next().map_or(1, char::len_utf8);
+                    let bytes = hay.as_bytes();
+                    while pos < bytes.len()
+                        && bytes[pos].is_ascii_alphanumeric()
+                        && !self.mixed_first[bytes[pos] as usize]
+                        && !token_start(pos)
+                    {
+                        pos += 1;
+                    }
+                }
             }
         }
     }
@@ -406,8 +431,14 @@ impl Filter {
             } = &mut *scratch;
             if self.normalization == Normalization::OFF {
                 // Nothing to fold: search the text as it is, offsets in bytes.
+                let token_start = |p: usize| {
+                    !text[..p]
+                        .chars()
+                        .next_back()
+                        .is_some_and(|c| c.is_ascii_alphanumeric())
+                };
                 self.deny
-                    .leftmost(text, found, |v, s, e| check_raw(text, v, s, e));
+                    .leftmost(text, found, |v, s, e| check_raw(text, v, s, e), token_start);
                 if found.is_empty() {
                     return Vec::new();
                 }
@@ -418,8 +449,16 @@ impl Filter {
             view.build(text, self.normalization);
             runs.build(&view.chars, self.normalization.repeats);
             let (view, runs) = (&*view, &*runs);
-            self.deny
-                .leftmost(&runs.text, found, |v, s, _| check_runs(view, runs, v, s));
+            let token_start = |p: usize| {
+                let at = runs.start[runs.run_of_byte[p] as usize] as usize;
+                at == 0 || view.gap_before[at] || !view.chars[at - 1].is_ascii_alphanumeric()
+            };
+            self.deny.leftmost(
+                &runs.text,
+                found,
+                |v, s, _| check_runs(view, runs, v, s),
+                token_start,
+            );
             if found.is_empty() {
                 return Vec::new();
             }

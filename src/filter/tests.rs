@@ -184,3 +184,15 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_mixed_word_inside_a_latin_run_still_hits_after_a_refused_latin_candidate() {
+    let f = filter("[x]\nab\nb群\nqq号\n");
+    assert_eq!(words(&f, "xab群"), ["b群"]);
+    assert_eq!(words(&f, "我的xqq号码"), ["qq号"]);
+    let off = Filter::new(
+        &WordList::parse("[x]\nab\nb群\n", Normalization::OFF),
+        Normalization::OFF,
+    );
+    assert_eq!(off.scan("xab群").len(), 1);
+}
