@@ -32,6 +32,9 @@ pub struct Engine {
     outbox: Arc<Notify>,
     reloader: Option<Reloader>,
     state: State,
+    /// When the next timer is due, as last read; `None` until read again after a
+    /// batch added or fired timers, so the loop does not query SQLite every batch.
+    next_timer: Option<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 /// Something the engine reacts to.
@@ -58,6 +61,7 @@ impl Engine {
             outbox,
             reloader,
             state,
+            next_timer: None,
         })
     }
 
@@ -105,13 +109,21 @@ impl Engine {
         }
     }
 
-    async fn until_next_timer(&self) -> Duration {
-        match self.store.next_timer_due().await {
-            Ok(Some(due)) => (due - self.clock.now())
-                .to_std()
-                .unwrap_or_default()
-                .min(IDLE),
-            Ok(None) => IDLE,
+    async fn until_next_timer(&mut self) -> Duration {
+        let next = match self.next_timer {
+            Some(known) => Ok(known),
+            None => self.store.next_timer_due().await,
+        };
+        match next {
+            Ok(due) => {
+                self.next_timer = Some(due);
+                due.map_or(IDLE, |due| {
+                    (due - self.clock.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .min(IDLE)
+                })
+            }
             Err(e) => {
                 tracing::error!("cannot read timers: {e}");
                 Duration::from_secs(1)
@@ -202,6 +214,9 @@ impl Engine {
             }));
             commit.changes.extend(changes);
             commit.timers.extend(timers);
+        }
+        if !commit.timers.is_empty() || !commit.fired_timers.is_empty() {
+            self.next_timer = None;
         }
         self.store.commit(&commit).await?;
         if !commit.actions.is_empty() {

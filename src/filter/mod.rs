@@ -444,7 +444,8 @@ impl Filter {
                 }
                 self.allow
                     .all(text, allowed, |v, s, e| check_raw(text, v, s, e));
-                return self.hits(found, allowed, |byte| text[..byte].chars().count());
+                let to_char = |byte: usize| text[..byte].chars().count();
+                return self.hits(found, allowed, |s| (to_char(s.start), to_char(s.end)));
             }
             view.build(text, self.normalization);
             runs.build(&view.chars, self.normalization.repeats);
@@ -464,11 +465,23 @@ impl Filter {
             }
             self.allow
                 .all(&runs.text, allowed, |v, s, _| check_runs(view, runs, v, s));
-            self.hits_in_view(found, allowed, view)
+            self.hits(found, allowed, |s| {
+                (
+                    view.origin[s.start] as usize,
+                    view.origin[s.end - 1] as usize + 1,
+                )
+            })
         })
     }
 
-    fn hits_in_view(&self, found: &[Span], allowed: &[Span], view: &View) -> Vec<Hit> {
+    /// The found spans no allow phrase covers, as hits; `place` gives a span's
+    /// character offsets in the original text.
+    fn hits(
+        &self,
+        found: &[Span],
+        allowed: &[Span],
+        place: impl Fn(&Span) -> (usize, usize),
+    ) -> Vec<Hit> {
         found
             .iter()
             .filter(|span| {
@@ -477,24 +490,9 @@ impl Filter {
                     .any(|a| a.start <= span.start && span.end <= a.end)
             })
             .map(|span| {
-                self.hit(
-                    span,
-                    view.origin[span.start] as usize,
-                    view.origin[span.end - 1] as usize + 1,
-                )
+                let (start, end) = place(span);
+                self.hit(span, start, end)
             })
-            .collect()
-    }
-
-    fn hits(&self, found: &[Span], allowed: &[Span], to_char: impl Fn(usize) -> usize) -> Vec<Hit> {
-        found
-            .iter()
-            .filter(|span| {
-                !allowed
-                    .iter()
-                    .any(|a| a.start <= span.start && span.end <= a.end)
-            })
-            .map(|span| self.hit(span, to_char(span.start), to_char(span.end)))
             .collect()
     }
 

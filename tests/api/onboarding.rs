@@ -28,7 +28,7 @@ fn newcomers(n: i64) -> Vec<VirtualMember> {
 async fn a_join_request_with_the_right_answer_is_approved_and_a_wrong_one_rejected_with_the_reason()
 {
     let app = spawn_app_configured(ONBOARDING, None).await;
-    let [right, wrong] = [&newcomers(2)[0], &newcomers(2)[1]].map(Clone::clone);
+    let [right, wrong]: [VirtualMember; 2] = newcomers(2).try_into().unwrap();
     assert_eq!(
         app.push(
             &app.events
@@ -105,7 +105,7 @@ async fn a_newcomer_who_does_not_verify_in_time_is_removed_and_one_who_does_stay
         "{ONBOARDING}\n[verification]\nenabled = true\nanswer = {{ keyword = \"我是宝妈\" }}\ntimeout = \"2s\"\n"
     );
     let mut app = spawn_app_configured(&config, None).await;
-    let [slow, quick] = [&newcomers(2)[0], &newcomers(2)[1]].map(Clone::clone);
+    let [slow, quick]: [VirtualMember; 2] = newcomers(2).try_into().unwrap();
     app.member_joins(&slow).await;
     app.member_joins(&quick).await;
     app.wait_chat("完成验证").await;
