@@ -3,8 +3,11 @@
 //! unnormalised messages. Reports MB/s, ns per message (p50/p99), the ratio
 //! R = filter time ÷ raw time, and the 64k dictionary's build time and memory.
 //!
-//! `cargo bench --bench filter` (env: BENCH_MB, default 12; the shared 65k
-//! dictionary at ../shared/bench/sensitive-dict-65k.txt is measured too when present)
+//! `cargo bench --bench filter`. Environment: `BENCH_MB` (default 12) sets the
+//! text per dictionary; `BENCH_DICT` runs only the dictionaries whose name
+//! contains it (`64000`, `shared`);
+//! `BENCH_ONLY` (`raw`, `on`, `off`) runs one contender, for a profiler. The shared 65k dictionary at
+//! ../shared/bench/sensitive-dict-65k.txt is measured too when present.
 
 use std::time::{Duration, Instant};
 
@@ -109,33 +112,44 @@ struct Run {
     hits: usize,
 }
 
-fn measure(messages: &[String], mut scan: impl FnMut(&str) -> usize) -> Run {
-    // Throughput without per-message timers, best of three.
-    let mut total = Duration::MAX;
-    let mut hits = 0;
-    for _ in 0..3 {
-        let started = Instant::now();
-        hits = 0;
-        for m in messages {
-            hits += scan(m);
+/// Each contender's total time over all messages, best of `ROUNDS`, the rounds
+/// interleaved so that drift on a shared machine weighs on all of them alike;
+/// then per-message times for p50/p99.
+const ROUNDS: usize = 5;
+
+type Scan<'a> = Box<dyn Fn(&str) -> usize + 'a>;
+
+fn measure(messages: &[String], contenders: &[Scan]) -> Vec<Run> {
+    let mut totals = vec![Duration::MAX; contenders.len()];
+    let mut hits = vec![0; contenders.len()];
+    for _ in 0..ROUNDS {
+        for (i, scan) in contenders.iter().enumerate() {
+            let started = Instant::now();
+            hits[i] = messages.iter().map(|m| scan(m)).sum();
+            totals[i] = totals[i].min(started.elapsed());
         }
-        total = total.min(started.elapsed());
     }
-    let mut each: Vec<Duration> = messages
+    contenders
         .iter()
-        .map(|m| {
-            let t = Instant::now();
-            std::hint::black_box(scan(m));
-            t.elapsed()
+        .enumerate()
+        .map(|(i, scan)| {
+            let mut each: Vec<Duration> = messages
+                .iter()
+                .map(|m| {
+                    let t = Instant::now();
+                    std::hint::black_box(scan(m));
+                    t.elapsed()
+                })
+                .collect();
+            each.sort();
+            Run {
+                total: totals[i],
+                p50: each[each.len() / 2],
+                p99: each[each.len() * 99 / 100],
+                hits: hits[i],
+            }
         })
-        .collect();
-    each.sort();
-    Run {
-        total,
-        p50: each[each.len() / 2],
-        p99: each[each.len() * 99 / 100],
-        hits,
-    }
+        .collect()
 }
 
 fn report(label: &str, bytes: usize, n: usize, run: &Run) {
@@ -149,7 +163,12 @@ fn report(label: &str, bytes: usize, n: usize, run: &Run) {
     );
 }
 
-fn bench_dictionary(name: &str, words: &[String], rng: &mut StdRng, bytes: usize) {
+fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
+    let wanted = std::env::var("BENCH_DICT").unwrap_or_default();
+    if !name.contains(&wanted) {
+        return;
+    }
+    let rng = &mut StdRng::seed_from_u64(seed);
     let text = word_list(words);
     let started = Instant::now();
     let list = WordList::parse(&text, Normalization::default());
@@ -180,26 +199,42 @@ fn bench_dictionary(name: &str, words: &[String], rng: &mut StdRng, bytes: usize
         raw.kind(),
         filter.automaton_kind()
     );
-    let raw_run = measure(&msgs, |m| raw.find_iter(m).count());
-    let on_run = measure(&msgs, |m| filter.scan(m).len());
-    let off_run = measure(&msgs, |m| off.scan(m).len());
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let skip = |mode: &str| !only.is_empty() && only != mode;
+    let runs = measure(
+        &msgs,
+        &[
+            Box::new(|m| {
+                if skip("raw") {
+                    0
+                } else {
+                    raw.find_iter(m).count()
+                }
+            }),
+            Box::new(|m| if skip("on") { 0 } else { filter.scan(m).len() }),
+            Box::new(|m| if skip("off") { 0 } else { off.scan(m).len() }),
+        ],
+    );
+    let [raw_run, on_run, off_run] = &runs[..] else {
+        unreachable!("three contenders")
+    };
     report(
         "raw aho-corasick (leftmost-longest)",
         total_bytes,
         msgs.len(),
-        &raw_run,
+        raw_run,
     );
     report(
         "filter, every normalisation on",
         total_bytes,
         msgs.len(),
-        &on_run,
+        on_run,
     );
     report(
         "filter, every normalisation off",
         total_bytes,
         msgs.len(),
-        &off_run,
+        off_run,
     );
     println!(
         "  R (filter ÷ raw): all on {:.2}, all off {:.2}",
@@ -222,10 +257,11 @@ fn main() {
         "traditional→simplified table: {:.0} ms once per process",
         warm.elapsed().as_secs_f64() * 1e3
     );
-    let mut rng = StdRng::seed_from_u64(SEED);
     for n in [1_000, 64_000] {
-        let words = generated_dictionary(&mut rng, n);
-        bench_dictionary(&format!("generated {n}"), &words, &mut rng, mb * 1_000_000);
+        // Each dictionary and its messages from their own seed, so any one can run alone.
+        let seed = SEED + n as u64;
+        let words = generated_dictionary(&mut StdRng::seed_from_u64(seed), n);
+        bench_dictionary(&format!("generated {n}"), &words, seed, mb * 1_000_000);
     }
     let shared = std::path::Path::new("../shared/bench/sensitive-dict-65k.txt");
     if let Ok(text) = std::fs::read_to_string(shared) {
@@ -235,11 +271,6 @@ fn main() {
             .filter(|w| !w.is_empty())
             .map(str::to_string)
             .collect();
-        bench_dictionary(
-            "shared sensitive-dict-65k",
-            &words,
-            &mut rng,
-            mb * 1_000_000,
-        );
+        bench_dictionary("shared sensitive-dict-65k", &words, SEED, mb * 1_000_000);
     }
 }

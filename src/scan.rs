@@ -61,8 +61,8 @@ pub fn scan_lines(
                 let hits = filter.scan(text);
                 let mut categories: Vec<&str> = Vec::new();
                 for h in &hits {
-                    if !categories.contains(&&*h.category) {
-                        categories.push(&h.category);
+                    if !categories.contains(&h.category) {
+                        categories.push(h.category);
                     }
                 }
                 json!({

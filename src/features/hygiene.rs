@@ -49,23 +49,24 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     }
     let member = MemberKey::new(&event.account, &m.group, &m.user);
     let text = m.message.plain_text();
+    let rule_hits = filter
+        .links
+        .as_ref()
+        .map(|rules| rules.find(&text))
+        .unwrap_or_default();
     let mut hits = filter.filter.scan(&text);
-    if let Some(rules) = &filter.links {
-        for r in rules.find(&text) {
-            hits.push(Hit {
-                word: r.rule.into(),
-                category: LINK.into(),
-                start: r.start,
-                end: r.end,
-            });
-        }
-    }
+    hits.extend(rule_hits.iter().map(|r| Hit {
+        word: &r.rule,
+        category: LINK,
+        start: r.start,
+        end: r.end,
+    }));
     for segment in m.message.segments() {
         if let Segment::Other { kind, .. } = segment {
             if CARDS.contains(&kind.as_str()) {
                 hits.push(Hit {
-                    word: kind.as_str().into(),
-                    category: LINK.into(),
+                    word: kind,
+                    category: LINK,
                     start: 0,
                     end: 0,
                 });
@@ -95,8 +96,8 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         };
         if let Some(word) = word {
             hits.push(Hit {
-                word: word.into(),
-                category: FLOOD.into(),
+                word,
+                category: FLOOD,
                 start: 0,
                 end: text.chars().count(),
             });
@@ -118,8 +119,8 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     // Categories in the order they appear; the live ones decide what happens.
     let mut categories: Vec<&str> = Vec::new();
     for h in &hits {
-        if !categories.contains(&&*h.category) {
-            categories.push(&h.category);
+        if !categories.contains(&h.category) {
+            categories.push(h.category);
         }
     }
     let mut live: Vec<FilterAction> = Vec::new();
@@ -150,8 +151,8 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     // Word hits show masked; rule hits (links, flooding) are named by their category alone.
     let masked: Vec<String> = hits
         .iter()
-        .filter(|h| &*h.category != LINK && &*h.category != FLOOD)
-        .map(|h| mask(&h.word))
+        .filter(|h| h.category != LINK && h.category != FLOOD)
+        .map(|h| mask(h.word))
         .collect();
     for action in &live {
         match action {
@@ -278,7 +279,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
 }
 
 pub fn hit_json(h: &Hit) -> serde_json::Value {
-    json!({"word": &*h.word, "category": &*h.category, "start": h.start, "end": h.end})
+    json!({"word": h.word, "category": h.category, "start": h.start, "end": h.end})
 }
 
 #[cfg(test)]

@@ -28,7 +28,6 @@ pub mod words;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
@@ -36,23 +35,50 @@ pub use normalize::Normalization;
 use normalize::{is_cjk, View};
 pub use words::{apply_edit, Entry, Remark, WordEdit, WordList};
 
-/// One dictionary word found in a text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Hit {
+/// One dictionary word found in a text. It borrows the word and category from
+/// the filter, so a hit costs no allocation and no reference count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit<'a> {
     /// The dictionary entry as written in the word list.
-    pub word: Arc<str>,
-    pub category: Arc<str>,
+    pub word: &'a str,
+    pub category: &'a str,
     /// Character offsets into the original text, end exclusive.
     pub start: usize,
     pub end: usize,
 }
 
-/// A dictionary word, compiled.
-#[derive(Debug)]
-struct Variant {
-    entry: usize,
-    /// Length of each run of the collapsed word (all 1 when repeats are off).
-    counts: Vec<u32>,
+/// "None" in the packed tables below.
+const NONE: u32 = u32::MAX;
+
+/// A dictionary word as a candidate for one automaton pattern.
+///
+/// The first word of each pattern sits at the pattern's own index in
+/// [`Matcher::words`], so the common case (one word per pattern, no repeated
+/// characters) is verified and reported from this one record: with a big
+/// dictionary every extra table read per match is a cache miss, and those misses
+/// cost more than the checks themselves. Words that collapse to the same
+/// pattern follow in a chain after the patterns' first words.
+#[derive(Clone, Copy, Debug)]
+struct Word {
+    /// The entry as written, at `Matcher::text[text_start..text_end]`.
+    text_start: u32,
+    text_end: u32,
+    /// The length of each run of the collapsed word is at `counts[counts_at..]`;
+    /// NONE when every run is one character.
+    counts_at: u32,
+    /// The next word that collapses to the same pattern, or NONE.
+    next: u32,
+    /// On a pattern's first word: the other patterns that are its prefixes,
+    /// longest first, at `prefixes[prefixes_at..]` up to a NONE; NONE when there
+    /// are none. They are the alternatives at the same start when a candidate
+    /// fails its check.
+    prefixes_at: u32,
+    /// Characters in the collapsed pattern.
+    runs: u32,
+    /// Bytes in the collapsed pattern.
+    pattern_len: u32,
+    /// Index into `Matcher::categories`.
+    category: u16,
     /// No CJK character: hits only as a whole token.
     latin: bool,
 }
@@ -61,21 +87,24 @@ struct Variant {
 #[derive(Debug)]
 struct Matcher {
     automaton: AhoCorasick,
-    /// Per automaton pattern, the words that collapse to it.
-    variants: Vec<Vec<Variant>>,
-    /// Per pattern, the other patterns that are its prefixes, longest first: the
-    /// alternatives at the same start when a candidate fails its check.
-    prefixes: Vec<Vec<u32>>,
+    /// Per automaton pattern its first word, then the chained ones.
+    words: Vec<Word>,
+    counts: Vec<u32>,
+    prefixes: Vec<u32>,
+    /// Every entry's text, end to end.
+    text: String,
+    categories: Vec<Box<str>>,
     /// ASCII characters that begin a word with a CJK character in it (`qq群`).
     mixed_first: [bool; 128],
 }
 
-/// A verified match: view indices (or byte offsets when nothing is normalised).
+/// A verified match: view indices (or byte offsets when nothing is normalised)
+/// and the index of the word in [`Matcher::words`].
 #[derive(Clone, Copy, Debug)]
 struct Span {
     start: usize,
     end: usize,
-    entry: usize,
+    word: u32,
 }
 
 /// The collapsed text: one character per run, with the runs' places in the view.
@@ -144,45 +173,81 @@ fn compile(entry: &Entry, n: Normalization) -> (String, Vec<u32>, bool) {
 
 impl Matcher {
     fn build(entries: &[Entry], n: Normalization, kind: MatchKind) -> Matcher {
-        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut index: HashMap<String, u32> = HashMap::new();
         let mut patterns: Vec<String> = Vec::new();
-        let mut variants: Vec<Vec<Variant>> = Vec::new();
-        for (entry, e) in entries.iter().enumerate() {
-            let (text, counts, latin) = compile(e, n);
-            if text.is_empty() {
+        let mut words: Vec<Word> = Vec::new();
+        let mut chained: Vec<(u32, Word)> = Vec::new();
+        let mut counts = Vec::new();
+        let mut text = String::new();
+        let mut categories: Vec<Box<str>> = Vec::new();
+        for entry in entries {
+            let (pattern, runs, latin) = compile(entry, n);
+            if pattern.is_empty() {
                 continue;
             }
-            let id = *index.entry(text.clone()).or_insert_with(|| {
-                patterns.push(text);
-                variants.push(Vec::new());
-                patterns.len() - 1
-            });
-            variants[id].push(Variant {
-                entry,
-                counts,
+            let counts_at = if runs.iter().all(|c| *c == 1) {
+                NONE
+            } else {
+                counts.extend_from_slice(&runs);
+                (counts.len() - runs.len()) as u32
+            };
+            let category = match categories.iter().position(|c| **c == *entry.category) {
+                Some(c) => c,
+                None => {
+                    categories.push(entry.category.as_str().into());
+                    categories.len() - 1
+                }
+            };
+            let text_start = text.len() as u32;
+            text.push_str(&entry.word);
+            let word = Word {
+                text_start,
+                text_end: text.len() as u32,
+                counts_at,
+                next: NONE,
+                prefixes_at: NONE,
+                runs: runs.len() as u32,
+                pattern_len: pattern.len() as u32,
+                category: category as u16,
                 latin,
-            });
+            };
+            match index.get(&pattern) {
+                Some(&p) => chained.push((p, word)),
+                None => {
+                    index.insert(pattern.clone(), patterns.len() as u32);
+                    patterns.push(pattern);
+                    words.push(word);
+                }
+            }
         }
+        let mut tail: Vec<u32> = (0..words.len() as u32).collect();
+        for (p, word) in chained {
+            let at = words.len() as u32;
+            words.push(word);
+            words[tail[p as usize] as usize].next = at;
+            tail[p as usize] = at;
+        }
+        let mut prefixes = Vec::new();
         let mut mixed_first = [false; 128];
-        for (pattern, vs) in patterns.iter().zip(&variants) {
+        for (p, pattern) in patterns.iter().enumerate() {
+            let before = prefixes.len();
+            prefixes.extend(
+                pattern
+                    .char_indices()
+                    .rev()
+                    .filter(|(b, _)| *b > 0)
+                    .filter_map(|(b, _)| index.get(&pattern[..b]).copied()),
+            );
+            if prefixes.len() > before {
+                words[p].prefixes_at = before as u32;
+                prefixes.push(NONE);
+            }
             if let Some(c) = pattern.chars().next().filter(char::is_ascii) {
-                if vs.iter().any(|v| !v.latin) {
+                if !words[p].latin {
                     mixed_first[c as usize] = true;
                 }
             }
         }
-        let prefixes = patterns
-            .iter()
-            .map(|p| {
-                let mut found: Vec<u32> = p
-                    .char_indices()
-                    .skip(1)
-                    .filter_map(|(b, _)| index.get(&p[..b]).map(|id| *id as u32))
-                    .collect();
-                found.reverse();
-                found
-            })
-            .collect();
         let automaton = AhoCorasickBuilder::new()
             .match_kind(kind)
             .build(&patterns)
@@ -191,9 +256,45 @@ impl Matcher {
             });
         Matcher {
             automaton,
-            variants,
+            words,
+            counts,
             prefixes,
+            text,
+            categories,
             mixed_first,
+        }
+    }
+
+    /// The words pattern `p` stands for, with their indices.
+    fn chain(&self, p: usize) -> impl Iterator<Item = (u32, &Word)> {
+        let mut at = p as u32;
+        std::iter::from_fn(move || {
+            let word = self.words.get(at as usize)?;
+            let this = at;
+            at = word.next;
+            Some((this, word))
+        })
+    }
+
+    /// The shorter patterns that are prefixes of pattern `p`, longest first.
+    fn prefixes_of(&self, p: usize) -> impl Iterator<Item = usize> + '_ {
+        let at = self.words[p].prefixes_at;
+        let list = if at == NONE {
+            &[][..]
+        } else {
+            &self.prefixes[at as usize..]
+        };
+        list.iter()
+            .take_while(|id| **id != NONE)
+            .map(|id| *id as usize)
+    }
+
+    /// The run length word `w` needs at its `k`th run.
+    fn need(&self, w: &Word, k: usize) -> u32 {
+        if w.counts_at == NONE {
+            1
+        } else {
+            self.counts[w.counts_at as usize + k]
         }
     }
 
@@ -203,7 +304,7 @@ impl Matcher {
         &self,
         hay: &str,
         out: &mut Vec<Span>,
-        check: impl Fn(&[Variant], usize, usize) -> Option<Span>,
+        check: impl Fn(usize, usize, usize) -> Option<Span>,
         token_start: impl Fn(usize) -> bool,
     ) {
         out.clear();
@@ -214,21 +315,14 @@ impl Matcher {
             };
             let start = m.start();
             let longest = m.pattern().as_usize();
-            let candidates =
-                std::iter::once(longest as u32).chain(self.prefixes[longest].iter().copied());
-            let hit = candidates.into_iter().find_map(|p| {
-                let p = p as usize;
-                let len = if p == longest {
-                    m.end() - start
-                } else {
-                    self.pattern_len(p, hay, start)
-                };
-                check(&self.variants[p], start, start + len).map(|span| (span, start + len))
+            let hit = check(longest, start, m.end()).or_else(|| {
+                self.prefixes_of(longest)
+                    .find_map(|p| check(p, start, start + self.words[p].pattern_len as usize))
             });
             match hit {
-                Some((span, end)) => {
+                Some(span) => {
+                    pos = start + self.words[span.word as usize].pattern_len as usize;
                     out.push(span);
-                    pos = end;
                 }
                 None => {
                     // Inside a run of ASCII letters and digits, a word can only start
@@ -248,103 +342,95 @@ impl Matcher {
         }
     }
 
-    /// Byte length of prefix pattern `p` matched at `start` (it is a prefix of what matched there).
-    fn pattern_len(&self, p: usize, hay: &str, start: usize) -> usize {
-        let chars = self.variants[p][0].counts.len();
-        hay[start..]
-            .char_indices()
-            .nth(chars)
-            .map_or(hay.len() - start, |(b, _)| b)
-    }
-
     /// Every verified match, overlapping (for allow phrases, which must cover hits).
     fn all(
         &self,
         hay: &str,
         out: &mut Vec<Span>,
-        check: impl Fn(&[Variant], usize, usize) -> Option<Span>,
+        check: impl Fn(usize, usize, usize) -> Option<Span>,
     ) {
         out.clear();
-        if self.variants.is_empty() {
+        if self.words.is_empty() {
             return;
         }
         for m in self.automaton.find_overlapping_iter(hay) {
-            if let Some(span) = check(&self.variants[m.pattern().as_usize()], m.start(), m.end()) {
+            if let Some(span) = check(m.pattern().as_usize(), m.start(), m.end()) {
                 out.push(span);
             }
         }
     }
 
+    /// The dictionary entry and category of a verified span.
+    fn entry(&self, span: &Span) -> (&str, &str) {
+        let w = &self.words[span.word as usize];
+        (
+            &self.text[w.text_start as usize..w.text_end as usize],
+            &self.categories[w.category as usize],
+        )
+    }
+
     fn memory_usage(&self) -> usize {
         self.automaton.memory_usage()
-            + self
-                .variants
-                .iter()
-                .map(|v| {
-                    v.capacity() * std::mem::size_of::<Variant>()
-                        + v.iter().map(|x| x.counts.capacity() * 4).sum::<usize>()
-                })
-                .sum::<usize>()
-            + self
-                .prefixes
-                .iter()
-                .map(|p| p.capacity() * 4 + 24)
-                .sum::<usize>()
+            + self.words.capacity() * std::mem::size_of::<Word>()
+            + (self.counts.capacity() + self.prefixes.capacity()) * 4
+            + self.text.capacity()
+            + self.categories.iter().map(|c| c.len() + 16).sum::<usize>()
     }
-}
 
-/// Checks a match over collapsed runs: run lengths, then token boundaries for
-/// Latin words. Among words collapsing alike, the longest that fits wins.
-fn check_runs(view: &View, runs: &Runs, variants: &[Variant], start_byte: usize) -> Option<Span> {
-    let first = runs.run_of_byte[start_byte] as usize;
-    variants
-        .iter()
-        .filter_map(|v| {
-            let last = first + v.counts.len() - 1;
-            let fits = v
-                .counts
-                .iter()
-                .zip(first..=last)
-                .all(|(need, run)| runs.len[run] >= *need);
-            if !fits {
-                return None;
+    /// Checks a match over collapsed runs: run lengths, then token boundaries for
+    /// Latin words. Among words collapsing alike, the longest that fits wins.
+    fn check_runs(&self, view: &View, runs: &Runs, p: usize, start_byte: usize) -> Option<Span> {
+        let first = runs.run_of_byte[start_byte] as usize;
+        let mut best: Option<Span> = None;
+        for (at, w) in self.chain(p) {
+            let n = w.runs as usize;
+            let last = first + n - 1;
+            if w.counts_at != NONE && !(0..n).all(|k| runs.len[first + k] >= self.need(w, k)) {
+                continue;
             }
-            let (start, end) = if first == last {
-                let s = runs.start[first] as usize;
-                (s, s + v.counts[0] as usize)
+            let (start, end) = if n == 1 {
+                let s = runs.start[first];
+                (s, s + self.need(w, 0))
             } else {
-                let s = (runs.start[first] + runs.len[first] - v.counts[0]) as usize;
                 (
-                    s,
-                    (runs.start[last] + v.counts[v.counts.len() - 1]) as usize,
+                    runs.start[first] + runs.len[first] - self.need(w, 0),
+                    runs.start[last] + self.need(w, n - 1),
                 )
             };
-            (!v.latin || whole_token(view, start, end)).then_some(Span {
-                start,
-                end,
-                entry: v.entry,
-            })
-        })
-        .max_by_key(|s| s.end - s.start)
-}
-
-/// The same over raw text, when nothing is normalised.
-fn check_raw(text: &str, variants: &[Variant], start: usize, end: usize) -> Option<Span> {
-    let v = variants.first()?;
-    if v.latin {
-        let before = text[..start].chars().next_back();
-        let after = text[end..].chars().next();
-        if before.is_some_and(|c| c.is_ascii_alphanumeric())
-            || after.is_some_and(|c| c.is_ascii_alphanumeric())
-        {
-            return None;
+            let (start, end) = (start as usize, end as usize);
+            if w.latin && !whole_token(view, start, end) {
+                continue;
+            }
+            if best.is_none_or(|b| end - start >= b.end - b.start) {
+                best = Some(Span {
+                    start,
+                    end,
+                    word: at,
+                });
+            }
         }
+        best
     }
-    Some(Span {
-        start,
-        end,
-        entry: v.entry,
-    })
+
+    /// The same over raw text, when nothing is normalised: the pattern is the
+    /// word as written, so only a Latin word's neighbours are left to check.
+    fn check_raw(&self, text: &str, p: usize, start: usize, end: usize) -> Option<Span> {
+        let w = self.words.get(p)?;
+        if w.latin {
+            let before = text[..start].chars().next_back();
+            let after = text[end..].chars().next();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric())
+                || after.is_some_and(|c| c.is_ascii_alphanumeric())
+            {
+                return None;
+            }
+        }
+        Some(Span {
+            start,
+            end,
+            word: p as u32,
+        })
+    }
 }
 
 /// A Latin word's neighbours (after folding) must not be letters or digits; a
@@ -361,18 +447,11 @@ pub struct Filter {
     normalization: Normalization,
     deny: Matcher,
     allow: Matcher,
-    /// Per deny entry, its word and category, shared by every hit.
-    deny_entries: Vec<(Arc<str>, Arc<str>)>,
 }
 
 impl std::fmt::Debug for Filter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Filter({} words, {:?})",
-            self.deny_entries.len(),
-            self.normalization
-        )
+        write!(f, "Filter({} words, {:?})", self.len(), self.normalization)
     }
 }
 
@@ -382,11 +461,6 @@ impl Filter {
             normalization,
             deny: Matcher::build(&list.deny, normalization, MatchKind::LeftmostLongest),
             allow: Matcher::build(&list.allow, normalization, MatchKind::Standard),
-            deny_entries: list
-                .deny
-                .iter()
-                .map(|e| (Arc::from(e.word.as_str()), Arc::from(e.category.as_str())))
-                .collect(),
         }
     }
 
@@ -401,26 +475,20 @@ impl Filter {
 
     /// How many deny words are compiled.
     pub fn len(&self) -> usize {
-        self.deny_entries.len()
+        self.deny.words.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.deny_entries.is_empty()
+        self.deny.words.is_empty()
     }
 
     /// Heap bytes held by the compiled automata and word tables.
     pub fn memory_usage(&self) -> usize {
-        self.deny.memory_usage()
-            + self.allow.memory_usage()
-            + self
-                .deny_entries
-                .iter()
-                .map(|(w, c)| w.len() + c.len() + 32)
-                .sum::<usize>()
+        self.deny.memory_usage() + self.allow.memory_usage()
     }
 
     /// Every deny hit in `text`, leftmost-longest, in text order.
-    pub fn scan(&self, text: &str) -> Vec<Hit> {
+    pub fn scan(&self, text: &str) -> Vec<Hit<'_>> {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             let Scratch {
@@ -437,14 +505,25 @@ impl Filter {
                         .next_back()
                         .is_some_and(|c| c.is_ascii_alphanumeric())
                 };
-                self.deny
-                    .leftmost(text, found, |v, s, e| check_raw(text, v, s, e), token_start);
+                self.deny.leftmost(
+                    text,
+                    found,
+                    |p, s, e| self.deny.check_raw(text, p, s, e),
+                    token_start,
+                );
                 if found.is_empty() {
                     return Vec::new();
                 }
                 self.allow
-                    .all(text, allowed, |v, s, e| check_raw(text, v, s, e));
-                let to_char = |byte: usize| text[..byte].chars().count();
+                    .all(text, allowed, |p, s, e| self.allow.check_raw(text, p, s, e));
+                // Spans come in text order: count characters from the previous one.
+                let mut counted = (0, 0);
+                let mut to_char = |byte: usize| {
+                    let (from_byte, from_char) = counted;
+                    let chars = from_char + text[from_byte..byte].chars().count();
+                    counted = (byte, chars);
+                    chars
+                };
                 return self.hits(found, allowed, |s| (to_char(s.start), to_char(s.end)));
             }
             view.build(text, self.normalization);
@@ -457,14 +536,15 @@ impl Filter {
             self.deny.leftmost(
                 &runs.text,
                 found,
-                |v, s, _| check_runs(view, runs, v, s),
+                |p, s, _| self.deny.check_runs(view, runs, p, s),
                 token_start,
             );
             if found.is_empty() {
                 return Vec::new();
             }
-            self.allow
-                .all(&runs.text, allowed, |v, s, _| check_runs(view, runs, v, s));
+            self.allow.all(&runs.text, allowed, |p, s, _| {
+                self.allow.check_runs(view, runs, p, s)
+            });
             self.hits(found, allowed, |s| {
                 (
                     view.origin[s.start] as usize,
@@ -475,13 +555,13 @@ impl Filter {
     }
 
     /// The found spans no allow phrase covers, as hits; `place` gives a span's
-    /// character offsets in the original text.
+    /// character offsets in the original text, called in text order.
     fn hits(
         &self,
         found: &[Span],
         allowed: &[Span],
-        place: impl Fn(&Span) -> (usize, usize),
-    ) -> Vec<Hit> {
+        mut place: impl FnMut(&Span) -> (usize, usize),
+    ) -> Vec<Hit<'_>> {
         found
             .iter()
             .filter(|span| {
@@ -491,19 +571,15 @@ impl Filter {
             })
             .map(|span| {
                 let (start, end) = place(span);
-                self.hit(span, start, end)
+                let (word, category) = self.deny.entry(span);
+                Hit {
+                    word,
+                    category,
+                    start,
+                    end,
+                }
             })
             .collect()
-    }
-
-    fn hit(&self, span: &Span, start: usize, end: usize) -> Hit {
-        let (word, category) = &self.deny_entries[span.entry];
-        Hit {
-            word: word.clone(),
-            category: category.clone(),
-            start,
-            end,
-        }
     }
 }
 

@@ -90,14 +90,14 @@ fn hits_report_the_dictionary_entry_category_and_original_offsets() {
         hits,
         vec![
             Hit {
-                word: "傻逼".into(),
-                category: "abuse".into(),
+                word: "傻逼",
+                category: "abuse",
                 start: 3,
                 end: 6
             },
             Hit {
-                word: "加群".into(),
-                category: "ad".into(),
+                word: "加群",
+                category: "ad",
                 start: 7,
                 end: 10
             },
@@ -172,7 +172,7 @@ mod properties {
                 prop_assert!(hit.start < hit.end && hit.end <= chars.len());
                 let cut: String = chars[hit.start..hit.end].iter().collect();
                 let normalized_cut = normalize::normalize_word(&cut, Normalization::default());
-                let normalized_word = normalize::normalize_word(&hit.word, Normalization::default());
+                let normalized_word = normalize::normalize_word(hit.word, Normalization::default());
                 // Runs in the cut may be longer than in the word; compare collapsed forms too.
                 let collapse = |s: &str| { let mut v: Vec<char> = s.chars().collect(); v.dedup(); v.into_iter().collect::<String>() };
                 prop_assert!(
