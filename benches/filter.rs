@@ -3,11 +3,12 @@
 //! unnormalised messages. Reports MB/s, ns per message (p50/p99), the ratio
 //! R = filter time ÷ raw time, and the 64k dictionary's build time and memory.
 //!
-//! `cargo bench --bench filter`. Environment: `BENCH_MB` (default 12) sets the
-//! text per dictionary; `BENCH_DICT` runs only the dictionaries whose name
-//! contains it (`64000`, `shared`);
-//! `BENCH_ONLY` (`raw`, `on`, `off`) runs one contender, for a profiler. The shared 65k dictionary at
+//! `cargo bench --bench filter`. The shared 65k dictionary at
 //! ../shared/bench/sensitive-dict-65k.txt is measured too when present.
+//! Environment: `BENCH_MB` (default 12) sets the text per dictionary;
+//! `BENCH_DICT` runs only the dictionaries whose name contains it (`64000`,
+//! `shared`); `BENCH_ONLY` (`raw`, `on`, `off`) times one contender alone, for
+//! a profiler.
 
 use std::time::{Duration, Instant};
 
@@ -106,33 +107,52 @@ fn messages(rng: &mut StdRng, dictionary: &[String], bytes: usize) -> Vec<String
 }
 
 struct Run {
+    /// Best round.
     total: Duration,
+    /// Every round, in order.
+    rounds: Vec<Duration>,
     p50: Duration,
     p99: Duration,
     hits: usize,
 }
 
-/// Each contender's total time over all messages, best of `ROUNDS`, the rounds
-/// interleaved so that drift on a shared machine weighs on all of them alike;
-/// then per-message times for p50/p99.
-const ROUNDS: usize = 5;
+impl Run {
+    /// This run's time over `reference`'s: the median of the per-round ratios.
+    /// Rounds are interleaved, so a round's ratio compares the two under the
+    /// same conditions, and the median drops the rounds a neighbour disturbed.
+    fn ratio(&self, reference: &Run) -> f64 {
+        let mut ratios: Vec<f64> = self
+            .rounds
+            .iter()
+            .zip(&reference.rounds)
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        ratios[ratios.len() / 2]
+    }
+}
+
+/// Rounds over all messages per contender, interleaved so that drift on a
+/// shared machine weighs on all of them alike; then per-message times for p50/p99.
+const ROUNDS: usize = 7;
 
 type Scan<'a> = Box<dyn Fn(&str) -> usize + 'a>;
 
 fn measure(messages: &[String], contenders: &[Scan]) -> Vec<Run> {
-    let mut totals = vec![Duration::MAX; contenders.len()];
+    let mut rounds = vec![Vec::new(); contenders.len()];
     let mut hits = vec![0; contenders.len()];
     for _ in 0..ROUNDS {
         for (i, scan) in contenders.iter().enumerate() {
             let started = Instant::now();
             hits[i] = messages.iter().map(|m| scan(m)).sum();
-            totals[i] = totals[i].min(started.elapsed());
+            rounds[i].push(started.elapsed());
         }
     }
     contenders
         .iter()
-        .enumerate()
-        .map(|(i, scan)| {
+        .zip(rounds)
+        .zip(hits)
+        .map(|((scan, rounds), hits)| {
             let mut each: Vec<Duration> = messages
                 .iter()
                 .map(|m| {
@@ -143,10 +163,11 @@ fn measure(messages: &[String], contenders: &[Scan]) -> Vec<Run> {
                 .collect();
             each.sort();
             Run {
-                total: totals[i],
+                total: rounds.iter().copied().min().unwrap_or_default(),
+                rounds,
                 p50: each[each.len() / 2],
                 p99: each[each.len() * 99 / 100],
-                hits: hits[i],
+                hits,
             }
         })
         .collect()
@@ -172,27 +193,38 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
     let text = word_list(words);
     let started = Instant::now();
     let list = WordList::parse(&text, Normalization::default());
+    let parsed = started.elapsed();
     let filter = Filter::new(&list, Normalization::default());
     let build = started.elapsed();
     let off = Filter::new(
         &WordList::parse(&text, Normalization::OFF),
         Normalization::OFF,
     );
+    let started = Instant::now();
     let raw: AhoCorasick = AhoCorasickBuilder::new()
         .match_kind(MatchKind::LeftmostLongest)
         .build(words)
         .expect("raw automaton");
+    let raw_build = started.elapsed();
     let msgs = messages(rng, words, bytes);
     let total_bytes: usize = msgs.iter().map(String::len).sum();
 
     println!(
-        "{name}: {} words ({} kept after parsing), {} messages, {:.1} MB; build {:.0} ms (parse + compile), {:.1} MiB",
+        "{name}: {} words ({} kept after parsing), {} messages, {:.1} MB",
         words.len(),
         filter.len(),
         msgs.len(),
         total_bytes as f64 / 1e6,
-        build.as_secs_f64() * 1e3,
-        filter.memory_usage() as f64 / (1024.0 * 1024.0)
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "  build {:.0} ms (parse {:.0} + compile {:.0}; raw automaton alone {:.0} ms), {:.1} MiB (raw automaton {:.1} MiB)",
+        ms(build),
+        ms(parsed),
+        ms(build - parsed),
+        ms(raw_build),
+        filter.memory_usage() as f64 / (1024.0 * 1024.0),
+        raw.memory_usage() as f64 / (1024.0 * 1024.0)
     );
     println!(
         "  kinds: raw {:?}, filter {}",
@@ -237,9 +269,9 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
         off_run,
     );
     println!(
-        "  R (filter ÷ raw): all on {:.2}, all off {:.2}",
-        on_run.total.as_secs_f64() / raw_run.total.as_secs_f64(),
-        off_run.total.as_secs_f64() / raw_run.total.as_secs_f64()
+        "  R (filter ÷ raw, median of {ROUNDS} interleaved rounds): all on {:.2}, all off {:.2}",
+        on_run.ratio(raw_run),
+        off_run.ratio(raw_run)
     );
 }
 

@@ -58,11 +58,11 @@ const NONE: u32 = u32::MAX;
 /// dictionary every extra table read per match is a cache miss, and those misses
 /// cost more than the checks themselves. Words that collapse to the same
 /// pattern follow in a chain after the patterns' first words.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 struct Word {
-    /// The entry as written, at `Matcher::text[text_start..text_end]`.
-    text_start: u32,
-    text_end: u32,
+    /// The entry as written. Its own allocation, so that a hit borrows it
+    /// without reading its bytes.
+    text: Box<str>,
     /// The length of each run of the collapsed word is at `counts[counts_at..]`;
     /// NONE when every run is one character.
     counts_at: u32,
@@ -91,8 +91,9 @@ struct Matcher {
     words: Vec<Word>,
     counts: Vec<u32>,
     prefixes: Vec<u32>,
-    /// Every entry's text, end to end.
-    text: String,
+    /// Patterns below this number are Latin (no CJK character): patterns are
+    /// numbered Latin first, so the token check knows without a table read.
+    latin_patterns: usize,
     categories: Vec<Box<str>>,
     /// ASCII characters that begin a word with a CJK character in it (`qq群`).
     mixed_first: [bool; 128],
@@ -178,7 +179,6 @@ impl Matcher {
         let mut words: Vec<Word> = Vec::new();
         let mut chained: Vec<(u32, Word)> = Vec::new();
         let mut counts = Vec::new();
-        let mut text = String::new();
         let mut categories: Vec<Box<str>> = Vec::new();
         for entry in entries {
             let (pattern, runs, latin) = compile(entry, n);
@@ -198,11 +198,8 @@ impl Matcher {
                     categories.len() - 1
                 }
             };
-            let text_start = text.len() as u32;
-            text.push_str(&entry.word);
             let word = Word {
-                text_start,
-                text_end: text.len() as u32,
+                text: entry.word.as_str().into(),
                 counts_at,
                 next: NONE,
                 prefixes_at: NONE,
@@ -220,8 +217,27 @@ impl Matcher {
                 }
             }
         }
+        // Number the patterns Latin first (the order of patterns decides nothing
+        // else: they are distinct, so leftmost-longest never ties between them).
+        let mut order: Vec<usize> = (0..patterns.len()).collect();
+        order.sort_by_key(|p| !words[*p].latin);
+        let latin_patterns = order.iter().take_while(|p| words[**p].latin).count();
+        let mut renumbered = vec![0u32; order.len()];
+        for (new, old) in order.iter().enumerate() {
+            renumbered[*old] = new as u32;
+        }
+        let mut firsts: Vec<Option<Word>> = words.into_iter().map(Some).collect();
+        let mut words: Vec<Word> = order.iter().filter_map(|p| firsts[*p].take()).collect();
+        let patterns: Vec<String> = order
+            .iter()
+            .map(|p| std::mem::take(&mut patterns[*p]))
+            .collect();
+        for id in index.values_mut() {
+            *id = renumbered[*id as usize];
+        }
         let mut tail: Vec<u32> = (0..words.len() as u32).collect();
         for (p, word) in chained {
+            let p = renumbered[p as usize];
             let at = words.len() as u32;
             words.push(word);
             words[tail[p as usize] as usize].next = at;
@@ -259,7 +275,7 @@ impl Matcher {
             words,
             counts,
             prefixes,
-            text,
+            latin_patterns,
             categories,
             mixed_first,
         }
@@ -315,13 +331,19 @@ impl Matcher {
             };
             let start = m.start();
             let longest = m.pattern().as_usize();
-            let hit = check(longest, start, m.end()).or_else(|| {
-                self.prefixes_of(longest)
-                    .find_map(|p| check(p, start, start + self.words[p].pattern_len as usize))
-            });
+            // The next search starts from the end of this one's match, known
+            // without a table read: the search waits for nothing.
+            let hit = check(longest, start, m.end())
+                .map(|span| (span, m.end()))
+                .or_else(|| {
+                    self.prefixes_of(longest).find_map(|p| {
+                        let end = start + self.words[p].pattern_len as usize;
+                        check(p, start, end).map(|span| (span, end))
+                    })
+                });
             match hit {
-                Some(span) => {
-                    pos = start + self.words[span.word as usize].pattern_len as usize;
+                Some((span, end)) => {
+                    pos = end;
                     out.push(span);
                 }
                 None => {
@@ -363,17 +385,14 @@ impl Matcher {
     /// The dictionary entry and category of a verified span.
     fn entry(&self, span: &Span) -> (&str, &str) {
         let w = &self.words[span.word as usize];
-        (
-            &self.text[w.text_start as usize..w.text_end as usize],
-            &self.categories[w.category as usize],
-        )
+        (&w.text, &self.categories[w.category as usize])
     }
 
     fn memory_usage(&self) -> usize {
         self.automaton.memory_usage()
             + self.words.capacity() * std::mem::size_of::<Word>()
             + (self.counts.capacity() + self.prefixes.capacity()) * 4
-            + self.text.capacity()
+            + self.words.iter().map(|w| w.text.len() + 16).sum::<usize>()
             + self.categories.iter().map(|c| c.len() + 16).sum::<usize>()
     }
 
@@ -415,8 +434,7 @@ impl Matcher {
     /// The same over raw text, when nothing is normalised: the pattern is the
     /// word as written, so only a Latin word's neighbours are left to check.
     fn check_raw(&self, text: &str, p: usize, start: usize, end: usize) -> Option<Span> {
-        let w = self.words.get(p)?;
-        if w.latin {
+        if p < self.latin_patterns {
             let before = text[..start].chars().next_back();
             let after = text[end..].chars().next();
             if before.is_some_and(|c| c.is_ascii_alphanumeric())

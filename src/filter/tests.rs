@@ -196,3 +196,19 @@ fn a_mixed_word_inside_a_latin_run_still_hits_after_a_refused_latin_candidate() 
     );
     assert_eq!(off.scan("xab群").len(), 1);
 }
+
+#[test]
+fn words_that_collapse_alike_each_hit_with_their_own_category() {
+    let f = filter("[a]\n嘻哈\n[b]\n嘻嘻哈哈\n[latin]\nqq\n[mixed]\nqq群\n");
+    let found = |text: &str| -> Vec<(String, String)> {
+        f.scan(text)
+            .iter()
+            .map(|h| (h.word.to_string(), h.category.to_string()))
+            .collect()
+    };
+    let pair = |w: &str, c: &str| (w.to_string(), c.to_string());
+    assert_eq!(found("嘻嘻哈哈哈"), [pair("嘻嘻哈哈", "b")]);
+    assert_eq!(found("嘻嘻哈"), [pair("嘻哈", "a")]);
+    assert_eq!(found("加qq群"), [pair("qq群", "mixed")]);
+    assert_eq!(found("我的qq是"), [pair("qq", "latin")]);
+}
