@@ -27,6 +27,7 @@ pub mod rules;
 pub mod words;
 
 use std::cell::RefCell;
+use std::collections::hash_map::Entry as Slot;
 use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
@@ -157,95 +158,100 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// A word's automaton pattern and run lengths. With nothing normalised the word
-/// is taken as written.
-fn compile(entry: &Entry, n: Normalization) -> (String, Vec<u32>, bool) {
+/// A word's automaton pattern (its runs collapsed when repeats are on) and its
+/// record; the run lengths go to `counts` unless every run is one character.
+/// With nothing normalised the word is taken as written.
+fn compile(
+    entry: &Entry,
+    n: Normalization,
+    category: u16,
+    counts: &mut Vec<u32>,
+) -> Option<(String, Word)> {
     let word = if n == Normalization::OFF {
         &entry.word
     } else {
         &entry.normalized
     };
-    let chars: Vec<char> = word.chars().collect();
-    let latin = !chars.iter().any(|c| is_cjk(*c));
-    let mut runs = Runs::default();
-    runs.build(&chars, n.repeats);
-    (runs.text, runs.len, latin)
+    let counts_at = counts.len();
+    let mut pattern = String::with_capacity(word.len());
+    let mut chars = word.chars().peekable();
+    while let Some(c) = chars.next() {
+        let mut len = 1;
+        while n.repeats && chars.next_if_eq(&c).is_some() {
+            len += 1;
+        }
+        pattern.push(c);
+        counts.push(len);
+    }
+    let runs = (counts.len() - counts_at) as u32;
+    let counts_at = if counts[counts_at..].iter().all(|c| *c == 1) {
+        counts.truncate(counts_at);
+        NONE
+    } else {
+        counts_at as u32
+    };
+    let word = Word {
+        text: entry.word.as_str().into(),
+        counts_at,
+        next: NONE,
+        prefixes_at: NONE,
+        runs,
+        pattern_len: pattern.len() as u32,
+        category,
+        latin: !pattern.chars().any(is_cjk),
+    };
+    (!pattern.is_empty()).then_some((pattern, word))
 }
 
 impl Matcher {
     fn build(entries: &[Entry], n: Normalization, kind: MatchKind) -> Matcher {
-        let mut index: HashMap<String, u32> = HashMap::new();
-        let mut patterns: Vec<String> = Vec::new();
-        let mut words: Vec<Word> = Vec::new();
-        let mut chained: Vec<(u32, Word)> = Vec::new();
         let mut counts = Vec::new();
         let mut categories: Vec<Box<str>> = Vec::new();
-        for entry in entries {
-            let (pattern, runs, latin) = compile(entry, n);
-            if pattern.is_empty() {
-                continue;
-            }
-            let counts_at = if runs.iter().all(|c| *c == 1) {
-                NONE
-            } else {
-                counts.extend_from_slice(&runs);
-                (counts.len() - runs.len()) as u32
-            };
-            let category = match categories.iter().position(|c| **c == *entry.category) {
-                Some(c) => c,
-                None => {
-                    categories.push(entry.category.as_str().into());
-                    categories.len() - 1
-                }
-            };
-            let word = Word {
-                text: entry.word.as_str().into(),
-                counts_at,
-                next: NONE,
-                prefixes_at: NONE,
-                runs: runs.len() as u32,
-                pattern_len: pattern.len() as u32,
-                category: category as u16,
-                latin,
-            };
-            match index.get(&pattern) {
-                Some(&p) => chained.push((p, word)),
-                None => {
-                    index.insert(pattern.clone(), patterns.len() as u32);
-                    patterns.push(pattern);
-                    words.push(word);
-                }
-            }
-        }
-        // Number the patterns Latin first (the order of patterns decides nothing
-        // else: they are distinct, so leftmost-longest never ties between them).
-        let mut order: Vec<usize> = (0..patterns.len()).collect();
-        order.sort_by_key(|p| !words[*p].latin);
-        let latin_patterns = order.iter().take_while(|p| words[**p].latin).count();
-        let mut renumbered = vec![0u32; order.len()];
-        for (new, old) in order.iter().enumerate() {
-            renumbered[*old] = new as u32;
-        }
-        let mut firsts: Vec<Option<Word>> = words.into_iter().map(Some).collect();
-        let mut words: Vec<Word> = order.iter().filter_map(|p| firsts[*p].take()).collect();
-        let patterns: Vec<String> = order
+        let (patterns, words): (Vec<String>, Vec<Word>) = entries
             .iter()
-            .map(|p| std::mem::take(&mut patterns[*p]))
-            .collect();
-        for id in index.values_mut() {
-            *id = renumbered[*id as usize];
+            .filter_map(|entry| {
+                let category = match categories.iter().position(|c| **c == *entry.category) {
+                    Some(c) => c,
+                    None => {
+                        categories.push(entry.category.as_str().into());
+                        categories.len() - 1
+                    }
+                };
+                compile(entry, n, category as u16, &mut counts)
+            })
+            .unzip();
+        // Patterns are numbered Latin first (their order decides nothing else:
+        // they are distinct, so leftmost-longest never ties between them). A
+        // word whose pattern is already numbered joins that pattern's chain.
+        let mut order: Vec<usize> = (0..patterns.len()).collect();
+        order.sort_by_key(|i| !words[*i].latin);
+        let mut index: HashMap<&str, u32> = HashMap::with_capacity(order.len());
+        let mut first: Vec<usize> = Vec::new();
+        let mut chained: Vec<(u32, usize)> = Vec::new();
+        for i in order {
+            match index.entry(&patterns[i]) {
+                Slot::Occupied(p) => chained.push((*p.get(), i)),
+                Slot::Vacant(slot) => {
+                    slot.insert(first.len() as u32);
+                    first.push(i);
+                }
+            }
         }
+        let latin_patterns = first.iter().take_while(|i| words[**i].latin).count();
+        let mut unplaced: Vec<Option<Word>> = words.into_iter().map(Some).collect();
+        let mut words: Vec<Word> = first.iter().filter_map(|i| unplaced[*i].take()).collect();
         let mut tail: Vec<u32> = (0..words.len() as u32).collect();
-        for (p, word) in chained {
-            let p = renumbered[p as usize];
-            let at = words.len() as u32;
-            words.push(word);
-            words[tail[p as usize] as usize].next = at;
-            tail[p as usize] = at;
+        for (p, i) in chained {
+            if let Some(word) = unplaced[i].take() {
+                let at = words.len() as u32;
+                words.push(word);
+                words[tail[p as usize] as usize].next = at;
+                tail[p as usize] = at;
+            }
         }
         let mut prefixes = Vec::new();
         let mut mixed_first = [false; 128];
-        for (p, pattern) in patterns.iter().enumerate() {
+        for (p, pattern) in first.iter().map(|i| patterns[*i].as_str()).enumerate() {
             let before = prefixes.len();
             prefixes.extend(
                 pattern
@@ -266,7 +272,7 @@ impl Matcher {
         }
         let automaton = AhoCorasickBuilder::new()
             .match_kind(kind)
-            .build(&patterns)
+            .build(first.iter().map(|i| &patterns[*i]))
             .unwrap_or_else(|_| {
                 AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds")
             });

@@ -1,9 +1,9 @@
 //! `sensitive-words.txt`: one word a line under `[category]` headers, `#` comments,
 //! and an `[allow]` section of phrases never to flag.
 
-use std::collections::HashMap;
+use std::collections::{hash_map, HashMap};
 
-use super::normalize::{normalize_word, Normalization};
+use super::normalize::{normalize_word, Normalization, View};
 
 /// The name of the section whose phrases suppress hits they cover.
 pub const ALLOW: &str = "allow";
@@ -46,6 +46,8 @@ impl WordList {
         let mut list = WordList::default();
         let mut category: Option<(String, usize, usize)> = None; // name, line, words so far
         let mut seen: HashMap<(bool, String), (usize, String)> = HashMap::new();
+        // One view for every word, so that normalising allocates once.
+        let mut view = View::default();
         let close_category = |category: &Option<(String, usize, usize)>,
                               remarks: &mut Vec<Remark>| {
             if let Some((name, line, 0)) = category {
@@ -93,7 +95,8 @@ impl WordList {
                 });
                 continue;
             };
-            let normalized = normalize_word(trimmed, n);
+            view.build(trimmed, n);
+            let normalized: String = view.chars.iter().collect();
             let remark = |reason: String| Remark {
                 line,
                 col,
@@ -114,13 +117,18 @@ impl WordList {
                 }
             }
             let allow = name == ALLOW;
-            if let Some((first_line, first_category)) = seen.get(&(allow, normalized.clone())) {
-                list.remarks.push(remark(format!(
-                    "`{trimmed}` repeats a word of [{first_category}] on line {first_line}; the first one counts"
-                )));
-                continue;
+            match seen.entry((allow, normalized.clone())) {
+                hash_map::Entry::Occupied(first) => {
+                    let (first_line, first_category) = first.get();
+                    list.remarks.push(remark(format!(
+                        "`{trimmed}` repeats a word of [{first_category}] on line {first_line}; the first one counts"
+                    )));
+                    continue;
+                }
+                hash_map::Entry::Vacant(slot) => {
+                    slot.insert((line, name.clone()));
+                }
             }
-            seen.insert((allow, normalized.clone()), (line, name.clone()));
             *count += 1;
             let entry = Entry {
                 word: trimmed.to_string(),
