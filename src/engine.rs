@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::config::reload::Reloader;
 use crate::config::Config;
 use crate::domain::{Action, Event, Message, Outbound, Segment};
-use crate::features::{self, Change, Decision, State, Timer};
+use crate::features::{self, Change, Decision, ImageCheck, State, Timer};
 use crate::store::journal::Committed;
 use crate::store::{Commit, Store, StoreError};
 
@@ -31,6 +31,8 @@ pub struct Engine {
     /// Woken whenever actions were queued.
     outbox: Arc<Notify>,
     reloader: Option<Reloader>,
+    /// Where image checks go once committed ([`crate::media`]).
+    image_checks: Option<mpsc::Sender<ImageCheck>>,
     state: State,
     /// When the next timer is due, as last read; `None` until read again after a
     /// batch added or fired timers, so the loop does not query SQLite every batch.
@@ -51,6 +53,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         outbox: Arc<Notify>,
         reloader: Option<Reloader>,
+        image_checks: Option<mpsc::Sender<ImageCheck>>,
     ) -> Result<Self, StoreError> {
         let pools = config.borrow().coupons.clone();
         let state = store.load_state(&pools).await?;
@@ -60,6 +63,7 @@ impl Engine {
             clock,
             outbox,
             reloader,
+            image_checks,
             state,
             next_timer: None,
         })
@@ -162,6 +166,7 @@ impl Engine {
         let now = self.clock.now();
         let mut commit = Commit::default();
         let mut reload = false;
+        let mut image_checks = Vec::new();
         for input in inputs {
             let (cause, account, decision) = match input {
                 Input::Event(id, event) => {
@@ -181,8 +186,10 @@ impl Engine {
                 timers,
                 reload: wants_reload,
                 word_edit,
+                image_checks: checks,
             } = decision;
             reload |= wants_reload;
+            image_checks.extend(checks);
             if let Some(request) = word_edit {
                 let (answer, edited) = edit_word_list(&config, &request.edit);
                 reload |= edited;
@@ -221,6 +228,13 @@ impl Engine {
         self.store.commit(&commit).await?;
         if !commit.actions.is_empty() {
             self.outbox.notify_one();
+        }
+        if let Some(checker) = &self.image_checks {
+            for check in image_checks {
+                if let Err(e) = checker.try_send(check) {
+                    tracing::warn!("image check dropped: {e}");
+                }
+            }
         }
         if reload {
             if let Some(reloader) = &self.reloader {

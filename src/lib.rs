@@ -16,6 +16,7 @@
 //! | [`engine`] | runs the features over committed events, queues their actions |
 //! | [`features`] | what the bot decides: plain code over (event, config, clock) |
 //! | [`filter`] | the sensitive-word filter, a pure library |
+//! | [`media`] | reads QR codes in members' images, off the engine |
 //! | [`scan`] | `qunbot scan`: the filter over stdin lines |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
@@ -31,6 +32,7 @@ pub mod engine;
 pub mod features;
 pub mod filter;
 pub mod gateway;
+pub mod media;
 pub mod outbox;
 pub mod scan;
 pub mod simulator;

@@ -2,8 +2,10 @@
 //!
 //! ```text
 //! gateway ──POST──▶ webhook ─▶ journal (group commit) ─▶ engine ─▶ outbox table
-//!                                                                    │
-//! gateway ◀──API── outbox worker (pacing, retry) ◀───────────────────┘
+//!                                  ▲                       │           │
+//!                  QR codes found  └── media (images) ◀────┘           │
+//!                                                                      │
+//! gateway ◀──API── outbox worker (pacing, retry) ◀─────────────────────┘
 //! ```
 //!
 //! Shutdown runs the same way: the webhook stops taking events and finishes the
@@ -26,6 +28,7 @@ use crate::config::{Config, Env};
 use crate::engine::Engine;
 use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::webhook::{self, WebhookState};
+use crate::media;
 use crate::outbox::OutboxWorker;
 use crate::store::journal::Journal;
 use crate::store::{Store, StoreError};
@@ -57,6 +60,7 @@ pub struct Daemon {
     server: JoinHandle<std::io::Result<()>>,
     journal: JoinHandle<()>,
     engine: JoinHandle<()>,
+    media: JoinHandle<()>,
     outbox: JoinHandle<()>,
 }
 
@@ -104,12 +108,14 @@ impl Daemon {
             });
 
         let outbox_wake = Arc::new(Notify::new());
+        let (image_tx, image_rx) = mpsc::channel(media::QUEUE);
         let mut engine = Engine::new(
             store.clone(),
             config_rx.clone(),
             clock,
             outbox_wake.clone(),
             Some(reloader.clone()),
+            Some(image_tx),
         )
         .await?;
         let replayed = engine.replay_unhandled().await?;
@@ -119,6 +125,8 @@ impl Daemon {
         let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE);
         let (journal, journal_task) = Journal::spawn(store.clone(), engine_tx);
         let engine_task = tokio::spawn(engine.run(engine_rx));
+        let stop_intake = CancellationToken::new();
+        let media_task = media::spawn(journal.clone(), image_rx, stop_intake.clone());
 
         let stop_outbox = CancellationToken::new();
         let outbox_task = tokio::spawn(
@@ -132,7 +140,6 @@ impl Daemon {
             .run(),
         );
 
-        let stop_intake = CancellationToken::new();
         let app = webhook::router(WebhookState {
             journal,
             config: config_rx.clone(),
@@ -156,6 +163,7 @@ impl Daemon {
             server,
             journal: journal_task,
             engine: engine_task,
+            media: media_task,
             outbox: outbox_task,
         })
     }
@@ -194,7 +202,9 @@ impl Daemon {
         if let Ok(Err(e)) = self.server.await {
             tracing::warn!("webhook server: {e}");
         }
-        // The server dropped its journal handle: the journal drains, then the engine.
+        // The server and the image checker (stopped by the same token) dropped
+        // their journal handles: the journal drains, then the engine.
+        let _ = self.media.await;
         let _ = self.journal.await;
         let _ = self.engine.await;
         self.stop_outbox.cancel();

@@ -86,6 +86,8 @@ pub struct FilterConfig {
     pub escalation: Option<Escalation>,
     /// Link, phone and WeChat-id rules (category `link`); `None` when switched off.
     pub links: Option<Arc<Rules>>,
+    /// Read QR codes in members' images as category `link` (with `links` on).
+    pub qr_codes: bool,
     pub flood: Option<Flood>,
 }
 
@@ -244,6 +246,7 @@ impl Checker<'_> {
             categories,
             escalation,
             links,
+            qr_codes: raw.links.qr_codes.unwrap_or(true),
             flood,
         })
     }

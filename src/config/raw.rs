@@ -75,6 +75,8 @@ pub struct RawFilter {
 #[serde(deny_unknown_fields)]
 pub struct RawLinks {
     pub enabled: Option<bool>,
+    /// Read QR codes in members' images (default true).
+    pub qr_codes: Option<bool>,
     /// Extra rules: name = "regex".
     #[serde(default)]
     pub rules: std::collections::BTreeMap<String, Spanned<String>>,

@@ -129,6 +129,12 @@ pub enum EventBody {
         /// The bot was invited into a group, rather than a user asking to join.
         invite: bool,
     },
+    /// QR codes read in the images of a member's message (found by
+    /// [`crate::media`], not sent by the gateway).
+    QrCodes {
+        message: GroupMessage,
+        codes: Vec<String>,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -154,6 +160,7 @@ impl Event {
             EventBody::MessageRecalled { .. } => "notice.message_recalled",
             EventBody::AdminChanged { .. } => "notice.admin_changed",
             EventBody::JoinRequest { .. } => "request.join",
+            EventBody::QrCodes { .. } => "media.qr_codes",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),
@@ -163,7 +170,7 @@ impl Event {
 
     pub fn group(&self) -> Option<&Id> {
         match &self.body {
-            EventBody::GroupMessage(m) => Some(&m.group),
+            EventBody::GroupMessage(m) | EventBody::QrCodes { message: m, .. } => Some(&m.group),
             EventBody::MemberJoined { group, .. }
             | EventBody::MemberLeft { group, .. }
             | EventBody::MemberMuted { group, .. }
@@ -176,7 +183,7 @@ impl Event {
 
     pub fn user(&self) -> Option<&Id> {
         match &self.body {
-            EventBody::GroupMessage(m) => Some(&m.user),
+            EventBody::GroupMessage(m) | EventBody::QrCodes { message: m, .. } => Some(&m.user),
             EventBody::PrivateMessage(m) => Some(&m.user),
             EventBody::MemberJoined { user, .. }
             | EventBody::MemberLeft { user, .. }

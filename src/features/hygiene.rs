@@ -5,12 +5,15 @@
 
 use serde_json::json;
 
-use super::state::{Change, Decision, MemberKey};
+use super::state::{Change, Decision, ImageCheck, MemberKey};
 use super::{commands, say, Context};
 use crate::config::FilterAction;
-use crate::domain::{Action, Event, EventBody, Message, Segment};
+use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
 use crate::filter::rules::LINK;
 use crate::filter::Hit;
+
+/// The rule name of a QR code read in an image (category `link`).
+pub const QR_CODE: &str = "qr_code";
 
 /// The category of flooding: too many messages, or the same one repeated.
 pub const FLOOD: &str = "flood";
@@ -35,8 +38,10 @@ pub fn mask(word: &str) -> String {
 }
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {
-    let EventBody::GroupMessage(m) = &event.body else {
-        return Decision::default();
+    let (m, qr_codes) = match &event.body {
+        EventBody::GroupMessage(m) => (m, None),
+        EventBody::QrCodes { message, codes } => (message, Some(codes)),
+        _ => return Decision::default(),
     };
     let Some(filter) = &ctx.config.filter else {
         return Decision::default();
@@ -46,6 +51,21 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         || filter.exempt.contains(&m.user)
     {
         return Decision::default();
+    }
+    if let Some(codes) = qr_codes {
+        if filter.links.is_none() || !filter.qr_codes {
+            return Decision::default();
+        }
+        let hits = codes
+            .iter()
+            .map(|_| Hit {
+                word: QR_CODE,
+                category: LINK,
+                start: 0,
+                end: 0,
+            })
+            .collect();
+        return act(event, m, hits, Decision::default(), ctx);
     }
     let member = MemberKey::new(&event.account, &m.group, &m.user);
     let text = m.message.plain_text();
@@ -109,12 +129,50 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
             keep: within,
         });
     }
+    let decision = Decision {
+        changes: spoke.into_iter().collect(),
+        ..Decision::default()
+    };
     if hits.is_empty() {
+        // A clean text may come with an image that is a QR code: read it off
+        // the engine, and act if one is found.
+        let urls: Vec<String> = m
+            .message
+            .segments()
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Image { url: Some(url), .. } => Some(url.clone()),
+                _ => None,
+            })
+            .collect();
         return Decision {
-            changes: spoke.into_iter().collect(),
-            ..Decision::default()
+            image_checks: (filter.links.is_some() && filter.qr_codes && !urls.is_empty())
+                .then(|| ImageCheck {
+                    account: event.account.clone(),
+                    message: m.clone(),
+                    urls,
+                })
+                .into_iter()
+                .collect(),
+            ..decision
         };
     }
+    act(event, m, hits, decision, ctx)
+}
+
+/// Takes the live categories' actions on a filtered message, counts the strike
+/// and escalates; logs it all as `filter.hit`.
+fn act(
+    event: &Event,
+    m: &GroupMessage,
+    hits: Vec<Hit>,
+    mut decision: Decision,
+    ctx: &Context,
+) -> Decision {
+    let Some(filter) = &ctx.config.filter else {
+        return decision;
+    };
+    let member = MemberKey::new(&event.account, &m.group, &m.user);
 
     // Categories in the order they appear; the live ones decide what happens.
     let mut categories: Vec<&str> = Vec::new();
@@ -144,10 +202,6 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         }
     }
 
-    let mut decision = Decision {
-        changes: spoke.into_iter().collect(),
-        ..Decision::default()
-    };
     // Word hits show masked; rule hits (links, flooding) are named by their category alone.
     let masked: Vec<String> = hits
         .iter()

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::{Event, GroupMessage, Id, Message, Segment};
-pub use state::{Change, Decision, State, Timer, Wake};
+pub use state::{Change, Decision, ImageCheck, State, Timer, Wake};
 
 /// What a feature may look at besides the event.
 pub struct Context<'a> {

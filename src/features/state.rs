@@ -344,6 +344,17 @@ pub struct Decision {
     pub reload: bool,
     /// An edit of the word list file (`/words add|del`), answered in the group.
     pub word_edit: Option<WordEditRequest>,
+    /// Images to read for QR codes, after the decision is committed ([`crate::media`]).
+    pub image_checks: Vec<ImageCheck>,
+}
+
+/// A member's message whose images are to be read for QR codes; what is found
+/// comes back as [`crate::domain::EventBody::QrCodes`] carrying this message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImageCheck {
+    pub account: Id,
+    pub message: crate::domain::GroupMessage,
+    pub urls: Vec<String>,
 }
 
 /// A word-list edit and the message to answer once it is done.
@@ -373,6 +384,7 @@ impl Decision {
         if other.word_edit.is_some() {
             self.word_edit = other.word_edit;
         }
+        self.image_checks.extend(other.image_checks);
     }
 
     pub fn is_empty(&self) -> bool {

@@ -98,6 +98,8 @@ struct SimState {
     /// Actions answered `failed` with this retcode and message.
     refusals: HashMap<String, (i64, String)>,
     members: HashMap<String, Vec<Value>>,
+    /// Files served under `/_media/`, as a gateway serves members' images.
+    media: HashMap<String, Vec<u8>>,
 }
 
 impl SimState {
@@ -142,6 +144,7 @@ impl Simulator {
         let app = Router::new()
             .route("/_simulator/calls", get(list_calls))
             .route("/_simulator/mode", post(set_mode))
+            .route("/_media/{name}", get(media))
             .route("/{action}", post(api_call))
             .with_state(AppState {
                 state: state.clone(),
@@ -248,6 +251,12 @@ impl Simulator {
     }
 
     /// Sets the roster `get_group_member_list` answers for `group`.
+    /// Serves `bytes` as a member's image; returns its URL for an image segment.
+    pub fn host_image(&self, name: &str, bytes: Vec<u8>) -> String {
+        lock(&self.state).media.insert(name.to_string(), bytes);
+        format!("http://{}/_media/{name}", self.addr)
+    }
+
     pub fn set_members(&self, group: &str, members: Vec<Value>) {
         lock(&self.state).members.insert(group.to_string(), members);
     }
@@ -391,6 +400,13 @@ fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, O
             None,
         ),
         _ => (200, ok(Value::Null), None),
+    }
+}
+
+async fn media(State(app): State<AppState>, Path(name): Path<String>) -> Response {
+    match lock(&app.state).media.get(&name) {
+        Some(bytes) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

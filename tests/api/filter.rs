@@ -128,3 +128,65 @@ async fn an_admin_adds_and_deletes_words_in_the_chat_and_the_file_keeps_its_comm
     app.member_says(&admin, "/words del 不存在").await;
     app.wait_chat("词库里没有「不存在」").await;
 }
+
+fn qr_png(text: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("encodable");
+    let mut png = Vec::new();
+    code.render::<image::Luma<u8>>()
+        .build()
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    png
+}
+
+fn blank_png() -> Vec<u8> {
+    let mut png = Vec::new();
+    image::GrayImage::from_pixel(200, 200, image::Luma([240]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("png");
+    png
+}
+
+#[tokio::test]
+async fn a_qr_code_image_is_recalled_and_its_sender_warned() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    let url = app
+        .sim
+        .host_image("qr.png", qr_png("https://u.wechat.com/evil-shop"));
+    let posted = app.member_posts_image(&spammer(), &url).await;
+
+    let recalls = app.sim.wait_for("delete_msg", 1, PATIENCE).await;
+    assert_eq!(recalls.len(), 1);
+    assert_eq!(recalls[0].params["message_id"], posted["message_id"]);
+    app.wait_chat("违反群规（link）").await;
+    let found = app.wait_logged("media.qr_codes", 1).await;
+    assert_eq!(
+        found[0].detail["body"]["codes"],
+        json!(["https://u.wechat.com/evil-shop"])
+    );
+    let hits = app.wait_logged("filter.hit", 1).await;
+    assert_eq!(hits[0].detail["hits"][0]["word"], "qr_code");
+}
+
+#[tokio::test]
+async fn pictures_without_a_code_and_unreadable_ones_are_left_alone() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    let photo = app.sim.host_image("photo.png", blank_png());
+    let garbage = app
+        .sim
+        .host_image("broken.png", b"<html>503</html>".to_vec());
+    let missing = format!("http://{}/_media/gone.png", app.sim.addr());
+    let qr = app.sim.host_image("qr.png", qr_png("加我微信 abc123"));
+    for url in [&photo, &garbage, &missing] {
+        app.member_posts_image(&VirtualMember::new(70010, "晒单", "member"), url)
+            .await;
+    }
+    // Images are read one at a time, in order: once the code's message is
+    // recalled, the three before it were read and found clean.
+    let posted = app.member_posts_image(&spammer(), &qr).await;
+
+    let recalls = app.sim.wait_for("delete_msg", 1, PATIENCE).await;
+    assert_eq!(recalls.len(), 1);
+    assert_eq!(recalls[0].params["message_id"], posted["message_id"]);
+    assert_eq!(app.logged("media.qr_codes").await.len(), 1);
+}

@@ -149,6 +149,14 @@ impl TestApp {
         event
     }
 
+    /// Pushes an image message from `member` whose picture is served at `url`.
+    pub async fn member_posts_image(&mut self, member: &VirtualMember, url: &str) -> Value {
+        let message = json!([{"type": "image", "data": {"file": "pic.png", "url": url}}]);
+        let event = self.events.group_message(&self.group, member, message);
+        assert_eq!(self.push(&event).await, 204);
+        event
+    }
+
     /// Pushes `member` joining the numeric group.
     pub async fn member_joins(&mut self, member: &VirtualMember) {
         let event = self.events.joined(&self.group, member, None);

@@ -223,3 +223,54 @@ fn note_kinds(d: &Decision) -> String {
         })
         .collect()
 }
+
+fn picture(url: &str) -> Message {
+    Message::from_segments([Segment::Image {
+        file: "a.png".into(),
+        url: Some(url.into()),
+    }])
+}
+
+#[test]
+fn a_members_clean_picture_is_sent_to_be_read_for_qr_codes_and_an_admins_is_not() {
+    let mut bot = Bot::new(FILTER);
+    let from_member = bot.says(20, Role::Member, picture("http://gw/1.png"));
+    let d = bot.on(from_member.clone());
+    assert!(d.actions.is_empty());
+    let EventBody::GroupMessage(m) = &from_member.body else {
+        unreachable!()
+    };
+    assert_eq!(
+        d.image_checks,
+        [ImageCheck {
+            account: from_member.account.clone(),
+            message: m.clone(),
+            urls: vec!["http://gw/1.png".into()],
+        }]
+    );
+    let from_admin = bot.says(21, Role::Admin, picture("http://gw/2.png"));
+    assert!(bot.on(from_admin).image_checks.is_empty());
+}
+
+#[test]
+fn qr_codes_found_in_a_picture_recall_it_warn_and_count_a_strike() {
+    let mut bot = Bot::new(FILTER);
+    let posted = bot.says(20, Role::Member, picture("http://gw/1.png"));
+    let EventBody::GroupMessage(m) = posted.body else {
+        unreachable!()
+    };
+    let d = bot.on(event(EventBody::QrCodes {
+        message: m.clone(),
+        codes: vec!["https://u.wechat.com/x".into()],
+    }));
+    assert!(has(&d, |a| matches!(
+        a,
+        Action::DeleteMsg { message_id, .. } if *message_id == m.message_id
+    )));
+    assert!(said(&d)[0].contains("link"), "{:?}", said(&d));
+    assert!(d
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::Strike { category, .. } if category == "link")));
+    assert_eq!(note(&d)["hits"][0]["word"], "qr_code");
+}
