@@ -10,5 +10,6 @@ mod helpers;
 mod onboarding;
 mod ping;
 mod rewards;
+mod scan;
 mod startup;
 mod webhook;
