@@ -218,8 +218,18 @@ impl Config {
 
     /// A one-line description for `qunbot check` and the start-up log.
     pub fn summary(&self) -> String {
+        let filter = self.filter.as_ref().map_or_else(
+            || "no word filter".to_string(),
+            |f| {
+                format!(
+                    "word filter {} words ({:.1} MiB)",
+                    f.filter.len(),
+                    f.filter.memory_usage() as f64 / (1024.0 * 1024.0)
+                )
+            },
+        );
         format!(
-            "{}: valid; {} managed group(s), {} operator(s), gateway {}, webhook on {}, database {}",
+            "{}: valid; {} managed group(s), {} operator(s), {filter}, gateway {}, webhook on {}, database {}",
             self.path.display(),
             self.groups.len(),
             self.admins.users.len(),
