@@ -242,6 +242,14 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
         .push(&f.group_message(&shop, &hong, json!("今年出口交易额涨了，路口交通也顺了")))
         .await?;
 
+    stage.say("── a picture with a QR code: read off the engine, recalled like a link ──");
+    let qr = stage
+        .sim
+        .host_qr_code("group-qr.png", "https://weixin.qq.com/g/AbCdEf");
+    let picture = json!([{"type": "image", "data": {"file": "group-qr.png", "url": qr}}]);
+    stage.push(&f.group_message(&shop, &mei, picture)).await?;
+    stage.wait_for("delete_msg", 2).await;
+
     stage.say("── /ping travels webhook → SQLite → engine → outbox → gateway ──");
     let ping = f.group_message(&shop, &owner, json!("/ping"));
     stage.push(&ping).await?;

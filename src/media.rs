@@ -153,19 +153,10 @@ pub fn spawn(
 mod tests {
     use super::*;
 
-    fn qr_png(text: &str) -> Vec<u8> {
-        let code = qrcode::QrCode::new(text.as_bytes()).expect("encodable");
-        let image = code.render::<image::Luma<u8>>().build();
-        let mut png = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
-            .expect("png");
-        png
-    }
-
     #[test]
     fn a_qr_code_in_a_png_is_read() {
-        let codes = read_qr_codes(&qr_png("https://u.wechat.com/abc")).expect("readable");
+        let codes = read_qr_codes(&crate::simulator::qr_code_png("https://u.wechat.com/abc"))
+            .expect("readable");
         assert_eq!(codes, ["https://u.wechat.com/abc"]);
     }
 

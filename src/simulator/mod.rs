@@ -251,6 +251,12 @@ impl Simulator {
     }
 
     /// Sets the roster `get_group_member_list` answers for `group`.
+    /// Serves a picture of a QR code holding `text`, as a member would post one;
+    /// returns its URL for an image segment.
+    pub fn host_qr_code(&self, name: &str, text: &str) -> String {
+        self.host_image(name, qr_code_png(text))
+    }
+
     /// Serves `bytes` as a member's image; returns its URL for an image segment.
     pub fn host_image(&self, name: &str, bytes: Vec<u8>) -> String {
         lock(&self.state).media.insert(name.to_string(), bytes);
@@ -401,6 +407,19 @@ fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, O
         ),
         _ => (200, ok(Value::Null), None),
     }
+}
+
+/// A PNG picture of a QR code holding `text`.
+pub fn qr_code_png(text: &str) -> Vec<u8> {
+    let mut png = Vec::new();
+    if let Ok(code) = qrcode::QrCode::new(text.as_bytes()) {
+        // Writing a PNG into memory only fails on an encoder bug; the picture is then empty.
+        let _ = code
+            .render::<image::Luma<u8>>()
+            .build()
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png);
+    }
+    png
 }
 
 async fn media(State(app): State<AppState>, Path(name): Path<String>) -> Response {

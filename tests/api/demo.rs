@@ -19,12 +19,12 @@ async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
     assert_eq!(report.pongs, 3, "{transcript}");
     assert_eq!(
         report.outbox_counts,
-        vec![("delivered".to_string(), 16)],
+        vec![("delivered".to_string(), 18)],
         "{transcript}"
     );
     assert_eq!(
         count("message.group"),
-        11,
+        12,
         "the redelivered /ping is logged once"
     );
     assert_eq!(count("unhandled.notice.group_upload"), 1);
@@ -59,8 +59,13 @@ async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
     assert_eq!(count("command.refused"), 1);
     assert_eq!(
         count("filter.hit"),
-        1,
-        "the ad, not the harmless 出口交易额"
+        2,
+        "the ad and the QR code, not the harmless 出口交易额"
+    );
+    assert_eq!(count("media.qr_codes"), 1);
+    assert!(
+        transcript.contains("⚠ 你的消息违反群规（link）"),
+        "{transcript}"
     );
     assert!(
         transcript.contains("qunbot recalls message"),

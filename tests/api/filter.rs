@@ -129,16 +129,6 @@ async fn an_admin_adds_and_deletes_words_in_the_chat_and_the_file_keeps_its_comm
     app.wait_chat("词库里没有「不存在」").await;
 }
 
-fn qr_png(text: &str) -> Vec<u8> {
-    let code = qrcode::QrCode::new(text.as_bytes()).expect("encodable");
-    let mut png = Vec::new();
-    code.render::<image::Luma<u8>>()
-        .build()
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .expect("png");
-    png
-}
-
 fn blank_png() -> Vec<u8> {
     let mut png = Vec::new();
     image::GrayImage::from_pixel(200, 200, image::Luma([240]))
@@ -152,7 +142,7 @@ async fn a_qr_code_image_is_recalled_and_its_sender_warned() {
     let mut app = spawn_app_configured(FILTER, None).await;
     let url = app
         .sim
-        .host_image("qr.png", qr_png("https://u.wechat.com/evil-shop"));
+        .host_qr_code("qr.png", "https://u.wechat.com/evil-shop");
     let posted = app.member_posts_image(&spammer(), &url).await;
 
     let recalls = app.sim.wait_for("delete_msg", 1, PATIENCE).await;
@@ -176,7 +166,7 @@ async fn pictures_without_a_code_and_unreadable_ones_are_left_alone() {
         .sim
         .host_image("broken.png", b"<html>503</html>".to_vec());
     let missing = format!("http://{}/_media/gone.png", app.sim.addr());
-    let qr = app.sim.host_image("qr.png", qr_png("加我微信 abc123"));
+    let qr = app.sim.host_qr_code("qr.png", "加我微信 abc123");
     for url in [&photo, &garbage, &missing] {
         app.member_posts_image(&VirtualMember::new(70010, "晒单", "member"), url)
             .await;
