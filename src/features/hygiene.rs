@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::state::{Change, Decision, ImageCheck, MemberKey};
 use super::{commands, say, Context};
-use crate::config::FilterAction;
+use crate::config::{FilterAction, FilterConfig};
 use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
 use crate::filter::rules::LINK;
 use crate::filter::Hit;
@@ -134,30 +134,36 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         ..Decision::default()
     };
     if hits.is_empty() {
-        // A clean text may come with an image that is a QR code: read it off
-        // the engine, and act if one is found.
-        let urls: Vec<String> = m
-            .message
-            .segments()
-            .iter()
-            .filter_map(|s| match s {
-                Segment::Image { url: Some(url), .. } => Some(url.clone()),
-                _ => None,
-            })
-            .collect();
+        // A clean text may come with a picture of a QR code: it is read off the
+        // engine, and comes back as a `QrCodes` event if one is found.
         return Decision {
-            image_checks: (filter.links.is_some() && filter.qr_codes && !urls.is_empty())
-                .then(|| ImageCheck {
-                    account: event.account.clone(),
-                    message: m.clone(),
-                    urls,
-                })
-                .into_iter()
-                .collect(),
+            image_checks: image_check(event, m, filter).into_iter().collect(),
             ..decision
         };
     }
     act(event, m, hits, decision, ctx)
+}
+
+/// The pictures of `m` to read for QR codes, if any and if the link rules and
+/// QR reading are on.
+fn image_check(event: &Event, m: &GroupMessage, filter: &FilterConfig) -> Option<ImageCheck> {
+    if filter.links.is_none() || !filter.qr_codes {
+        return None;
+    }
+    let urls: Vec<String> = m
+        .message
+        .segments()
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Image { url: Some(url), .. } => Some(url.clone()),
+            _ => None,
+        })
+        .collect();
+    (!urls.is_empty()).then(|| ImageCheck {
+        account: event.account.clone(),
+        message: m.clone(),
+        urls,
+    })
 }
 
 /// Takes the live categories' actions on a filtered message, counts the strike
