@@ -30,6 +30,9 @@ pub const MAX_IMAGE_SIDE: u32 = 4096;
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Image checks waiting; beyond this new ones are dropped (and logged).
 pub const QUEUE: usize = 256;
+/// Pictures read per message (a WeChat post carries at most nine); the rest
+/// are skipped, so one message cannot hold the checker for long.
+pub const MAX_IMAGES_PER_MESSAGE: usize = 9;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -95,7 +98,7 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, MediaErro
 /// and skipped.
 async fn check(client: &reqwest::Client, request: &ImageCheck) -> Vec<String> {
     let mut codes = Vec::new();
-    for url in &request.urls {
+    for url in request.urls.iter().take(MAX_IMAGES_PER_MESSAGE) {
         let found = match fetch(client, url).await {
             Ok(bytes) => tokio::task::spawn_blocking(move || read_qr_codes(&bytes))
                 .await
