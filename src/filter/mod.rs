@@ -403,7 +403,8 @@ impl Matcher {
     }
 
     /// Checks a match over collapsed runs: run lengths, then token boundaries for
-    /// Latin words. Among words collapsing alike, the longest that fits wins.
+    /// Latin words. Among words collapsing alike, the longest span that fits
+    /// wins, the leftmost of equally long ones (so entry order never decides).
     fn check_runs(&self, view: &View, runs: &Runs, p: usize, start_byte: usize) -> Option<Span> {
         let first = runs.run_of_byte[start_byte] as usize;
         let mut best: Option<Span> = None;
@@ -426,7 +427,7 @@ impl Matcher {
             if w.latin && !whole_token(view, start, end) {
                 continue;
             }
-            if best.is_none_or(|b| end - start >= b.end - b.start) {
+            if best.is_none_or(|b| (end - start, b.start) > (b.end - b.start, start)) {
                 best = Some(Span {
                     start,
                     end,
