@@ -80,8 +80,6 @@ struct Word {
     pattern_len: u32,
     /// Index into `Matcher::categories`.
     category: u16,
-    /// No CJK character: hits only as a whole token.
-    latin: bool,
 }
 
 /// One automaton over collapsed words; several words may collapse alike.
@@ -121,27 +119,27 @@ struct Runs {
 }
 
 impl Runs {
-    fn build(&mut self, chars: &[char], repeats: bool) {
+    /// Collapses `chars` (a text's view, or a dictionary word) into runs; with
+    /// `repeats` off every character is its own run.
+    fn build(&mut self, chars: impl IntoIterator<Item = char>, repeats: bool) {
         self.text.clear();
         self.start.clear();
         self.len.clear();
         self.run_of_byte.clear();
-        let mut i = 0;
-        while i < chars.len() {
-            let c = chars[i];
-            let mut j = i + 1;
-            if repeats {
-                while j < chars.len() && chars[j] == c {
-                    j += 1;
-                }
+        let mut chars = chars.into_iter().peekable();
+        let mut at = 0;
+        while let Some(c) = chars.next() {
+            let mut len = 1;
+            while repeats && chars.next_if_eq(&c).is_some() {
+                len += 1;
             }
             let run = self.start.len() as u32;
-            self.start.push(i as u32);
-            self.len.push((j - i) as u32);
+            self.start.push(at);
+            self.len.push(len);
             self.text.push(c);
             self.run_of_byte
                 .extend(std::iter::repeat_n(run, c.len_utf8()));
-            i = j;
+            at += len;
         }
     }
 }
@@ -158,73 +156,72 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
-/// A word's automaton pattern (its runs collapsed when repeats are on) and its
-/// record; the run lengths go to `counts` unless every run is one character.
-/// With nothing normalised the word is taken as written.
+/// A word's automaton pattern (its runs collapsed when repeats are on), its
+/// record, and whether it is Latin; the run lengths go to `counts` unless every
+/// run is one character. With nothing normalised the word is taken as written.
 fn compile(
     entry: &Entry,
     n: Normalization,
     category: u16,
     counts: &mut Vec<u32>,
-) -> Option<(String, Word)> {
+    runs: &mut Runs,
+) -> Option<(String, Word, bool)> {
     let word = if n == Normalization::OFF {
         &entry.word
     } else {
         &entry.normalized
     };
-    let counts_at = counts.len();
-    let mut pattern = String::with_capacity(word.len());
-    let mut chars = word.chars().peekable();
-    while let Some(c) = chars.next() {
-        let mut len = 1;
-        while n.repeats && chars.next_if_eq(&c).is_some() {
-            len += 1;
-        }
-        pattern.push(c);
-        counts.push(len);
+    runs.build(word.chars(), n.repeats);
+    if runs.text.is_empty() {
+        return None;
     }
-    let runs = (counts.len() - counts_at) as u32;
-    let counts_at = if counts[counts_at..].iter().all(|c| *c == 1) {
-        counts.truncate(counts_at);
+    let counts_at = if runs.len.iter().all(|c| *c == 1) {
         NONE
     } else {
-        counts_at as u32
+        counts.extend_from_slice(&runs.len);
+        (counts.len() - runs.len.len()) as u32
     };
     let word = Word {
         text: entry.word.as_str().into(),
         counts_at,
         next: NONE,
         prefixes_at: NONE,
-        runs,
-        pattern_len: pattern.len() as u32,
+        runs: runs.len.len() as u32,
+        pattern_len: runs.text.len() as u32,
         category,
-        latin: !pattern.chars().any(is_cjk),
     };
-    (!pattern.is_empty()).then_some((pattern, word))
+    Some((runs.text.clone(), word, !runs.text.chars().any(is_cjk)))
 }
 
 impl Matcher {
     fn build(entries: &[Entry], n: Normalization, kind: MatchKind) -> Matcher {
         let mut counts = Vec::new();
         let mut categories: Vec<Box<str>> = Vec::new();
-        let (patterns, words): (Vec<String>, Vec<Word>) = entries
-            .iter()
-            .filter_map(|entry| {
-                let category = match categories.iter().position(|c| **c == *entry.category) {
-                    Some(c) => c,
-                    None => {
-                        categories.push(entry.category.as_str().into());
-                        categories.len() - 1
-                    }
-                };
-                compile(entry, n, category as u16, &mut counts)
-            })
-            .unzip();
+        let mut scratch = Runs::default();
+        let mut patterns: Vec<String> = Vec::new();
+        let mut words: Vec<Word> = Vec::new();
+        let mut latin: Vec<bool> = Vec::new();
+        for entry in entries {
+            let category = match categories.iter().position(|c| **c == *entry.category) {
+                Some(c) => c,
+                None => {
+                    categories.push(entry.category.as_str().into());
+                    categories.len() - 1
+                }
+            };
+            if let Some((pattern, word, is_latin)) =
+                compile(entry, n, category as u16, &mut counts, &mut scratch)
+            {
+                patterns.push(pattern);
+                words.push(word);
+                latin.push(is_latin);
+            }
+        }
         // Patterns are numbered Latin first (their order decides nothing else:
         // they are distinct, so leftmost-longest never ties between them). A
         // word whose pattern is already numbered joins that pattern's chain.
         let mut order: Vec<usize> = (0..patterns.len()).collect();
-        order.sort_by_key(|i| !words[*i].latin);
+        order.sort_by_key(|i| !latin[*i]);
         let mut index: HashMap<&str, u32> = HashMap::with_capacity(order.len());
         let mut first: Vec<usize> = Vec::new();
         let mut chained: Vec<(u32, usize)> = Vec::new();
@@ -237,7 +234,7 @@ impl Matcher {
                 }
             }
         }
-        let latin_patterns = first.iter().take_while(|i| words[**i].latin).count();
+        let latin_patterns = first.iter().take_while(|i| latin[**i]).count();
         let mut unplaced: Vec<Option<Word>> = words.into_iter().map(Some).collect();
         let mut words: Vec<Word> = first.iter().filter_map(|i| unplaced[*i].take()).collect();
         let mut tail: Vec<u32> = (0..words.len() as u32).collect();
@@ -265,7 +262,7 @@ impl Matcher {
                 prefixes.push(NONE);
             }
             if let Some(c) = pattern.chars().next().filter(char::is_ascii) {
-                if !words[p].latin {
+                if p >= latin_patterns {
                     mixed_first[c as usize] = true;
                 }
             }
@@ -407,6 +404,8 @@ impl Matcher {
     /// wins, the leftmost of equally long ones (so entry order never decides).
     fn check_runs(&self, view: &View, runs: &Runs, p: usize, start_byte: usize) -> Option<Span> {
         let first = runs.run_of_byte[start_byte] as usize;
+        // Words collapsing alike share their characters, so Latin or not is the pattern's.
+        let latin = p < self.latin_patterns;
         let mut best: Option<Span> = None;
         for (at, w) in self.chain(p) {
             let n = w.runs as usize;
@@ -424,7 +423,7 @@ impl Matcher {
                 )
             };
             let (start, end) = (start as usize, end as usize);
-            if w.latin && !whole_token(view, start, end) {
+            if latin && !whole_token(view, start, end) {
                 continue;
             }
             if best.is_none_or(|b| (end - start, b.start) > (b.end - b.start, start)) {
@@ -552,7 +551,7 @@ impl Filter {
                 return self.hits(found, allowed, |s| (to_char(s.start), to_char(s.end)));
             }
             view.build(text, self.normalization);
-            runs.build(&view.chars, self.normalization.repeats);
+            runs.build(view.chars.iter().copied(), self.normalization.repeats);
             let (view, runs) = (&*view, &*runs);
             let token_start = |p: usize| {
                 let at = runs.start[runs.run_of_byte[p] as usize] as usize;

@@ -313,7 +313,7 @@ mod oracle {
         let mut view = View::default();
         view.build(text, n);
         let mut runs = Runs::default();
-        runs.build(&view.chars, n.repeats);
+        runs.build(view.chars.iter().copied(), n.repeats);
         let text_runs: Vec<char> = runs.text.chars().collect();
         let deny = collapsed(&list.deny, n);
         let allow = collapsed(&list.allow, n);
