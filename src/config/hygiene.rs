@@ -104,6 +104,12 @@ impl FilterConfig {
     pub fn category(&self, name: &str) -> FilterCategory {
         self.categories.get(name).cloned().unwrap_or_default()
     }
+
+    /// Whether members' pictures are read for QR codes: the link rules and
+    /// `qr_codes` both on.
+    pub fn reads_qr_codes(&self) -> bool {
+        self.links.is_some() && self.qr_codes
+    }
 }
 
 /// Reads and compiles a word list file, with its problems at their lines.

@@ -53,7 +53,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         return Decision::default();
     }
     if let Some(codes) = qr_codes {
-        if filter.links.is_none() || !filter.qr_codes {
+        if !filter.reads_qr_codes() {
             return Decision::default();
         }
         let hits = codes
@@ -65,7 +65,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
                 end: 0,
             })
             .collect();
-        return act(event, m, hits, Decision::default(), ctx);
+        return act(event, m, filter, hits, Decision::default(), ctx);
     }
     let member = MemberKey::new(&event.account, &m.group, &m.user);
     let text = m.message.plain_text();
@@ -141,13 +141,13 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
             ..decision
         };
     }
-    act(event, m, hits, decision, ctx)
+    act(event, m, filter, hits, decision, ctx)
 }
 
 /// The pictures of `m` to read for QR codes, if any and if the link rules and
 /// QR reading are on.
 fn image_check(event: &Event, m: &GroupMessage, filter: &FilterConfig) -> Option<ImageCheck> {
-    if filter.links.is_none() || !filter.qr_codes {
+    if !filter.reads_qr_codes() {
         return None;
     }
     let urls: Vec<String> = m
@@ -171,13 +171,11 @@ fn image_check(event: &Event, m: &GroupMessage, filter: &FilterConfig) -> Option
 fn act(
     event: &Event,
     m: &GroupMessage,
+    filter: &FilterConfig,
     hits: Vec<Hit>,
     mut decision: Decision,
     ctx: &Context,
 ) -> Decision {
-    let Some(filter) = &ctx.config.filter else {
-        return decision;
-    };
     let member = MemberKey::new(&event.account, &m.group, &m.user);
 
     // Categories in the order they appear; the live ones decide what happens.

@@ -96,7 +96,7 @@ impl WordList {
                 continue;
             };
             view.build(trimmed, n);
-            let normalized: String = view.chars.iter().collect();
+            let normalized = view.text();
             let remark = |reason: String| Remark {
                 line,
                 col,
