@@ -191,7 +191,13 @@ impl Engine {
             reload |= wants_reload;
             image_checks.extend(checks);
             if let Some(request) = word_edit {
-                let (answer, edited) = edit_word_list(&config, &request.edit);
+                // File I/O on a blocking thread, not on the runtime's workers.
+                let (answer, edited) = {
+                    let (config, edit) = (config.clone(), request.edit.clone());
+                    tokio::task::spawn_blocking(move || edit_word_list(&config, &edit))
+                        .await
+                        .unwrap_or_else(|e| (format!("词库没有改：{e}"), false))
+                };
                 reload |= edited;
                 actions.push(Action::SendGroupMsg {
                     group: request.group.clone(),

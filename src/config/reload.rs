@@ -67,7 +67,17 @@ pub fn spawn(
             while trigger_rx.try_recv().is_ok() {}
 
             let current = snapshot_tx.borrow().clone();
-            let outcome = match Config::load(&path, &env) {
+            // Building the config compiles the word list (tenths of a second for a
+            // big one): on a blocking thread, so no runtime worker stalls on it.
+            let loaded = {
+                let (path, env) = (path.clone(), env.clone());
+                tokio::task::spawn_blocking(move || Config::load(&path, &env)).await
+            };
+            let Ok(loaded) = loaded else {
+                tracing::error!("the config reload task failed; the previous config keeps running");
+                continue;
+            };
+            let outcome = match loaded {
                 Ok(fresh) => {
                     let restart_needed = current.needs_restart_for(&fresh);
                     *watched.lock().unwrap_or_else(|e| e.into_inner()) = watched_files(&fresh);
