@@ -44,8 +44,7 @@ async fn a_members_mute_is_refused_and_nobody_is_banned() {
     );
     command(&mut app, &member, mute(&target, "10m")).await;
 
-    let chat = app.wait_chat("只有管理员可以使用").await;
-    assert!(!chat.is_empty());
+    app.wait_chat("只有管理员可以使用").await;
     assert!(app.sim.performed("set_group_ban").is_empty());
     assert_eq!(app.wait_logged("command.refused", 1).await.len(), 1);
 }

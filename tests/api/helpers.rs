@@ -177,16 +177,20 @@ impl TestApp {
         self.wait_chat_n(needle, 1).await
     }
 
-    /// Waits (bounded) until `n` carried-out group messages contain `needle`.
+    /// Waits (bounded) until `n` carried-out group messages contain `needle`,
+    /// and fails the test if they do not in time. Returns the whole chat.
     pub async fn wait_chat_n(&self, needle: &str, n: usize) -> Vec<String> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let chat = self.chat();
-            if chat.iter().filter(|t| t.contains(needle)).count() >= n
-                || tokio::time::Instant::now() >= deadline
-            {
+            let found = chat.iter().filter(|t| t.contains(needle)).count();
+            if found >= n {
                 return chat;
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{found} of {n} chat messages contain {needle:?}: {chat:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -205,14 +209,20 @@ impl TestApp {
             .expect("the log is readable")
     }
 
-    /// Waits (bounded) until at least `n` events of `kind` are logged.
+    /// Waits (bounded) until at least `n` events of `kind` are logged, and fails
+    /// the test if they are not in time.
     pub async fn wait_logged(&self, kind: &str, n: usize) -> Vec<LoggedEvent> {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let rows = self.logged(kind).await;
-            if rows.len() >= n || tokio::time::Instant::now() >= deadline {
+            if rows.len() >= n {
                 return rows;
             }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} of {n} {kind} events logged in time",
+                rows.len()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
