@@ -35,11 +35,6 @@ impl Id {
     pub fn as_str(&self) -> &str {
         &self.text
     }
-
-    /// Whether the id arrived (and is sent back) as a JSON number.
-    pub fn is_numeric(&self) -> bool {
-        self.numeric
-    }
 }
 
 impl From<i64> for Id {

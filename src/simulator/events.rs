@@ -77,18 +77,6 @@ impl EventFactory {
         )
     }
 
-    pub fn private_message(&mut self, from: &VirtualMember, message: Value) -> Value {
-        self.next_message_id += 1;
-        Self::with(
-            self.base("message"),
-            json!({
-                "message_type": "private", "sub_type": "friend",
-                "message_id": self.next_message_id, "user_id": from.id, "message": message,
-                "sender": {"user_id": from.id, "nickname": from.nickname}
-            }),
-        )
-    }
-
     pub fn joined(
         &self,
         group: &Value,

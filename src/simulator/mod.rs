@@ -97,7 +97,6 @@ struct SimState {
     latency: Duration,
     /// Actions answered `failed` with this retcode and message.
     refusals: HashMap<String, (i64, String)>,
-    members: HashMap<String, Vec<Value>>,
     /// Files served under `/_media/`, as a gateway serves members' images.
     media: HashMap<String, Vec<u8>>,
 }
@@ -238,11 +237,6 @@ impl Simulator {
         lock(&self.state).failing = status;
     }
 
-    /// Delay before answering each API call.
-    pub fn set_latency(&self, latency: Duration) {
-        lock(&self.state).latency = latency;
-    }
-
     /// Answers `action` with `status: failed` (as a gateway does when the bot lacks rights).
     pub fn refuse(&self, action: &str, retcode: i64, message: &str) {
         lock(&self.state)
@@ -261,10 +255,6 @@ impl Simulator {
     pub fn host_image(&self, name: &str, bytes: Vec<u8>) -> String {
         lock(&self.state).media.insert(name.to_string(), bytes);
         format!("http://{}/_media/{name}", self.addr)
-    }
-
-    pub fn set_members(&self, group: &str, members: Vec<Value>) {
-        lock(&self.state).members.insert(group.to_string(), members);
     }
 
     /// Pushes an event, signed when a secret is set; returns the daemon's HTTP status.
@@ -356,7 +346,7 @@ async fn api_call(
         _ if !ACTIONS.contains(&action.as_str()) => (404, json!(null), None),
         (_, _, Err(_)) => (400, json!(null), None),
         _ if state.failing.is_some() => (state.failing.unwrap_or(503), json!(null), None),
-        (_, _, Ok(params)) => perform(&mut state, &action, params),
+        (_, _, Ok(_)) => perform(&mut state, &action),
     };
     let seq = state.next_seq();
     state.calls.push(RecordedCall {
@@ -377,7 +367,7 @@ async fn api_call(
 }
 
 /// Carries out an authorised call: the OneBot envelope, and the message id for sends.
-fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, Option<i64>) {
+fn perform(state: &mut SimState, action: &str) -> (u16, Value, Option<i64>) {
     if let Some((retcode, message)) = state.refusals.get(action) {
         return (
             200,
@@ -392,14 +382,8 @@ fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, O
             let id = state.next_message_id;
             (200, ok(json!({"message_id": id})), Some(id))
         }
-        "get_group_member_list" => {
-            let group = params
-                .get("group_id")
-                .map(events::id_text)
-                .unwrap_or_default();
-            let members = state.members.get(&group).cloned().unwrap_or_default();
-            (200, ok(Value::Array(members)), None)
-        }
+        // The simulator keeps no member roster: every group lists as empty.
+        "get_group_member_list" => (200, ok(json!([])), None),
         "get_login_info" => (
             200,
             ok(json!({"user_id": 0, "nickname": "simulator"})),
