@@ -13,7 +13,8 @@
 //! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
 //! | [`gateway`] | the only module that knows wire formats (OneBot v11 over HTTP) |
 //! | [`store`] | the only module that speaks SQL: event log, members, outbox, group commit |
-//! | [`engine`] | runs the features over committed events, queues their actions |
+//! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures |
+//! | [`effects`] | carries out the features' side effects (file edits, reloads, image checks) after the commit |
 //! | [`features`] | what the bot decides: plain code over (event, config, clock) |
 //! | [`filter`] | the sensitive-word filter, a pure library |
 //! | [`media`] | reads QR codes in members' images, off the engine |
@@ -28,6 +29,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod effects;
 pub mod engine;
 pub mod features;
 pub mod filter;

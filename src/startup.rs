@@ -25,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{Clock, SystemClock};
 use crate::config::reload::{self, ReloadOutcome, Reloader};
 use crate::config::{Config, Env};
-use crate::engine::Engine;
+use crate::effects;
+use crate::engine::{Engine, Replay};
 use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::media;
@@ -77,7 +78,7 @@ impl Daemon {
         env: Env,
         clock: Arc<dyn Clock>,
     ) -> Result<Daemon, StartError> {
-        let store = Store::open(&config.storage.database).await?;
+        let store = Store::open_with_clock(&config.storage.database, clock.clone()).await?;
         let addr = config.gateway.listen;
         let listener = TcpListener::bind(addr)
             .await
@@ -112,15 +113,19 @@ impl Daemon {
         let mut engine = Engine::new(
             store.clone(),
             config_rx.clone(),
-            clock,
+            clock.clone(),
             outbox_wake.clone(),
-            Some(reloader.clone()),
-            Some(image_tx),
+            effects::handlers(config_rx.clone(), reloader.clone(), image_tx),
         )
         .await?;
-        let replayed = engine.replay_unhandled().await?;
-        if replayed > 0 {
-            tracing::info!("handled {replayed} event(s) left from before the last stop");
+        let replay = engine.replay_unhandled().await?;
+        if replay != Replay::default() {
+            tracing::info!(
+                handled = replay.handled,
+                quarantined = replay.quarantined,
+                deferred = replay.deferred,
+                "events left from before the last stop"
+            );
         }
         let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE);
         let (journal, journal_task) = Journal::spawn(store.clone(), engine_tx);

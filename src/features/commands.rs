@@ -10,10 +10,11 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::points::{check_in, rank, CheckIn};
-use super::state::{Change, Decision, MemberKey, TaskState, WordEditRequest};
+use super::state::{effect_kind, Change, Decision, MemberKey, TaskState, WordEditRequest};
 use super::{human_duration, reply, say, Context};
 use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
 use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role};
+use crate::engine::Effect;
 use crate::filter::WordEdit;
 
 /// The shortest and longest mute the platforms accept.
@@ -329,6 +330,7 @@ fn run(
             (_, None) => answer(m, "没有配置敏感词过滤"),
             (Some("add"), Some(_)) if inv.args.len() >= 3 => edit_words(
                 m,
+                member,
                 WordEdit::Add {
                     category: inv.args[1].clone(),
                     word: inv.args[2..].join(" "),
@@ -336,31 +338,29 @@ fn run(
             ),
             (Some("del"), Some(_)) if inv.args.len() >= 2 => edit_words(
                 m,
+                member,
                 WordEdit::Del {
                     word: inv.args[1..].join(" "),
                 },
             ),
             _ => usage(m, spec, "请写明 test、add 或 del"),
         },
-        "reload" => {
-            let mut d = answer(m, "正在重新加载配置，结果见日志");
-            d.reload = true;
-            d
-        }
+        "reload" => answer(m, "正在重新加载配置，结果见日志")
+            .effect(Effect::new(effect_kind::RELOAD, &())),
         _ => answer(m, "这个命令还不能用"),
     }
 }
 
-/// Asks the engine to edit the word list file; it answers once the file is written.
-fn edit_words(m: &GroupMessage, edit: WordEdit) -> Decision {
-    Decision {
-        word_edit: Some(WordEditRequest {
-            edit,
-            group: m.group.clone(),
-            message_id: m.message_id.clone(),
-        }),
-        ..Decision::default()
-    }
+/// Asks for an edit of the word list file, carried out after this decision
+/// commits; the answer comes once the file is written.
+fn edit_words(m: &GroupMessage, member: &MemberKey, edit: WordEdit) -> Decision {
+    let request = WordEditRequest {
+        edit,
+        account: member.account.clone(),
+        group: m.group.clone(),
+        message_id: m.message_id.clone(),
+    };
+    Decision::default().effect(Effect::new(effect_kind::EDIT_WORDS, &request))
 }
 
 /// One admin action per @mentioned target, and an answer naming them all.

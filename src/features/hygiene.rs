@@ -5,7 +5,8 @@
 
 use serde_json::json;
 
-use super::state::{Change, Decision, ImageCheck, MemberKey};
+use super::state::{effect_kind, Change, Decision, ImageCheck, MemberKey};
+use crate::engine::Effect;
 use super::{commands, say, Context};
 use crate::config::{FilterAction, FilterConfig};
 use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
@@ -137,7 +138,10 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         // A clean text may come with a picture of a QR code: it is read off the
         // engine, and comes back as a `QrCodes` event if one is found.
         return Decision {
-            image_checks: image_check(event, m, filter).into_iter().collect(),
+            effects: image_check(event, m, filter)
+                .map(|check| Effect::new(effect_kind::CHECK_IMAGES, &check))
+                .into_iter()
+                .collect(),
             ..decision
         };
     }

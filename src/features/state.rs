@@ -12,6 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{Action, Id};
+use crate::engine::Effect;
 
 /// One member of one group, on one bot account.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -340,17 +341,13 @@ pub struct Decision {
     pub actions: Vec<Action>,
     pub changes: Vec<Change>,
     pub timers: Vec<Timer>,
-    /// Ask for a config reload (`/reload`).
-    pub reload: bool,
-    /// An edit of the word list file (`/words add|del`), answered in the group.
-    pub word_edit: Option<WordEditRequest>,
-    /// Images to read for QR codes, after the decision is committed ([`crate::media`]).
-    pub image_checks: Vec<ImageCheck>,
+    /// Side effects outside the database, carried out after the decision commits.
+    pub effects: Vec<Effect>,
 }
 
 /// A member's message whose images are to be read for QR codes; what is found
 /// comes back as [`crate::domain::EventBody::QrCodes`] carrying this message.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageCheck {
     pub account: Id,
     pub message: crate::domain::GroupMessage,
@@ -358,17 +355,42 @@ pub struct ImageCheck {
 }
 
 /// A word-list edit and the message to answer once it is done.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WordEditRequest {
     pub edit: crate::filter::WordEdit,
+    pub account: Id,
     pub group: Id,
     pub message_id: Id,
+}
+
+/// Effect kinds the features ask for; [`crate::effects`] carries them out.
+pub mod effect_kind {
+    /// Read the config and the files it names again (`/reload`).
+    pub const RELOAD: &str = "config.reload";
+    /// Edit the word-list file ([`super::WordEditRequest`]).
+    pub const EDIT_WORDS: &str = "words.edit";
+    /// Read pictures for QR codes ([`super::ImageCheck`]).
+    pub const CHECK_IMAGES: &str = "media.check_images";
 }
 
 impl Decision {
     pub fn act(mut self, action: Action) -> Self {
         self.actions.push(action);
         self
+    }
+
+    pub fn effect(mut self, effect: Effect) -> Self {
+        self.effects.push(effect);
+        self
+    }
+
+    /// The payloads of this decision's effects of `kind`.
+    pub fn effects_of<T: serde::de::DeserializeOwned>(&self, kind: &str) -> Vec<T> {
+        self.effects
+            .iter()
+            .filter(|e| e.kind == kind)
+            .filter_map(|e| e.payload().ok())
+            .collect()
     }
 
     pub fn change(mut self, change: Change) -> Self {
@@ -380,11 +402,7 @@ impl Decision {
         self.actions.extend(other.actions);
         self.changes.extend(other.changes);
         self.timers.extend(other.timers);
-        self.reload |= other.reload;
-        if other.word_edit.is_some() {
-            self.word_edit = other.word_edit;
-        }
-        self.image_checks.extend(other.image_checks);
+        self.effects.extend(other.effects);
     }
 
     pub fn is_empty(&self) -> bool {

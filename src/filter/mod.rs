@@ -34,7 +34,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
 pub use normalize::Normalization;
 use normalize::{is_cjk, View};
-pub use words::{apply_edit, Entry, Remark, WordEdit, WordList};
+pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
 /// One dictionary word found in a text. It borrows the word and category from
 /// the filter, so a hit costs no allocation and no reference count.

@@ -214,10 +214,29 @@ mod tests {
 }
 
 /// A change an admin asks for with `/words add` or `/words del`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum WordEdit {
     Add { category: String, word: String },
     Del { word: String },
+}
+
+/// Whether `text` already reads as if `edit` were applied: the word listed in
+/// that category (add), or not listed at all (del). An edit repeated after a
+/// crash finds its own work done this way.
+pub fn edit_is_applied(text: &str, edit: &WordEdit, n: Normalization) -> bool {
+    let list = WordList::parse(text, n);
+    let mut entries = list.deny.iter().chain(&list.allow);
+    match edit {
+        WordEdit::Add { category, word } => {
+            let (category, word) = (category.trim().to_lowercase(), normalize_word(word.trim(), n));
+            entries.any(|e| e.normalized == word && e.category == category)
+        }
+        WordEdit::Del { word } => {
+            let word = normalize_word(word.trim(), n);
+            !entries.any(|e| e.normalized == word)
+        }
+    }
 }
 
 /// Applies `edit` to the text of a word list, keeping every other line (comments,

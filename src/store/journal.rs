@@ -16,7 +16,9 @@ const MAX_BATCH: usize = 512;
 pub enum JournalError {
     #[error("the daemon is shutting down")]
     Closed,
-    #[error("could not write the event: {0}")]
+    /// The store cannot write now (disk full, I/O error, lock held too long);
+    /// the gateway is asked to send the event again later.
+    #[error("cannot store events now: {0}")]
     Store(String),
 }
 

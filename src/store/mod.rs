@@ -3,7 +3,20 @@
 //! so a PostgreSQL store can sit behind the same methods later.
 //!
 //! - [`journal`]: the single writer task that group-commits inbound events.
-//! - this file: opening, migrations, and every query the daemon runs.
+//! - [`rows`]: what reads return, as typed rows, and the one rule for stored times.
+//! - `state`: the features' state: loading it, and writing an engine batch.
+//! - this file: opening, the write discipline, the event log and the outbox.
+//!
+//! # Writes
+//!
+//! Every write runs on the one writer connection (SQLite takes one writer at a
+//! time anyway; queueing in the pool is fairer than SQLite's busy-wait). A
+//! connection that saw any error during a write is closed, never reused: sqlx
+//! loses track of a transaction whose `COMMIT` failed (disk full, I/O error), and
+//! such a connection runs every later "transaction" as a savepoint inside one that
+//! never commits, so writes would be reported done and then vanish. The pool
+//! opens a fresh connection for the next write, which is how the daemon recovers
+//! by itself once the fault clears.
 
 pub mod journal;
 mod rows;
@@ -11,16 +24,23 @@ mod state;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
+use crate::clock::{Clock, SystemClock};
 use crate::domain::{Event, EventBody, Id, Outbound};
-pub use rows::{LoggedEvent, Member, OutboxState, PendingAction};
-pub use state::Commit;
+pub use rows::{
+    parse_time, EffectRow, LoggedEvent, Member, OutboxState, PendingAction, StoredEvent,
+    StoredTimer,
+};
+pub use state::{Commit, Failure, Trouble};
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 200;
@@ -47,12 +67,25 @@ pub enum StoreError {
         id: i64,
         reason: String,
     },
+    /// A row of a table keyed by its columns rather than an id.
+    #[error("stored row ({key}) of {table} is unreadable: {reason}")]
+    CorruptKeyed {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
 }
 
 /// A handle on the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    /// Readers: WAL lets them run beside the writer.
+    read: SqlitePool,
+    /// The one writer connection.
+    write: SqlitePool,
+    clock: Arc<dyn Clock>,
+    /// Fault injection: while set, the writer's database cannot grow, as on a full disk.
+    full: Arc<AtomicBool>,
 }
 
 /// Formats a time the way every time column stores it.
@@ -87,225 +120,129 @@ pub struct Outcome {
     pub result: Value,
 }
 
+/// The largest page count SQLite accepts: "no limit".
+const NO_PAGE_LIMIT: i64 = 4_294_967_294;
+
 impl Store {
-    /// Opens (creating if missing) the database at `path` and runs the migrations.
+    /// Opens (creating if missing) the database at `path` and runs the migrations;
+    /// stored times come from the wall clock.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_clock(path, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Store::open`], with the times it stores read from `clock`.
+    pub async fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
         let options = SqliteConnectOptions::from_str("sqlite://")
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?
+            .map_err(open_error)?
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: an event answered 204 survives a power cut, not just a crash.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let full = Arc::new(AtomicBool::new(false));
+        let limit = full.clone();
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_connect(move |conn, _| {
+                let full = limit.load(Ordering::Acquire);
+                Box::pin(async move { set_page_limit(conn, full).await })
+            })
+            .connect_with(options.clone())
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            .map_err(open_error)?;
         sqlx::migrate!("./migrations")
-            .run(&pool)
+            .run(&write)
             .await
             .map_err(|source| StoreError::Migrate {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(Store { pool })
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        Ok(Store {
+            read,
+            write,
+            clock,
+            full,
+        })
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    fn now(&self) -> String {
+        timestamp(self.clock.now())
+    }
+
+    /// The writer connection, for one write. Hand it back through
+    /// [`Store::settle`], which closes it if the write failed.
+    async fn writer(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
+        Ok(self.write.acquire().await?)
+    }
+
+    /// Closes the writer connection if the write failed in any way (see the module docs).
+    fn settle<T>(
+        mut conn: PoolConnection<Sqlite>,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if result.is_err() {
+            conn.close_on_drop();
+        }
+        result
+    }
+
+    /// Fault injection for tests: while `full` is true the database cannot grow,
+    /// so writes fail with SQLite's "database or disk is full", as on a full disk.
+    pub async fn simulate_full_disk(&self, full: bool) -> Result<(), StoreError> {
+        self.full.store(full, Ordering::Release);
+        let mut conn = self.write.acquire().await?;
+        set_page_limit(&mut conn, full).await?;
+        Ok(())
     }
 
     /// Logs a batch of inbound events in one transaction and updates the member
     /// table from the new ones. Redeliveries (same account and dedup key, in the log
     /// or earlier in the batch) are recognised and not logged again.
     pub async fn record_inbound(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
-        let at = timestamp(Utc::now());
-        let mut tx = self.pool.begin().await?;
-        let keyed: Vec<(String, String)> = events
-            .iter()
-            .map(|e| (e.account.to_string(), e.dedup_key()))
-            .collect();
-        let mut inserted = std::collections::HashMap::new();
-        for (chunk, keys) in events.chunks(INSERT_CHUNK).zip(keyed.chunks(INSERT_CHUNK)) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ",
-            );
-            q.push_values(
-                chunk.iter().zip(keys),
-                |mut row, (event, (account, key))| {
-                    row.push_bind(&at)
-                        .push_bind("in")
-                        .push_bind(event.kind())
-                        .push_bind(account)
-                        .push_bind(event.group().map(Id::to_string))
-                        .push_bind(event.user().map(Id::to_string))
-                        .push_bind(key)
-                        .push_bind(0)
-                        .push_bind(serde_json::to_string(event).unwrap_or_default());
-                },
-            );
-            q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key");
-            for row in q.build().fetch_all(&mut *tx).await? {
-                let id: i64 = row.try_get(0)?;
-                inserted.insert(
-                    (row.try_get::<String, _>(1)?, row.try_get::<String, _>(2)?),
-                    id,
-                );
-            }
-        }
-        // The first occurrence of a key takes the row; any later one in the batch is a duplicate.
-        let recorded: Vec<Recorded> = keyed
+        let mut conn = self.writer().await?;
+        let result = record_inbound(&mut conn, events, self.now()).await;
+        Store::settle(conn, result)
+    }
+
+    /// Inbound events logged but not yet acted on (after a crash), oldest first.
+    /// A row that cannot be read back comes as `Err` with its id, so the engine
+    /// can quarantine it instead of stopping.
+    pub async fn unhandled_inbound(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, detail FROM events WHERE handled = 0 ORDER BY id")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(rows
             .into_iter()
-            .map(|key| {
-                inserted
-                    .remove(&key)
-                    .map_or(Recorded::Duplicate, Recorded::New)
-            })
-            .collect();
-        let fresh = events
-            .iter()
-            .zip(&recorded)
-            .filter(|(_, r)| matches!(r, Recorded::New(_)))
-            .map(|(e, _)| e);
-        self.update_members(&mut tx, fresh).await?;
-        tx.commit().await?;
-        Ok(recorded)
-    }
-
-    async fn update_members<'e>(
-        &self,
-        tx: &mut sqlx::Transaction<'_, Sqlite>,
-        events: impl Iterator<Item = &'e Event>,
-    ) -> Result<(), StoreError> {
-        // Speakers are the bulk: one multi-row upsert, last message per member wins.
-        let mut speakers: Vec<Speaker> = Vec::new();
-        let mut index = std::collections::HashMap::new();
-        for event in events {
-            let at = timestamp(DateTime::from_timestamp(event.time, 0).unwrap_or_default());
-            let account = event.account.to_string();
-            match &event.body {
-                EventBody::GroupMessage(m) => {
-                    let row = Speaker {
-                        account,
-                        group: m.group.to_string(),
-                        user: m.user.to_string(),
-                        nickname: m.sender.display_name().map(str::to_string),
-                        role: m.sender.role.map(|r| r.as_str()),
-                        at,
-                    };
-                    let key = (row.account.clone(), row.group.clone(), row.user.clone());
-                    match index.get(&key) {
-                        Some(&i) => speakers[i] = row,
-                        None => {
-                            index.insert(key, speakers.len());
-                            speakers.push(row);
-                        }
-                    }
-                }
-                EventBody::MemberJoined { group, user, .. } => {
-                    sqlx::query(
-                        "INSERT INTO members (account, group_id, user_id, joined_at) VALUES (?, ?, ?, ?)
-                         ON CONFLICT (account, group_id, user_id)
-                         DO UPDATE SET joined_at = excluded.joined_at, left_at = NULL",
-                    )
-                    .bind(account)
-                    .bind(group.to_string())
-                    .bind(user.to_string())
-                    .bind(at)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                EventBody::MemberLeft { group, user, .. } => {
-                    sqlx::query(
-                        "INSERT INTO members (account, group_id, user_id, left_at) VALUES (?, ?, ?, ?)
-                         ON CONFLICT (account, group_id, user_id) DO UPDATE SET left_at = excluded.left_at",
-                    )
-                    .bind(account)
-                    .bind(group.to_string())
-                    .bind(user.to_string())
-                    .bind(at)
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                EventBody::AdminChanged {
-                    group,
-                    user,
-                    promoted,
-                } => {
-                    sqlx::query(
-                        "INSERT INTO members (account, group_id, user_id, role) VALUES (?, ?, ?, ?)
-                         ON CONFLICT (account, group_id, user_id) DO UPDATE SET role = excluded.role",
-                    )
-                    .bind(account)
-                    .bind(group.to_string())
-                    .bind(user.to_string())
-                    .bind(if *promoted { "admin" } else { "member" })
-                    .execute(&mut **tx)
-                    .await?;
-                }
-                _ => {}
-            }
-        }
-        for chunk in speakers.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO members (account, group_id, user_id, nickname, role, last_spoke_at) ",
-            );
-            q.push_values(chunk, |mut row, s| {
-                row.push_bind(&s.account)
-                    .push_bind(&s.group)
-                    .push_bind(&s.user)
-                    .push_bind(&s.nickname)
-                    .push_bind(s.role)
-                    .push_bind(&s.at);
-            });
-            q.push(
-                " ON CONFLICT (account, group_id, user_id) DO UPDATE SET
-                  nickname = COALESCE(excluded.nickname, members.nickname),
-                  role = COALESCE(excluded.role, members.role),
-                  last_spoke_at = excluded.last_spoke_at",
-            );
-            q.build().execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-
-    /// Inbound events logged but not yet turned into actions (after a crash).
-    pub async fn unhandled_inbound(&self) -> Result<Vec<(i64, Event)>, StoreError> {
-        let rows = sqlx::query("SELECT id, detail FROM events WHERE handled = 0 ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter()
-            .map(|row| {
-                let id: i64 = row.try_get(0)?;
-                let detail: String = row.try_get(1)?;
-                let event = serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt {
-                    table: "events",
-                    id,
-                    reason: e.to_string(),
-                })?;
-                Ok((id, event))
-            })
-            .collect()
+            .map(|(id, detail)| StoredEvent::decode(id, &detail))
+            .collect())
     }
 
     /// Pending actions in queue order, due or not (the worker keeps per-group order).
     pub async fn pending_actions(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<rows::OutboxRow> = sqlx::query_as(
             "SELECT id, created_at, payload, attempts, next_attempt_at FROM outbox
              WHERE state = 'pending' ORDER BY id LIMIT ?",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
-        rows.iter().map(PendingAction::from_row).collect()
+        rows.into_iter().map(PendingAction::try_from).collect()
     }
 
     /// Reschedules an action after a retryable failure.
@@ -316,14 +253,17 @@ impl Store {
         next_attempt_at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'")
+        let mut conn = self.writer().await?;
+        let result = sqlx::query("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'")
             .bind(attempts)
             .bind(timestamp(next_attempt_at))
             .bind(error)
             .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from);
+        Store::settle(conn, result)
     }
 
     /// Closes an action as delivered or failed and logs its outcome, in one
@@ -334,88 +274,62 @@ impl Store {
         outcome: &Outcome,
         followup: Option<&Outbound>,
     ) -> Result<(), StoreError> {
-        let now = timestamp(Utc::now());
-        let state = outcome.state.as_str();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, finished_at = ? WHERE id = ?",
-        )
-        .bind(state)
-        .bind(outcome.attempts)
-        .bind(&outcome.error)
-        .bind(&now)
-        .bind(action.id)
-        .execute(&mut *tx)
-        .await?;
-        let detail = serde_json::json!({
-            "outbox_id": action.id,
-            "state": state,
-            "attempts": outcome.attempts,
-            "error": outcome.error,
-            "action": action.outbound.action,
-            "result": outcome.result,
-        });
-        let a = &action.outbound.action;
-        sqlx::query(
-            "INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'out', ?, ?, ?, ?, ?)",
-        )
-        .bind(&now)
-        .bind(format!("action.{}", a.name()))
-        .bind(action.outbound.account.to_string())
-        .bind(a.group().map(Id::to_string))
-        .bind(a.user().map(Id::to_string))
-        .bind(detail.to_string())
-        .execute(&mut *tx)
-        .await?;
-        if let Some(followup) = followup {
-            state::insert_action(&mut tx, &now, None, followup).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let mut conn = self.writer().await?;
+        let result = finish_action(&mut conn, action, outcome, followup, self.now()).await;
+        Store::settle(conn, result)
     }
 
     /// Logs something the daemon itself did (a config reload, ...).
     pub async fn log_system(&self, kind: &str, detail: Value) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO events (at, direction, kind, detail) VALUES (?, 'system', ?, ?)")
-            .bind(timestamp(Utc::now()))
-            .bind(kind)
-            .bind(detail.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut conn = self.writer().await?;
+        let result = sqlx::query(
+            "INSERT INTO events (at, direction, kind, detail) VALUES (?, 'system', ?, ?)",
+        )
+        .bind(self.now())
+        .bind(kind)
+        .bind(detail.to_string())
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from);
+        Store::settle(conn, result)
     }
-
     /// Logged events of one kind (`message.group`, `action.send_group_msg`, ...), oldest first.
     pub async fn events_of_kind(&self, kind: &str) -> Result<Vec<LoggedEvent>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<rows::EventRow> = sqlx::query_as(
             "SELECT id, at, direction, kind, account, group_id, user_id, detail FROM events WHERE kind = ? ORDER BY id",
         )
         .bind(kind)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
-        rows.iter().map(LoggedEvent::from_row).collect()
+        rows.into_iter().map(LoggedEvent::try_from).collect()
     }
 
     /// How many events of each kind the log holds, most frequent first.
     pub async fn event_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT kind, COUNT(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
+        Ok(sqlx::query_as(
+            "SELECT kind AS name, COUNT(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        .fetch_all(&self.read)
+        .await?)
     }
 
     /// How many outbox actions are in each state.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        Ok(sqlx::query_as(
+            "SELECT state AS name, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// Inbound events not yet acted on.
+    pub async fn unhandled_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE handled = 0")
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     pub async fn member(
@@ -424,29 +338,237 @@ impl Store {
         group: &Id,
         user: &Id,
     ) -> Result<Option<Member>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT nickname, role, joined_at, left_at, last_spoke_at FROM members
              WHERE account = ? AND group_id = ? AND user_id = ?",
         )
         .bind(account.to_string())
         .bind(group.to_string())
         .bind(user.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(Member::from_row).transpose()
+        .fetch_optional(&self.read)
+        .await?)
     }
 
     /// Members known per group (present, i.e. not left).
     pub async fn member_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT group_id, COUNT(*) FROM members WHERE left_at IS NULL GROUP BY group_id ORDER BY group_id",
+        Ok(sqlx::query_as(
+            "SELECT group_id AS name, COUNT(*) AS n FROM members WHERE left_at IS NULL GROUP BY group_id ORDER BY group_id",
         )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+        .fetch_all(&self.read)
+        .await?)
     }
+}
+
+/// Makes the connection's database unable to grow (`full`) or lifts that.
+async fn set_page_limit(conn: &mut SqliteConnection, full: bool) -> Result<(), sqlx::Error> {
+    let limit: i64 = if full {
+        sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *conn)
+            .await?
+    } else {
+        NO_PAGE_LIMIT
+    };
+    // PRAGMA takes no bound parameters; the number comes from SQLite or a constant.
+    sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn finish_action(
+    conn: &mut SqliteConnection,
+    action: &PendingAction,
+    outcome: &Outcome,
+    followup: Option<&Outbound>,
+    now: String,
+) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
+    let state = outcome.state.as_str();
+    sqlx::query(
+        "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, finished_at = ? WHERE id = ?",
+    )
+    .bind(state)
+    .bind(outcome.attempts)
+    .bind(&outcome.error)
+    .bind(&now)
+    .bind(action.id)
+    .execute(&mut *tx)
+    .await?;
+    let detail = serde_json::json!({
+        "outbox_id": action.id,
+        "state": state,
+        "attempts": outcome.attempts,
+        "error": outcome.error,
+        "action": action.outbound.action,
+        "result": outcome.result,
+    });
+    let a = &action.outbound.action;
+    sqlx::query(
+        "INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'out', ?, ?, ?, ?, ?)",
+    )
+    .bind(&now)
+    .bind(format!("action.{}", a.name()))
+    .bind(action.outbound.account.to_string())
+    .bind(a.group().map(Id::to_string))
+    .bind(a.user().map(Id::to_string))
+    .bind(detail.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if let Some(followup) = followup {
+        state::insert_action(&mut tx, &now, None, followup).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn record_inbound(
+    conn: &mut SqliteConnection,
+    events: &[Event],
+    at: String,
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut tx = conn.begin().await?;
+    let keyed: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (e.account.to_string(), e.dedup_key()))
+        .collect();
+    let mut inserted = std::collections::HashMap::new();
+    for (chunk, keys) in events.chunks(INSERT_CHUNK).zip(keyed.chunks(INSERT_CHUNK)) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ",
+        );
+        q.push_values(
+            chunk.iter().zip(keys),
+            |mut row, (event, (account, key))| {
+                row.push_bind(&at)
+                    .push_bind("in")
+                    .push_bind(event.kind())
+                    .push_bind(account)
+                    .push_bind(event.group().map(Id::to_string))
+                    .push_bind(event.user().map(Id::to_string))
+                    .push_bind(key)
+                    .push_bind(0)
+                    .push_bind(serde_json::to_string(event).unwrap_or_default());
+            },
+        );
+        q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key");
+        let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+        for (id, account, key) in rows {
+            inserted.insert((account, key), id);
+        }
+    }
+    // The first occurrence of a key takes the row; any later one in the batch is a duplicate.
+    let recorded: Vec<Recorded> = keyed
+        .into_iter()
+        .map(|key| {
+            inserted
+                .remove(&key)
+                .map_or(Recorded::Duplicate, Recorded::New)
+        })
+        .collect();
+    let fresh = events
+        .iter()
+        .zip(&recorded)
+        .filter(|(_, r)| matches!(r, Recorded::New(_)))
+        .map(|(e, _)| e);
+    update_members(&mut tx, fresh).await?;
+    tx.commit().await?;
+    Ok(recorded)
+}
+
+async fn update_members<'e>(
+    tx: &mut sqlx::Transaction<'_, Sqlite>,
+    events: impl Iterator<Item = &'e Event>,
+) -> Result<(), StoreError> {
+    // Speakers are the bulk: one multi-row upsert, last message per member wins.
+    let mut speakers: Vec<Speaker> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for event in events {
+        let at = timestamp(DateTime::from_timestamp(event.time, 0).unwrap_or_default());
+        let account = event.account.to_string();
+        match &event.body {
+            EventBody::GroupMessage(m) => {
+                let row = Speaker {
+                    account,
+                    group: m.group.to_string(),
+                    user: m.user.to_string(),
+                    nickname: m.sender.display_name().map(str::to_string),
+                    role: m.sender.role.map(|r| r.as_str()),
+                    at,
+                };
+                let key = (row.account.clone(), row.group.clone(), row.user.clone());
+                match index.get(&key) {
+                    Some(&i) => speakers[i] = row,
+                    None => {
+                        index.insert(key, speakers.len());
+                        speakers.push(row);
+                    }
+                }
+            }
+            EventBody::MemberJoined { group, user, .. } => {
+                sqlx::query(
+                    "INSERT INTO members (account, group_id, user_id, joined_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (account, group_id, user_id)
+                     DO UPDATE SET joined_at = excluded.joined_at, left_at = NULL",
+                )
+                .bind(account)
+                .bind(group.to_string())
+                .bind(user.to_string())
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            EventBody::MemberLeft { group, user, .. } => {
+                sqlx::query(
+                    "INSERT INTO members (account, group_id, user_id, left_at) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (account, group_id, user_id) DO UPDATE SET left_at = excluded.left_at",
+                )
+                .bind(account)
+                .bind(group.to_string())
+                .bind(user.to_string())
+                .bind(at)
+                .execute(&mut **tx)
+                .await?;
+            }
+            EventBody::AdminChanged {
+                group,
+                user,
+                promoted,
+            } => {
+                sqlx::query(
+                    "INSERT INTO members (account, group_id, user_id, role) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (account, group_id, user_id) DO UPDATE SET role = excluded.role",
+                )
+                .bind(account)
+                .bind(group.to_string())
+                .bind(user.to_string())
+                .bind(if *promoted { "admin" } else { "member" })
+                .execute(&mut **tx)
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    for chunk in speakers.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO members (account, group_id, user_id, nickname, role, last_spoke_at) ",
+        );
+        q.push_values(chunk, |mut row, s| {
+            row.push_bind(&s.account)
+                .push_bind(&s.group)
+                .push_bind(&s.user)
+                .push_bind(&s.nickname)
+                .push_bind(s.role)
+                .push_bind(&s.at);
+        });
+        q.push(
+            " ON CONFLICT (account, group_id, user_id) DO UPDATE SET
+              nickname = COALESCE(excluded.nickname, members.nickname),
+              role = COALESCE(excluded.role, members.role),
+              last_spoke_at = excluded.last_spoke_at",
+        );
+        q.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
-//! Rows read back from the database, as typed values.
+//! Rows read back from the database, as typed values, and the one rule for
+//! stored times: RFC 3339 text, and a time that does not parse is an error naming
+//! its table and row, never a default.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::Row;
 
 use super::StoreError;
-use crate::domain::Outbound;
+use crate::domain::{Event, Outbound};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutboxState {
@@ -25,7 +25,8 @@ impl OutboxState {
     }
 }
 
-fn parse_time(table: &'static str, id: i64, text: &str) -> Result<DateTime<Utc>, StoreError> {
+/// Reads a stored time; unreadable is an error naming the row.
+pub fn parse_time(table: &'static str, id: i64, text: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| StoreError::Corrupt {
@@ -33,6 +34,29 @@ fn parse_time(table: &'static str, id: i64, text: &str) -> Result<DateTime<Utc>,
             id,
             reason: format!("bad time {text:?}: {e}"),
         })
+}
+
+/// Reads a stored JSON document; unreadable is an error naming the row.
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    id: i64,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        table,
+        id,
+        reason: e.to_string(),
+    })
+}
+
+/// An `outbox` row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct OutboxRow {
+    id: i64,
+    created_at: String,
+    payload: String,
+    attempts: i64,
+    next_attempt_at: String,
 }
 
 /// An action waiting in the outbox.
@@ -45,33 +69,38 @@ pub struct PendingAction {
     pub next_attempt_at: DateTime<Utc>,
 }
 
-impl PendingAction {
-    pub(super) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
-        let id: i64 = row.try_get("id")?;
-        let payload: String = row.try_get("payload")?;
+impl TryFrom<OutboxRow> for PendingAction {
+    type Error = StoreError;
+
+    fn try_from(row: OutboxRow) -> Result<Self, StoreError> {
         Ok(PendingAction {
-            id,
-            created_at: parse_time("outbox", id, &row.try_get::<String, _>("created_at")?)?,
-            outbound: serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-                table: "outbox",
-                id,
-                reason: e.to_string(),
-            })?,
-            attempts: row.try_get("attempts")?,
-            next_attempt_at: parse_time(
-                "outbox",
-                id,
-                &row.try_get::<String, _>("next_attempt_at")?,
-            )?,
+            id: row.id,
+            created_at: parse_time("outbox", row.id, &row.created_at)?,
+            outbound: parse_json("outbox", row.id, &row.payload)?,
+            attempts: row.attempts,
+            next_attempt_at: parse_time("outbox", row.id, &row.next_attempt_at)?,
         })
     }
+}
+
+/// An `events` row as stored.
+#[derive(sqlx::FromRow)]
+pub(super) struct EventRow {
+    id: i64,
+    at: String,
+    direction: String,
+    kind: String,
+    account: Option<String>,
+    group_id: Option<String>,
+    user_id: Option<String>,
+    detail: String,
 }
 
 /// One row of the event log.
 #[derive(Clone, Debug)]
 pub struct LoggedEvent {
     pub id: i64,
-    pub at: String,
+    pub at: DateTime<Utc>,
     pub direction: String,
     pub kind: String,
     pub account: Option<String>,
@@ -80,45 +109,71 @@ pub struct LoggedEvent {
     pub detail: Value,
 }
 
-impl LoggedEvent {
-    pub(super) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
-        let id: i64 = row.try_get("id")?;
-        let detail: String = row.try_get("detail")?;
+impl TryFrom<EventRow> for LoggedEvent {
+    type Error = StoreError;
+
+    fn try_from(row: EventRow) -> Result<Self, StoreError> {
         Ok(LoggedEvent {
-            id,
-            at: row.try_get("at")?,
-            direction: row.try_get("direction")?,
-            kind: row.try_get("kind")?,
-            account: row.try_get("account")?,
-            group_id: row.try_get("group_id")?,
-            user_id: row.try_get("user_id")?,
-            detail: serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt {
-                table: "events",
-                id,
-                reason: e.to_string(),
-            })?,
+            id: row.id,
+            at: parse_time("events", row.id, &row.at)?,
+            direction: row.direction,
+            kind: row.kind,
+            account: row.account,
+            group_id: row.group_id,
+            user_id: row.user_id,
+            detail: parse_json("events", row.id, &row.detail)?,
         })
     }
 }
 
+/// An inbound event read back for the engine, or the reason it cannot be.
+#[derive(Clone, Debug)]
+pub enum StoredEvent {
+    Readable { id: i64, event: Event },
+    Unreadable { id: i64, reason: String },
+}
+
+impl StoredEvent {
+    pub(super) fn decode(id: i64, detail: &str) -> StoredEvent {
+        match serde_json::from_str(detail) {
+            Ok(event) => StoredEvent::Readable { id, event },
+            Err(e) => StoredEvent::Unreadable {
+                id,
+                reason: e.to_string(),
+            },
+        }
+    }
+}
+
+/// A due timer read back for the engine, or the reason it cannot be.
+#[derive(Clone, Debug)]
+pub enum StoredTimer {
+    Readable {
+        id: i64,
+        timer: crate::features::Timer,
+    },
+    Unreadable {
+        id: i64,
+        reason: String,
+    },
+}
+
+/// A side effect committed by the engine and not yet carried out.
+#[derive(Clone, Debug)]
+pub struct EffectRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: Value,
+    /// Runs started before this one (a crash may have cut one short).
+    pub attempts: i64,
+}
+
 /// What the member table knows of one member of one group.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
     pub nickname: Option<String>,
     pub role: Option<String>,
     pub joined_at: Option<String>,
     pub left_at: Option<String>,
     pub last_spoke_at: Option<String>,
-}
-
-impl Member {
-    pub(super) fn from_row(row: &SqliteRow) -> Result<Self, StoreError> {
-        Ok(Member {
-            nickname: row.try_get("nickname")?,
-            role: row.try_get("role")?,
-            joined_at: row.try_get("joined_at")?,
-            left_at: row.try_get("left_at")?,
-            last_spoke_at: row.try_get("last_spoke_at")?,
-        })
-    }
 }

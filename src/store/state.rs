@@ -1,31 +1,83 @@
 //! Persisting the features' state: loading it at start, and writing each batch's
-//! decisions (actions, state changes, timers) with the "handled" marks in one
-//! transaction.
+//! decisions (actions, state changes, timers, effects) with the "handled" marks
+//! in one transaction.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 
-use super::{timestamp, Store, StoreError};
+use super::rows::{parse_json, parse_time, EffectRow, StoredTimer};
+use super::{Store, StoreError};
 use crate::config::CouponPool;
 use crate::domain::{Id, Outbound};
+use crate::engine::Effect;
 use crate::features::state::{Change, GroupKey, Joiner, MemberKey, State, TaskState, Timer};
 
 /// Everything one engine batch decided, written atomically.
 #[derive(Debug, Default)]
 pub struct Commit {
-    /// Inbound events with ids up to this one are now handled.
-    pub handled_up_to: Option<i64>,
+    /// Inbound events now handled, by id.
+    pub handled: Vec<i64>,
     /// Timers that fired in this batch.
     pub fired_timers: Vec<i64>,
+    /// Inputs the engine gave up on: marked done so they are not retried, and
+    /// logged with the reason.
+    pub failed: Vec<Failure>,
     /// Actions to queue, with the inbound event that caused each.
     pub actions: Vec<(Option<i64>, Outbound)>,
     pub changes: Vec<Change>,
     pub timers: Vec<Timer>,
+    /// Side effects to carry out once this commits, with their cause.
+    pub effects: Vec<(Option<i64>, Effect)>,
 }
 
-fn member(row: &sqlx::sqlite::SqliteRow) -> Result<MemberKey, StoreError> {
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.handled.is_empty()
+            && self.fired_timers.is_empty()
+            && self.failed.is_empty()
+            && self.actions.is_empty()
+            && self.changes.is_empty()
+            && self.timers.is_empty()
+            && self.effects.is_empty()
+    }
+}
+
+/// An input the engine gave up on, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    /// An event whose handling kept failing: marked handled, logged as `engine.failed`.
+    Event { id: i64, error: String },
+    /// A stored event that cannot be read back: marked handled, logged as `engine.quarantined`.
+    UnreadableEvent { id: i64, error: String },
+    /// A timer that cannot be read back or whose wake-up kept failing: marked
+    /// fired, logged as `timer.quarantined`.
+    Timer { id: i64, error: String },
+}
+
+impl Failure {
+    /// The log kind and the detail of its row.
+    fn log_row(&self) -> (&'static str, serde_json::Value) {
+        match self {
+            Failure::Event { id, error } => (
+                "engine.failed",
+                serde_json::json!({"event_id": id, "error": error}),
+            ),
+            Failure::UnreadableEvent { id, error } => (
+                "engine.quarantined",
+                serde_json::json!({"event_id": id, "error": error}),
+            ),
+            Failure::Timer { id, error } => (
+                "timer.quarantined",
+                serde_json::json!({"timer_id": id, "error": error}),
+            ),
+        }
+    }
+}
+
+fn member(row: &SqliteRow) -> Result<MemberKey, StoreError> {
     Ok(MemberKey {
         account: Id::text(row.try_get::<String, _>("account")?),
         group: Id::text(row.try_get::<String, _>("group_id")?),
@@ -33,10 +85,21 @@ fn member(row: &sqlx::sqlite::SqliteRow) -> Result<MemberKey, StoreError> {
     })
 }
 
-fn time(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
+/// A time in a table keyed by member: unreadable is an error naming the member.
+fn member_time(table: &'static str, row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+    let text: String = row.try_get(column)?;
+    DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_default()
+        .map_err(|e| {
+            let key = member(row)
+                .map(|m| format!("{}/{}/{}", m.account, m.group, m.user))
+                .unwrap_or_default();
+            StoreError::CorruptKeyed {
+                table,
+                key,
+                reason: format!("bad time {text:?}: {e}"),
+            }
+        })
 }
 
 impl Store {
@@ -46,7 +109,7 @@ impl Store {
         pools: &BTreeMap<String, CouponPool>,
     ) -> Result<State, StoreError> {
         let mut state = State::default();
-        let pool = &self.pool;
+        let pool = &self.read;
         for row in sqlx::query(
             "SELECT account, group_id, user_id, SUM(amount) AS balance,
                     (SELECT name FROM points_ledger n WHERE n.account = p.account AND n.group_id = p.group_id
@@ -69,11 +132,16 @@ impl Store {
         .fetch_all(pool)
         .await?
         {
-            let day: String = row.try_get("day")?;
-            if let Ok(day) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
-                let streak: i64 = row.try_get("streak")?;
-                state.checkins.insert(member(&row)?, (day, u32::try_from(streak).unwrap_or(1)));
-            }
+            let text: String = row.try_get("day")?;
+            let day = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| {
+                StoreError::CorruptKeyed {
+                    table: "checkins",
+                    key: member(&row).map(|m| format!("{}/{}/{}", m.account, m.group, m.user)).unwrap_or_default(),
+                    reason: format!("bad day {text:?}: {e}"),
+                }
+            })?;
+            let streak: i64 = row.try_get("streak")?;
+            state.checkins.insert(member(&row)?, (day, u32::try_from(streak).unwrap_or(1)));
         }
         for row in
             sqlx::query("SELECT account, group_id, user_id, task_id, state FROM task_progress")
@@ -113,7 +181,7 @@ impl Store {
         {
             state
                 .welcomed
-                .insert(member(&row)?, time(&row.try_get::<String, _>("at")?));
+                .insert(member(&row)?, member_time("welcomed", &row, "at")?);
         }
         for row in sqlx::query("SELECT account, group_id, user_id FROM verifying")
             .fetch_all(pool)
@@ -138,7 +206,7 @@ impl Store {
             state.warnings.insert(member(&row)?, u32::try_from(n).unwrap_or(u32::MAX));
         }
         for row in sqlx::query(
-            "SELECT account, group_id, user_id, at FROM strikes WHERE cleared = 0 ORDER BY id",
+            "SELECT id, account, group_id, user_id, at FROM strikes WHERE cleared = 0 ORDER BY id",
         )
         .fetch_all(pool)
         .await?
@@ -147,7 +215,7 @@ impl Store {
                 .strikes
                 .entry(member(&row)?)
                 .or_default()
-                .push(time(&row.try_get::<String, _>("at")?));
+                .push(parse_time("strikes", row.try_get("id")?, &row.try_get::<String, _>("at")?)?);
         }
         state.coupons = self.unclaimed_coupons(pools).await?;
         Ok(state)
@@ -163,7 +231,7 @@ impl Store {
             let claimed: HashSet<String> =
                 sqlx::query_scalar("SELECT code FROM coupon_claims WHERE pool = ?")
                     .bind(name)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&self.read)
                     .await?
                     .into_iter()
                     .collect();
@@ -179,79 +247,149 @@ impl Store {
     }
 
     /// Writes one engine batch: queued actions, state changes, new timers, fired
-    /// timers and handled events, all or nothing.
+    /// timers, effects and handled or failed inputs, all or nothing.
     pub async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
-        let now = timestamp(Utc::now());
-        let mut tx = self.pool.begin().await?;
-        for (cause, outbound) in &commit.actions {
-            insert_action(&mut tx, &now, *cause, outbound).await?;
-        }
-        for change in &commit.changes {
-            write_change(&mut tx, &now, change).await?;
-        }
-        for timer in &commit.timers {
-            sqlx::query("INSERT INTO timers (due_at, account, wake) VALUES (?, ?, ?)")
-                .bind(timestamp(timer.due))
-                .bind(timer.wake.account().to_string())
-                .bind(serde_json::to_string(&timer.wake).unwrap_or_default())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for id in &commit.fired_timers {
-            sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
-                .bind(&now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(last) = commit.handled_up_to {
-            sqlx::query("UPDATE events SET handled = 1 WHERE handled = 0 AND id <= ?")
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let mut conn = self.writer().await?;
+        let result = write_commit(&mut conn, commit, self.now()).await;
+        Store::settle(conn, result)
     }
 
-    /// Timers due at `now` or before, oldest first.
+    /// Timers due at `now` or before, oldest first; a row that cannot be read
+    /// back comes as `Unreadable`, so it can be quarantined while the others fire.
     pub async fn due_timers(
         &self,
         now: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<(i64, Timer)>, StoreError> {
-        let rows = sqlx::query("SELECT id, due_at, wake FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?")
-            .bind(timestamp(now))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let wake: String = row.try_get("wake")?;
-                let wake = serde_json::from_str(&wake).map_err(|e| StoreError::Corrupt {
-                    table: "timers",
-                    id,
-                    reason: e.to_string(),
-                })?;
-                Ok((
-                    id,
-                    Timer {
-                        due: time(&row.try_get::<String, _>("due_at")?),
-                        wake,
+    ) -> Result<Vec<StoredTimer>, StoreError> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, due_at, wake FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+        )
+        .bind(super::timestamp(now))
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, due, wake)| {
+                let timer = parse_time("timers", id, &due).and_then(|due| {
+                    Ok(Timer {
+                        due,
+                        wake: parse_json("timers", id, &wake)?,
+                    })
+                });
+                match timer {
+                    Ok(timer) => StoredTimer::Readable { id, timer },
+                    Err(e) => StoredTimer::Unreadable {
+                        id,
+                        reason: e.to_string(),
                     },
-                ))
+                }
+            })
+            .collect())
+    }
+
+    /// When the next unfired timer is due. An unreadable due time is a
+    /// [`StoreError::Corrupt`] naming the timer, so the engine can quarantine it.
+    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let next: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, due_at FROM timers WHERE fired_at IS NULL ORDER BY due_at, id LIMIT 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        next.map(|(id, due)| parse_time("timers", id, &due))
+            .transpose()
+    }
+
+    /// Effects committed but not yet carried out, oldest first.
+    pub async fn pending_effects(&self) -> Result<Vec<EffectRow>, StoreError> {
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT id, kind, payload, attempts FROM effects WHERE done_at IS NULL ORDER BY id",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, payload, attempts)| {
+                Ok(EffectRow {
+                    id,
+                    kind,
+                    payload: parse_json("effects", id, &payload)?,
+                    attempts,
+                })
             })
             .collect()
     }
 
-    /// When the next unfired timer is due.
-    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let due: Option<String> =
-            sqlx::query_scalar("SELECT MIN(due_at) FROM timers WHERE fired_at IS NULL")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(due.map(|d| time(&d)))
+    /// Records that effects are about to run, so a run cut short by a crash is
+    /// known on the next start (the effect then runs again, knowing it may have
+    /// been applied).
+    pub async fn start_effects(&self, ids: &[i64]) -> Result<(), StoreError> {
+        let mut conn = self.writer().await?;
+        let result = async {
+            let mut tx = conn.begin().await?;
+            for id in ids {
+                sqlx::query("UPDATE effects SET attempts = attempts + 1 WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        Store::settle(conn, result)
+    }
+
+    /// Closes an effect with what came of it, queueing its follow-up actions (an
+    /// answer in the chat) in the same transaction.
+    pub async fn finish_effect(
+        &self,
+        id: i64,
+        outcome: &serde_json::Value,
+        followups: &[Outbound],
+    ) -> Result<(), StoreError> {
+        let now = self.now();
+        let mut conn = self.writer().await?;
+        let result = async {
+                let mut tx = conn.begin().await?;
+                let cause: Option<i64> =
+                    sqlx::query_scalar("SELECT cause_event_id FROM effects WHERE id = ?")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .flatten();
+                for followup in followups {
+                    insert_action(&mut tx, &now, cause, followup).await?;
+                }
+                sqlx::query("UPDATE effects SET done_at = ?, outcome = ? WHERE id = ?")
+                    .bind(&now)
+                    .bind(outcome.to_string())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+        }
+        .await;
+        Store::settle(conn, result)
+    }
+
+    /// How many inputs the engine gave up on (`engine.failed`), unreadable events
+    /// and timers it quarantined, and effects not yet carried out.
+    pub async fn trouble(&self) -> Result<Trouble, StoreError> {
+        let count = |kind: &'static str| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE kind = ?")
+                .bind(kind)
+                .fetch_one(&self.read)
+        };
+        Ok(Trouble {
+            failed_events: count("engine.failed").await?,
+            quarantined_events: count("engine.quarantined").await?,
+            quarantined_timers: count("timer.quarantined").await?,
+            unhandled_events: self.unhandled_count().await?,
+            pending_effects: sqlx::query_scalar("SELECT COUNT(*) FROM effects WHERE done_at IS NULL")
+                .fetch_one(&self.read)
+                .await?,
+        })
     }
 
     /// The points ledger of one member, oldest first: (amount, reason).
@@ -265,7 +403,7 @@ impl Store {
             .bind(account.to_string())
             .bind(group.to_string())
             .bind(user.to_string())
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
@@ -275,7 +413,7 @@ impl Store {
     /// Every coupon handed out: (pool, code, user).
     pub async fn coupon_claims(&self) -> Result<Vec<(String, String, String)>, StoreError> {
         let rows = sqlx::query("SELECT pool, code, user_id FROM coupon_claims ORDER BY at, code")
-            .fetch_all(&self.pool)
+            .fetch_all(&self.read)
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
@@ -294,12 +432,95 @@ impl Store {
         )
         .bind(account.to_string())
         .bind(group.to_string())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.read)
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
+}
+
+/// What an operator should look at: inputs the engine gave up on, and work
+/// still waiting. Shown by `qunbot status` and `qunbot check`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trouble {
+    pub failed_events: i64,
+    pub quarantined_events: i64,
+    pub quarantined_timers: i64,
+    pub unhandled_events: i64,
+    pub pending_effects: i64,
+}
+
+async fn write_commit(
+    conn: &mut SqliteConnection,
+    commit: &Commit,
+    now: String,
+) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
+    for (cause, outbound) in &commit.actions {
+        insert_action(&mut tx, &now, *cause, outbound).await?;
+    }
+    for change in &commit.changes {
+        write_change(&mut tx, &now, change).await?;
+    }
+    for timer in &commit.timers {
+        sqlx::query("INSERT INTO timers (due_at, account, wake) VALUES (?, ?, ?)")
+            .bind(super::timestamp(timer.due))
+            .bind(timer.wake.account().to_string())
+            .bind(serde_json::to_string(&timer.wake).unwrap_or_default())
+            .execute(&mut *tx)
+            .await?;
+    }
+    for (cause, effect) in &commit.effects {
+        sqlx::query(
+            "INSERT INTO effects (created_at, kind, payload, cause_event_id) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&now)
+        .bind(&effect.kind)
+        .bind(effect.payload.to_string())
+        .bind(cause)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for id in &commit.fired_timers {
+        sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for id in &commit.handled {
+        sqlx::query("UPDATE events SET handled = 1 WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    for failure in &commit.failed {
+        match failure {
+            Failure::Event { id, .. } | Failure::UnreadableEvent { id, .. } => {
+                sqlx::query("UPDATE events SET handled = 1 WHERE id = ?")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Failure::Timer { id, .. } => {
+                sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
+                    .bind(&now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        let (kind, detail) = failure.log_row();
+        sqlx::query("INSERT INTO events (at, direction, kind, detail) VALUES (?, 'system', ?, ?)")
+            .bind(&now)
+            .bind(kind)
+            .bind(detail.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub(super) async fn insert_action(
@@ -399,7 +620,7 @@ async fn write_change(
                 .bind(group.account.to_string())
                 .bind(group.group.to_string())
                 .bind(user.to_string())
-                .bind(timestamp(*at))
+                .bind(super::timestamp(*at))
                 .execute(&mut **tx)
                 .await?;
             }
@@ -432,7 +653,7 @@ async fn write_change(
             sqlx::query("INSERT INTO strikes (account, group_id, user_id, at, category) VALUES (?, ?, ?, ?, ?)"),
             member,
         )
-        .bind(timestamp(*at))
+        .bind(super::timestamp(*at))
         .bind(category),
         Change::StrikesCleared { member } => bind_member(
             sqlx::query("UPDATE strikes SET cleared = 1 WHERE account = ? AND group_id = ? AND user_id = ? AND cleared = 0"),

@@ -93,7 +93,7 @@ async fn queued_actions_mark_their_events_handled_and_finish_with_a_log_row() {
     };
     store
         .commit(&Commit {
-            handled_up_to: Some(id),
+            handled: vec![id],
             actions: vec![(Some(id), outbound.clone())],
             ..Commit::default()
         })

@@ -241,7 +241,7 @@ fn a_members_clean_picture_is_sent_to_be_read_for_qr_codes_and_an_admins_is_not(
         unreachable!()
     };
     assert_eq!(
-        d.image_checks,
+        d.effects_of::<ImageCheck>(effect_kind::CHECK_IMAGES),
         [ImageCheck {
             account: from_member.account.clone(),
             message: m.clone(),
@@ -249,7 +249,7 @@ fn a_members_clean_picture_is_sent_to_be_read_for_qr_codes_and_an_admins_is_not(
         }]
     );
     let from_admin = bot.says(21, Role::Admin, picture("http://gw/2.png"));
-    assert!(bot.on(from_admin).image_checks.is_empty());
+    assert!(bot.on(from_admin).effects.is_empty());
 }
 
 #[test]

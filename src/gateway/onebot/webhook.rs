@@ -2,7 +2,10 @@
 //!
 //! Order of checks: size (413), signature over the raw bytes (401 missing, 403
 //! wrong), JSON (400 with the reason), then the journal. 204 means the event is
-//! committed to SQLite, so a gateway that got 204 may forget it.
+//! committed to SQLite, so a gateway that got 204 may forget it. While the store
+//! cannot write (disk full, I/O error), the answer is 503 with `Retry-After`:
+//! the gateway keeps the event and sends it again; nothing is answered 2xx that
+//! is not stored.
 
 use std::sync::Arc;
 
@@ -68,8 +71,11 @@ async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: By
         Err(JournalError::Closed) => {
             (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
         }
-        Err(e @ JournalError::Store(_)) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()
-        }
+        Err(e @ JournalError::Store(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            e.to_string(),
+        )
+            .into_response(),
     }
 }

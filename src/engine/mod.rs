@@ -1,0 +1,492 @@
+//! Turns committed events and due timers into decisions: runs the features over
+//! each, applies their state changes, and stores actions, changes, new timers,
+//! effects and the "handled"/"fired" marks in one transaction per batch, so an
+//! event or a timer is acted on exactly once even across a crash. Effects outside
+//! the database run after that commit ([`effect`]).
+//!
+//! The engine is the single writer of the features' state, so it keeps that state
+//! in memory (loaded at start) and features read it without touching SQLite.
+//!
+//! # Failures
+//!
+//! Nothing accepted is dropped. A batch that cannot be committed is retried one
+//! input at a time, so one poison event does not take its neighbours with it; an
+//! input that still fails after [`ATTEMPTS`] tries (with backoff) is marked done
+//! and logged as `engine.failed`, which `qunbot status` counts. When the store
+//! itself cannot write, not even that mark, the inputs are kept and retried after
+//! a growing delay: they are durable in the log, and the engine never spins.
+//!
+//! # Steps
+//!
+//! [`Engine::run`] is the daemon's loop. Tests drive the same steps one at a
+//! time: [`Engine::decide`] (decide and commit), [`Engine::carry_out_effects`],
+//! [`Engine::fire_due_timers`], [`Engine::replay_unhandled`], with time from the
+//! injected clock.
+
+pub mod effect;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch, Notify};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::domain::{Event, Outbound};
+use crate::features::{self, Change, State, Timer};
+use crate::store::journal::Committed;
+use crate::store::{Commit, Failure, Store, StoreError, StoredEvent, StoredTimer};
+pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
+
+/// Most events handled in one transaction.
+const MAX_BATCH: usize = 512;
+/// Longest sleep with no timer due; timers added meanwhile shorten it.
+const IDLE: Duration = Duration::from_secs(60);
+/// Tries of one input on its own before it is given up as `engine.failed`.
+pub const ATTEMPTS: u32 = 3;
+/// First delay after a store failure; doubles up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Something the engine reacts to.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Event(i64, Event),
+    Timer(i64, Timer),
+}
+
+impl Input {
+    fn failure(&self, error: String) -> Failure {
+        match self {
+            Input::Event(id, _) => Failure::Event { id: *id, error },
+            Input::Timer(id, _) => Failure::Timer { id: *id, error },
+        }
+    }
+}
+
+/// Why an attempt at a batch failed.
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a feature panicked: {0}")]
+    Panicked(String),
+}
+
+/// What [`Engine::replay_unhandled`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Replay {
+    /// Events handled (or given up as `engine.failed`).
+    pub handled: usize,
+    /// Events that could not be read back and were quarantined.
+    pub quarantined: usize,
+    /// Events left for the run loop because the store could not write.
+    pub deferred: usize,
+}
+
+pub struct Engine {
+    store: Store,
+    config: watch::Receiver<Arc<Config>>,
+    clock: Arc<dyn Clock>,
+    /// Woken whenever actions were queued.
+    outbox: Arc<Notify>,
+    effects: Effects,
+    state: State,
+    /// When the next timer is due, as last read; `None` until read again after a
+    /// batch added or fired timers, so the loop does not query SQLite every batch.
+    next_timer: Option<Option<DateTime<Utc>>>,
+    /// Inputs received but not yet committed because the store could not write.
+    backlog: Vec<Input>,
+    /// Committed effects whose run is not yet recorded as done.
+    effects_waiting: bool,
+    /// Store failures in a row; sets the next retry delay.
+    failures_in_a_row: u32,
+}
+
+impl Engine {
+    /// Loads the features' state from the store.
+    pub async fn new(
+        store: Store,
+        config: watch::Receiver<Arc<Config>>,
+        clock: Arc<dyn Clock>,
+        outbox: Arc<Notify>,
+        effects: Effects,
+    ) -> Result<Self, StoreError> {
+        let pools = config.borrow().coupons.clone();
+        let state = store.load_state(&pools).await?;
+        Ok(Engine {
+            store,
+            config,
+            clock,
+            outbox,
+            effects,
+            state,
+            next_timer: None,
+            backlog: Vec::new(),
+            effects_waiting: true,
+            failures_in_a_row: 0,
+        })
+    }
+
+    /// The features' state as the engine holds it.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Handles events that were logged but not acted on before the last stop, and
+    /// carries out effects a stop cut short. Run before the webhook opens, so
+    /// nothing new interleaves. Never fails on an event: unreadable ones are
+    /// quarantined, failing ones isolated, and if the store cannot write the rest
+    /// waits for the run loop.
+    pub async fn replay_unhandled(&mut self) -> Result<Replay, StoreError> {
+        let mut replay = Replay::default();
+        if let Err(e) = self.carry_out_effects().await {
+            tracing::error!("effects left from before the last stop not carried out yet: {e}");
+        }
+        let mut inputs = Vec::new();
+        let mut unreadable = Vec::new();
+        for stored in self.store.unhandled_inbound().await? {
+            match stored {
+                StoredEvent::Readable { id, event } => inputs.push(Input::Event(id, event)),
+                StoredEvent::Unreadable { id, reason } => {
+                    tracing::error!(event_id = id, "stored event unreadable, quarantined: {reason}");
+                    unreadable.push(Failure::UnreadableEvent { id, error: reason });
+                }
+            }
+        }
+        if !unreadable.is_empty() {
+            replay.quarantined = unreadable.len();
+            self.store
+                .commit(&Commit {
+                    failed: unreadable,
+                    ..Commit::default()
+                })
+                .await?;
+        }
+        while !inputs.is_empty() {
+            let rest = inputs.split_off(inputs.len().min(MAX_BATCH));
+            let n = inputs.len();
+            if let Err(e) = self.decide(inputs.clone()).await {
+                tracing::error!("cannot act on events left from before the last stop yet: {e}");
+                replay.deferred = n + rest.len();
+                self.backlog.extend(inputs);
+                self.backlog.extend(rest);
+                break;
+            }
+            replay.handled += n;
+            inputs = rest;
+        }
+        Ok(replay)
+    }
+
+    /// Handles committed events and due timers until the journal closes the channel.
+    pub async fn run(mut self, mut committed: mpsc::Receiver<Committed>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        loop {
+            if !self.backlog.is_empty() || self.failures_in_a_row > 0 {
+                tokio::time::sleep(self.retry_delay()).await;
+                let backlog = std::mem::take(&mut self.backlog);
+                if !backlog.is_empty() {
+                    self.process(backlog).await;
+                    continue;
+                }
+            }
+            if self.effects_waiting {
+                if let Err(e) = self.carry_out_effects().await {
+                    tracing::error!("cannot carry out effects yet: {e}");
+                    self.failures_in_a_row += 1;
+                    continue;
+                }
+            }
+            let sleep = self.until_next_timer().await;
+            tokio::select! {
+                received = committed.recv_many(&mut batch, MAX_BATCH) => {
+                    if received == 0 {
+                        break;
+                    }
+                    let inputs = batch.drain(..).map(|(id, e)| Input::Event(id, e)).collect();
+                    self.process(inputs).await;
+                }
+                _ = tokio::time::sleep(sleep) => {
+                    if let Err(e) = self.fire_due_timers().await {
+                        tracing::error!("cannot fire timers yet: {e}");
+                        self.failures_in_a_row += 1;
+                    }
+                }
+            }
+        }
+        if !self.backlog.is_empty() {
+            tracing::warn!(
+                "{} event(s) not acted on yet; they are handled after the next start",
+                self.backlog.len()
+            );
+        }
+    }
+
+    /// Decides and commits `inputs`, then carries out their effects; on a store
+    /// failure the inputs are kept for a later retry.
+    async fn process(&mut self, inputs: Vec<Input>) {
+        match self.decide(inputs.clone()).await {
+            Ok(()) => {
+                self.failures_in_a_row = 0;
+                if self.effects_waiting {
+                    if let Err(e) = self.carry_out_effects().await {
+                        tracing::error!("cannot carry out effects yet: {e}");
+                    }
+                }
+            }
+            Err(e) => {
+                self.failures_in_a_row += 1;
+                tracing::error!(
+                    "cannot act on {} input(s) yet, retrying in {:?}: {e}",
+                    inputs.len(),
+                    self.retry_delay()
+                );
+                self.backlog.extend(inputs);
+            }
+        }
+    }
+
+    fn retry_delay(&self) -> Duration {
+        let doublings = self.failures_in_a_row.saturating_sub(1).min(10);
+        FIRST_RETRY_DELAY
+            .saturating_mul(1 << doublings)
+            .min(MAX_RETRY_DELAY)
+    }
+
+    async fn until_next_timer(&mut self) -> Duration {
+        let next = match self.next_timer {
+            Some(known) => Ok(known),
+            None => self.store.next_timer_due().await,
+        };
+        match next {
+            Ok(due) => {
+                self.next_timer = Some(due);
+                due.map_or(IDLE, |due| {
+                    (due - self.clock.now())
+                        .to_std()
+                        .unwrap_or_default()
+                        .min(IDLE)
+                })
+            }
+            Err(StoreError::Corrupt {
+                table: "timers",
+                id,
+                reason,
+            }) => {
+                tracing::error!(timer_id = id, "timer unreadable, quarantined: {reason}");
+                let quarantined = Commit {
+                    failed: vec![Failure::Timer { id, error: reason }],
+                    ..Commit::default()
+                };
+                if let Err(e) = self.store.commit(&quarantined).await {
+                    tracing::error!("cannot quarantine timer {id}: {e}");
+                    self.failures_in_a_row += 1;
+                    return self.retry_delay();
+                }
+                Duration::ZERO
+            }
+            Err(e) => {
+                tracing::error!("cannot read timers: {e}");
+                self.failures_in_a_row += 1;
+                self.retry_delay()
+            }
+        }
+    }
+
+    /// Fires the timers due by the clock's now: unreadable ones are quarantined,
+    /// the others handled. Returns how many were due.
+    pub async fn fire_due_timers(&mut self) -> Result<usize, StoreError> {
+        let due = self
+            .store
+            .due_timers(self.clock.now(), MAX_BATCH as i64)
+            .await?;
+        let n = due.len();
+        let mut inputs = Vec::new();
+        let mut unreadable = Vec::new();
+        for stored in due {
+            match stored {
+                StoredTimer::Readable { id, timer } => inputs.push(Input::Timer(id, timer)),
+                StoredTimer::Unreadable { id, reason } => {
+                    tracing::error!(timer_id = id, "timer unreadable, quarantined: {reason}");
+                    unreadable.push(Failure::Timer { id, error: reason });
+                }
+            }
+        }
+        if !unreadable.is_empty() {
+            self.next_timer = None;
+            self.store
+                .commit(&Commit {
+                    failed: unreadable,
+                    ..Commit::default()
+                })
+                .await?;
+        }
+        if !inputs.is_empty() {
+            self.decide(inputs).await?;
+            self.failures_in_a_row = 0;
+            self.carry_out_effects().await?;
+        }
+        Ok(n)
+    }
+
+    /// Decides on `inputs` and commits the decisions. A batch that fails is
+    /// retried one input at a time; an input that keeps failing is given up as
+    /// `engine.failed`. Fails only when the store cannot write at all, leaving
+    /// every input of the batch not done.
+    pub async fn decide(&mut self, inputs: Vec<Input>) -> Result<(), StoreError> {
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let Err(e) = self.attempt(&inputs).await else {
+            return Ok(());
+        };
+        if inputs.len() > 1 {
+            tracing::warn!(
+                "a batch of {} input(s) failed, handling each alone: {e}",
+                inputs.len()
+            );
+        }
+        self.reload_state().await?;
+        for input in inputs {
+            self.decide_alone(input).await?;
+        }
+        Ok(())
+    }
+
+    async fn decide_alone(&mut self, input: Input) -> Result<(), StoreError> {
+        let batch = [input];
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            match self.attempt(&batch).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    last = e.to_string();
+                    self.reload_state().await?;
+                    if attempt < ATTEMPTS {
+                        let delay = FIRST_RETRY_DELAY.saturating_mul(1 << (attempt - 1));
+                        tokio::time::sleep(delay).await;
+                    }
+                }
+            }
+        }
+        let [input] = batch;
+        let failure = input.failure(last);
+        tracing::error!("given up after {ATTEMPTS} tries: {failure:?}");
+        // If even this cannot be written, the store is down and the input stays not done.
+        self.store
+            .commit(&Commit {
+                failed: vec![failure],
+                ..Commit::default()
+            })
+            .await
+    }
+
+    /// The in-memory state took changes that were not written: read it back.
+    async fn reload_state(&mut self) -> Result<(), StoreError> {
+        let pools = self.config.borrow().coupons.clone();
+        self.state = self.store.load_state(&pools).await?;
+        self.next_timer = None;
+        Ok(())
+    }
+
+    /// One try at deciding and committing a batch.
+    async fn attempt(&mut self, inputs: &[Input]) -> Result<(), AttemptError> {
+        if self.config.has_changed().unwrap_or(false) {
+            let pools = self.config.borrow_and_update().coupons.clone();
+            self.state.coupons = self.store.unclaimed_coupons(&pools).await?;
+        }
+        let config = self.config.borrow().clone();
+        let now = self.clock.now();
+        let mut commit = Commit::default();
+        for input in inputs {
+            let state = &mut self.state;
+            let decided = std::panic::catch_unwind(AssertUnwindSafe(|| match input {
+                Input::Event(id, event) => (
+                    Some(*id),
+                    event.account.clone(),
+                    features::react(event, state, &config, now),
+                ),
+                Input::Timer(_, timer) => (
+                    None,
+                    timer.wake.account().clone(),
+                    features::wake(&timer.wake, state, &config, now),
+                ),
+            }));
+            let (cause, account, decision) = decided.map_err(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                AttemptError::Panicked(what)
+            })?;
+            match input {
+                Input::Event(id, _) => commit.handled.push(*id),
+                Input::Timer(id, _) => commit.fired_timers.push(*id),
+            }
+            for change in &decision.changes {
+                if let Change::Note { kind, detail, .. } = change {
+                    if kind.starts_with("warning.") {
+                        tracing::warn!(%detail, "{kind}");
+                    }
+                }
+            }
+            commit
+                .actions
+                .extend(decision.actions.into_iter().map(|action| {
+                    (
+                        cause,
+                        Outbound {
+                            account: account.clone(),
+                            action,
+                        },
+                    )
+                }));
+            commit.changes.extend(decision.changes);
+            commit.timers.extend(decision.timers);
+            commit
+                .effects
+                .extend(decision.effects.into_iter().map(|e| (cause, e)));
+        }
+        if !commit.timers.is_empty() || !commit.fired_timers.is_empty() {
+            self.next_timer = None;
+        }
+        self.store.commit(&commit).await?;
+        if !commit.actions.is_empty() {
+            self.outbox.notify_one();
+        }
+        if !commit.effects.is_empty() {
+            self.effects_waiting = true;
+        }
+        Ok(())
+    }
+
+    /// Carries out every committed effect not yet done, each by its handler, and
+    /// records each outcome with its follow-up actions. Returns how many ran.
+    pub async fn carry_out_effects(&mut self) -> Result<usize, StoreError> {
+        let pending = self.store.pending_effects().await?;
+        if pending.is_empty() {
+            self.effects_waiting = false;
+            return Ok(0);
+        }
+        let ids: Vec<i64> = pending.iter().map(|e| e.id).collect();
+        self.store.start_effects(&ids).await?;
+        for effect in &pending {
+            let outcome = self
+                .effects
+                .run(&effect.kind, &effect.payload, effect.attempts > 0)
+                .await;
+            self.store
+                .finish_effect(effect.id, &outcome.detail, &outcome.followups)
+                .await?;
+            if !outcome.followups.is_empty() {
+                self.outbox.notify_one();
+            }
+        }
+        self.effects_waiting = false;
+        Ok(pending.len())
+    }
+}
