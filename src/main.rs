@@ -35,10 +35,17 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the daemon: take the gateway's events, act, and log everything to SQLite.
+    ///
+    /// Exits 2 without starting if the config is invalid, or if no gateway.secret is
+    /// set and gateway.listen is not a loopback address (unless --insecure).
     Run {
         /// The configuration file.
         #[arg(long, default_value = config::DEFAULT_PATH)]
         config: PathBuf,
+        /// Start even though no gateway.secret is set and gateway.listen is reachable
+        /// from other machines: anyone who reaches it can push forged events.
+        #[arg(long)]
+        insecure: bool,
     },
     /// Validate the configuration and the files it names; exit 2 with FILE:LINE:COL lines if invalid.
     Check {
@@ -110,12 +117,30 @@ fn init_logging(format: LogFormat, quiet: bool) {
 
 async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Run { config } => {
+        Command::Run { config, insecure } => {
             let env = Env::from_process();
             let loaded = match Config::load(&config, &env) {
                 Ok(c) => c,
                 Err(e) => return Ok(report_invalid(&e)),
             };
+            // Exit 2 like an invalid config: the file must change (or the flag be
+            // given) before this can run, so a supervisor restarting it is no help.
+            match loaded.exposure(insecure) {
+                Err(refused) => {
+                    eprintln!("qunbot: {refused}");
+                    return Ok(ExitCode::from(2));
+                }
+                Ok(config::Exposure::UnsignedExposed) => tracing::warn!(
+                    "INSECURE: started with --insecure and no gateway.secret: the webhook on {} \
+                     accepts unsigned events from anyone who can reach it; set gateway.secret to \
+                     the gateway's HTTP POST secret",
+                    loaded.gateway.listen
+                ),
+                Ok(config::Exposure::Signed | config::Exposure::UnsignedLoopback) => {}
+            }
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
             let daemon = Daemon::start(loaded, env).await?;
             daemon.run_until_signalled().await?;
             Ok(ExitCode::SUCCESS)

@@ -14,7 +14,7 @@ mod raw;
 pub mod reload;
 
 use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -73,11 +73,13 @@ pub struct Config {
 pub struct GatewayConfig {
     /// Base URL of the gateway's OneBot HTTP API.
     pub api_url: reqwest::Url,
-    /// Sent as `Authorization: Bearer` on every API call.
+    /// Sent as `Authorization: Bearer` on every API call. Never empty, like `secret`.
     pub access_token: Option<SecretString>,
     /// Where qunbot's webhook listens for pushed events.
     pub listen: SocketAddr,
     /// Key of the `X-Signature` HMAC on pushed events; unsigned pushes are refused when set.
+    /// Never `Some("")`: a secret written but empty is a config error (see
+    /// [`Config::parse`]), so `None` always means the operator left it out.
     pub secret: Option<SecretString>,
     /// Time limit of one API call.
     pub timeout: Duration,
@@ -100,6 +102,43 @@ impl GatewayConfig {
             Some(a) => (&a.api_url, a.access_token.as_ref()),
             None => (&self.api_url, self.access_token.as_ref()),
         }
+    }
+}
+
+/// Who can push events to the webhook unchecked, as `qunbot run` decides at start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exposure {
+    /// A secret is set: unsigned and forged pushes are refused.
+    Signed,
+    /// No secret, but `gateway.listen` is a loopback address: only this machine
+    /// can push, which is how a gateway on the same host is usually wired.
+    UnsignedLoopback,
+    /// No secret on an address other machines may reach, allowed by `--insecure`:
+    /// anyone who reaches it can forge joins, messages and admin commands.
+    UnsignedExposed,
+}
+
+/// Why `qunbot run` refuses to start: the webhook would take unsigned events from
+/// the network. Refused rather than warned about, because a warning in a log
+/// nobody reads does not stop forged admin commands.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to start: gateway.listen is {listen}, which is not a loopback address, and no \
+     gateway.secret is set, so anyone who can reach it could push forged events (fake joins, \
+     admin commands). Set gateway.secret (or QUNBOT_SECRET) to the gateway's HTTP POST secret, \
+     or pass --insecure to run without signature checks anyway"
+)]
+pub struct InsecureListen {
+    pub listen: SocketAddr,
+}
+
+/// Whether only this machine can connect to `addr` (`127.0.0.0/8`, `::1`, and
+/// IPv4-mapped `::ffff:127.x`). `0.0.0.0` and `::` listen on every interface, so
+/// they are not.
+pub fn is_loopback(addr: &SocketAddr) -> bool {
+    match addr.ip() {
+        IpAddr::V4(ip) => ip.is_loopback(),
+        IpAddr::V6(ip) => ip.to_canonical().is_loopback(),
     }
 }
 
@@ -204,6 +243,19 @@ impl Config {
         self.admins.users.contains(user)
     }
 
+    /// Whether the daemon may start with this config, and how exposed its webhook
+    /// is. Without a secret, a non-loopback `gateway.listen` is refused unless
+    /// `insecure` (the `--insecure` flag of `qunbot run`) says the operator means it.
+    pub fn exposure(&self, insecure: bool) -> Result<Exposure, InsecureListen> {
+        let listen = self.gateway.listen;
+        match (&self.gateway.secret, is_loopback(&listen)) {
+            (Some(_), _) => Ok(Exposure::Signed),
+            (None, true) => Ok(Exposure::UnsignedLoopback),
+            (None, false) if insecure => Ok(Exposure::UnsignedExposed),
+            (None, false) => Err(InsecureListen { listen }),
+        }
+    }
+
     /// Settings that changed between two snapshots but only take effect on restart.
     pub fn needs_restart_for(&self, newer: &Config) -> Vec<&'static str> {
         let mut changed = Vec::new();
@@ -271,7 +323,8 @@ impl Checker<'_> {
             }),
         };
 
-        let g = raw.gateway;
+        let gateway_span = raw.gateway.span();
+        let g = raw.gateway.into_inner();
         let api_url = self.setting(
             "QUNBOT_GATEWAY_API_URL",
             g.api_url.as_ref(),
@@ -290,8 +343,21 @@ impl Checker<'_> {
             SocketAddr::from_str(s)
                 .map_err(|_| format!("`{s}` is not an address:port such as \"127.0.0.1:8080\""))
         });
-        let access_token = self.secret("QUNBOT_ACCESS_TOKEN", g.access_token.as_ref());
-        let secret = self.secret("QUNBOT_SECRET", g.secret.as_ref());
+        let access_token = self.secret(
+            "QUNBOT_ACCESS_TOKEN",
+            g.access_token.as_ref(),
+            EMPTY_ACCESS_TOKEN,
+        );
+        let secret = self.secret("QUNBOT_SECRET", g.secret.as_ref(), EMPTY_SECRET);
+        if let (Some(None), Some(listen)) = (&secret, &listen) {
+            let reason = unsigned_warning(listen);
+            self.warnings.push(Problem::at_span(
+                self.file,
+                self.text,
+                Some(gateway_span),
+                reason,
+            ));
+        }
         let database = self.setting(
             "QUNBOT_DATABASE",
             raw.storage.database.as_ref(),
@@ -320,7 +386,7 @@ impl Checker<'_> {
             }
             let api_url = self.check(&account.api_url, gateway_url);
             let access_token = match &account.access_token {
-                Some(token) => self.check(token, |s| Ok(Some(SecretString::from(s)))),
+                Some(token) => self.check(token, |s| non_empty(s, EMPTY_ACCESS_TOKEN).map(Some)),
                 None => Some(None),
             };
             if let (Some(api_url), Some(access_token)) = (api_url, access_token) {
@@ -462,19 +528,67 @@ impl Checker<'_> {
         }
     }
 
-    /// A secret: the override variable, else the file's value; empty means unset.
+    /// A secret: the override variable, else the file's value, else none. Set but
+    /// empty (`""`, or a `${VAR}` that expands to nothing) is a problem, never
+    /// "none": an unset variable in a compose file or a blank secrets-manager entry
+    /// yields `""`, and reading that as "no secret" would switch authentication off
+    /// without a word. Leaving the key out is how to say "none".
     fn secret(
         &mut self,
         var: &str,
         value: Option<&Spanned<String>>,
+        why_not_empty: &str,
     ) -> Option<Option<SecretString>> {
-        let text = match (self.env.get(var), value) {
-            (Some(from_env), _) => Some(from_env.to_string()),
-            (None, Some(value)) => Some(self.check(value, |s| Ok(s.to_string()))?),
-            (None, None) => None,
-        };
-        Some(text.filter(|s| !s.is_empty()).map(SecretString::from))
+        if let Some(from_env) = self.env.get(var) {
+            return non_empty(from_env, why_not_empty)
+                .map_err(|reason| self.problems.push(Problem::in_env(var, reason)))
+                .ok()
+                .map(Some);
+        }
+        match value {
+            Some(value) => self.check(value, |s| non_empty(s, why_not_empty)).map(Some),
+            None => Some(None),
+        }
     }
+}
+
+/// Why an empty `gateway.secret` / `QUNBOT_SECRET` is refused.
+const EMPTY_SECRET: &str = "the secret is empty, which would accept unsigned events; set the \
+     gateway's HTTP POST secret, or leave gateway.secret and QUNBOT_SECRET out entirely to run \
+     without signature checks";
+
+/// Why an empty access token is refused. Treated like the secret: an empty token
+/// is almost always a variable that was meant to be set, and sending
+/// `Authorization: Bearer ` would look configured while authenticating nothing.
+const EMPTY_ACCESS_TOKEN: &str = "the access token is empty; set the gateway's access_token, \
+     or leave the access_token key (and QUNBOT_ACCESS_TOKEN) out if the gateway has none";
+
+fn non_empty(value: &str, why: &str) -> Result<SecretString, String> {
+    if value.is_empty() {
+        Err(why.to_string())
+    } else {
+        Ok(SecretString::from(value))
+    }
+}
+
+/// The `qunbot check` warning for a config without a secret: it still loads
+/// (a gateway on the same host may have no secret), but the operator should know.
+fn unsigned_warning(listen: &SocketAddr) -> String {
+    let run = if is_loopback(listen) {
+        format!(
+            "{listen} is loopback, so only this machine can push; `qunbot run` refuses a \
+             non-loopback gateway.listen without a secret unless given --insecure"
+        )
+    } else {
+        format!(
+            "`qunbot run` will refuse to listen on {listen}, which is not a loopback address, \
+             unless given --insecure"
+        )
+    };
+    format!(
+        "warning: no gateway.secret (or QUNBOT_SECRET) is set, so unsigned events pushed to \
+         the webhook will be accepted; {run}"
+    )
 }
 
 #[cfg(test)]

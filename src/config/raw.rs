@@ -29,7 +29,8 @@ impl<'de> Deserialize<'de> for HumanDuration {
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub timezone: Option<Spanned<String>>,
-    pub gateway: RawGateway,
+    /// Spanned so that a warning about what the table lacks can point at it.
+    pub gateway: Spanned<RawGateway>,
     #[serde(default)]
     pub storage: RawStorage,
     #[serde(default)]

@@ -149,3 +149,131 @@ fn a_database_in_a_folder_that_does_not_exist_is_reported() {
         "{p:?}"
     );
 }
+
+#[test]
+fn an_empty_secret_in_the_file_is_an_error_at_its_position() {
+    let text = format!("{MINIMAL}secret = \"\"\n");
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("bot-config.toml:5:10: the secret is empty"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_secret_reference_that_expands_to_nothing_is_an_error_too() {
+    for value in ["${EMPTY}", "${UNSET_HERE:-}"] {
+        let text = format!("{MINIMAL}secret = \"{value}\"\n");
+        let p = parse(&text, &Env::default().with("EMPTY", ""))
+            .unwrap_err()
+            .problems();
+        assert!(
+            p[0].starts_with("bot-config.toml:5:10: the secret is empty"),
+            "{value}: {p:?}"
+        );
+    }
+}
+
+#[test]
+fn an_empty_secret_override_is_an_error_naming_the_variable() {
+    // Even over a file that has a secret: the override wins, so it must not be ignored.
+    let text = format!("{MINIMAL}secret = \"from-file\"\n");
+    let p = parse(&text, &Env::default().with("QUNBOT_SECRET", ""))
+        .unwrap_err()
+        .problems();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("environment variable QUNBOT_SECRET: the secret is empty"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn an_empty_access_token_is_an_error_wherever_it_is_set() {
+    let text = format!("{MINIMAL}access_token = \"\"\n");
+    assert!(
+        problems(&text)[0].starts_with("bot-config.toml:5:16: the access token is empty"),
+        "{:?}",
+        problems(&text)
+    );
+    let p = parse(MINIMAL, &Env::default().with("QUNBOT_ACCESS_TOKEN", ""))
+        .unwrap_err()
+        .problems();
+    assert!(
+        p[0].starts_with("environment variable QUNBOT_ACCESS_TOKEN: the access token is empty"),
+        "{p:?}"
+    );
+    let text = format!(
+        "{MINIMAL}[[gateway.accounts]]\nself_id = 2\napi_url = \"http://127.0.0.1:5801/\"\naccess_token = \"\"\n"
+    );
+    let p = problems(&text);
+    assert!(
+        p[0].starts_with("bot-config.toml:8:16: the access token is empty"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn no_secret_loads_with_a_warning_at_the_gateway_table() {
+    let c = parse(MINIMAL, &Env::default()).unwrap();
+    assert!(c.gateway.secret.is_none());
+    let w: Vec<String> = c.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("bot-config.toml:2:1: warning: no gateway.secret")
+            && w[0].contains("unsigned events pushed to the webhook will be accepted")
+            && w[0].contains("--insecure"),
+        "{w:?}"
+    );
+
+    let env = Env::default().with("QUNBOT_SECRET", "s");
+    assert!(parse(MINIMAL, &env).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn the_warning_says_when_run_will_refuse_the_configured_listen() {
+    let env = Env::default().with("QUNBOT_LISTEN", "0.0.0.0:8080");
+    let c = parse(MINIMAL, &env).unwrap();
+    let w = c.warnings[0].to_string();
+    assert!(
+        w.contains("`qunbot run` will refuse to listen on 0.0.0.0:8080"),
+        "{w}"
+    );
+}
+
+#[test]
+fn without_a_secret_only_loopback_may_listen_unless_insecure() {
+    let at = |listen: &str, secret: Option<&str>| {
+        let mut env = Env::default().with("QUNBOT_LISTEN", listen);
+        if let Some(s) = secret {
+            env = env.with("QUNBOT_SECRET", s);
+        }
+        parse(MINIMAL, &env).unwrap()
+    };
+    for loopback in [
+        "127.0.0.1:8080",
+        "127.3.2.1:1",
+        "[::1]:8080",
+        "[::ffff:127.0.0.1]:8080",
+    ] {
+        assert_eq!(
+            at(loopback, None).exposure(false).unwrap(),
+            Exposure::UnsignedLoopback,
+            "{loopback}"
+        );
+    }
+    for exposed in ["0.0.0.0:8080", "[::]:8080", "192.168.1.5:8080"] {
+        let c = at(exposed, None);
+        let refused = c.exposure(false).unwrap_err().to_string();
+        assert!(
+            refused.contains(exposed) && refused.contains("--insecure"),
+            "{refused}"
+        );
+        assert_eq!(c.exposure(true).unwrap(), Exposure::UnsignedExposed);
+        assert_eq!(
+            at(exposed, Some("s")).exposure(false).unwrap(),
+            Exposure::Signed
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! Starting the daemon binary with a database it cannot use.
+//! Starting the daemon binary: a database it cannot use, and a webhook it must not expose unsigned.
 
 use std::process::Command;
 
@@ -42,4 +42,72 @@ fn a_database_path_that_cannot_be_opened_is_a_clear_startup_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("qunbot: cannot open database"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A config without a secret, served on `listen`, in its own folder.
+fn unsigned_config(listen: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot-config.toml");
+    let text = format!("[gateway]\napi_url = \"http://127.0.0.1:9\"\nlisten = \"{listen}\"\n");
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
+}
+
+/// Runs the binary with `env` and no other `QUNBOT_*` variables from the caller's environment.
+fn qunbot(args: &[&str], config: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+    command.args(args).arg("--config").arg(config);
+    for (var, _) in qunbot::config::OVERRIDES {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    command.env("RUST_LOG", "error").output().unwrap()
+}
+
+#[test]
+fn run_without_a_secret_refuses_a_non_loopback_listen_and_names_the_way_out() {
+    // Refused before anything is opened or bound: nothing listens on 0.0.0.0.
+    let (dir, config) = unsigned_config("0.0.0.0:0");
+    let output = qunbot(&["run"], &config, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("qunbot: refusing to start: gateway.listen is 0.0.0.0:0")
+            && stderr.contains("gateway.secret")
+            && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !dir.path().join("qunbot.db").exists(),
+        "refused before the database was opened"
+    );
+}
+
+#[test]
+fn check_without_a_secret_warns_that_unsigned_events_are_accepted_but_passes() {
+    let (_dir, config) = unsigned_config("127.0.0.1:8080");
+    let output = qunbot(&["check"], &config, &[]);
+    assert!(output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bot-config.toml:1:1: warning: no gateway.secret")
+            && stderr.contains("unsigned events pushed to the webhook will be accepted")
+            && stderr.contains("--insecure"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("valid"), "{stdout}");
+}
+
+#[test]
+fn an_empty_secret_variable_is_a_config_error_not_no_secret() {
+    let (_dir, config) = unsigned_config("127.0.0.1:0");
+    let output = qunbot(&["check"], &config, &[("QUNBOT_SECRET", "")]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("environment variable QUNBOT_SECRET: the secret is empty"),
+        "{stderr}"
+    );
 }
