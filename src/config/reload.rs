@@ -12,7 +12,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::{Config, ConfigError, Env};
+use super::{Config, ConfigError, Env, Problem};
 
 /// How long to wait for an editor's burst of file events to settle.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -77,7 +77,7 @@ pub fn spawn(
                 tracing::error!("the config reload task failed; the previous config keeps running");
                 continue;
             };
-            let outcome = match loaded {
+            let outcome = match loaded.and_then(|fresh| keeps_authentication(&current, fresh)) {
                 Ok(fresh) => {
                     let restart_needed = current.needs_restart_for(&fresh);
                     *watched.lock().unwrap_or_else(|e| e.into_inner()) = watched_files(&fresh);
@@ -107,6 +107,27 @@ pub fn spawn(
         }
     });
     (snapshot_rx, reloader)
+}
+
+/// A reload may not switch authentication off while the webhook is reachable
+/// from other machines: removing the secret then takes a restart (where `run`
+/// asks for `--insecure`), never a file save.
+fn keeps_authentication(current: &Config, fresh: Config) -> Result<Config, ConfigError> {
+    let listen = current.gateway.listen;
+    if current.gateway.secret.is_some()
+        && fresh.gateway.secret.is_none()
+        && !super::is_loopback(&listen)
+    {
+        let reason = format!(
+            "gateway.secret cannot be removed by a reload while the webhook listens on {listen}, \
+             which is not a loopback address; the previous config keeps running"
+        );
+        let file = fresh.path.display().to_string();
+        return Err(ConfigError::Invalid(vec![Problem::at_span(
+            &file, "", None, reason,
+        )]));
+    }
+    Ok(fresh)
 }
 
 /// The config file and every file it names: a change to any of them reloads.
@@ -189,3 +210,37 @@ fn spawn_sighup_listener(reloader: Reloader, shutdown: CancellationToken) {
 
 #[cfg(not(unix))]
 fn spawn_sighup_listener(_reloader: Reloader, _shutdown: CancellationToken) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(listen: &str, secret: Option<&str>) -> Config {
+        let secret = secret.map_or(String::new(), |s| format!("secret = \"{s}\"\n"));
+        let text = format!("[gateway]\nlisten = \"{listen}\"\n{secret}");
+        Config::parse(
+            std::path::Path::new("bot-config.toml"),
+            &text,
+            &Env::default(),
+        )
+        .expect("valid")
+    }
+
+    #[test]
+    fn a_reload_cannot_remove_the_secret_of_a_webhook_open_beyond_loopback() {
+        let current = config("0.0.0.0:8080", Some("s3cret"));
+        let err =
+            keeps_authentication(&current, config("0.0.0.0:8080", None)).expect_err("refused");
+        assert!(
+            err.problems()[0].contains("gateway.secret cannot be removed"),
+            "{err}"
+        );
+        assert!(keeps_authentication(&current, config("0.0.0.0:8080", Some("new"))).is_ok());
+    }
+
+    #[test]
+    fn on_loopback_a_reload_may_remove_the_secret() {
+        let current = config("127.0.0.1:8080", Some("s3cret"));
+        assert!(keeps_authentication(&current, config("127.0.0.1:8080", None)).is_ok());
+    }
+}

@@ -151,7 +151,10 @@ impl Engine {
             match stored {
                 StoredEvent::Readable { id, event } => inputs.push(Input::Event(id, event)),
                 StoredEvent::Unreadable { id, reason } => {
-                    tracing::error!(event_id = id, "stored event unreadable, quarantined: {reason}");
+                    tracing::error!(
+                        event_id = id,
+                        "stored event unreadable, quarantined: {reason}"
+                    );
                     unreadable.push(Failure::UnreadableEvent { id, error: reason });
                 }
             }

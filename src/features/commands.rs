@@ -345,8 +345,9 @@ fn run(
             ),
             _ => usage(m, spec, "请写明 test、add 或 del"),
         },
-        "reload" => answer(m, "正在重新加载配置，结果见日志")
-            .effect(Effect::new(effect_kind::RELOAD, &())),
+        "reload" => {
+            answer(m, "正在重新加载配置，结果见日志").effect(Effect::new(effect_kind::RELOAD, &()))
+        }
         _ => answer(m, "这个命令还不能用"),
     }
 }

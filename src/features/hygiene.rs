@@ -6,10 +6,10 @@
 use serde_json::json;
 
 use super::state::{effect_kind, Change, Decision, ImageCheck, MemberKey};
-use crate::engine::Effect;
 use super::{commands, say, Context};
 use crate::config::{FilterAction, FilterConfig};
 use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
+use crate::engine::Effect;
 use crate::filter::rules::LINK;
 use crate::filter::Hit;
 

@@ -229,7 +229,10 @@ pub fn edit_is_applied(text: &str, edit: &WordEdit, n: Normalization) -> bool {
     let mut entries = list.deny.iter().chain(&list.allow);
     match edit {
         WordEdit::Add { category, word } => {
-            let (category, word) = (category.trim().to_lowercase(), normalize_word(word.trim(), n));
+            let (category, word) = (
+                category.trim().to_lowercase(),
+                normalize_word(word.trim(), n),
+            );
             entries.any(|e| e.normalized == word && e.category == category)
         }
         WordEdit::Del { word } => {

@@ -86,7 +86,11 @@ fn member(row: &SqliteRow) -> Result<MemberKey, StoreError> {
 }
 
 /// A time in a table keyed by member: unreadable is an error naming the member.
-fn member_time(table: &'static str, row: &SqliteRow, column: &str) -> Result<DateTime<Utc>, StoreError> {
+fn member_time(
+    table: &'static str,
+    row: &SqliteRow,
+    column: &str,
+) -> Result<DateTime<Utc>, StoreError> {
     let text: String = row.try_get(column)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
@@ -215,7 +219,11 @@ impl Store {
                 .strikes
                 .entry(member(&row)?)
                 .or_default()
-                .push(parse_time("strikes", row.try_get("id")?, &row.try_get::<String, _>("at")?)?);
+                .push(parse_time(
+                    "strikes",
+                    row.try_get("id")?,
+                    &row.try_get::<String, _>("at")?,
+                )?);
         }
         state.coupons = self.unclaimed_coupons(pools).await?;
         Ok(state)
@@ -350,24 +358,24 @@ impl Store {
         let now = self.now();
         let mut conn = self.writer().await?;
         let result = async {
-                let mut tx = conn.begin().await?;
-                let cause: Option<i64> =
-                    sqlx::query_scalar("SELECT cause_event_id FROM effects WHERE id = ?")
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .flatten();
-                for followup in followups {
-                    insert_action(&mut tx, &now, cause, followup).await?;
-                }
-                sqlx::query("UPDATE effects SET done_at = ?, outcome = ? WHERE id = ?")
-                    .bind(&now)
-                    .bind(outcome.to_string())
+            let mut tx = conn.begin().await?;
+            let cause: Option<i64> =
+                sqlx::query_scalar("SELECT cause_event_id FROM effects WHERE id = ?")
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .flatten();
+            for followup in followups {
+                insert_action(&mut tx, &now, cause, followup).await?;
+            }
+            sqlx::query("UPDATE effects SET done_at = ?, outcome = ? WHERE id = ?")
+                .bind(&now)
+                .bind(outcome.to_string())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
         }
         .await;
         Store::settle(conn, result)
@@ -386,9 +394,11 @@ impl Store {
             quarantined_events: count("engine.quarantined").await?,
             quarantined_timers: count("timer.quarantined").await?,
             unhandled_events: self.unhandled_count().await?,
-            pending_effects: sqlx::query_scalar("SELECT COUNT(*) FROM effects WHERE done_at IS NULL")
-                .fetch_one(&self.read)
-                .await?,
+            pending_effects: sqlx::query_scalar(
+                "SELECT COUNT(*) FROM effects WHERE done_at IS NULL",
+            )
+            .fetch_one(&self.read)
+            .await?,
         })
     }
 
