@@ -84,8 +84,8 @@ pub struct Store {
     /// The one writer connection.
     write: SqlitePool,
     clock: Arc<dyn Clock>,
-    /// Fault injection: while set, the writer's database cannot grow, as on a full disk.
-    full: Arc<AtomicBool>,
+    /// Fault injection: while set, every write fails, as on a full disk.
+    refusing: Arc<AtomicBool>,
 }
 
 /// Formats a time the way every time column stores it.
@@ -120,9 +120,6 @@ pub struct Outcome {
     pub result: Value,
 }
 
-/// The largest page count SQLite accepts: "no limit".
-const NO_PAGE_LIMIT: i64 = 4_294_967_294;
-
 impl Store {
     /// Opens (creating if missing) the database at `path` and runs the migrations;
     /// stored times come from the wall clock.
@@ -144,13 +141,13 @@ impl Store {
             // FULL: an event answered 204 survives a power cut, not just a crash.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10));
-        let full = Arc::new(AtomicBool::new(false));
-        let limit = full.clone();
+        let refusing = Arc::new(AtomicBool::new(false));
+        let fault = refusing.clone();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .after_connect(move |conn, _| {
-                let full = limit.load(Ordering::Acquire);
-                Box::pin(async move { set_page_limit(conn, full).await })
+                let refuse = fault.load(Ordering::Acquire);
+                Box::pin(async move { set_refusing(conn, refuse).await })
             })
             .connect_with(options.clone())
             .await
@@ -171,7 +168,7 @@ impl Store {
             read,
             write,
             clock,
-            full,
+            refusing,
         })
     }
 
@@ -201,12 +198,13 @@ impl Store {
         result
     }
 
-    /// Fault injection for tests: while `full` is true the database cannot grow,
-    /// so writes fail with SQLite's "database or disk is full", as on a full disk.
-    pub async fn simulate_full_disk(&self, full: bool) -> Result<(), StoreError> {
-        self.full.store(full, Ordering::Release);
+    /// Fault injection for tests: while `refuse` is true every write fails (SQLite's
+    /// `query_only`), as when the disk is full or the file system fails; reads
+    /// still work, as they do on a full disk.
+    pub async fn refuse_writes(&self, refuse: bool) -> Result<(), StoreError> {
+        self.refusing.store(refuse, Ordering::Release);
         let mut conn = self.write.acquire().await?;
-        set_page_limit(&mut conn, full).await?;
+        set_refusing(&mut conn, refuse).await?;
         Ok(())
     }
 
@@ -359,19 +357,14 @@ impl Store {
     }
 }
 
-/// Makes the connection's database unable to grow (`full`) or lifts that.
-async fn set_page_limit(conn: &mut SqliteConnection, full: bool) -> Result<(), sqlx::Error> {
-    let limit: i64 = if full {
-        sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&mut *conn)
-            .await?
+/// Makes the connection refuse writes, or lifts that.
+async fn set_refusing(conn: &mut SqliteConnection, refuse: bool) -> Result<(), sqlx::Error> {
+    let pragma = if refuse {
+        "PRAGMA query_only = ON"
     } else {
-        NO_PAGE_LIMIT
+        "PRAGMA query_only = OFF"
     };
-    // PRAGMA takes no bound parameters; the number comes from SQLite or a constant.
-    sqlx::query(&format!("PRAGMA max_page_count = {limit}"))
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(pragma).execute(&mut *conn).await?;
     Ok(())
 }
 

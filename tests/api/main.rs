@@ -12,4 +12,5 @@ mod ping;
 mod rewards;
 mod scan;
 mod startup;
+mod storage;
 mod webhook;
