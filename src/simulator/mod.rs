@@ -79,6 +79,8 @@ pub struct RecordedCall {
 /// One event the simulator pushed, with the daemon's answer.
 #[derive(Clone, Debug, Serialize)]
 pub struct PushedEvent {
+    /// Position in the timeline, taken when the push was sent: before anything
+    /// the daemon did about it.
     pub seq: u64,
     pub at: DateTime<Utc>,
     pub body: Value,
@@ -94,6 +96,8 @@ struct SimState {
     next_message_id: i64,
     /// Answer every API call with this HTTP status (e.g. 503) instead of acting.
     failing: Option<u16>,
+    /// How many more calls `failing` answers before the gateway is back; `None`: until told.
+    failures_left: Option<usize>,
     latency: Duration,
     /// Actions answered `failed` with this retcode and message.
     refusals: HashMap<String, (i64, String)>,
@@ -105,6 +109,20 @@ impl SimState {
     fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// The status to answer a call with while the gateway is down, counting the
+    /// call against a limited outage.
+    fn take_failure(&mut self) -> Option<u16> {
+        let status = self.failing?;
+        if let Some(left) = &mut self.failures_left {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                self.failing = None;
+                self.failures_left = None;
+            }
+        }
+        Some(status)
     }
 }
 
@@ -220,6 +238,12 @@ impl Simulator {
         lock(&self.state).pushed.clone()
     }
 
+    /// The timeline position of the latest call or push (begun): whatever comes
+    /// next gets a higher one.
+    pub fn position(&self) -> u64 {
+        lock(&self.state).seq
+    }
+
     /// Waits (polling, at most `timeout`) until `n` calls of `action` were carried out.
     pub async fn wait_for(&self, action: &str, n: usize, timeout: Duration) -> Vec<RecordedCall> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -234,7 +258,18 @@ impl Simulator {
 
     /// While `Some(status)`, every API call is answered with that HTTP status and not carried out.
     pub fn fail_with(&self, status: Option<u16>) {
-        lock(&self.state).failing = status;
+        let mut state = lock(&self.state);
+        state.failing = status;
+        state.failures_left = None;
+    }
+
+    /// Answers the next `calls` API calls with HTTP `status`, then serves again: an
+    /// outage that lasts a known number of tries rather than a stretch of time, so
+    /// what a retrying client sees does not depend on how fast it runs.
+    pub fn fail_next(&self, calls: usize, status: u16) {
+        let mut state = lock(&self.state);
+        state.failing = (calls > 0).then_some(status);
+        state.failures_left = Some(calls);
     }
 
     /// Answers `action` with `status: failed` (as a gateway does when the bot lacks rights).
@@ -244,7 +279,6 @@ impl Simulator {
             .insert(action.to_string(), (retcode, message.to_string()));
     }
 
-    /// Sets the roster `get_group_member_list` answers for `group`.
     /// Serves a picture of a QR code holding `text`, as a member would post one;
     /// returns its URL for an image segment.
     pub fn host_qr_code(&self, name: &str, text: &str) -> String {
@@ -281,6 +315,9 @@ impl Simulator {
             .clone()
             .unwrap_or_default();
         let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        // The push takes its place in the timeline when it is sent, not when the
+        // answer is read: the daemon may act on it (and call the API) before that.
+        let seq = lock(&self.state).next_seq();
         let mut request = self
             .http
             .post(url)
@@ -299,9 +336,7 @@ impl Simulator {
         let response = request.send().await?;
         let status = response.status().as_u16();
         let answer = response.text().await.unwrap_or_default();
-        let mut state = lock(&self.state);
-        let seq = state.next_seq();
-        state.pushed.push(PushedEvent {
+        lock(&self.state).pushed.push(PushedEvent {
             seq,
             at: Utc::now(),
             body: parsed,
@@ -345,8 +380,10 @@ async fn api_call(
         (Some(want), Some(got), _) if want != got => (403, json!(null), None),
         _ if !ACTIONS.contains(&action.as_str()) => (404, json!(null), None),
         (_, _, Err(_)) => (400, json!(null), None),
-        _ if state.failing.is_some() => (state.failing.unwrap_or(503), json!(null), None),
-        (_, _, Ok(_)) => perform(&mut state, &action),
+        (_, _, Ok(_)) => match state.take_failure() {
+            Some(status) => (status, json!(null), None),
+            None => perform(&mut state, &action),
+        },
     };
     let seq = state.next_seq();
     state.calls.push(RecordedCall {
@@ -427,6 +464,7 @@ struct Mode {
 async fn set_mode(State(app): State<AppState>, Json(mode): Json<Mode>) -> StatusCode {
     let mut state = lock(&app.state);
     state.failing = mode.failing;
+    state.failures_left = None;
     state.latency = Duration::from_millis(mode.latency_ms.unwrap_or(0));
     StatusCode::NO_CONTENT
 }

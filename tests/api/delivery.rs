@@ -1,12 +1,34 @@
 //! The outbox: nothing lost while the gateway is away, nothing sent twice.
 
-use std::time::Duration;
-
 use futures::future::join_all;
 use qunbot::simulator::events::VirtualMember;
 use qunbot::simulator::{Simulator, SimulatorOptions};
 
-use crate::helpers::{spawn_app, spawn_app_with_api, text_of, PATIENCE, SECRET, TOKEN};
+use crate::helpers::{
+    carried_out_before, eventually, spawn_app, spawn_app_with_api, text_of, TestApp, SECRET, TOKEN,
+};
+
+/// Waits (bounded) until the outbox's oldest pending action was tried `n` times.
+async fn tried(app: &TestApp, n: i64) {
+    eventually(&format!("the outbox tried {n} times"), || async {
+        let pending = app.daemon().store().pending_actions(1).await.unwrap();
+        pending.first().is_some_and(|a| a.attempts >= n)
+    })
+    .await;
+}
+
+/// Waits (bounded) until the simulator answered `n` calls with HTTP `status`.
+async fn answered_with(app: &TestApp, status: u16, n: usize) {
+    eventually(&format!("{n} calls answered {status}"), || async {
+        app.sim
+            .calls()
+            .iter()
+            .filter(|c| c.status == status)
+            .count()
+            >= n
+    })
+    .await;
+}
 
 #[tokio::test]
 async fn a_pong_queued_while_the_gateway_is_down_arrives_exactly_once_when_it_returns() {
@@ -22,15 +44,16 @@ async fn a_pong_queued_while_the_gateway_is_down_arrives_exactly_once_when_it_re
         204,
         "the event is accepted while the gateway is down"
     );
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Refused connections are retried: let it fail more than once.
+    tried(&app, 2).await;
 
     let gateway = Simulator::start(gateway_addr, SimulatorOptions::new(TOKEN, SECRET))
         .await
         .expect("the gateway comes back on its port");
-    gateway.wait_for("send_group_msg", 1, PATIENCE).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let group = app.group.clone();
+    let barrier = app.barrier_through(&gateway, &group).await;
 
-    let pongs = gateway.performed("send_group_msg");
+    let pongs = carried_out_before(&gateway, "send_group_msg", &barrier);
     assert_eq!(pongs.len(), 1, "{pongs:?}");
     assert_eq!(text_of(&pongs[0].params["message"]), "pong");
     let out = app.wait_logged("action.send_group_msg", 1).await;
@@ -47,12 +70,12 @@ async fn a_gateway_answering_503_is_retried_until_it_recovers() {
     app.sim.fail_with(Some(503));
     let ping = app.says("/ping");
     assert_eq!(app.push(&ping).await, 204);
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let refused = app.sim.calls().iter().filter(|c| c.status == 503).count();
-    assert!(refused >= 1, "the outbox tried while the gateway failed");
+    // Tried, and tried again, while the gateway failed.
+    answered_with(&app, 503, 2).await;
     app.sim.fail_with(None);
 
-    assert_eq!(app.pongs_after_settling(1).await.len(), 1);
+    let group = app.group.clone();
+    assert_eq!(app.messages_before_a_barrier(&group).await.len(), 1);
 }
 
 #[tokio::test]
@@ -61,24 +84,19 @@ async fn an_action_pending_at_shutdown_is_sent_exactly_once_after_restart() {
     app.sim.fail_with(Some(503));
     let ping = app.says("/ping");
     assert_eq!(app.push(&ping).await, 204);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while app.sim.calls().is_empty() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        !app.sim.calls().is_empty(),
-        "the outbox tried before the stop"
-    );
+    // The outbox tried before the stop.
+    answered_with(&app, 503, 1).await;
 
     app.stop_daemon().await;
     app.sim.fail_with(None);
     app.start_daemon().await;
-
-    let pongs = app.pongs_after_settling(1).await;
-    assert_eq!(pongs.len(), 1, "{pongs:?}");
     assert_eq!(app.logged("message.group").await.len(), 1);
-    let out = app.wait_logged("action.send_group_msg", 1).await;
-    assert_eq!(out.len(), 1);
+
+    let group = app.group.clone();
+    let pongs = app.messages_before_a_barrier(&group).await;
+    assert_eq!(pongs.len(), 1, "{pongs:?}");
+    let out = app.logged("action.send_group_msg").await;
+    assert_eq!(out.len(), 2, "the pong and the barrier's, each logged once");
     assert_eq!(out[0].detail["state"], "delivered");
 }
 
@@ -101,10 +119,23 @@ async fn an_action_the_gateway_refuses_is_logged_as_failed_not_retried() {
         "{:?}",
         out[0].detail
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.sim.calls().len(), 1, "a refusal is final");
+    // The barrier's pong is refused too, but only after the first pong's turn
+    // in the group's queue: a retry of it would come before.
+    let group = app.group.clone();
+    let barrier = app.barrier(&group).await;
+    let calls_before = app
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.seq < barrier.seq)
+        .count();
+    assert_eq!(calls_before, 1, "a refusal is final");
     let counts = app.daemon().store().outbox_counts().await.unwrap();
-    assert_eq!(counts, vec![("failed".to_string(), 1)]);
+    assert_eq!(
+        counts,
+        vec![("failed".to_string(), 2)],
+        "the pong and the barrier's, closed"
+    );
 }
 
 #[tokio::test]
@@ -126,5 +157,6 @@ async fn events_accepted_before_a_stop_are_all_logged_and_handled() {
     app.restart_daemon().await;
 
     assert_eq!(app.logged("message.group").await.len(), 20);
-    assert_eq!(app.pongs_after_settling(20).await.len(), 20);
+    let group = app.group.clone();
+    assert_eq!(app.messages_before_a_barrier(&group).await.len(), 20);
 }

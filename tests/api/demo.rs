@@ -1,7 +1,7 @@
 //! `qunbot demo` plays its script and reads the results back from its database.
 
 #[tokio::test]
-async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
+async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending() {
     let mut transcript = Vec::new();
     let report = qunbot::demo::run(&mut transcript)
         .await
@@ -80,4 +80,70 @@ async fn the_demo_plays_every_feature_and_leaves_nothing_pending() {
         vec![("宝妈福利群".to_string(), "小红".to_string(), 20)]
     );
     assert_eq!(report.coupons.len(), 1);
+
+    // Scene by scene: what each causes shows under its own heading, and nothing a
+    // scene did not cause does (the QR picture's warning once showed under /ping).
+    let scenes = scenes(&transcript);
+    let expected = [
+        ("join requests", "qunbot approves 小美", 1),
+        ("join requests", "qunbot rejects 广告号", 1),
+        ("wave of newcomers", "qunbot: 欢迎 @小红 @小明 @小美", 1),
+        ("new-member tasks", "完成新人任务「阅读群规」", 1),
+        ("new-member tasks", "签到成功", 1),
+        ("new-member tasks", "完成新人任务「首次签到」", 1),
+        ("new-member tasks", "今天已经签到过了", 1),
+        ("new-member tasks", "本群积分排行", 1),
+        ("admin mutes", "已禁言 @小明", 1),
+        ("admin mutes", "qunbot mutes 小明", 1),
+        ("admin mutes", "只有管理员可以使用", 1),
+        ("word filter", "qunbot recalls message", 1),
+        ("word filter", "违规内容（ad", 1),
+        ("QR code", "qunbot recalls message", 1),
+        ("QR code", "违反群规（link）", 1),
+        ("/ping travels", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
+        ("WeChat group", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
+        ("outbox retries", "answered HTTP 503", 3),
+        ("outbox retries", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
+    ];
+    for (scene, needle, n) in expected {
+        assert_eq!(
+            lines_in(&scenes, scene, needle),
+            n,
+            "{needle:?} under the heading naming {scene:?}:\n{transcript}"
+        );
+    }
+    for (heading, lines) in &scenes {
+        for line in lines
+            .iter()
+            .filter(|l| l.contains("🤖") || l.contains("answered HTTP"))
+        {
+            assert!(
+                expected
+                    .iter()
+                    .any(|(scene, needle, _)| heading.contains(scene) && line.contains(needle)),
+                "{line:?} is not what {heading:?} causes:\n{transcript}"
+            );
+        }
+    }
+}
+
+/// The transcript cut into scenes: each heading (`── … ──`) with the lines under
+/// it, up to the blank line before the summary.
+fn scenes(transcript: &str) -> Vec<(&str, Vec<&str>)> {
+    let mut scenes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for line in transcript.lines().take_while(|l| !l.is_empty()) {
+        match scenes.last_mut() {
+            _ if line.starts_with("── ") => scenes.push((line, Vec::new())),
+            Some((_, lines)) => lines.push(line),
+            None => panic!("a line before the first heading: {line}"),
+        }
+    }
+    scenes
+}
+
+/// How many lines under the one heading that names `scene` contain `needle`.
+fn lines_in(scenes: &[(&str, Vec<&str>)], scene: &str, needle: &str) -> usize {
+    let named: Vec<_> = scenes.iter().filter(|(h, _)| h.contains(scene)).collect();
+    assert_eq!(named.len(), 1, "one heading names {scene:?}: {scenes:#?}");
+    named[0].1.iter().filter(|l| l.contains(needle)).count()
 }

@@ -1,7 +1,5 @@
 //! The word filter in the running daemon.
 
-use std::time::Duration;
-
 use qunbot::simulator::events::VirtualMember;
 use serde_json::json;
 
@@ -77,8 +75,8 @@ async fn a_broken_word_list_edit_keeps_the_old_list_working() {
     app.member_says(&spammer(), "刷单").await;
     app.member_says(&VirtualMember::new(70002, "b", "member"), "加群")
         .await;
-    app.sim.wait_for("delete_msg", 1, PATIENCE).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let group = app.group.clone();
+    app.barrier(&group).await;
     assert_eq!(
         app.sim.performed("delete_msg").len(),
         1,
@@ -119,7 +117,8 @@ async fn an_admin_adds_and_deletes_words_in_the_chat_and_the_file_keeps_its_comm
     app.wait_logged("config.reloaded", 3).await;
     app.member_says(&VirtualMember::new(70004, "d", "member"), "加群")
         .await;
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let group = app.group.clone();
+    app.barrier(&group).await;
     assert_eq!(
         app.sim.performed("delete_msg").len(),
         1,

@@ -1,12 +1,14 @@
 //! One way to start the simulator and the daemon for a test, and to look at what happened.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use qunbot::config::{Config, Env};
-use qunbot::simulator::events::{EventFactory, VirtualMember};
-use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::simulator::events::{id_text, EventFactory, VirtualMember};
+use qunbot::simulator::{RecordedCall, Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
 use qunbot::store::LoggedEvent;
 use serde_json::{json, Value};
@@ -43,6 +45,12 @@ name = "测试群"
 id = "35214638@chatroom"
 name = "微信群"
 "#;
+
+/// The member whose `/ping` is a barrier (see [`TestApp::barrier`]); no test
+/// gives it any other part.
+pub fn barrier_member() -> VirtualMember {
+    VirtualMember::new(29999, "屏障", "member")
+}
 
 pub fn loopback() -> SocketAddr {
     ([127, 0, 0, 1], 0).into()
@@ -237,13 +245,112 @@ impl TestApp {
             .to_string()
     }
 
-    /// Waits for `n` pongs carried out by the simulator, then a little longer to
-    /// catch any extra one, and returns them all.
-    pub async fn pongs_after_settling(&self, n: usize) -> Vec<qunbot::simulator::RecordedCall> {
-        self.sim.wait_for("send_group_msg", n, PATIENCE).await;
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        self.sim.performed("send_group_msg")
+    /// Pushes a `/ping` from [`barrier_member`] in `group` and waits (bounded) until
+    /// the simulator carried out its pong and the daemon logged the outcome;
+    /// returns that pong.
+    ///
+    /// The engine acts on events in the order they were logged, and the outbox
+    /// carries out a group's actions in the order they were queued, one call at a
+    /// time, logging each outcome before the next call. So once the barrier's pong
+    /// is out and logged, whatever the events pushed before it caused in `group`
+    /// is out and logged too: what has not happened by then is not going to
+    /// (short of a timer: see [`TestApp::next_wake_up`]).
+    pub async fn barrier(&mut self, group: &Value) -> RecordedCall {
+        let ping = self.barrier_ping(group);
+        self.pass_barrier(&self.sim, &ping).await
     }
+
+    /// As [`TestApp::barrier`], for a daemon whose gateway is `gateway`, not the
+    /// simulator the events come from.
+    pub async fn barrier_through(&mut self, gateway: &Simulator, group: &Value) -> RecordedCall {
+        let ping = self.barrier_ping(group);
+        self.pass_barrier(gateway, &ping).await
+    }
+
+    fn barrier_ping(&mut self, group: &Value) -> Value {
+        self.events
+            .group_message(group, &barrier_member(), json!("/ping"))
+    }
+
+    async fn pass_barrier(&self, gateway: &Simulator, ping: &Value) -> RecordedCall {
+        assert_eq!(self.push(ping).await, 204, "the barrier is accepted");
+        let id = id_text(&ping["message_id"]);
+        // The outcome is logged after the call, so once it is, the call is recorded.
+        eventually("the barrier's pong carried out and logged", || async {
+            self.logged("action.send_group_msg")
+                .await
+                .iter()
+                .any(|row| id_text(&row.detail["action"]["message"][0]["id"]) == id)
+        })
+        .await;
+        reply_to(gateway, ping).expect("the logged pong was carried out by this gateway")
+    }
+
+    /// Waits (bounded) until the simulator carried out a group message quoting
+    /// `message` (a pushed group message event), and returns it.
+    pub async fn wait_reply_to(&self, message: &Value) -> RecordedCall {
+        eventually(&format!("a reply to {message}"), || async {
+            reply_to(&self.sim, message).is_some()
+        })
+        .await;
+        reply_to(&self.sim, message).expect("the reply stays recorded")
+    }
+
+    /// Passes a [`TestApp::barrier`] in `group` and returns the group messages the
+    /// simulator carried out before the barrier's pong: all there will be.
+    pub async fn messages_before_a_barrier(&mut self, group: &Value) -> Vec<RecordedCall> {
+        let barrier = self.barrier(group).await;
+        carried_out_before(&self.sim, "send_group_msg", &barrier)
+    }
+
+    /// When the daemon next acts on its own (a welcome window closing, a reminder,
+    /// a verification deadline), if ever: what a barrier cannot wait out.
+    pub async fn next_wake_up(&self) -> Option<DateTime<Utc>> {
+        self.daemon()
+            .store()
+            .next_timer_due()
+            .await
+            .expect("the timers are readable")
+    }
+}
+
+/// Waits (polling, at most [`PATIENCE`]) until `done` comes true, and fails the
+/// test naming `what` if it does not in time.
+pub async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The last group message `gateway` carried out (or refused) that quotes `message`.
+fn reply_to(gateway: &Simulator, message: &Value) -> Option<RecordedCall> {
+    let id = id_text(&message["message_id"]);
+    gateway.performed("send_group_msg").into_iter().rfind(|c| {
+        let quoted = &c.params["message"][0];
+        quoted["type"] == "reply" && id_text(&quoted["data"]["id"]) == id
+    })
+}
+
+/// The calls of `action` that `gateway` carried out before `barrier`.
+pub fn carried_out_before(
+    gateway: &Simulator,
+    action: &str,
+    barrier: &RecordedCall,
+) -> Vec<RecordedCall> {
+    gateway
+        .performed(action)
+        .into_iter()
+        .filter(|c| c.seq < barrier.seq)
+        .collect()
 }
 
 /// The text of an outgoing message's segments.

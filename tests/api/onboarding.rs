@@ -1,11 +1,9 @@
 //! Newcomers over the simulator: join requests, welcome waves, verification.
 
-use std::time::Duration;
-
 use qunbot::simulator::events::VirtualMember;
 use serde_json::json;
 
-use crate::helpers::{mentions_of, spawn_app_configured, PATIENCE};
+use crate::helpers::{mentions_of, spawn_app_configured, TestApp, PATIENCE};
 
 const ONBOARDING: &str = r#"
 [welcome]
@@ -17,6 +15,20 @@ rejoin_window = "1d"
 answer = { keyword = "宝妈" }
 reject_reason = "请回答入群问题：你是宝妈吗？"
 "#;
+
+/// Passes a barrier in the numeric group and checks nothing is scheduled: what
+/// the newcomers' events caused is all carried out, and nothing more is to come.
+/// Returns the group messages carried out before the barrier's pong.
+async fn all_said_and_done(app: &mut TestApp) -> Vec<qunbot::simulator::RecordedCall> {
+    let group = app.group.clone();
+    let said = app.messages_before_a_barrier(&group).await;
+    assert_eq!(
+        app.next_wake_up().await,
+        None,
+        "no welcome window or deadline is open"
+    );
+    said
+}
 
 fn newcomers(n: i64) -> Vec<VirtualMember> {
     (0..n)
@@ -74,8 +86,7 @@ async fn a_wave_of_joiners_gets_one_welcome_mentioning_them_all() {
         app.member_joins(member).await;
     }
     app.sim.wait_for("send_group_msg", 1, PATIENCE).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let welcomes = app.sim.performed("send_group_msg");
+    let welcomes = all_said_and_done(&mut app).await;
     assert_eq!(welcomes.len(), 1, "one message for the wave");
     let mentioned = mentions_of(&welcomes[0].params["message"]);
     let expected: Vec<String> = wave.iter().map(|m| m.id.to_string()).collect();
@@ -94,9 +105,8 @@ async fn a_member_who_rejoins_inside_the_window_is_not_welcomed_twice() {
     assert_eq!(app.push(&app.events.left(&app.group, &member)).await, 204);
     app.member_joins(&member).await;
 
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(app.sim.performed("send_group_msg").len(), 1);
     assert_eq!(app.wait_logged("welcome.skipped_rejoin", 1).await.len(), 1);
+    assert_eq!(all_said_and_done(&mut app).await.len(), 1);
 }
 
 #[tokio::test]
@@ -116,7 +126,7 @@ async fn a_newcomer_who_does_not_verify_in_time_is_removed_and_one_who_does_stay
     assert_eq!(kicks[0].params["user_id"], json!(slow.id));
     let chat = app.wait_chat("已移出本群").await;
     assert!(chat.iter().any(|t| t.contains("验证通过")), "{chat:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    all_said_and_done(&mut app).await;
     assert_eq!(
         app.sim.performed("set_group_kick").len(),
         1,

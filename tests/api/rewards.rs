@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use chrono::Utc;
 use futures::future::join_all;
 use qunbot::domain::Id;
 use qunbot::simulator::events::VirtualMember;
@@ -63,10 +64,17 @@ async fn the_reminder_is_sent_once_to_those_who_have_not_done_the_task() {
     app.member_says(&keen, "已读").await;
 
     let chat = app.wait_chat("还没完成哦").await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // A second reminder would be due within seconds; what is scheduled now is the
+    // task's expiry, a week out.
+    let next = app
+        .next_wake_up()
+        .await
+        .expect("the task's expiry is scheduled");
+    assert!(next > Utc::now() + chrono::Duration::days(6), "{next}");
+    let group = app.group.clone();
     let reminders: Vec<_> = app
-        .sim
-        .performed("send_group_msg")
+        .messages_before_a_barrier(&group)
+        .await
         .into_iter()
         .filter(|c| crate::helpers::text_of(&c.params["message"]).contains("还没完成哦"))
         .collect();
