@@ -149,7 +149,7 @@ impl Engine {
         let mut unreadable = Vec::new();
         for stored in self.store.unhandled_inbound().await? {
             match stored {
-                StoredEvent::Readable { id, event } => inputs.push(Input::Event(id, event)),
+                StoredEvent::Readable { id, event } => inputs.push(Input::Event(id, *event)),
                 StoredEvent::Unreadable { id, reason } => {
                     tracing::error!(
                         event_id = id,

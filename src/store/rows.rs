@@ -129,14 +129,17 @@ impl TryFrom<EventRow> for LoggedEvent {
 /// An inbound event read back for the engine, or the reason it cannot be.
 #[derive(Clone, Debug)]
 pub enum StoredEvent {
-    Readable { id: i64, event: Event },
+    Readable { id: i64, event: Box<Event> },
     Unreadable { id: i64, reason: String },
 }
 
 impl StoredEvent {
     pub(super) fn decode(id: i64, detail: &str) -> StoredEvent {
         match serde_json::from_str(detail) {
-            Ok(event) => StoredEvent::Readable { id, event },
+            Ok(event) => StoredEvent::Readable {
+                id,
+                event: Box::new(event),
+            },
             Err(e) => StoredEvent::Unreadable {
                 id,
                 reason: e.to_string(),
