@@ -17,7 +17,7 @@ use crate::config::reload::Reloader;
 use crate::config::Config;
 use crate::domain::{Action, Message, Outbound, Segment};
 use crate::engine::{EffectFuture, EffectHandler, EffectOutcome, Effects};
-use crate::features::state::{effect_kind, ImageCheck, WordEditRequest};
+use crate::features::{effect_kind, ImageCheck, WordEditRequest};
 use crate::filter::WordEdit;
 
 /// Every handler the daemon has, wired to its adapters.

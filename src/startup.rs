@@ -27,6 +27,7 @@ use crate::config::reload::{self, ReloadOutcome, Reloader};
 use crate::config::{Config, Env};
 use crate::effects;
 use crate::engine::{Engine, Replay};
+use crate::features;
 use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::media;
@@ -115,6 +116,7 @@ impl Daemon {
             config_rx.clone(),
             clock.clone(),
             outbox_wake.clone(),
+            features::all(),
             effects::handlers(config_rx.clone(), reloader.clone(), image_tx),
         )
         .await?;

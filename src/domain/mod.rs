@@ -7,11 +7,13 @@ mod action;
 pub mod command;
 mod event;
 mod id;
+mod keys;
 mod message;
 mod template;
 
 pub use action::{Action, Outbound};
 pub use event::{Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender};
 pub use id::Id;
+pub use keys::{GroupKey, MemberKey};
 pub use message::{Mention, Message, Segment};
 pub use template::Template;

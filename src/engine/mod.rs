@@ -24,6 +24,8 @@
 //! injected clock.
 
 pub mod effect;
+pub mod feature;
+pub mod model;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -35,10 +37,11 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Event, Outbound};
-use crate::features::{self, Change, State, Timer};
 use crate::store::journal::Committed;
 use crate::store::{Commit, Failure, Store, StoreError, StoredEvent, StoredTimer};
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
+pub use feature::{Context, Feature, Features, WakeError};
+pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
 
 /// Most events handled in one transaction.
 const MAX_BATCH: usize = 512;
@@ -73,6 +76,8 @@ enum AttemptError {
     Store(#[from] StoreError),
     #[error("a feature panicked: {0}")]
     Panicked(String),
+    #[error(transparent)]
+    Wake(#[from] WakeError),
 }
 
 /// What [`Engine::replay_unhandled`] found.
@@ -92,6 +97,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     /// Woken whenever actions were queued.
     outbox: Arc<Notify>,
+    features: Features,
     effects: Effects,
     state: State,
     /// When the next timer is due, as last read; `None` until read again after a
@@ -112,6 +118,7 @@ impl Engine {
         config: watch::Receiver<Arc<Config>>,
         clock: Arc<dyn Clock>,
         outbox: Arc<Notify>,
+        features: Features,
         effects: Effects,
     ) -> Result<Self, StoreError> {
         let pools = config.borrow().coupons.clone();
@@ -121,6 +128,7 @@ impl Engine {
             config,
             clock,
             outbox,
+            features,
             effects,
             state,
             next_timer: None,
@@ -405,18 +413,17 @@ impl Engine {
         let now = self.clock.now();
         let mut commit = Commit::default();
         for input in inputs {
-            let state = &mut self.state;
+            let (state, features) = (&mut self.state, &self.features);
+            // Seeded by the input (events and timers apart), so a replay draws the same.
             let decided = std::panic::catch_unwind(AssertUnwindSafe(|| match input {
-                Input::Event(id, event) => (
+                Input::Event(id, event) => Ok((
                     Some(*id),
                     event.account.clone(),
-                    features::react(event, state, &config, now),
-                ),
-                Input::Timer(_, timer) => (
-                    None,
-                    timer.wake.account().clone(),
-                    features::wake(&timer.wake, state, &config, now),
-                ),
+                    features.react(event, state, &config, now, seed(*id, 0)),
+                )),
+                Input::Timer(id, timer) => features
+                    .wake(timer, state, &config, now, seed(*id, 1))
+                    .map(|d| (None, timer.account.clone(), d)),
             }));
             let (cause, account, decision) = decided.map_err(|panic| {
                 let what = panic
@@ -425,7 +432,7 @@ impl Engine {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 AttemptError::Panicked(what)
-            })?;
+            })??;
             match input {
                 Input::Event(id, _) => commit.handled.push(*id),
                 Input::Timer(id, _) => commit.fired_timers.push(*id),
@@ -492,4 +499,9 @@ impl Engine {
         self.effects_waiting = false;
         Ok(pending.len())
     }
+}
+
+/// The random seed of an input: its row id, with events and timers apart.
+fn seed(id: i64, kind: u64) -> u64 {
+    (id as u64).wrapping_mul(2).wrapping_add(kind)
 }

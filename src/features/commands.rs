@@ -10,11 +10,14 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::points::{check_in, rank, CheckIn};
-use super::state::{effect_kind, Change, Decision, MemberKey, TaskState, WordEditRequest};
-use super::{human_duration, reply, say, Context};
+use super::{
+    effect_kind, human_duration, reply, say, Change, Context, Decision, Feature, WordEditRequest,
+};
 use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
+use crate::domain::MemberKey;
 use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role};
 use crate::engine::Effect;
+use crate::engine::TaskState;
 use crate::filter::WordEdit;
 
 /// The shortest and longest mute the platforms accept.
@@ -61,6 +64,25 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         }
     }
     humantime::parse_duration(&t).ok()
+}
+
+/// The name commands' log rows go under.
+pub const NAME: &str = "commands";
+
+pub struct Commands;
+
+impl Feature for Commands {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        matches!(event.body, EventBody::GroupMessage(_))
+    }
+
+    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        on_event(event, ctx)
+    }
 }
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {

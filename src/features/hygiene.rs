@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
-use super::state::{effect_kind, Change, Decision, ImageCheck, MemberKey};
-use super::{commands, say, Context};
+use super::{commands, effect_kind, say, Change, Context, Decision, Feature, ImageCheck};
 use crate::config::{FilterAction, FilterConfig};
+use crate::domain::MemberKey;
 use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
 use crate::engine::Effect;
 use crate::filter::rules::LINK;
@@ -36,6 +36,28 @@ pub fn mask(word: &str) -> String {
     let mut chars = word.chars();
     let first = chars.next().map(String::from).unwrap_or_default();
     first + &"*".repeat(chars.count())
+}
+
+/// The name hygiene's records and log rows go under.
+pub const NAME: &str = "hygiene";
+
+pub struct Hygiene;
+
+impl Feature for Hygiene {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        matches!(
+            event.body,
+            EventBody::GroupMessage(_) | EventBody::QrCodes { .. }
+        )
+    }
+
+    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        on_event(event, ctx)
+    }
 }
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {

@@ -7,73 +7,64 @@
 //! - [`points`]: the points ledger's rules: check-in and streaks, ranks, coupons.
 //! - [`hygiene`]: the sensitive-word filter's actions, strikes and escalation.
 //! - [`commands`]: slash-commands, permissions, cooldowns, answers.
-//! - [`state`]: what features remember, and the changes they make to it.
+//!
+//! Each plugs into the engine through [`Feature`] (see [`crate::engine::feature`]);
+//! [`all`] is the list the daemon runs. What they remember and the changes they
+//! make to it are the engine's model ([`crate::engine::model`]).
 
 pub mod commands;
 pub mod hygiene;
 pub mod onboarding;
 pub mod points;
-pub mod state;
 pub mod tasks;
 #[cfg(test)]
 pub mod testkit;
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
-use crate::config::Config;
-use crate::domain::{Event, GroupMessage, Id, Message, Segment};
-pub use state::{Change, Decision, ImageCheck, State, Timer, Wake};
+use serde::{Deserialize, Serialize};
 
-/// What a feature may look at besides the event.
-pub struct Context<'a> {
-    pub config: &'a Config,
-    pub state: &'a State,
-    pub now: DateTime<Utc>,
+use crate::domain::{GroupMessage, Id, Message, Segment};
+pub use crate::engine::{Change, Context, Decision, Feature, Features, State, Timer};
+
+/// The features the daemon runs, in the order they see each event: hygiene
+/// first (a filtered message does nothing else), then onboarding, then commands
+/// (which answer before a task done by the command is acknowledged), then tasks.
+pub fn all() -> Features {
+    Features::new(vec![
+        Arc::new(hygiene::Hygiene),
+        Arc::new(onboarding::Onboarding),
+        Arc::new(commands::Commands),
+        Arc::new(tasks::Tasks),
+    ])
 }
 
-type OnEvent = fn(&Event, &Context) -> Decision;
-
-/// The features that react to events, in order: commands answer first, so a task
-/// done by a command is acknowledged after the command's own answer.
-const ON_EVENT: [OnEvent; 4] = [
-    hygiene::on_event,
-    onboarding::on_event,
-    commands::on_event,
-    tasks::on_event,
-];
-
-/// Every feature's reaction to one event. Each feature sees the changes of those
-/// before it.
-pub fn react(event: &Event, state: &mut State, config: &Config, now: DateTime<Utc>) -> Decision {
-    let mut all = Decision::default();
-    for feature in ON_EVENT {
-        let decision = feature(event, &Context { config, state, now });
-        apply(state, &mut all, decision);
-    }
-    all
+/// A member's message whose images are to be read for QR codes; what is found
+/// comes back as [`crate::domain::EventBody::QrCodes`] carrying this message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ImageCheck {
+    pub account: Id,
+    pub message: crate::domain::GroupMessage,
+    pub urls: Vec<String>,
 }
 
-/// The reaction to a timer coming due.
-pub fn wake(wake: &Wake, state: &mut State, config: &Config, now: DateTime<Utc>) -> Decision {
-    let ctx = Context { config, state, now };
-    let decision = match wake {
-        Wake::Onboard { group } => onboarding::welcome_wave(group, &ctx),
-        Wake::VerifyDeadline { group, users } => {
-            onboarding::verification_deadline(group, users, &ctx)
-        }
-        Wake::RemindTask { group, task, users } => tasks::remind(group, task, users, &ctx),
-        Wake::ExpireTask { group, task, users } => tasks::expire(group, task, users, &ctx),
-    };
-    let mut all = Decision::default();
-    apply(state, &mut all, decision);
-    all
+/// A word-list edit and the message to answer once it is done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WordEditRequest {
+    pub edit: crate::filter::WordEdit,
+    pub account: Id,
+    pub group: Id,
+    pub message_id: Id,
 }
 
-fn apply(state: &mut State, all: &mut Decision, decision: Decision) {
-    for change in &decision.changes {
-        state.apply(change);
-    }
-    all.merge(decision);
+/// Effect kinds the features ask for; [`crate::effects`] carries them out.
+pub mod effect_kind {
+    /// Read the config and the files it names again (`/reload`).
+    pub const RELOAD: &str = "config.reload";
+    /// Edit the word-list file ([`super::WordEditRequest`]).
+    pub const EDIT_WORDS: &str = "words.edit";
+    /// Read pictures for QR codes ([`super::ImageCheck`]).
+    pub const CHECK_IMAGES: &str = "media.check_images";
 }
 
 /// A group message quoting the one it answers.

@@ -5,10 +5,61 @@
 use chrono::Duration as ChronoDuration;
 use serde_json::json;
 
-use super::state::{Change, Decision, GroupKey, Joiner, MemberKey, TaskState, Timer, Wake};
-use super::{human_duration, reply, say, Context};
+use serde::{Deserialize, Serialize};
+
+use super::tasks::{self, TaskWake};
+use super::{human_duration, reply, say, Change, Context, Decision, Feature, Timer};
 use crate::config::MismatchPolicy;
-use crate::domain::{Action, Event, EventBody, Id};
+use crate::domain::{Action, Event, EventBody, GroupKey, Id, MemberKey};
+use crate::engine::{Joiner, TaskState, WakeError};
+
+/// The name onboarding's timers are addressed to.
+pub const NAME: &str = "onboarding";
+
+pub struct Onboarding;
+
+/// Onboarding's wake-ups (the names match the stored timers of earlier versions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OnboardingWake {
+    /// The welcome window of a group closed: welcome its wave.
+    Onboard { group: GroupKey },
+    /// Newcomers who had to verify by now.
+    VerifyDeadline { group: GroupKey, users: Vec<Id> },
+}
+
+impl Feature for Onboarding {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        matches!(
+            event.body,
+            EventBody::MemberJoined { .. }
+                | EventBody::MemberLeft { .. }
+                | EventBody::JoinRequest { .. }
+                | EventBody::GroupMessage(_)
+        )
+    }
+
+    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        on_event(event, ctx)
+    }
+
+    fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
+        let wake = timer.wake().map_err(|source| WakeError::Unreadable {
+            feature: NAME.to_string(),
+            source,
+        })?;
+        Ok(match wake {
+            OnboardingWake::Onboard { group } => welcome_wave(&group, ctx),
+            OnboardingWake::VerifyDeadline { group, users } => {
+                verification_deadline(&group, &users, ctx)
+            }
+        })
+    }
+}
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     match &event.body {
@@ -94,11 +145,15 @@ fn on_join(account: &Id, group: &Id, user: &Id, invited: bool, ctx: &Context) ->
         },
     });
     if first_of_wave {
-        decision.timers.push(Timer {
-            due: ctx.now
-                + ChronoDuration::from_std(ctx.config.welcome.batch_window).unwrap_or_default(),
-            wake: Wake::Onboard { group: group_key },
-        });
+        let due =
+            ctx.now + ChronoDuration::from_std(ctx.config.welcome.batch_window).unwrap_or_default();
+        let account = group_key.account.clone();
+        decision.timers.push(Timer::new(
+            due,
+            &account,
+            NAME,
+            &OnboardingWake::Onboard { group: group_key },
+        ));
     }
     decision
 }
@@ -206,13 +261,15 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
                     pending: true,
                 });
             }
-            decision.timers.push(Timer {
-                due: ctx.now + ChronoDuration::from_std(v.timeout).unwrap_or_default(),
-                wake: Wake::VerifyDeadline {
+            decision.timers.push(Timer::new(
+                ctx.now + ChronoDuration::from_std(v.timeout).unwrap_or_default(),
+                &group.account,
+                NAME,
+                &OnboardingWake::VerifyDeadline {
                     group: group.clone(),
                     users: must_verify,
                 },
-            });
+            ));
         }
     }
 
@@ -225,23 +282,27 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
             });
         }
         if let Some(after) = task.remind_after {
-            decision.timers.push(Timer {
-                due: ctx.now + ChronoDuration::from_std(after).unwrap_or_default(),
-                wake: Wake::RemindTask {
+            decision.timers.push(Timer::new(
+                ctx.now + ChronoDuration::from_std(after).unwrap_or_default(),
+                &group.account,
+                tasks::NAME,
+                &TaskWake::RemindTask {
                     group: group.clone(),
                     task: task.id.clone(),
                     users: users.clone(),
                 },
-            });
+            ));
         }
-        decision.timers.push(Timer {
-            due: ctx.now + ChronoDuration::from_std(task.expires_after).unwrap_or_default(),
-            wake: Wake::ExpireTask {
+        decision.timers.push(Timer::new(
+            ctx.now + ChronoDuration::from_std(task.expires_after).unwrap_or_default(),
+            &group.account,
+            tasks::NAME,
+            &TaskWake::ExpireTask {
                 group: group.clone(),
                 task: task.id.clone(),
                 users: users.clone(),
             },
-        });
+        ));
     }
     decision
 }

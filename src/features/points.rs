@@ -3,9 +3,10 @@
 
 use chrono::Datelike;
 
-use super::state::{Change, Decision, MemberKey, State};
 use super::Context;
+use super::{Change, Decision, State};
 use crate::config::Config;
+use crate::domain::MemberKey;
 
 /// What a check-in attempt came to.
 #[derive(Debug, PartialEq, Eq)]

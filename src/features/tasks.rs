@@ -1,13 +1,64 @@
 //! New-member tasks (新人任务): done by a keyword, a first message or a command;
 //! rewarded with points and a coupon code; reminded once; expired after a while.
 
-use super::points::{claim_coupon, Claim};
-use super::state::{Change, Decision, GroupKey, MemberKey, TaskState};
 use std::collections::HashMap;
 
-use super::{commands, reply, say, Context};
+use serde::{Deserialize, Serialize};
+
+use super::points::{claim_coupon, Claim};
+use super::{commands, reply, say, Change, Context, Decision, Feature, Timer};
 use crate::config::Trigger;
-use crate::domain::{command, Event, EventBody, Id};
+use crate::domain::{command, Event, EventBody, GroupKey, Id, MemberKey};
+use crate::engine::{TaskState, WakeError};
+
+/// The name the tasks' timers are addressed to.
+pub const NAME: &str = "tasks";
+
+pub struct Tasks;
+
+/// The tasks' wake-ups, set when a wave is welcomed (the names match the stored
+/// timers of earlier versions).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TaskWake {
+    /// Remind a wave of newcomers of a task they have not done.
+    RemindTask {
+        group: GroupKey,
+        task: String,
+        users: Vec<Id>,
+    },
+    /// A task's time is up for a wave.
+    ExpireTask {
+        group: GroupKey,
+        task: String,
+        users: Vec<Id>,
+    },
+}
+
+impl Feature for Tasks {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        matches!(event.body, EventBody::GroupMessage(_))
+    }
+
+    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        on_event(event, ctx)
+    }
+
+    fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
+        let wake = timer.wake().map_err(|source| WakeError::Unreadable {
+            feature: NAME.to_string(),
+            source,
+        })?;
+        Ok(match wake {
+            TaskWake::RemindTask { group, task, users } => remind(&group, &task, &users, ctx),
+            TaskWake::ExpireTask { group, task, users } => expire(&group, &task, &users, ctx),
+        })
+    }
+}
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     let EventBody::GroupMessage(m) = &event.body else {

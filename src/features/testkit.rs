@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::state::{Decision, MemberKey, State, Wake};
+use super::{Decision, Features, State, Timer};
 use crate::config::{Config, Env};
-use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role, Sender};
+use crate::domain::{Action, Event, EventBody, GroupMessage, Id, MemberKey, Message, Role, Sender};
 
 pub const ACCOUNT: i64 = 10;
 pub const GROUP: i64 = 100;
@@ -15,6 +15,7 @@ pub const OPERATOR: i64 = 1;
 pub const WORDS: &str = "[ad]\n加群\n[abuse]\n傻逼\n[fraud]\n刷单\n[allow]\n参加群众\n";
 
 pub struct Bot {
+    pub features: Features,
     pub config: Config,
     pub state: State,
     pub now: DateTime<Utc>,
@@ -44,6 +45,7 @@ impl Bot {
             config.coupons["newcomer"].codes.iter().cloned().collect(),
         );
         Bot {
+            features: super::all(),
             config,
             state,
             // 2026-11-23 10:00 in Shanghai.
@@ -54,11 +56,14 @@ impl Bot {
     }
 
     pub fn on(&mut self, event: Event) -> Decision {
-        super::react(&event, &mut self.state, &self.config, self.now)
+        self.features
+            .react(&event, &mut self.state, &self.config, self.now, 0)
     }
 
-    pub fn wake(&mut self, wake: &Wake) -> Decision {
-        super::wake(wake, &mut self.state, &self.config, self.now)
+    pub fn wake(&mut self, timer: &Timer) -> Decision {
+        self.features
+            .wake(timer, &mut self.state, &self.config, self.now, 0)
+            .expect("a wake-up of a known feature")
     }
 
     pub fn advance(&mut self, seconds: i64) {
@@ -94,7 +99,7 @@ impl Bot {
             .into_iter()
             .map(|t| {
                 self.now = self.now.max(t.due);
-                self.wake(&t.wake)
+                self.wake(&t)
             })
             .collect()
     }

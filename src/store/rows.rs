@@ -153,7 +153,7 @@ impl StoredEvent {
 pub enum StoredTimer {
     Readable {
         id: i64,
-        timer: crate::features::Timer,
+        timer: crate::engine::Timer,
     },
     Unreadable {
         id: i64,

@@ -11,9 +11,8 @@ use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 use super::rows::{parse_json, parse_time, EffectRow, StoredTimer};
 use super::{Store, StoreError};
 use crate::config::CouponPool;
-use crate::domain::{Id, Outbound};
-use crate::engine::Effect;
-use crate::features::state::{Change, GroupKey, Joiner, MemberKey, State, TaskState, Timer};
+use crate::domain::{GroupKey, Id, MemberKey, Outbound};
+use crate::engine::{Change, Effect, Joiner, State, TaskState, Timer};
 
 /// Everything one engine batch decided, written atomically.
 #[derive(Debug, Default)]
@@ -225,6 +224,18 @@ impl Store {
                     &row.try_get::<String, _>("at")?,
                 )?);
         }
+        let records: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT feature, key, value FROM feature_records")
+                .fetch_all(pool)
+                .await?;
+        for (feature, key, value) in records {
+            let value = serde_json::from_str(&value).map_err(|e| StoreError::CorruptKeyed {
+                table: "feature_records",
+                key: format!("{feature}/{key}"),
+                reason: e.to_string(),
+            })?;
+            state.records.entry(feature).or_default().insert(key, value);
+        }
         state.coupons = self.unclaimed_coupons(pools).await?;
         Ok(state)
     }
@@ -269,8 +280,8 @@ impl Store {
         now: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<StoredTimer>, StoreError> {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, due_at, wake FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
+        let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT id, due_at, account, feature, wake FROM timers WHERE fired_at IS NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
         )
         .bind(super::timestamp(now))
         .bind(limit)
@@ -278,10 +289,12 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, due, wake)| {
+            .map(|(id, due, account, feature, wake)| {
                 let timer = parse_time("timers", id, &due).and_then(|due| {
                     Ok(Timer {
                         due,
+                        account: Id::text(account),
+                        feature,
                         wake: parse_json("timers", id, &wake)?,
                     })
                 });
@@ -474,10 +487,11 @@ async fn write_commit(
         write_change(&mut tx, &now, change).await?;
     }
     for timer in &commit.timers {
-        sqlx::query("INSERT INTO timers (due_at, account, wake) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO timers (due_at, account, feature, wake) VALUES (?, ?, ?, ?)")
             .bind(super::timestamp(timer.due))
-            .bind(timer.wake.account().to_string())
-            .bind(serde_json::to_string(&timer.wake).unwrap_or_default())
+            .bind(timer.account.to_string())
+            .bind(&timer.feature)
+            .bind(timer.wake.to_string())
             .execute(&mut *tx)
             .await?;
     }
@@ -670,6 +684,19 @@ async fn write_change(
             member,
         ),
         Change::CommandUsed { .. } | Change::Spoke { .. } => return Ok(()),
+        Change::Record { feature, key, value: Some(value) } => sqlx::query(
+            "INSERT INTO feature_records (feature, key, value, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (feature, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(feature)
+        .bind(key)
+        .bind(value.to_string())
+        .bind(now),
+        Change::Record { feature, key, value: None } => {
+            sqlx::query("DELETE FROM feature_records WHERE feature = ? AND key = ?")
+                .bind(feature)
+                .bind(key)
+        }
         Change::Note { kind, account, group, user, detail } => {
             sqlx::query("INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'system', ?, ?, ?, ?, ?)")
                 .bind(now)

@@ -2,11 +2,7 @@ use super::*;
 use crate::features::testkit::*;
 
 fn ctx(bot: &Bot) -> Context<'_> {
-    Context {
-        config: &bot.config,
-        state: &bot.state,
-        now: bot.now,
-    }
+    Context::new(&bot.config, &bot.state, bot.now, 0)
 }
 
 fn check_in_now(bot: &mut Bot, user: i64) -> CheckIn {

@@ -1,5 +1,5 @@
 use crate::domain::Role;
-use crate::features::state::TaskState;
+use crate::engine::TaskState;
 use crate::features::testkit::*;
 use crate::features::Change;
 

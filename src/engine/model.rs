@@ -1,50 +1,27 @@
-//! What the features remember between events, and the typed changes they make to it.
+//! The engine's model: what the features remember ([`State`]), the typed changes
+//! they make to it ([`Change`]), the wake-ups they ask for ([`Timer`]), and what
+//! one feature decides about one input ([`Decision`]).
 //!
-//! The engine owns one [`State`], loaded from SQLite at start. A feature reads it
-//! and returns a [`Decision`]: actions to send, [`Change`]s to the state, and
-//! [`Timer`]s to be woken by. The engine applies the changes to the state at once
-//! (so the next event sees them) and writes them, the actions and the timers in
-//! the same transaction as the event's "handled" mark.
+//! The engine owns one [`State`], loaded from the store at start. A feature reads
+//! it and returns a [`Decision`]: actions to send, changes to the state, timers to
+//! be woken by, and effects outside the database. The engine applies the changes
+//! to the state at once (so the next feature and the next event see them) and
+//! writes them, the actions, the timers and the effects in the same transaction as
+//! the input's "handled" mark.
+//!
+//! Features that keep state of their own beyond the community tables below keep
+//! it as [`Change::Record`]s: JSON documents under the feature's name and a key,
+//! stored by the store without knowing the feature.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::domain::{Action, Id};
-use crate::engine::Effect;
-
-/// One member of one group, on one bot account.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct MemberKey {
-    pub account: Id,
-    pub group: Id,
-    pub user: Id,
-}
-
-/// One group, on one bot account.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct GroupKey {
-    pub account: Id,
-    pub group: Id,
-}
-
-impl MemberKey {
-    pub fn new(account: &Id, group: &Id, user: &Id) -> Self {
-        MemberKey {
-            account: account.clone(),
-            group: group.clone(),
-            user: user.clone(),
-        }
-    }
-
-    pub fn group_key(&self) -> GroupKey {
-        GroupKey {
-            account: self.account.clone(),
-            group: self.group.clone(),
-        }
-    }
-}
+use super::Effect;
+use crate::domain::{Action, GroupKey, Id, MemberKey};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -95,6 +72,8 @@ pub struct State {
     pub recent: HashMap<MemberKey, VecDeque<(DateTime<Utc>, u64)>>,
     /// Last command per member, for cooldowns (not persisted).
     pub last_command: HashMap<MemberKey, DateTime<Utc>>,
+    /// Each feature's own records, by feature name and key ([`Change::Record`]).
+    pub records: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 impl State {
@@ -111,6 +90,19 @@ impl State {
 
     pub fn is_paused(&self, group: &GroupKey) -> bool {
         self.paused.contains(group)
+    }
+
+    /// A feature's record under `key`, as its type; `None` when absent or unreadable.
+    pub fn record<T: DeserializeOwned>(&self, feature: &str, key: &str) -> Option<T> {
+        self.records
+            .get(feature)?
+            .get(key)
+            .and_then(|v| T::deserialize(v).ok())
+    }
+
+    /// Every record of a feature, by key.
+    pub fn records_of(&self, feature: &str) -> impl Iterator<Item = (&String, &Value)> {
+        self.records.get(feature).into_iter().flatten()
     }
 
     /// Applies a change the way the store persists it.
@@ -206,6 +198,28 @@ impl State {
             Change::CommandUsed { member, at } => {
                 self.last_command.insert(member.clone(), *at);
             }
+            Change::Record {
+                feature,
+                key,
+                value: Some(value),
+            } => {
+                self.records
+                    .entry(feature.clone())
+                    .or_default()
+                    .insert(key.clone(), value.clone());
+            }
+            Change::Record {
+                feature,
+                key,
+                value: None,
+            } => {
+                if let Some(records) = self.records.get_mut(feature) {
+                    records.remove(key);
+                    if records.is_empty() {
+                        self.records.remove(feature);
+                    }
+                }
+            }
             Change::Note { .. } => {}
         }
     }
@@ -285,6 +299,14 @@ pub enum Change {
         member: MemberKey,
         at: DateTime<Utc>,
     },
+    /// A feature's own record: set (`Some`) or removed (`None`). The store keeps
+    /// it as JSON under the feature's name and the key, so a new feature keeps
+    /// state without a change to the engine or the store.
+    Record {
+        feature: String,
+        key: String,
+        value: Option<Value>,
+    },
     /// Something worth a row in the event log (a decision, a refusal).
     Note {
         kind: String,
@@ -295,43 +317,31 @@ pub enum Change {
     },
 }
 
-/// What a timer wakes the features for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Wake {
-    /// The welcome window of a group closed: welcome its wave.
-    Onboard { group: GroupKey },
-    /// Remind a wave of newcomers of a task they have not done.
-    RemindTask {
-        group: GroupKey,
-        task: String,
-        users: Vec<Id>,
-    },
-    /// A task's time is up for a wave.
-    ExpireTask {
-        group: GroupKey,
-        task: String,
-        users: Vec<Id>,
-    },
-    /// Newcomers who had to verify by now.
-    VerifyDeadline { group: GroupKey, users: Vec<Id> },
-}
-
-/// A wake-up at a given time, stored so a restart neither loses nor repeats it.
+/// A wake-up at a given time for the feature named `feature`, with that
+/// feature's own description of what to do (`wake`). Stored, so a restart
+/// neither loses nor repeats it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timer {
     pub due: DateTime<Utc>,
-    pub wake: Wake,
+    /// The bot account whose actions the wake-up leads to.
+    pub account: Id,
+    pub feature: String,
+    pub wake: Value,
 }
 
-impl Wake {
-    pub fn account(&self) -> &Id {
-        match self {
-            Wake::Onboard { group }
-            | Wake::RemindTask { group, .. }
-            | Wake::ExpireTask { group, .. }
-            | Wake::VerifyDeadline { group, .. } => &group.account,
+impl Timer {
+    pub fn new(due: DateTime<Utc>, account: &Id, feature: &str, wake: &impl Serialize) -> Timer {
+        Timer {
+            due,
+            account: account.clone(),
+            feature: feature.to_string(),
+            wake: serde_json::to_value(wake).unwrap_or(Value::Null),
         }
+    }
+
+    /// The wake-up as the feature's type.
+    pub fn wake<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(&self.wake)
     }
 }
 
@@ -345,32 +355,24 @@ pub struct Decision {
     pub effects: Vec<Effect>,
 }
 
-/// A member's message whose images are to be read for QR codes; what is found
-/// comes back as [`crate::domain::EventBody::QrCodes`] carrying this message.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ImageCheck {
-    pub account: Id,
-    pub message: crate::domain::GroupMessage,
-    pub urls: Vec<String>,
-}
+impl Change {
+    /// Sets a feature's record.
+    pub fn record(feature: &str, key: impl Into<String>, value: &impl Serialize) -> Change {
+        Change::Record {
+            feature: feature.to_string(),
+            key: key.into(),
+            value: Some(serde_json::to_value(value).unwrap_or(Value::Null)),
+        }
+    }
 
-/// A word-list edit and the message to answer once it is done.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WordEditRequest {
-    pub edit: crate::filter::WordEdit,
-    pub account: Id,
-    pub group: Id,
-    pub message_id: Id,
-}
-
-/// Effect kinds the features ask for; [`crate::effects`] carries them out.
-pub mod effect_kind {
-    /// Read the config and the files it names again (`/reload`).
-    pub const RELOAD: &str = "config.reload";
-    /// Edit the word-list file ([`super::WordEditRequest`]).
-    pub const EDIT_WORDS: &str = "words.edit";
-    /// Read pictures for QR codes ([`super::ImageCheck`]).
-    pub const CHECK_IMAGES: &str = "media.check_images";
+    /// Removes a feature's record.
+    pub fn forget(feature: &str, key: impl Into<String>) -> Change {
+        Change::Record {
+            feature: feature.to_string(),
+            key: key.into(),
+            value: None,
+        }
+    }
 }
 
 impl Decision {
