@@ -505,3 +505,6 @@ impl Engine {
 fn seed(id: i64, kind: u64) -> u64 {
     (id as u64).wrapping_mul(2).wrapping_add(kind)
 }
+
+#[cfg(test)]
+mod tests;
