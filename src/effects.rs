@@ -148,3 +148,58 @@ fn edit_word_list(config: &Config, edit: &WordEdit, retry: bool) -> (String, boo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Env;
+
+    fn config_with_words(words: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("words.txt"), words).unwrap();
+        let config = Config::parse(
+            &dir.path().join("bot-config.toml"),
+            "[gateway]\n[filter]\nwords_file = \"words.txt\"\n",
+            &Env::default(),
+        )
+        .unwrap();
+        (dir, config)
+    }
+
+    fn add(word: &str) -> WordEdit {
+        WordEdit::Add {
+            category: "ad".into(),
+            word: word.into(),
+        }
+    }
+
+    #[test]
+    fn an_edit_repeated_after_a_crash_finds_its_work_done_and_answers_done() {
+        let (dir, config) = config_with_words("[ad]\n加群\n");
+        let (first, edited) = edit_word_list(&config, &add("刷单"), false);
+        assert!(edited && first.contains("已把「刷单」加入"), "{first}");
+        // The crash came after the file was written: the repeat says done, once.
+        let (again, edited) = edit_word_list(&config, &add("刷单"), true);
+        assert_eq!((again, edited), (first, true));
+        let text = std::fs::read_to_string(dir.path().join("words.txt")).unwrap();
+        assert_eq!(text.matches("刷单").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_first_run_still_says_when_the_word_was_already_listed() {
+        let (_dir, config) = config_with_words("[ad]\n加群\n");
+        let (answer, edited) = edit_word_list(&config, &add("加群"), false);
+        assert!(!edited && answer.contains("已在 [ad] 中"), "{answer}");
+    }
+
+    #[test]
+    fn a_deletion_repeated_after_a_crash_answers_done() {
+        let (_dir, config) = config_with_words("[ad]\n加群\n刷单\n");
+        let del = WordEdit::Del {
+            word: "刷单".into(),
+        };
+        let (first, _) = edit_word_list(&config, &del, false);
+        let (again, edited) = edit_word_list(&config, &del, true);
+        assert_eq!((again, edited), (first, true));
+    }
+}

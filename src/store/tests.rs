@@ -1,5 +1,6 @@
 use super::*;
 use crate::domain::{Action, GroupMessage, Message, Sender};
+use serde_json::json;
 
 async fn temp_store() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
@@ -129,4 +130,269 @@ async fn a_database_in_a_missing_folder_is_a_clear_error() {
     let err = Store::open(&path).await.err().unwrap();
     assert!(err.to_string().starts_with("cannot open database"), "{err}");
     assert!(err.to_string().contains("no/such/folder"), "{err}");
+}
+
+/// Writes a raw row, as a damaged file or an older version might have left it.
+async fn damage(store: &Store, sql: &str) {
+    sqlx::query(sql).execute(&store.write).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreadable_event_or_timer_row_is_named_not_fatal() {
+    let (_dir, store) = temp_store().await;
+    store.record_inbound(&[said(1, 5, "a", 10)]).await.unwrap();
+    damage(
+        &store,
+        "INSERT INTO events (at, direction, kind, dedup_key, handled, detail)
+         VALUES ('2026-11-24T00:00:00.000Z', 'in', 'unhandled.x', 'k', 0, '{\"nested\": [[[')",
+    )
+    .await;
+    let unhandled = store.unhandled_inbound().await.unwrap();
+    assert!(matches!(unhandled[0], StoredEvent::Readable { .. }));
+    assert!(matches!(unhandled[1], StoredEvent::Unreadable { .. }));
+
+    damage(
+        &store,
+        "INSERT INTO timers (due_at, account, feature, wake) VALUES
+         ('2026-11-24T00:00:00.000Z', '1', 'tasks', 'not json'),
+         ('2026-11-24T00:00:01.000Z', '1', 'tasks', '{\"kind\":\"expire_task\"}')",
+    )
+    .await;
+    let now = DateTime::parse_from_rfc3339("2026-11-25T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let due = store.due_timers(now, 10).await.unwrap();
+    assert!(matches!(due[0], StoredTimer::Unreadable { .. }));
+    assert!(matches!(due[1], StoredTimer::Readable { .. }));
+}
+
+#[tokio::test]
+async fn an_unreadable_time_is_an_error_naming_its_row_never_1970() {
+    let (_dir, store) = temp_store().await;
+    damage(
+        &store,
+        "INSERT INTO timers (due_at, account, feature, wake) VALUES ('yesterday', '1', 'tasks', '{}')",
+    )
+    .await;
+    let err = store.next_timer_due().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Corrupt {
+                table: "timers",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    damage(
+        &store,
+        "INSERT INTO strikes (at, account, group_id, user_id, category) VALUES ('soon', '1', '100', '5', 'ad')",
+    )
+    .await;
+    let err = store.load_state(&Default::default()).await.unwrap_err();
+    assert!(err.to_string().contains("strikes"), "{err}");
+}
+
+mod changes {
+    //! For every kind of state change: applying it in memory, and writing it then
+    //! loading the state back from SQLite, agree.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use chrono::{Duration, NaiveDate, TimeZone};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::config::CouponPool;
+    use crate::domain::{GroupKey, MemberKey};
+    use crate::engine::{Change, Joiner, State, TaskState};
+
+    fn member_of(n: u8) -> MemberKey {
+        MemberKey::new(
+            &Id::number(1),
+            &Id::number(100 + i64::from(n % 2)),
+            &Id::number(i64::from(n % 4)),
+        )
+    }
+
+    fn time_of(seconds: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 0, 0, 0).unwrap() + Duration::seconds(i64::from(seconds))
+    }
+
+    /// One change of each kind; `i`, its place in the sequence, keeps keys that
+    /// the features never repeat (a check-in day, a coupon code) unique.
+    fn change(kind: u8, m: u8, x: u32, i: usize) -> Change {
+        let member = member_of(m);
+        let group = member.group_key();
+        match kind % 16 {
+            0 => Change::Points {
+                member,
+                amount: i64::from(x % 50) - 20,
+                reason: "test".into(),
+                name: (x % 3 == 0).then(|| format!("name{x}")),
+            },
+            1 => Change::CheckedIn {
+                member,
+                day: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + Duration::days(i as i64),
+                streak: x % 9 + 1,
+            },
+            2 => Change::Task {
+                member,
+                task: format!("t{}", x % 2),
+                state: [TaskState::Open, TaskState::Done, TaskState::Expired][x as usize % 3],
+            },
+            3 => Change::CouponClaimed {
+                pool: "p".into(),
+                code: format!("C{i}"),
+                member,
+            },
+            4 => Change::JoinerQueued {
+                group,
+                joiner: Joiner {
+                    user: member.user,
+                    invited: x % 2 == 0,
+                },
+            },
+            5 => Change::JoinerLeft { member },
+            6 => Change::WaveWelcomed {
+                users: vec![member.user.clone()],
+                group,
+                at: time_of(x),
+            },
+            7 => Change::Verification {
+                member,
+                pending: x % 2 == 0,
+            },
+            8 => Change::Paused {
+                group,
+                paused: x % 2 == 0,
+            },
+            9 => Change::Warned {
+                member,
+                by: Id::number(9),
+                reason: "r".into(),
+            },
+            10 => Change::Strike {
+                member,
+                at: time_of(x),
+                category: "ad".into(),
+            },
+            11 => Change::StrikesCleared { member },
+            12 => Change::record("f", format!("k{}", x % 3), &json!({"x": x})),
+            13 => Change::forget("f", format!("k{}", x % 3)),
+            14 => Change::Note {
+                kind: "test.note".into(),
+                account: member.account,
+                group: Some(member.group),
+                user: None,
+                detail: json!({"x": x}),
+            },
+            _ => Change::CommandUsed {
+                member,
+                at: time_of(x),
+            },
+        }
+    }
+
+    fn pools() -> BTreeMap<String, CouponPool> {
+        let codes: Vec<String> = (0..64).map(|i| format!("C{i}")).collect();
+        BTreeMap::from([(
+            "p".to_string(),
+            CouponPool {
+                name: "p".into(),
+                file: "p.txt".into(),
+                title: "券".into(),
+                codes,
+                low_warning: 0,
+            },
+        )])
+    }
+
+    /// Ids compare by text, whatever their form: so must the comparison.
+    fn key(m: &MemberKey) -> String {
+        format!("{}/{}/{}", m.account, m.group, m.user)
+    }
+
+    fn sorted<V: std::fmt::Debug>(m: &std::collections::HashMap<MemberKey, V>) -> Vec<String> {
+        let mut v: Vec<_> = m.iter().map(|(k, v)| format!("{}={v:?}", key(k))).collect();
+        v.sort();
+        v
+    }
+
+    /// What the store keeps of a state: every persisted part, joiner queues as
+    /// sets (their order within one batch is not kept).
+    fn persisted(state: &State) -> String {
+        let joiners: BTreeMap<_, BTreeSet<_>> = state
+            .joiners
+            .iter()
+            .filter(|(_, q)| !q.is_empty())
+            .map(|(g, q): (&GroupKey, _)| {
+                (
+                    format!("{}/{}", g.account, g.group),
+                    q.iter().map(|j| (j.user.to_string(), j.invited)).collect(),
+                )
+            })
+            .collect();
+        let mut verifying: Vec<_> = state.verifying.iter().map(key).collect();
+        verifying.sort();
+        let mut paused: Vec<_> = state
+            .paused
+            .iter()
+            .map(|g| format!("{}/{}", g.account, g.group))
+            .collect();
+        paused.sort();
+        let mut coupons: Vec<_> = state.coupons.iter().collect();
+        coupons.sort();
+        format!(
+            "balances {:?}\nnames {:?}\ncheckins {:?}\ntasks {:?}\njoiners {joiners:?}\nwelcomed {:?}\nverifying {verifying:?}\npaused {paused:?}\nwarnings {:?}\nstrikes {:?}\nrecords {:?}\ncoupons {coupons:?}",
+            sorted(&state.balances),
+            sorted(&state.names),
+            sorted(&state.checkins),
+            sorted(&state.tasks),
+            sorted(&state.welcomed),
+            sorted(&state.warnings),
+            sorted::<Vec<DateTime<Utc>>>(
+                &state
+                    .strikes
+                    .iter()
+                    .filter(|(_, s)| !s.is_empty())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            ),
+            state.records,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn applied_in_memory_and_loaded_from_sqlite_agree(
+            steps in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u32>()), 0..40)
+        ) {
+            let changes: Vec<Change> = steps
+                .iter()
+                .enumerate()
+                .map(|(i, (kind, m, x))| change(*kind, *m, *x % 100_000, i))
+                .collect();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (in_memory, loaded) = runtime.block_on(async {
+                let (_dir, store) = temp_store().await;
+                let pools = pools();
+                let mut state = store.load_state(&pools).await.unwrap();
+                for change in &changes {
+                    state.apply(change);
+                }
+                store
+                    .commit(&Commit { changes: changes.clone(), ..Commit::default() })
+                    .await
+                    .unwrap();
+                let loaded = store.load_state(&pools).await.unwrap();
+                store.close().await;
+                (persisted(&state), persisted(&loaded))
+            });
+            prop_assert_eq!(in_memory, loaded);
+        }
+    }
 }
