@@ -26,6 +26,7 @@
 pub mod effect;
 pub mod feature;
 pub mod model;
+pub mod storage;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -37,11 +38,10 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Event, Outbound};
-use crate::store::journal::Committed;
-use crate::store::{Commit, Failure, Store, StoreError, StoredEvent, StoredTimer};
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
+pub use storage::{Commit, Committed, Failure, NextTimer, Storage, StoredEvent, StoredTimer};
 
 /// Most events handled in one transaction.
 const MAX_BATCH: usize = 512;
@@ -71,9 +71,9 @@ impl Input {
 
 /// Why an attempt at a batch failed.
 #[derive(Debug, thiserror::Error)]
-enum AttemptError {
+enum AttemptError<E: std::error::Error + 'static> {
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(E),
     #[error("a feature panicked: {0}")]
     Panicked(String),
     #[error(transparent)]
@@ -91,8 +91,8 @@ pub struct Replay {
     pub deferred: usize,
 }
 
-pub struct Engine {
-    store: Store,
+pub struct Engine<S: Storage> {
+    store: S,
     config: watch::Receiver<Arc<Config>>,
     clock: Arc<dyn Clock>,
     /// Woken whenever actions were queued.
@@ -111,16 +111,16 @@ pub struct Engine {
     failures_in_a_row: u32,
 }
 
-impl Engine {
+impl<S: Storage> Engine<S> {
     /// Loads the features' state from the store.
     pub async fn new(
-        store: Store,
+        store: S,
         config: watch::Receiver<Arc<Config>>,
         clock: Arc<dyn Clock>,
         outbox: Arc<Notify>,
         features: Features,
         effects: Effects,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, S::Error> {
         let pools = config.borrow().coupons.clone();
         let state = store.load_state(&pools).await?;
         Ok(Engine {
@@ -148,7 +148,7 @@ impl Engine {
     /// nothing new interleaves. Never fails on an event: unreadable ones are
     /// quarantined, failing ones isolated, and if the store cannot write the rest
     /// waits for the run loop.
-    pub async fn replay_unhandled(&mut self) -> Result<Replay, StoreError> {
+    pub async fn replay_unhandled(&mut self) -> Result<Replay, S::Error> {
         let mut replay = Replay::default();
         if let Err(e) = self.carry_out_effects().await {
             tracing::error!("effects left from before the last stop not carried out yet: {e}");
@@ -269,11 +269,15 @@ impl Engine {
 
     async fn until_next_timer(&mut self) -> Duration {
         let next = match self.next_timer {
-            Some(known) => Ok(known),
-            None => self.store.next_timer_due().await,
+            Some(known) => Ok(known.map_or(NextTimer::None, NextTimer::At)),
+            None => self.store.next_timer().await,
         };
         match next {
-            Ok(due) => {
+            Ok(NextTimer::None | NextTimer::At(_)) => {
+                let due = match next {
+                    Ok(NextTimer::At(at)) => Some(at),
+                    _ => None,
+                };
                 self.next_timer = Some(due);
                 due.map_or(IDLE, |due| {
                     (due - self.clock.now())
@@ -282,11 +286,7 @@ impl Engine {
                         .min(IDLE)
                 })
             }
-            Err(StoreError::Corrupt {
-                table: "timers",
-                id,
-                reason,
-            }) => {
+            Ok(NextTimer::Unreadable { id, reason }) => {
                 tracing::error!(timer_id = id, "timer unreadable, quarantined: {reason}");
                 let quarantined = Commit {
                     failed: vec![Failure::Timer { id, error: reason }],
@@ -309,7 +309,7 @@ impl Engine {
 
     /// Fires the timers due by the clock's now: unreadable ones are quarantined,
     /// the others handled. Returns how many were due.
-    pub async fn fire_due_timers(&mut self) -> Result<usize, StoreError> {
+    pub async fn fire_due_timers(&mut self) -> Result<usize, S::Error> {
         let due = self
             .store
             .due_timers(self.clock.now(), MAX_BATCH as i64)
@@ -347,7 +347,7 @@ impl Engine {
     /// retried one input at a time; an input that keeps failing is given up as
     /// `engine.failed`. Fails only when the store cannot write at all, leaving
     /// every input of the batch not done.
-    pub async fn decide(&mut self, inputs: Vec<Input>) -> Result<(), StoreError> {
+    pub async fn decide(&mut self, inputs: Vec<Input>) -> Result<(), S::Error> {
         if inputs.is_empty() {
             return Ok(());
         }
@@ -367,7 +367,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn decide_alone(&mut self, input: Input) -> Result<(), StoreError> {
+    async fn decide_alone(&mut self, input: Input) -> Result<(), S::Error> {
         let batch = [input];
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -396,7 +396,7 @@ impl Engine {
     }
 
     /// The in-memory state took changes that were not written: read it back.
-    async fn reload_state(&mut self) -> Result<(), StoreError> {
+    async fn reload_state(&mut self) -> Result<(), S::Error> {
         let pools = self.config.borrow().coupons.clone();
         self.state = self.store.load_state(&pools).await?;
         self.next_timer = None;
@@ -404,10 +404,14 @@ impl Engine {
     }
 
     /// One try at deciding and committing a batch.
-    async fn attempt(&mut self, inputs: &[Input]) -> Result<(), AttemptError> {
+    async fn attempt(&mut self, inputs: &[Input]) -> Result<(), AttemptError<S::Error>> {
         if self.config.has_changed().unwrap_or(false) {
             let pools = self.config.borrow_and_update().coupons.clone();
-            self.state.coupons = self.store.unclaimed_coupons(&pools).await?;
+            self.state.coupons = self
+                .store
+                .unclaimed_coupons(&pools)
+                .await
+                .map_err(AttemptError::Store)?;
         }
         let config = self.config.borrow().clone();
         let now = self.clock.now();
@@ -464,7 +468,10 @@ impl Engine {
         if !commit.timers.is_empty() || !commit.fired_timers.is_empty() {
             self.next_timer = None;
         }
-        self.store.commit(&commit).await?;
+        self.store
+            .commit(&commit)
+            .await
+            .map_err(AttemptError::Store)?;
         if !commit.actions.is_empty() {
             self.outbox.notify_one();
         }
@@ -476,7 +483,7 @@ impl Engine {
 
     /// Carries out every committed effect not yet done, each by its handler, and
     /// records each outcome with its follow-up actions. Returns how many ran.
-    pub async fn carry_out_effects(&mut self) -> Result<usize, StoreError> {
+    pub async fn carry_out_effects(&mut self) -> Result<usize, S::Error> {
         let pending = self.store.pending_effects().await?;
         if pending.is_empty() {
             self.effects_waiting = false;

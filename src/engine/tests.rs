@@ -11,6 +11,7 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::config::Env;
 use crate::domain::{Action, EventBody, GroupMessage, Id, Message, Sender};
+use crate::store::Store;
 
 const FEATURE: &str = "echo";
 
@@ -130,7 +131,7 @@ impl Rig {
         }
     }
 
-    async fn engine(&self, effects: Effects) -> Engine {
+    async fn engine(&self, effects: Effects) -> Engine<Store> {
         Engine::new(
             self.store.clone(),
             self.config.clone(),

@@ -22,8 +22,7 @@ pub enum JournalError {
     Store(String),
 }
 
-/// A committed new event, on its way to the engine.
-pub type Committed = (i64, Event);
+pub use crate::engine::storage::Committed;
 
 struct Submission {
     event: Event,

@@ -36,11 +36,9 @@ use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Event, EventBody, Id, Outbound};
-pub use rows::{
-    parse_time, EffectRow, LoggedEvent, Member, OutboxState, PendingAction, StoredEvent,
-    StoredTimer,
-};
-pub use state::{Commit, Failure, Trouble};
+pub use crate::engine::storage::{Commit, Failure, Storage, StoredEvent};
+pub use rows::{parse_time, LoggedEvent, Member, OutboxState, PendingAction};
+pub use state::Trouble;
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 200;
@@ -218,9 +216,9 @@ impl Store {
     }
 
     /// Inbound events logged but not yet acted on (after a crash), oldest first.
-    /// A row that cannot be read back comes as `Err` with its id, so the engine
-    /// can quarantine it instead of stopping.
-    pub async fn unhandled_inbound(&self) -> Result<Vec<StoredEvent>, StoreError> {
+    /// A row that cannot be read back comes as `Unreadable` with its id, so the
+    /// engine can quarantine it instead of stopping.
+    async fn unhandled_inbound_rows(&self) -> Result<Vec<StoredEvent>, StoreError> {
         let rows: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, detail FROM events WHERE handled = 0 ORDER BY id")
                 .fetch_all(&self.read)

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::domain::{Event, Outbound};
+use crate::domain::Outbound;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutboxState {
@@ -124,51 +124,6 @@ impl TryFrom<EventRow> for LoggedEvent {
             detail: parse_json("events", row.id, &row.detail)?,
         })
     }
-}
-
-/// An inbound event read back for the engine, or the reason it cannot be.
-#[derive(Clone, Debug)]
-pub enum StoredEvent {
-    Readable { id: i64, event: Box<Event> },
-    Unreadable { id: i64, reason: String },
-}
-
-impl StoredEvent {
-    pub(super) fn decode(id: i64, detail: &str) -> StoredEvent {
-        match serde_json::from_str(detail) {
-            Ok(event) => StoredEvent::Readable {
-                id,
-                event: Box::new(event),
-            },
-            Err(e) => StoredEvent::Unreadable {
-                id,
-                reason: e.to_string(),
-            },
-        }
-    }
-}
-
-/// A due timer read back for the engine, or the reason it cannot be.
-#[derive(Clone, Debug)]
-pub enum StoredTimer {
-    Readable {
-        id: i64,
-        timer: crate::engine::Timer,
-    },
-    Unreadable {
-        id: i64,
-        reason: String,
-    },
-}
-
-/// A side effect committed by the engine and not yet carried out.
-#[derive(Clone, Debug)]
-pub struct EffectRow {
-    pub id: i64,
-    pub kind: String,
-    pub payload: Value,
-    /// Runs started before this one (a crash may have cut one short).
-    pub attempts: i64,
 }
 
 /// What the member table knows of one member of one group.

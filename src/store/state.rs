@@ -8,73 +8,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
 
-use super::rows::{parse_json, parse_time, EffectRow, StoredTimer};
+use super::rows::{parse_json, parse_time};
 use super::{Store, StoreError};
 use crate::config::CouponPool;
 use crate::domain::{GroupKey, Id, MemberKey, Outbound};
-use crate::engine::{Change, Effect, Joiner, State, TaskState, Timer};
-
-/// Everything one engine batch decided, written atomically.
-#[derive(Debug, Default)]
-pub struct Commit {
-    /// Inbound events now handled, by id.
-    pub handled: Vec<i64>,
-    /// Timers that fired in this batch.
-    pub fired_timers: Vec<i64>,
-    /// Inputs the engine gave up on: marked done so they are not retried, and
-    /// logged with the reason.
-    pub failed: Vec<Failure>,
-    /// Actions to queue, with the inbound event that caused each.
-    pub actions: Vec<(Option<i64>, Outbound)>,
-    pub changes: Vec<Change>,
-    pub timers: Vec<Timer>,
-    /// Side effects to carry out once this commits, with their cause.
-    pub effects: Vec<(Option<i64>, Effect)>,
-}
-
-impl Commit {
-    pub fn is_empty(&self) -> bool {
-        self.handled.is_empty()
-            && self.fired_timers.is_empty()
-            && self.failed.is_empty()
-            && self.actions.is_empty()
-            && self.changes.is_empty()
-            && self.timers.is_empty()
-            && self.effects.is_empty()
-    }
-}
-
-/// An input the engine gave up on, and why.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Failure {
-    /// An event whose handling kept failing: marked handled, logged as `engine.failed`.
-    Event { id: i64, error: String },
-    /// A stored event that cannot be read back: marked handled, logged as `engine.quarantined`.
-    UnreadableEvent { id: i64, error: String },
-    /// A timer that cannot be read back or whose wake-up kept failing: marked
-    /// fired, logged as `timer.quarantined`.
-    Timer { id: i64, error: String },
-}
-
-impl Failure {
-    /// The log kind and the detail of its row.
-    fn log_row(&self) -> (&'static str, serde_json::Value) {
-        match self {
-            Failure::Event { id, error } => (
-                "engine.failed",
-                serde_json::json!({"event_id": id, "error": error}),
-            ),
-            Failure::UnreadableEvent { id, error } => (
-                "engine.quarantined",
-                serde_json::json!({"event_id": id, "error": error}),
-            ),
-            Failure::Timer { id, error } => (
-                "timer.quarantined",
-                serde_json::json!({"timer_id": id, "error": error}),
-            ),
-        }
-    }
-}
+use crate::engine::storage::{Commit, EffectRow, Failure, NextTimer, Storage, StoredTimer};
+use crate::engine::{Change, Joiner, State, TaskState, Timer};
 
 fn member(row: &SqliteRow) -> Result<MemberKey, StoreError> {
     Ok(MemberKey {
@@ -105,12 +44,11 @@ fn member_time(
         })
 }
 
-impl Store {
+impl Storage for Store {
+    type Error = StoreError;
+
     /// Reads the features' state back from the tables.
-    pub async fn load_state(
-        &self,
-        pools: &BTreeMap<String, CouponPool>,
-    ) -> Result<State, StoreError> {
+    async fn load_state(&self, pools: &BTreeMap<String, CouponPool>) -> Result<State, StoreError> {
         let mut state = State::default();
         let pool = &self.read;
         for row in sqlx::query(
@@ -241,7 +179,13 @@ impl Store {
     }
 
     /// Each pool's codes that have not been handed out, in file order.
-    pub async fn unclaimed_coupons(
+    async fn unhandled_inbound(
+        &self,
+    ) -> Result<Vec<crate::engine::storage::StoredEvent>, StoreError> {
+        self.unhandled_inbound_rows().await
+    }
+
+    async fn unclaimed_coupons(
         &self,
         pools: &BTreeMap<String, CouponPool>,
     ) -> Result<std::collections::HashMap<String, VecDeque<String>>, StoreError> {
@@ -267,7 +211,7 @@ impl Store {
 
     /// Writes one engine batch: queued actions, state changes, new timers, fired
     /// timers, effects and handled or failed inputs, all or nothing.
-    pub async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+    async fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
         let mut conn = self.writer().await?;
         let result = write_commit(&mut conn, commit, self.now()).await;
         Store::settle(conn, result)
@@ -275,7 +219,7 @@ impl Store {
 
     /// Timers due at `now` or before, oldest first; a row that cannot be read
     /// back comes as `Unreadable`, so it can be quarantined while the others fire.
-    pub async fn due_timers(
+    async fn due_timers(
         &self,
         now: DateTime<Utc>,
         limit: i64,
@@ -309,20 +253,27 @@ impl Store {
             .collect())
     }
 
-    /// When the next unfired timer is due. An unreadable due time is a
-    /// [`StoreError::Corrupt`] naming the timer, so the engine can quarantine it.
-    pub async fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// The next unfired timer; an unreadable due time names the timer.
+    async fn next_timer(&self) -> Result<NextTimer, StoreError> {
         let next: Option<(i64, String)> = sqlx::query_as(
             "SELECT id, due_at FROM timers WHERE fired_at IS NULL ORDER BY due_at, id LIMIT 1",
         )
         .fetch_optional(&self.read)
         .await?;
-        next.map(|(id, due)| parse_time("timers", id, &due))
-            .transpose()
+        Ok(match next {
+            None => NextTimer::None,
+            Some((id, due)) => match parse_time("timers", id, &due) {
+                Ok(at) => NextTimer::At(at),
+                Err(e) => NextTimer::Unreadable {
+                    id,
+                    reason: e.to_string(),
+                },
+            },
+        })
     }
 
     /// Effects committed but not yet carried out, oldest first.
-    pub async fn pending_effects(&self) -> Result<Vec<EffectRow>, StoreError> {
+    async fn pending_effects(&self) -> Result<Vec<EffectRow>, StoreError> {
         let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
             "SELECT id, kind, payload, attempts FROM effects WHERE done_at IS NULL ORDER BY id",
         )
@@ -343,7 +294,7 @@ impl Store {
     /// Records that effects are about to run, so a run cut short by a crash is
     /// known on the next start (the effect then runs again, knowing it may have
     /// been applied).
-    pub async fn start_effects(&self, ids: &[i64]) -> Result<(), StoreError> {
+    async fn start_effects(&self, ids: &[i64]) -> Result<(), StoreError> {
         let mut conn = self.writer().await?;
         let result = async {
             let mut tx = conn.begin().await?;
@@ -362,7 +313,7 @@ impl Store {
 
     /// Closes an effect with what came of it, queueing its follow-up actions (an
     /// answer in the chat) in the same transaction.
-    pub async fn finish_effect(
+    async fn finish_effect(
         &self,
         id: i64,
         outcome: &serde_json::Value,
@@ -393,7 +344,9 @@ impl Store {
         .await;
         Store::settle(conn, result)
     }
+}
 
+impl Store {
     /// How many inputs the engine gave up on (`engine.failed`), unreadable events
     /// and timers it quarantined, and effects not yet carried out.
     pub async fn trouble(&self) -> Result<Trouble, StoreError> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use qunbot::config::{Config, Env};
+use qunbot::engine::{NextTimer, Storage};
 use qunbot::simulator::events::{id_text, EventFactory, VirtualMember};
 use qunbot::simulator::{RecordedCall, Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
@@ -306,11 +307,11 @@ impl TestApp {
     /// When the daemon next acts on its own (a welcome window closing, a reminder,
     /// a verification deadline), if ever: what a barrier cannot wait out.
     pub async fn next_wake_up(&self) -> Option<DateTime<Utc>> {
-        self.daemon()
-            .store()
-            .next_timer_due()
-            .await
-            .expect("the timers are readable")
+        match self.daemon().store().next_timer().await {
+            Ok(NextTimer::None) => None,
+            Ok(NextTimer::At(at)) => Some(at),
+            other => panic!("the timers are readable: {other:?}"),
+        }
     }
 }
 
