@@ -41,7 +41,10 @@ use crate::domain::{Event, Outbound};
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
-pub use storage::{Commit, Committed, Failure, NextTimer, Storage, StoredEvent, StoredTimer};
+pub use storage::{
+    Commit, Committed, EffectLog, EventLog, Failure, NextTimer, Recorded, StateStore, Storage,
+    StoredEvent, StoredTimer,
+};
 
 /// Most events handled in one transaction.
 const MAX_BATCH: usize = 512;

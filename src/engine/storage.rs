@@ -16,10 +16,27 @@ use crate::domain::{Event, Outbound};
 /// A committed new event, on its way from the journal to the engine.
 pub type Committed = (i64, Event);
 
-/// What the engine reads and writes.
-pub trait Storage: Clone + Send + Sync + 'static {
+/// The event log: inbound events are recorded once (a redelivery is
+/// recognised) and read back when they were not acted on before a stop. Its
+/// error type is the store's.
+pub trait EventLog: Clone + Send + Sync + 'static {
     type Error: std::error::Error + Send + Sync + 'static;
 
+    /// Logs a batch of inbound events in one transaction; for each, its new row
+    /// id or that it is a redelivery.
+    fn record_inbound(
+        &self,
+        events: &[Event],
+    ) -> impl Future<Output = Result<Vec<Recorded>, Self::Error>> + Send;
+
+    /// Inbound events logged but not yet acted on, oldest first.
+    fn unhandled_inbound(
+        &self,
+    ) -> impl Future<Output = Result<Vec<StoredEvent>, Self::Error>> + Send;
+}
+
+/// The features' state, their timers, and the atomic commit of a batch.
+pub trait StateStore: EventLog {
     /// The features' state as stored, with each coupon pool's unclaimed codes.
     fn load_state(
         &self,
@@ -31,11 +48,6 @@ pub trait Storage: Clone + Send + Sync + 'static {
         &self,
         pools: &BTreeMap<String, CouponPool>,
     ) -> impl Future<Output = Result<HashMap<String, VecDeque<String>>, Self::Error>> + Send;
-
-    /// Inbound events logged but not yet acted on, oldest first.
-    fn unhandled_inbound(
-        &self,
-    ) -> impl Future<Output = Result<Vec<StoredEvent>, Self::Error>> + Send;
 
     /// Writes one batch's decisions and marks, all or nothing.
     fn commit(&self, commit: &Commit) -> impl Future<Output = Result<(), Self::Error>> + Send;
@@ -49,7 +61,10 @@ pub trait Storage: Clone + Send + Sync + 'static {
 
     /// The next unfired timer.
     fn next_timer(&self) -> impl Future<Output = Result<NextTimer, Self::Error>> + Send;
+}
 
+/// Effects committed with their decisions, until they are carried out.
+pub trait EffectLog: EventLog {
     /// Effects committed but not yet carried out, oldest first.
     fn pending_effects(&self) -> impl Future<Output = Result<Vec<EffectRow>, Self::Error>> + Send;
 
@@ -63,6 +78,18 @@ pub trait Storage: Clone + Send + Sync + 'static {
         outcome: &Value,
         followups: &[Outbound],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Everything the engine needs from a store.
+pub trait Storage: StateStore + EffectLog {}
+
+impl<S: StateStore + EffectLog> Storage for S {}
+
+/// What one inbound event made of the log: its row id, or that it was a redelivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    New(i64),
+    Duplicate,
 }
 
 /// When the next timer is due, if any; a due time that cannot be read names its

@@ -6,8 +6,8 @@
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use super::{Recorded, Store};
 use crate::domain::Event;
+use crate::engine::storage::{EventLog, Recorded};
 
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -38,7 +38,10 @@ pub struct Journal {
 
 impl Journal {
     /// Starts the writer. New events are passed on to `engine` after their commit.
-    pub fn spawn(store: Store, engine: mpsc::Sender<Committed>) -> (Journal, JoinHandle<()>) {
+    pub fn spawn<S: EventLog>(
+        store: S,
+        engine: mpsc::Sender<Committed>,
+    ) -> (Journal, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let task = tokio::spawn(write_batches(store, rx, engine));
         (Journal { tx }, task)
@@ -55,8 +58,8 @@ impl Journal {
     }
 }
 
-async fn write_batches(
-    store: Store,
+async fn write_batches<S: EventLog>(
+    store: S,
     mut rx: mpsc::Receiver<Submission>,
     engine: mpsc::Sender<Committed>,
 ) {

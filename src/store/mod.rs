@@ -36,7 +36,9 @@ use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Event, EventBody, Id, Outbound};
-pub use crate::engine::storage::{Commit, Failure, Storage, StoredEvent};
+pub use crate::engine::storage::{
+    Commit, EffectLog, EventLog, Failure, Recorded, StateStore, Storage, StoredEvent,
+};
 pub use rows::{parse_time, LoggedEvent, Member, OutboxState, PendingAction};
 pub use state::Trouble;
 
@@ -89,13 +91,6 @@ pub struct Store {
 /// Formats a time the way every time column stores it.
 pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// What one inbound event made of the log: its row id, or that it was a redelivery.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Recorded {
-    New(i64),
-    Duplicate,
 }
 
 /// A member seen speaking, for the member table.
@@ -204,29 +199,6 @@ impl Store {
         let mut conn = self.write.acquire().await?;
         set_refusing(&mut conn, refuse).await?;
         Ok(())
-    }
-
-    /// Logs a batch of inbound events in one transaction and updates the member
-    /// table from the new ones. Redeliveries (same account and dedup key, in the log
-    /// or earlier in the batch) are recognised and not logged again.
-    pub async fn record_inbound(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
-        let mut conn = self.writer().await?;
-        let result = record_inbound(&mut conn, events, self.now()).await;
-        Store::settle(conn, result)
-    }
-
-    /// Inbound events logged but not yet acted on (after a crash), oldest first.
-    /// A row that cannot be read back comes as `Unreadable` with its id, so the
-    /// engine can quarantine it instead of stopping.
-    async fn unhandled_inbound_rows(&self) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, detail FROM events WHERE handled = 0 ORDER BY id")
-                .fetch_all(&self.read)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, detail)| StoredEvent::decode(id, &detail))
-            .collect())
     }
 
     /// Pending actions in queue order, due or not (the worker keeps per-group order).
@@ -352,6 +324,33 @@ impl Store {
         )
         .fetch_all(&self.read)
         .await?)
+    }
+}
+
+impl EventLog for Store {
+    type Error = StoreError;
+
+    /// Logs a batch of inbound events in one transaction and updates the member
+    /// table from the new ones. Redeliveries (same account and dedup key, in the log
+    /// or earlier in the batch) are recognised and not logged again.
+    async fn record_inbound(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
+        let mut conn = self.writer().await?;
+        let result = record_inbound(&mut conn, events, self.now()).await;
+        Store::settle(conn, result)
+    }
+
+    /// Inbound events logged but not yet acted on (after a crash), oldest first.
+    /// A row that cannot be read back comes as `Unreadable` with its id, so the
+    /// engine can quarantine it instead of stopping.
+    async fn unhandled_inbound(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, detail FROM events WHERE handled = 0 ORDER BY id")
+                .fetch_all(&self.read)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, detail)| StoredEvent::decode(id, &detail))
+            .collect())
     }
 }
 

@@ -12,7 +12,9 @@ use super::rows::{parse_json, parse_time};
 use super::{Store, StoreError};
 use crate::config::CouponPool;
 use crate::domain::{GroupKey, Id, MemberKey, Outbound};
-use crate::engine::storage::{Commit, EffectRow, Failure, NextTimer, Storage, StoredTimer};
+use crate::engine::storage::{
+    Commit, EffectLog, EffectRow, Failure, NextTimer, StateStore, StoredTimer,
+};
 use crate::engine::{Change, Joiner, State, TaskState, Timer};
 
 fn member(row: &SqliteRow) -> Result<MemberKey, StoreError> {
@@ -44,9 +46,7 @@ fn member_time(
         })
 }
 
-impl Storage for Store {
-    type Error = StoreError;
-
+impl StateStore for Store {
     /// Reads the features' state back from the tables.
     async fn load_state(&self, pools: &BTreeMap<String, CouponPool>) -> Result<State, StoreError> {
         let mut state = State::default();
@@ -179,12 +179,6 @@ impl Storage for Store {
     }
 
     /// Each pool's codes that have not been handed out, in file order.
-    async fn unhandled_inbound(
-        &self,
-    ) -> Result<Vec<crate::engine::storage::StoredEvent>, StoreError> {
-        self.unhandled_inbound_rows().await
-    }
-
     async fn unclaimed_coupons(
         &self,
         pools: &BTreeMap<String, CouponPool>,
@@ -271,7 +265,9 @@ impl Storage for Store {
             },
         })
     }
+}
 
+impl EffectLog for Store {
     /// Effects committed but not yet carried out, oldest first.
     async fn pending_effects(&self) -> Result<Vec<EffectRow>, StoreError> {
         let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(

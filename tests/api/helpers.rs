@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use qunbot::config::{Config, Env};
-use qunbot::engine::{NextTimer, Storage};
+use qunbot::engine::{NextTimer, StateStore};
 use qunbot::simulator::events::{id_text, EventFactory, VirtualMember};
 use qunbot::simulator::{RecordedCall, Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
