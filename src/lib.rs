@@ -7,23 +7,24 @@
 //! gateway adapter → typed Event → journal (SQLite) → engine → features → typed Action → outbox → gateway adapter
 //! ```
 //!
+//! Modules, lowest first; none imports one below it in this table:
+//!
 //! | module | concern |
 //! | --- | --- |
-//! | [`domain`] | the vocabulary: ids, messages, events, actions |
-//! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
-//! | [`gateway`] | the only module that knows wire formats (OneBot v11 over HTTP) |
-//! | [`store`] | the only module that speaks SQL: event log, members, outbox, group commit |
-//! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures |
-//! | [`effects`] | carries out the features' side effects (file edits, reloads, image checks) after the commit |
-//! | [`features`] | what the bot decides: plain code over (event, config, clock) |
+//! | [`clock`] | injected time |
 //! | [`filter`] | the sensitive-word filter, a pure library |
+//! | [`domain`] | the vocabulary: ids, member and group keys, messages, events, actions |
+//! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
+//! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures; its model, the feature seam and the storage port |
+//! | [`features`] | what the bot decides: plain code over (event, state, config, time) behind [`engine::Feature`] |
+//! | [`store`] | the only module that speaks SQL: implements the engine's storage port; event log, members, outbox, group commit |
+//! | [`effects`] | carries out the features' side effects (file edits, reloads, image checks) after the commit |
 //! | [`media`] | reads QR codes in members' images, off the engine |
 //! | [`scan`] | `qunbot scan`: the filter over stdin lines |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
 //! | [`simulator`] | a OneBot v11 gateway on loopback, for the demo and the tests |
 //! | [`demo`] | `qunbot demo`: a scripted stretch of group life, as a transcript |
-//! | [`clock`] | injected time |
 
 pub mod clock;
 pub mod config;

@@ -2,10 +2,14 @@
 //! portable (no SQLite-only functions in queries, times as sortable RFC 3339 text)
 //! so a PostgreSQL store can sit behind the same methods later.
 //!
+//! The store implements the engine's storage traits
+//! ([`crate::engine::storage`]): [`EventLog`], [`StateStore`], [`EffectLog`].
+//!
 //! - [`journal`]: the single writer task that group-commits inbound events.
-//! - [`rows`]: what reads return, as typed rows, and the one rule for stored times.
-//! - `state`: the features' state: loading it, and writing an engine batch.
-//! - this file: opening, the write discipline, the event log and the outbox.
+//! - `rows`: what reads return, as typed rows, and the one rule for stored times.
+//! - `state`: the features' state and timers: loading them, and writing an engine batch.
+//! - this file: opening, the write discipline, the event log, the outbox and the
+//!   read queries (counts, members) the demo, `status` and the tests use.
 //!
 //! # Writes
 //!
