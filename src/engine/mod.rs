@@ -170,15 +170,8 @@ impl<S: Storage> Engine<S> {
                 }
             }
         }
-        if !unreadable.is_empty() {
-            replay.quarantined = unreadable.len();
-            self.store
-                .commit(&Commit {
-                    failed: unreadable,
-                    ..Commit::default()
-                })
-                .await?;
-        }
+        replay.quarantined = unreadable.len();
+        self.give_up(unreadable).await?;
         while !inputs.is_empty() {
             let rest = inputs.split_off(inputs.len().min(MAX_BATCH));
             let n = inputs.len();
@@ -291,11 +284,8 @@ impl<S: Storage> Engine<S> {
             }
             Ok(NextTimer::Unreadable { id, reason }) => {
                 tracing::error!(timer_id = id, "timer unreadable, quarantined: {reason}");
-                let quarantined = Commit {
-                    failed: vec![Failure::Timer { id, error: reason }],
-                    ..Commit::default()
-                };
-                if let Err(e) = self.store.commit(&quarantined).await {
+                let quarantined = vec![Failure::Timer { id, error: reason }];
+                if let Err(e) = self.give_up(quarantined).await {
                     tracing::error!("cannot quarantine timer {id}: {e}");
                     self.failures_in_a_row += 1;
                     return self.retry_delay();
@@ -329,15 +319,7 @@ impl<S: Storage> Engine<S> {
                 }
             }
         }
-        if !unreadable.is_empty() {
-            self.next_timer = None;
-            self.store
-                .commit(&Commit {
-                    failed: unreadable,
-                    ..Commit::default()
-                })
-                .await?;
-        }
+        self.give_up(unreadable).await?;
         if !inputs.is_empty() {
             self.decide(inputs).await?;
             self.failures_in_a_row = 0;
@@ -390,9 +372,18 @@ impl<S: Storage> Engine<S> {
         let failure = input.failure(last);
         tracing::error!("given up after {ATTEMPTS} tries: {failure:?}");
         // If even this cannot be written, the store is down and the input stays not done.
+        self.give_up(vec![failure]).await
+    }
+
+    /// Marks inputs done without acting on them, logging why.
+    async fn give_up(&mut self, failed: Vec<Failure>) -> Result<(), S::Error> {
+        if failed.is_empty() {
+            return Ok(());
+        }
+        self.next_timer = None;
         self.store
             .commit(&Commit {
-                failed: vec![failure],
+                failed,
                 ..Commit::default()
             })
             .await

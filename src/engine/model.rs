@@ -340,8 +340,11 @@ impl Timer {
     }
 
     /// The wake-up as the feature's type.
-    pub fn wake<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        T::deserialize(&self.wake)
+    pub fn wake<T: DeserializeOwned>(&self) -> Result<T, super::WakeError> {
+        T::deserialize(&self.wake).map_err(|source| super::WakeError::Unreadable {
+            feature: self.feature.clone(),
+            source,
+        })
     }
 }
 

@@ -48,11 +48,7 @@ impl Feature for Onboarding {
     }
 
     fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
-        let wake = timer.wake().map_err(|source| WakeError::Unreadable {
-            feature: NAME.to_string(),
-            source,
-        })?;
-        Ok(match wake {
+        Ok(match timer.wake()? {
             OnboardingWake::Onboard { group } => welcome_wave(&group, ctx),
             OnboardingWake::VerifyDeadline { group, users } => {
                 verification_deadline(&group, &users, ctx)

@@ -49,11 +49,7 @@ impl Feature for Tasks {
     }
 
     fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
-        let wake = timer.wake().map_err(|source| WakeError::Unreadable {
-            feature: NAME.to_string(),
-            source,
-        })?;
-        Ok(match wake {
+        Ok(match timer.wake()? {
             TaskWake::RemindTask { group, task, users } => remind(&group, &task, &users, ctx),
             TaskWake::ExpireTask { group, task, users } => expire(&group, &task, &users, ctx),
         })
