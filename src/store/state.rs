@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Connection, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use super::rows::{parse_json, parse_time};
 use super::{Store, StoreError};
@@ -462,11 +462,15 @@ async fn write_commit(
             .execute(&mut *tx)
             .await?;
     }
-    for id in &commit.handled {
-        sqlx::query("UPDATE events SET handled = 1 WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+    // By id, never by range: an event left out of this batch stays unhandled.
+    for ids in commit.handled.chunks(super::INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE events SET handled = 1 WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        q.push(")");
+        q.build().execute(&mut *tx).await?;
     }
     for failure in &commit.failed {
         match failure {
