@@ -1,7 +1,7 @@
 //! The `qunbot` command line: the binary edge, where errors become messages and exit codes.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use qunbot::config::{self, Config, Env};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
+use qunbot::store::{Store, StoreError, Trouble};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -49,6 +50,15 @@ enum Command {
     },
     /// Validate the configuration and the files it names; exit 2 with FILE:LINE:COL lines if invalid.
     Check {
+        #[arg(long, default_value = config::DEFAULT_PATH)]
+        config: PathBuf,
+    },
+    /// Print what an operator should look at, from the config's database: inputs the
+    /// engine failed on or quarantined, work still waiting, and the outbox by state.
+    ///
+    /// Exits 1 when any event or timer failed or was quarantined (so a cron job or a
+    /// monitor can alert), 0 otherwise, 2 if the config is invalid.
+    Status {
         #[arg(long, default_value = config::DEFAULT_PATH)]
         config: PathBuf,
     },
@@ -150,9 +160,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 for warning in &c.warnings {
                     eprintln!("{warning}");
                 }
+                if let Some(warning) = trouble_warning(&c.storage.database).await {
+                    eprintln!("{warning}");
+                }
                 println!("{}", c.summary());
                 Ok(ExitCode::SUCCESS)
             }
+            Err(e) => Ok(report_invalid(&e)),
+        },
+        Command::Status { config } => match Config::load(&config, &Env::from_process()) {
+            Ok(c) => status(&c.storage.database).await,
             Err(e) => Ok(report_invalid(&e)),
         },
         Command::Simulate {
@@ -176,6 +193,105 @@ fn report_invalid(e: &config::ConfigError) -> ExitCode {
         eprintln!("{problem}");
     }
     ExitCode::from(2)
+}
+
+/// The outbox states `status` always prints, so scripts find each line even at zero.
+const OUTBOX_STATES: [&str; 3] = ["pending", "delivered", "failed"];
+
+/// Events and timers the engine gave up on: what `status` exits 1 for. Unhandled
+/// events and pending effects are work in flight in a running daemon, shown but
+/// not alarming.
+fn given_up(trouble: &Trouble) -> i64 {
+    trouble.failed_events + trouble.quarantined_events + trouble.quarantined_timers
+}
+
+/// `qunbot status`: one `name: count` line each, exit 1 if anything was given up on.
+///
+/// A database that does not exist yet is reported as such with zero counts, and
+/// not created: looking must not leave a file behind.
+async fn status(database: &Path) -> anyhow::Result<ExitCode> {
+    if !database.exists() {
+        println!("database: {} (none yet)", database.display());
+        print_counts(&Trouble::default(), &[]);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let store = Store::open(database).await?;
+    let counts =
+        async { Ok::<_, StoreError>((store.trouble().await?, store.outbox_counts().await?)) }.await;
+    store.close().await;
+    let (trouble, outbox) = counts?;
+    println!("database: {}", database.display());
+    print_counts(&trouble, &outbox);
+    if given_up(&trouble) > 0 {
+        eprintln!(
+            "qunbot: {} input(s) failed or were quarantined; their reasons are logged as \
+             engine.failed, engine.quarantined and timer.quarantined events",
+            given_up(&trouble)
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_counts(trouble: &Trouble, outbox: &[(String, i64)]) {
+    let Trouble {
+        failed_events,
+        quarantined_events,
+        quarantined_timers,
+        unhandled_events,
+        pending_effects,
+    } = trouble;
+    println!("failed_events: {failed_events}");
+    println!("quarantined_events: {quarantined_events}");
+    println!("quarantined_timers: {quarantined_timers}");
+    println!("unhandled_events: {unhandled_events}");
+    println!("pending_effects: {pending_effects}");
+    let count = |state: &str| {
+        outbox
+            .iter()
+            .find(|(s, _)| s == state)
+            .map_or(0, |(_, n)| *n)
+    };
+    for state in OUTBOX_STATES {
+        println!("outbox_{state}: {}", count(state));
+    }
+    for (state, n) in outbox {
+        if !OUTBOX_STATES.contains(&state.as_str()) {
+            println!("outbox_{state}: {n}");
+        }
+    }
+}
+
+/// For `qunbot check`: one line when the config's database holds inputs the
+/// engine gave up on, since a valid config can still run a daemon that quietly
+/// drops events. Nothing when there is no database yet.
+async fn trouble_warning(database: &Path) -> Option<String> {
+    if !database.exists() {
+        return None;
+    }
+    let trouble = match Store::open(database).await {
+        Ok(store) => {
+            let trouble = store.trouble().await;
+            store.close().await;
+            trouble
+        }
+        Err(e) => Err(e),
+    };
+    match trouble {
+        Ok(t) if given_up(&t) > 0 => Some(format!(
+            "{}: warning: {} event(s) failed, {} event(s) and {} timer(s) quarantined; \
+             see qunbot status",
+            database.display(),
+            t.failed_events,
+            t.quarantined_events,
+            t.quarantined_timers
+        )),
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "{}: warning: cannot look for failed events: {e}",
+            database.display()
+        )),
+    }
 }
 
 async fn simulate(

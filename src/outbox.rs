@@ -8,43 +8,60 @@
 //! between the gateway acting and that commit, or a call times out after the
 //! gateway acted, the action is sent again. OneBot v11 has no idempotency key, so
 //! no client can close that window; every other crash point resends nothing.
+//!
+//! Every time decision (an action's age, its next attempt, backoff, pacing) reads
+//! the injected [`Clock`], so tests drive the worker with a manual clock one
+//! [`OutboxWorker::pass`] at a time and never wait; only the daemon's idle sleep
+//! between passes is real time.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use tokio::sync::{watch, Notify};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::{Config, OutboxConfig};
 use crate::domain::Outbound;
 use crate::features::commands;
 use crate::gateway::onebot::api::{ApiClient, ApiError, Reply};
-use crate::store::{OutboxState, Outcome, PendingAction, Store};
+use crate::store::{OutboxState, Outcome, PendingAction, Store, StoreError};
 
 /// Pending actions read per pass.
 const PASS_SIZE: i64 = 256;
-/// Longest idle sleep; a safety net, since queueing wakes the worker anyway.
+/// Longest idle sleep; a safety net, since queueing wakes the worker anyway, and
+/// the most a clock that jumps (or a test's manual clock) can leave it asleep.
 const IDLE: Duration = Duration::from_secs(30);
+/// How long to wait before reading or writing the store again after it failed.
+const STORE_RETRY: Duration = Duration::from_secs(1);
 
 /// Remembers when each account and group last sent, to space sends out.
+///
+/// Times are the injected clock's, like every other time the outbox compares
+/// (ages, next attempts), so a test moving a manual clock moves pacing with it.
 #[derive(Default)]
 pub struct Pacer {
-    last: HashMap<String, Instant>,
+    last: HashMap<String, DateTime<Utc>>,
 }
 
 impl Pacer {
-    /// The earliest moment all of `keys` allow another send.
-    pub fn ready_at(&self, keys: &[(String, Duration)], now: Instant) -> Instant {
+    /// The earliest time all of `keys` allow another send.
+    ///
+    /// A last send that lies after `now` (the wall clock was set back) counts as
+    /// sent `now`: a clock stepping back an hour then costs one interval, not an
+    /// hour of silence in every group.
+    pub fn ready_at(&self, keys: &[(String, Duration)], now: DateTime<Utc>) -> DateTime<Utc> {
         keys.iter()
-            .filter_map(|(key, interval)| self.last.get(key).map(|t| *t + *interval))
-            .fold(now, Instant::max)
+            .filter_map(|(key, interval)| {
+                self.last.get(key).map(|t| after((*t).min(now), *interval))
+            })
+            .fold(now, DateTime::max)
     }
 
-    pub fn record(&mut self, keys: &[(String, Duration)], at: Instant) {
+    pub fn record(&mut self, keys: &[(String, Duration)], at: DateTime<Utc>) {
         for (key, _) in keys {
             self.last.insert(key.clone(), at);
         }
@@ -62,77 +79,168 @@ pub fn backoff(config: &OutboxConfig, attempts: i64) -> Duration {
         .min(config.retry_max)
 }
 
-pub struct OutboxWorker {
-    pub store: Store,
-    pub api: ApiClient,
-    pub config: watch::Receiver<Arc<Config>>,
-    pub wake: Arc<Notify>,
-    pub shutdown: CancellationToken,
+/// `d` after `t` on the clock; a duration past the calendar's end (a config
+/// saying "a million years") saturates instead of panicking.
+fn after(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// What the worker did with one pending action in a pass.
+/// What one [`OutboxWorker::pass`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Actions the gateway carried out (or accepted for later), closed as delivered.
+    pub delivered: usize,
+    /// Actions closed as failed: refused by the gateway, rejected for good, or
+    /// older than `outbox.give_up_after`.
+    pub failed: usize,
+    /// Actions tried while the gateway was unreachable, set to be tried again later.
+    pub rescheduled: usize,
+    /// Outcomes the store could not write: those actions stay pending and are
+    /// tried again, the one way an action can be sent twice.
+    pub unrecorded: usize,
+    /// When, in clock time, the earliest action left waiting (for its backoff or
+    /// its turn in the pacing) becomes due; `None` when nothing read is waiting.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+impl Pass {
+    /// Whether the queue moved: something was closed or rescheduled.
+    pub fn progressed(&self) -> bool {
+        self.delivered + self.failed + self.rescheduled > 0
+    }
+
+    fn wait_until(&mut self, at: DateTime<Utc>) {
+        self.next_due = Some(self.next_due.map_or(at, |due| due.min(at)));
+    }
+}
+
+/// Delivers the outbox: [`OutboxWorker::run`] in the daemon, or one
+/// [`OutboxWorker::pass`] at a time where a test drives it on a manual clock.
+pub struct OutboxWorker {
+    store: Store,
+    api: ApiClient,
+    config: watch::Receiver<Arc<Config>>,
+    clock: Arc<dyn Clock>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+    pacer: Pacer,
+}
+
+/// What the worker did with one pending action.
 enum Step {
-    /// Sent or closed: the queue moved.
-    Progressed,
-    /// Not yet (backoff or pacing): try again at this instant.
-    Wait(Instant),
+    Delivered,
+    Failed,
+    Rescheduled(DateTime<Utc>),
+    /// The outcome could not be written; the action stays pending.
+    Unrecorded,
+    /// Not yet (backoff or pacing): due at this clock time.
+    Wait(DateTime<Utc>),
 }
 
 impl OutboxWorker {
+    /// A worker reading time from `clock`, woken early by `wake` when actions are
+    /// queued, and stopping when `shutdown` is cancelled.
+    pub fn new(
+        store: Store,
+        api: ApiClient,
+        config: watch::Receiver<Arc<Config>>,
+        clock: Arc<dyn Clock>,
+        wake: Arc<Notify>,
+        shutdown: CancellationToken,
+    ) -> OutboxWorker {
+        OutboxWorker {
+            store,
+            api,
+            config,
+            clock,
+            wake,
+            shutdown,
+            pacer: Pacer::default(),
+        }
+    }
+
     /// Runs until shutdown; an in-flight call is finished and recorded first.
-    pub async fn run(self) {
-        let mut pacer = Pacer::default();
+    ///
+    /// Passes follow each other while the queue moves; otherwise the worker
+    /// sleeps (in real time) until the next action is due by the clock, until
+    /// something is queued, or for [`IDLE`] at most.
+    pub async fn run(mut self) {
         while !self.shutdown.is_cancelled() {
-            let pending = match self.store.pending_actions(PASS_SIZE).await {
-                Ok(p) => p,
+            match self.pass().await {
+                Ok(pass) if pass.progressed() => {}
+                Ok(pass) => {
+                    let wait = match pass.next_due {
+                        Some(due) => (due - self.clock.now()).to_std().unwrap_or_default(),
+                        None => IDLE,
+                    };
+                    let wait = if pass.unrecorded > 0 {
+                        wait.min(STORE_RETRY)
+                    } else {
+                        wait
+                    };
+                    self.idle(wait.min(IDLE)).await;
+                }
                 Err(e) => {
                     tracing::error!("cannot read the outbox: {e}");
-                    self.idle(Some(Instant::now() + Duration::from_secs(1)))
-                        .await;
-                    continue;
+                    self.idle(STORE_RETRY).await;
                 }
-            };
-            let mut progressed = false;
-            let mut wake_at: Option<Instant> = None;
-            // Per-group order: once a group's head action must wait, the rest of that
-            // group waits too. Actions outside any group queue per account.
-            let mut waiting: HashSet<String> = HashSet::new();
-            for action in pending {
-                if self.shutdown.is_cancelled() {
-                    break;
-                }
-                let lane = lane_of(&action);
-                if waiting.contains(&lane) {
-                    continue;
-                }
-                match self.step(&action, &mut pacer).await {
-                    Step::Progressed => progressed = true,
-                    Step::Wait(at) => {
-                        waiting.insert(lane);
-                        wake_at = Some(wake_at.map_or(at, |w| w.min(at)));
-                    }
-                }
-            }
-            if !progressed {
-                self.idle(wake_at).await;
             }
         }
     }
 
-    async fn idle(&self, until: Option<Instant>) {
-        let until = until.unwrap_or_else(|| Instant::now() + IDLE);
+    async fn idle(&self, wait: Duration) {
         tokio::select! {
             _ = self.shutdown.cancelled() => {}
             _ = self.wake.notified() => {}
-            _ = tokio::time::sleep_until(until) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 
-    async fn step(&self, action: &PendingAction, pacer: &mut Pacer) -> Step {
+    /// Reads the pending actions once and sends each one that is due by the
+    /// clock, in queue order per group (once a group's head must wait, the rest of
+    /// that group waits too; actions outside any group queue per account).
+    /// Stops early, between calls, on shutdown.
+    pub async fn pass(&mut self) -> Result<Pass, StoreError> {
+        let pending = self.store.pending_actions(PASS_SIZE).await?;
+        let mut pass = Pass::default();
+        let mut waiting: HashSet<String> = HashSet::new();
+        for action in pending {
+            if self.shutdown.is_cancelled() {
+                break;
+            }
+            let lane = lane_of(&action);
+            if waiting.contains(&lane) {
+                continue;
+            }
+            match self.step(&action).await {
+                Step::Delivered => pass.delivered += 1,
+                Step::Failed => pass.failed += 1,
+                Step::Rescheduled(at) => {
+                    pass.rescheduled += 1;
+                    pass.wait_until(at);
+                    // Its group keeps its order: what follows waits for the retry.
+                    waiting.insert(lane);
+                }
+                Step::Unrecorded => {
+                    pass.unrecorded += 1;
+                    waiting.insert(lane);
+                }
+                Step::Wait(at) => {
+                    pass.wait_until(at);
+                    waiting.insert(lane);
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn step(&mut self, action: &PendingAction) -> Step {
         let config = self.config.borrow().clone();
         let settings = &config.outbox;
-        let now = Utc::now();
-        let clock = Instant::now();
+        let now = self.clock.now();
 
         let age = (now - action.created_at).to_std().unwrap_or_default();
         if age > settings.give_up_after {
@@ -141,26 +249,25 @@ impl OutboxWorker {
                 humantime::format_duration(Duration::from_secs(age.as_secs())),
                 action.attempts
             );
-            self.finish(
-                action,
-                OutboxState::Failed,
-                action.attempts,
-                Some(error),
-                json!(null),
-            )
-            .await;
-            return Step::Progressed;
+            return self
+                .finish(
+                    action,
+                    OutboxState::Failed,
+                    action.attempts,
+                    Some(error),
+                    json!(null),
+                )
+                .await;
         }
         if action.next_attempt_at > now {
-            let wait = (action.next_attempt_at - now).to_std().unwrap_or_default();
-            return Step::Wait(clock + wait);
+            return Step::Wait(action.next_attempt_at);
         }
         let keys = pace_keys(action, settings);
-        let ready = pacer.ready_at(&keys, clock);
-        if ready > clock {
+        let ready = self.pacer.ready_at(&keys, now);
+        if ready > now {
             return Step::Wait(ready);
         }
-        pacer.record(&keys, clock);
+        self.pacer.record(&keys, now);
 
         let attempts = action.attempts + 1;
         let a = &action.outbound.action;
@@ -178,7 +285,7 @@ impl OutboxWorker {
                     None,
                     json!({"status": "ok", "data": data}),
                 )
-                .await;
+                .await
             }
             Ok(Reply::Async) => {
                 tracing::info!(
@@ -193,7 +300,7 @@ impl OutboxWorker {
                     None,
                     json!({"status": "async"}),
                 )
-                .await;
+                .await
             }
             Ok(Reply::Failed { retcode, reason }) => {
                 let error = format!(
@@ -211,7 +318,7 @@ impl OutboxWorker {
                     Some(error),
                     json!({"status": "failed", "retcode": retcode, "reason": reason}),
                 )
-                .await;
+                .await
             }
             Err(e) if e.is_retryable() => {
                 let delay = backoff(settings, attempts);
@@ -222,13 +329,19 @@ impl OutboxWorker {
                     "{e}; retrying in {}",
                     humantime::format_duration(delay)
                 );
-                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                if let Err(se) = self
+                // From when the call ended: a call that hung until its timeout
+                // does not eat into the backoff.
+                let next = after(self.clock.now(), delay);
+                match self
                     .store
                     .retry_action(action.id, attempts, next, &e.to_string())
                     .await
                 {
-                    tracing::error!(id = action.id, "cannot reschedule: {se}");
+                    Ok(()) => Step::Rescheduled(next),
+                    Err(se) => {
+                        tracing::error!(id = action.id, "cannot reschedule: {se}");
+                        Step::Unrecorded
+                    }
                 }
             }
             Err(e) => {
@@ -244,12 +357,12 @@ impl OutboxWorker {
                     Some(e.to_string()),
                     json!({"http_status": status}),
                 )
-                .await;
+                .await
             }
         }
-        Step::Progressed
     }
 
+    /// Closes `action` with its outcome; the step it was, or `Unrecorded`.
     async fn finish(
         &self,
         action: &PendingAction,
@@ -257,7 +370,12 @@ impl OutboxWorker {
         attempts: i64,
         error: Option<String>,
         result: serde_json::Value,
-    ) {
+    ) -> Step {
+        let step = if matches!(state, OutboxState::Failed) {
+            Step::Failed
+        } else {
+            Step::Delivered
+        };
         // A refused admin action is reported back in the chat, queued atomically with the outcome.
         let followup = match (&state, &error) {
             (OutboxState::Failed, Some(error)) => {
@@ -274,13 +392,17 @@ impl OutboxWorker {
             error,
             result,
         };
-        if let Err(e) = self
+        match self
             .store
             .finish_action(action, &outcome, followup.as_ref())
             .await
         {
-            // Left pending: it will be tried again, the one way it can be sent twice.
-            tracing::error!(id = action.id, "cannot record the outcome: {e}");
+            Ok(()) => step,
+            Err(e) => {
+                // Left pending: it will be tried again, the one way it can be sent twice.
+                tracing::error!(id = action.id, "cannot record the outcome: {e}");
+                Step::Unrecorded
+            }
         }
     }
 }
@@ -326,25 +448,52 @@ mod tests {
         assert_eq!(backoff(&s, 1_000_000), Duration::from_secs(60));
     }
 
-    #[tokio::test]
-    async fn a_group_waits_its_interval_while_another_group_only_waits_for_the_account() {
+    fn pace(keys: &[(&str, u64)]) -> Vec<(String, Duration)> {
+        keys.iter()
+            .map(|(k, ms)| (k.to_string(), Duration::from_millis(*ms)))
+            .collect()
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-05-01T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn ms(n: i64) -> chrono::Duration {
+        chrono::Duration::milliseconds(n)
+    }
+
+    #[test]
+    fn a_group_waits_its_interval_while_another_group_only_waits_for_the_account() {
         let mut pacer = Pacer::default();
-        let t0 = Instant::now();
-        let a = vec![
-            ("bot".to_string(), Duration::from_millis(500)),
-            ("bot/A".to_string(), Duration::from_secs(3)),
-        ];
-        let b = vec![
-            ("bot".to_string(), Duration::from_millis(500)),
-            ("bot/B".to_string(), Duration::from_secs(3)),
-        ];
+        let t0 = t0();
+        let a = pace(&[("bot", 500), ("bot/A", 3000)]);
+        let b = pace(&[("bot", 500), ("bot/B", 3000)]);
         assert_eq!(pacer.ready_at(&a, t0), t0);
         pacer.record(&a, t0);
-        assert_eq!(pacer.ready_at(&a, t0), t0 + Duration::from_secs(3));
-        assert_eq!(pacer.ready_at(&b, t0), t0 + Duration::from_millis(500));
+        assert_eq!(pacer.ready_at(&a, t0), t0 + ms(3000));
+        assert_eq!(pacer.ready_at(&b, t0), t0 + ms(500));
+        assert_eq!(pacer.ready_at(&b, t0 + ms(1000)), t0 + ms(1000));
+    }
+
+    #[test]
+    fn a_clock_set_back_costs_one_interval_not_the_size_of_the_step() {
+        let mut pacer = Pacer::default();
+        let a = pace(&[("bot", 500), ("bot/A", 3000)]);
+        pacer.record(&a, t0());
+        let an_hour_earlier = t0() - chrono::Duration::hours(1);
         assert_eq!(
-            pacer.ready_at(&b, t0 + Duration::from_secs(1)),
-            t0 + Duration::from_secs(1)
+            pacer.ready_at(&a, an_hour_earlier),
+            an_hour_earlier + ms(3000)
         );
+    }
+
+    #[test]
+    fn an_interval_past_the_calendar_saturates_instead_of_panicking() {
+        let mut pacer = Pacer::default();
+        let forever = vec![("bot".to_string(), Duration::from_secs(u64::MAX))];
+        pacer.record(&forever, t0());
+        assert_eq!(pacer.ready_at(&forever, t0()), DateTime::<Utc>::MAX_UTC);
     }
 }

@@ -137,13 +137,14 @@ impl Daemon {
 
         let stop_outbox = CancellationToken::new();
         let outbox_task = tokio::spawn(
-            OutboxWorker {
-                store: store.clone(),
-                api: ApiClient::new(),
-                config: config_rx.clone(),
-                wake: outbox_wake,
-                shutdown: stop_outbox.clone(),
-            }
+            OutboxWorker::new(
+                store.clone(),
+                ApiClient::new(),
+                config_rx.clone(),
+                clock.clone(),
+                outbox_wake,
+                stop_outbox.clone(),
+            )
             .run(),
         );
 

@@ -1,0 +1,166 @@
+//! `qunbot status` and `qunbot check` tell the operator about inputs the engine
+//! gave up on, and `status` exits 1 for them so a script can alert.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use qunbot::store::{Commit, Failure, Store};
+
+use crate::helpers::TEST_CONFIG;
+
+/// A config beside its database path (the database itself is not created).
+struct Setup {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bot-config.toml");
+        std::fs::write(&config, TEST_CONFIG).unwrap();
+        Setup { dir, config }
+    }
+
+    fn database(&self) -> PathBuf {
+        self.dir.path().join("qunbot.db")
+    }
+
+    /// Runs `qunbot <command> --config …` with this setup's database.
+    fn qunbot(&self, command: &str) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+        cmd.arg(command).arg("--config").arg(&self.config);
+        for (var, _) in qunbot::config::OVERRIDES {
+            cmd.env_remove(var);
+        }
+        cmd.env("QUNBOT_DATABASE", self.database())
+            .env("QUNBOT_ACCESS_TOKEN", "t")
+            .env("QUNBOT_SECRET", "s")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    }
+}
+
+/// Opens (creating) the database, lets `write` do its part, and closes it again.
+async fn with_store<F, Fut>(database: &Path, write: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let store = Store::open(database).await.unwrap();
+    write(store.clone()).await;
+    store.close().await;
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The engine quarantining an event it cannot read back, as it records one.
+async fn quarantine_an_event(store: Store) {
+    store
+        .commit(&Commit {
+            failed: vec![Failure::UnreadableEvent {
+                id: 1,
+                error: "unknown event shape".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn status_of_a_fresh_database_shows_zero_counts_and_exits_0() {
+    let setup = Setup::new();
+    with_store(&setup.database(), |_| async {}).await;
+
+    let output = setup.qunbot("status");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = stdout(&output);
+    for line in [
+        "failed_events: 0",
+        "quarantined_events: 0",
+        "quarantined_timers: 0",
+        "unhandled_events: 0",
+        "pending_effects: 0",
+        "outbox_pending: 0",
+        "outbox_delivered: 0",
+        "outbox_failed: 0",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "{line:?} in {stdout}");
+    }
+    assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn status_exits_1_and_shows_the_count_when_an_event_was_quarantined() {
+    let setup = Setup::new();
+    with_store(&setup.database(), quarantine_an_event).await;
+
+    let output = setup.qunbot("status");
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stdout = stdout(&output);
+    assert!(
+        stdout.lines().any(|l| l == "quarantined_events: 1"),
+        "{stdout}"
+    );
+    assert!(stdout.lines().any(|l| l == "failed_events: 0"), "{stdout}");
+    assert!(
+        stderr(&output).contains("1 input(s) failed or were quarantined"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn status_before_the_first_run_reports_no_database_and_creates_none() {
+    let setup = Setup::new();
+    let output = setup.qunbot("status");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout(&output).contains("(none yet)"),
+        "{}",
+        stdout(&output)
+    );
+    assert!(!setup.database().exists(), "looking left no file behind");
+}
+
+#[tokio::test]
+async fn check_warns_about_quarantined_events_naming_qunbot_status_but_passes() {
+    let setup = Setup::new();
+    with_store(&setup.database(), quarantine_an_event).await;
+
+    let output = setup.qunbot("check");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let warnings: Vec<String> = stderr(&output)
+        .lines()
+        .filter(|l| l.contains("qunbot status"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", stderr(&output));
+    assert!(
+        warnings[0].contains("warning: 0 event(s) failed, 1 event(s) and 0 timer(s) quarantined"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[tokio::test]
+async fn check_says_nothing_of_a_database_without_trouble() {
+    let setup = Setup::new();
+    with_store(&setup.database(), |_| async {}).await;
+
+    let output = setup.qunbot("check");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        !stderr(&output).contains("qunbot status"),
+        "{}",
+        stderr(&output)
+    );
+}
