@@ -12,7 +12,7 @@ use qunbot::domain::{Action, Id, Message, Outbound};
 use qunbot::gateway::onebot::api::ApiClient;
 use qunbot::outbox::{OutboxWorker, Pass};
 use qunbot::simulator::{Simulator, SimulatorOptions};
-use qunbot::store::{Commit, Store};
+use qunbot::store::{Commit, StateStore, Store};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 

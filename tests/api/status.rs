@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use qunbot::store::{Commit, Failure, Store};
+use qunbot::store::{Commit, Failure, StateStore, Store};
 
 use crate::helpers::TEST_CONFIG;
 
