@@ -43,7 +43,8 @@ use crate::domain::{Event, EventBody, Id, Outbound};
 pub use crate::engine::storage::{
     Commit, EffectLog, EventLog, Failure, Recorded, StateStore, Storage, StoredEvent,
 };
-pub use rows::{parse_time, LoggedEvent, Member, OutboxState, PendingAction};
+pub use crate::outbox::queue::{OutboxState, OutboxStore, Outcome, PendingAction};
+pub use rows::{parse_time, LoggedEvent, Member};
 pub use state::Trouble;
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
@@ -105,16 +106,6 @@ struct Speaker {
     nickname: Option<String>,
     role: Option<&'static str>,
     at: String,
-}
-
-/// The outcome of an outbound action, as the outbox worker concluded it.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub state: OutboxState,
-    pub attempts: i64,
-    pub error: Option<String>,
-    /// What to keep in the event log about the result (the gateway's data, retcode, ...).
-    pub result: Value,
 }
 
 impl Store {
@@ -205,52 +196,6 @@ impl Store {
         Ok(())
     }
 
-    /// Pending actions in queue order, due or not (the worker keeps per-group order).
-    pub async fn pending_actions(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
-        let rows: Vec<rows::OutboxRow> = sqlx::query_as(
-            "SELECT id, created_at, payload, attempts, next_attempt_at FROM outbox
-             WHERE state = 'pending' ORDER BY id LIMIT ?",
-        )
-        .bind(limit)
-        .fetch_all(&self.read)
-        .await?;
-        rows.into_iter().map(PendingAction::try_from).collect()
-    }
-
-    /// Reschedules an action after a retryable failure.
-    pub async fn retry_action(
-        &self,
-        id: i64,
-        attempts: i64,
-        next_attempt_at: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.writer().await?;
-        let result = sqlx::query("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'")
-            .bind(attempts)
-            .bind(timestamp(next_attempt_at))
-            .bind(error)
-            .bind(id)
-            .execute(&mut *conn)
-            .await
-            .map(|_| ())
-            .map_err(StoreError::from);
-        Store::settle(conn, result)
-    }
-
-    /// Closes an action as delivered or failed and logs its outcome, in one
-    /// transaction; `followup` (a report of the failure to the chat) is queued with it.
-    pub async fn finish_action(
-        &self,
-        action: &PendingAction,
-        outcome: &Outcome,
-        followup: Option<&Outbound>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.writer().await?;
-        let result = finish_action(&mut conn, action, outcome, followup, self.now()).await;
-        Store::settle(conn, result)
-    }
-
     /// Logs something the daemon itself did (a config reload, ...).
     pub async fn log_system(&self, kind: &str, detail: Value) -> Result<(), StoreError> {
         let mut conn = self.writer().await?;
@@ -328,6 +273,56 @@ impl Store {
         )
         .fetch_all(&self.read)
         .await?)
+    }
+}
+
+impl OutboxStore for Store {
+    type Error = StoreError;
+
+    /// Pending actions in queue order, due or not (the worker keeps per-group order).
+    async fn pending_actions(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
+        let rows: Vec<rows::OutboxRow> = sqlx::query_as(
+            "SELECT id, created_at, payload, attempts, next_attempt_at FROM outbox
+             WHERE state = 'pending' ORDER BY id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(PendingAction::try_from).collect()
+    }
+
+    /// Reschedules an action after a retryable failure.
+    async fn retry_action(
+        &self,
+        id: i64,
+        attempts: i64,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer().await?;
+        let result = sqlx::query("UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'")
+            .bind(attempts)
+            .bind(timestamp(next_attempt_at))
+            .bind(error)
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+            .map_err(StoreError::from);
+        Store::settle(conn, result)
+    }
+
+    /// Closes an action as delivered or failed and logs its outcome, in one
+    /// transaction; `followup` (a report of the failure to the chat) is queued with it.
+    async fn finish_action(
+        &self,
+        action: &PendingAction,
+        outcome: &Outcome,
+        followup: Option<&Outbound>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.writer().await?;
+        let result = finish_action(&mut conn, action, outcome, followup, self.now()).await;
+        Store::settle(conn, result)
     }
 }
 

@@ -6,24 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::domain::Outbound;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutboxState {
-    Pending,
-    Delivered,
-    Failed,
-}
-
-impl OutboxState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutboxState::Pending => "pending",
-            OutboxState::Delivered => "delivered",
-            OutboxState::Failed => "failed",
-        }
-    }
-}
+use crate::outbox::queue::PendingAction;
 
 /// Reads a stored time; unreadable is an error naming the row.
 pub fn parse_time(table: &'static str, id: i64, text: &str) -> Result<DateTime<Utc>, StoreError> {
@@ -57,16 +40,6 @@ pub(super) struct OutboxRow {
     payload: String,
     attempts: i64,
     next_attempt_at: String,
-}
-
-/// An action waiting in the outbox.
-#[derive(Clone, Debug)]
-pub struct PendingAction {
-    pub id: i64,
-    pub created_at: DateTime<Utc>,
-    pub outbound: Outbound,
-    pub attempts: i64,
-    pub next_attempt_at: DateTime<Utc>,
 }
 
 impl TryFrom<OutboxRow> for PendingAction {

@@ -1,6 +1,7 @@
 //! The outbox: nothing lost while the gateway is away, nothing sent twice.
 
 use futures::future::join_all;
+use qunbot::outbox::OutboxStore;
 use qunbot::simulator::events::VirtualMember;
 use qunbot::simulator::{Simulator, SimulatorOptions};
 

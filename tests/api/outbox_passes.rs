@@ -49,7 +49,7 @@ struct Outbox {
     sim: Simulator,
     store: Store,
     clock: Arc<ManualClock>,
-    worker: OutboxWorker,
+    worker: OutboxWorker<Store>,
     _dir: tempfile::TempDir,
 }
 

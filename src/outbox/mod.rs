@@ -13,6 +13,11 @@
 //! the injected [`Clock`], so tests drive the worker with a manual clock one
 //! [`OutboxWorker::pass`] at a time and never wait; only the daemon's idle sleep
 //! between passes is real time.
+//!
+//! The worker reads and writes its queue through [`queue::OutboxStore`], which
+//! the store implements.
+
+pub mod queue;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,7 +33,7 @@ use crate::config::{Config, OutboxConfig};
 use crate::domain::Outbound;
 use crate::features::commands;
 use crate::gateway::onebot::api::{ApiClient, ApiError, Reply};
-use crate::store::{OutboxState, Outcome, PendingAction, Store, StoreError};
+pub use queue::{OutboxState, OutboxStore, Outcome, PendingAction};
 
 /// Pending actions read per pass.
 const PASS_SIZE: i64 = 256;
@@ -119,8 +124,8 @@ impl Pass {
 
 /// Delivers the outbox: [`OutboxWorker::run`] in the daemon, or one
 /// [`OutboxWorker::pass`] at a time where a test drives it on a manual clock.
-pub struct OutboxWorker {
-    store: Store,
+pub struct OutboxWorker<S: OutboxStore> {
+    store: S,
     api: ApiClient,
     config: watch::Receiver<Arc<Config>>,
     clock: Arc<dyn Clock>,
@@ -140,17 +145,17 @@ enum Step {
     Wait(DateTime<Utc>),
 }
 
-impl OutboxWorker {
+impl<S: OutboxStore> OutboxWorker<S> {
     /// A worker reading time from `clock`, woken early by `wake` when actions are
     /// queued, and stopping when `shutdown` is cancelled.
     pub fn new(
-        store: Store,
+        store: S,
         api: ApiClient,
         config: watch::Receiver<Arc<Config>>,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
         shutdown: CancellationToken,
-    ) -> OutboxWorker {
+    ) -> OutboxWorker<S> {
         OutboxWorker {
             store,
             api,
@@ -203,7 +208,7 @@ impl OutboxWorker {
     /// clock, in queue order per group (once a group's head must wait, the rest of
     /// that group waits too; actions outside any group queue per account).
     /// Stops early, between calls, on shutdown.
-    pub async fn pass(&mut self) -> Result<Pass, StoreError> {
+    pub async fn pass(&mut self) -> Result<Pass, S::Error> {
         let pending = self.store.pending_actions(PASS_SIZE).await?;
         let mut pass = Pass::default();
         let mut waiting: HashSet<String> = HashSet::new();
