@@ -118,6 +118,7 @@ async fn check(client: &reqwest::Client, request: &ImageCheck) -> Vec<String> {
 pub fn spawn(
     journal: Journal,
     mut requests: mpsc::Receiver<ImageCheck>,
+    clock: std::sync::Arc<dyn crate::clock::Clock>,
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -139,7 +140,7 @@ pub fn spawn(
             }
             let event = Event {
                 account: request.account,
-                time: chrono::Utc::now().timestamp(),
+                time: clock.now().timestamp(),
                 body: EventBody::QrCodes {
                     message: request.message,
                     codes,

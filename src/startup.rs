@@ -2,11 +2,17 @@
 //!
 //! ```text
 //! gateway ──POST──▶ webhook ─▶ journal (group commit) ─▶ engine ─▶ outbox table
-//!                                  ▲                       │           │
-//!                  QR codes found  └── media (images) ◀────┘           │
-//!                                                                      │
-//! gateway ◀──API── outbox worker (pacing, retry) ◀─────────────────────┘
+//!                                  ▲                     │   │           │
+//!                                  │   effects table ◀───┘   │           │
+//!                  QR codes found  │        │ after the commit           │
+//!                                  └─ media ◀─ effects (file edits,      │
+//!                                              reloads, image checks)    │
+//! gateway ◀──API── outbox worker (pacing, retry) ◀───────────────────────┘
 //! ```
+//!
+//! Here the parts meet: the engine gets the feature list ([`features::all`]) and
+//! the SQLite store (through the engine's storage traits), the effect handlers
+//! get their adapters, and every part gets the same clock.
 //!
 //! Shutdown runs the same way: the webhook stops taking events and finishes the
 //! requests in flight, the journal writes what it holds, the engine queues the
@@ -133,7 +139,12 @@ impl Daemon {
         let (journal, journal_task) = Journal::spawn(store.clone(), engine_tx);
         let engine_task = tokio::spawn(engine.run(engine_rx));
         let stop_intake = CancellationToken::new();
-        let media_task = media::spawn(journal.clone(), image_rx, stop_intake.clone());
+        let media_task = media::spawn(
+            journal.clone(),
+            image_rx,
+            clock.clone(),
+            stop_intake.clone(),
+        );
 
         let stop_outbox = CancellationToken::new();
         let outbox_task = tokio::spawn(
