@@ -2,6 +2,8 @@
 //! stores nothing half-way; once the fault clears the daemon recovers by itself,
 //! and every event it answered 2xx is stored and acted on exactly once.
 
+use qunbot::store::{EventLog, Store, StoredEvent};
+
 use crate::helpers::spawn_app;
 
 #[tokio::test]
@@ -50,4 +52,40 @@ async fn after_a_full_disk_every_event_answered_204_is_stored() {
     let logged = app.logged("message.group").await;
     assert_eq!(logged.len(), 30);
     assert_eq!(app.daemon().store().unhandled_count().await.unwrap(), 0);
+}
+
+/// An event of a kind qunbot does not know, nested `depth` levels deep: accepted
+/// and stored, but deeper once wrapped in the stored form than serde reads back.
+fn deeply_nested_unknown_event(depth: usize) -> Vec<u8> {
+    let nested = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+    format!(r#"{{"time":1,"self_id":10001000,"post_type":"mystery","payload":{nested}}}"#)
+        .into_bytes()
+}
+
+#[tokio::test]
+async fn a_stored_event_that_cannot_be_read_back_is_quarantined_and_the_daemon_starts() {
+    let mut app = spawn_app().await;
+    app.stop_daemon().await;
+    // Logged as the webhook logs it, then the daemon died before acting on it.
+    let body = deeply_nested_unknown_event(125);
+    let event = qunbot::gateway::onebot::wire::parse_event(&body).expect("the webhook takes it");
+    let store = Store::open(&app.dir.path().join("qunbot.db")).await.unwrap();
+    store.record_inbound(&[event]).await.unwrap();
+    assert!(
+        matches!(
+            store.unhandled_inbound().await.unwrap()[..],
+            [StoredEvent::Unreadable { .. }]
+        ),
+        "the stored form is too deep to read back"
+    );
+    store.close().await;
+
+    app.start_daemon().await;
+
+    let quarantined = app.wait_logged("engine.quarantined", 1).await;
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(app.daemon().store().unhandled_count().await.unwrap(), 0);
+    let ping = app.says("/ping");
+    assert_eq!(app.push(&ping).await, 204);
+    app.wait_chat("pong").await;
 }
