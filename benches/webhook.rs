@@ -131,8 +131,8 @@ async fn bench() -> anyhow::Result<()> {
         .event_counts()
         .await?
         .iter()
-        .filter(|(k, _)| k == "message.group")
-        .map(|(_, n)| *n)
+        .filter(|c| c.name == "message.group")
+        .map(|c| c.n)
         .sum();
     daemon.stop().await;
     sim.stop().await;

@@ -19,6 +19,7 @@ use crate::gateway::onebot::signature;
 use crate::simulator::events::{id_text, EventFactory, VirtualMember};
 use crate::simulator::{Simulator, SimulatorOptions};
 use crate::startup::Daemon;
+use crate::store::{Count, CouponClaim};
 
 /// The configuration the demo runs on: the one shipped beside the binary's source.
 pub const SHIPPED_CONFIG: &str = include_str!("../bot-config.toml");
@@ -39,14 +40,13 @@ const POLL: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct DemoReport {
     pub transcript: Vec<String>,
-    pub event_counts: Vec<(String, i64)>,
-    pub outbox_counts: Vec<(String, i64)>,
+    pub event_counts: Vec<Count>,
+    pub outbox_counts: Vec<Count>,
     /// `pong` messages the simulator received.
     pub pongs: usize,
     /// Points per member: (group, member, balance).
     pub ledger: Vec<(String, String, i64)>,
-    /// Coupons handed out: (pool, code, user).
-    pub coupons: Vec<(String, String, String)>,
+    pub coupons: Vec<CouponClaim>,
 }
 
 /// A line of narration placed in the timeline after simulator entry `after`.
@@ -198,28 +198,33 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
         Path::new("qunbot.db").display()
     )?;
     writeln!(out, "events logged, by kind:")?;
-    for (kind, n) in &report.event_counts {
-        writeln!(out, "  {n:>4}  {kind}")?;
+    for Count { name, n } in &report.event_counts {
+        writeln!(out, "  {n:>4}  {name}")?;
     }
     writeln!(out, "outbox:")?;
-    for (state, n) in &report.outbox_counts {
-        writeln!(out, "  {n:>4}  {state}")?;
+    for Count { name, n } in &report.outbox_counts {
+        writeln!(out, "  {n:>4}  {name}")?;
     }
     writeln!(out, "points ledger, by member:")?;
     for (group, member, balance) in &report.ledger {
         writeln!(out, "  {balance:>4}  {member} ({group})")?;
     }
     writeln!(out, "coupons handed out:")?;
-    for (pool, code, user) in &report.coupons {
+    for CouponClaim {
+        pool,
+        code,
+        user_id,
+    } in &report.coupons
+    {
         writeln!(
             out,
             "        {code} ({pool}) → {}",
-            name_of(&stage.names, user)
+            name_of(&stage.names, user_id)
         )?;
     }
     writeln!(out, "members present, by group:")?;
-    for (group, n) in stage.daemon.store().member_counts().await? {
-        writeln!(out, "  {n:>4}  {}", name_of(&groups, &group))?;
+    for Count { name, n } in stage.daemon.store().member_counts().await? {
+        writeln!(out, "  {n:>4}  {}", name_of(&groups, &name))?;
     }
     stage.daemon.stop().await;
     stage.sim.stop().await;
@@ -379,7 +384,7 @@ async fn drain(daemon: &Daemon) -> anyhow::Result<()> {
     let deadline = tokio::time::Instant::now() + DRAIN_LIMIT;
     loop {
         let counts = daemon.store().outbox_counts().await?;
-        let pending = counts.iter().any(|(state, n)| state == "pending" && *n > 0);
+        let pending = counts.iter().any(|c| c.name == "pending" && c.n > 0);
         if !pending {
             return Ok(());
         }
@@ -438,8 +443,8 @@ async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result
     let mut ledger = Vec::new();
     for (id, _) in groups {
         let group = Id::text(id.clone());
-        for (user, name, balance) in store.balances(&Id::number(10001000), &group).await? {
-            ledger.push((name_of(groups, id), name.unwrap_or(user), balance));
+        for b in store.balances(&Id::number(10001000), &group).await? {
+            ledger.push((name_of(groups, id), b.name.unwrap_or(b.user_id), b.balance));
         }
     }
     Ok(DemoReport {

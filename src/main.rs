@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use qunbot::config::{self, Config, Env};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
-use qunbot::store::{Store, StoreError, Trouble};
+use qunbot::store::{Count, Store, StoreError, Trouble};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -233,7 +233,7 @@ async fn status(database: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_counts(trouble: &Trouble, outbox: &[(String, i64)]) {
+fn print_counts(trouble: &Trouble, outbox: &[Count]) {
     let Trouble {
         failed_events,
         quarantined_events,
@@ -246,18 +246,13 @@ fn print_counts(trouble: &Trouble, outbox: &[(String, i64)]) {
     println!("quarantined_timers: {quarantined_timers}");
     println!("unhandled_events: {unhandled_events}");
     println!("pending_effects: {pending_effects}");
-    let count = |state: &str| {
-        outbox
-            .iter()
-            .find(|(s, _)| s == state)
-            .map_or(0, |(_, n)| *n)
-    };
+    let count = |state: &str| outbox.iter().find(|c| c.name == state).map_or(0, |c| c.n);
     for state in OUTBOX_STATES {
         println!("outbox_{state}: {}", count(state));
     }
-    for (state, n) in outbox {
-        if !OUTBOX_STATES.contains(&state.as_str()) {
-            println!("outbox_{state}: {n}");
+    for Count { name, n } in outbox {
+        if !OUTBOX_STATES.contains(&name.as_str()) {
+            println!("outbox_{name}: {n}");
         }
     }
 }

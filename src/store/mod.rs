@@ -44,7 +44,7 @@ pub use crate::engine::storage::{
     Commit, EffectLog, EventLog, Failure, Recorded, StateStore, Storage, StoredEvent,
 };
 pub use crate::outbox::queue::{OutboxState, OutboxStore, Outcome, PendingAction};
-pub use rows::{parse_time, LoggedEvent, Member};
+pub use rows::{parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member};
 pub use state::Trouble;
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
@@ -223,7 +223,7 @@ impl Store {
     }
 
     /// How many events of each kind the log holds, most frequent first.
-    pub async fn event_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn event_counts(&self) -> Result<Vec<Count>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT kind AS name, COUNT(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
         )
@@ -232,7 +232,7 @@ impl Store {
     }
 
     /// How many outbox actions are in each state.
-    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn outbox_counts(&self) -> Result<Vec<Count>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT state AS name, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state",
         )
@@ -267,7 +267,7 @@ impl Store {
     }
 
     /// Members known per group (present, i.e. not left).
-    pub async fn member_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn member_counts(&self) -> Result<Vec<Count>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT group_id AS name, COUNT(*) AS n FROM members WHERE left_at IS NULL GROUP BY group_id ORDER BY group_id",
         )

@@ -99,12 +99,62 @@ impl TryFrom<EventRow> for LoggedEvent {
     }
 }
 
-/// What the member table knows of one member of one group.
+/// What the member table knows of one member of one group. Times decode as
+/// RFC 3339; one that does not is a decode error, never a default.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Member {
     pub nickname: Option<String>,
     pub role: Option<String>,
-    pub joined_at: Option<String>,
-    pub left_at: Option<String>,
-    pub last_spoke_at: Option<String>,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub left_at: Option<DateTime<Utc>>,
+    pub last_spoke_at: Option<DateTime<Utc>>,
+}
+
+/// A name (an event kind, an outbox state, a group) and how many rows carry it.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Count {
+    pub name: String,
+    pub n: i64,
+}
+
+/// One movement in the points ledger.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerEntry {
+    pub amount: i64,
+    pub reason: String,
+}
+
+/// A coupon code handed out, and to whom.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CouponClaim {
+    pub pool: String,
+    pub code: String,
+    pub user_id: String,
+}
+
+/// A member's points balance in a group, with their last known name.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Balance {
+    pub user_id: String,
+    pub name: Option<String>,
+    pub balance: i64,
+}
+
+// Rows compare with plain tuples, so assertions read as the values they expect.
+impl PartialEq<(String, i64)> for Count {
+    fn eq(&self, (name, n): &(String, i64)) -> bool {
+        &self.name == name && self.n == *n
+    }
+}
+
+impl PartialEq<(i64, String)> for LedgerEntry {
+    fn eq(&self, (amount, reason): &(i64, String)) -> bool {
+        self.amount == *amount && &self.reason == reason
+    }
+}
+
+impl PartialEq<(String, String, String)> for CouponClaim {
+    fn eq(&self, (pool, code, user): &(String, String, String)) -> bool {
+        &self.pool == pool && &self.code == code && &self.user_id == user
+    }
 }

@@ -9,6 +9,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use super::rows::{parse_json, parse_time};
+use super::rows::{Balance, CouponClaim, LedgerEntry};
 use super::{Store, StoreError};
 use crate::config::CouponPool;
 use crate::domain::{GroupKey, Id, MemberKey, Outbound};
@@ -364,51 +365,42 @@ impl Store {
         })
     }
 
-    /// The points ledger of one member, oldest first: (amount, reason).
+    /// The points ledger of one member, oldest first.
     pub async fn ledger(
         &self,
         account: &Id,
         group: &Id,
         user: &Id,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
-        let rows = sqlx::query("SELECT amount, reason FROM points_ledger WHERE account = ? AND group_id = ? AND user_id = ? ORDER BY id")
-            .bind(account.to_string())
-            .bind(group.to_string())
-            .bind(user.to_string())
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT amount, reason FROM points_ledger WHERE account = ? AND group_id = ? AND user_id = ? ORDER BY id",
+        )
+        .bind(account.to_string())
+        .bind(group.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.read)
+        .await?)
     }
 
-    /// Every coupon handed out: (pool, code, user).
-    pub async fn coupon_claims(&self) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT pool, code, user_id FROM coupon_claims ORDER BY at, code")
-            .fetch_all(&self.read)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
+    /// Every coupon handed out, in the order handed out.
+    pub async fn coupon_claims(&self) -> Result<Vec<CouponClaim>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT pool, code, user_id FROM coupon_claims ORDER BY at, code")
+                .fetch_all(&self.read)
+                .await?,
+        )
     }
 
-    /// Points per member of a group, highest first: (user, name, balance).
-    pub async fn balances(
-        &self,
-        account: &Id,
-        group: &Id,
-    ) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
-        let rows = sqlx::query(
+    /// Points per member of a group, highest first.
+    pub async fn balances(&self, account: &Id, group: &Id) -> Result<Vec<Balance>, StoreError> {
+        Ok(sqlx::query_as(
             "SELECT user_id, MAX(name) AS name, SUM(amount) AS balance FROM points_ledger
              WHERE account = ? AND group_id = ? GROUP BY user_id ORDER BY balance DESC, user_id",
         )
         .bind(account.to_string())
         .bind(group.to_string())
         .fetch_all(&self.read)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect()
+        .await?)
     }
 }
 

@@ -52,7 +52,7 @@ async fn ping_is_ignored_in(app: &mut TestApp, group: serde_json::Value) {
 /// How many actions the outbox ever took, in any state.
 async fn actions_queued(app: &TestApp) -> i64 {
     let counts = app.daemon().store().outbox_counts().await.unwrap();
-    counts.iter().map(|(_, n)| n).sum()
+    counts.iter().map(|c| c.n).sum()
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         report
             .event_counts
             .iter()
-            .find(|(k, _)| k == kind)
-            .map_or(0, |(_, n)| *n)
+            .find(|c| c.name == kind)
+            .map_or(0, |c| c.n)
     };
 
     // The foundation: every ping answered once, the redelivery logged once.

@@ -110,8 +110,8 @@ async fn no_coupon_is_handed_out_twice_under_fifty_concurrent_claims() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(claimed.len(), 40, "the pool holds 40 codes");
-    let codes: HashSet<_> = claimed.iter().map(|c| c.1.clone()).collect();
-    let owners: HashSet<_> = claimed.iter().map(|c| c.2.clone()).collect();
+    let codes: HashSet<_> = claimed.iter().map(|c| c.code.clone()).collect();
+    let owners: HashSet<_> = claimed.iter().map(|c| c.user_id.clone()).collect();
     assert_eq!(
         (codes.len(), owners.len()),
         (40, 40),

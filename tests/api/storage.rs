@@ -69,7 +69,9 @@ async fn a_stored_event_that_cannot_be_read_back_is_quarantined_and_the_daemon_s
     // Logged as the webhook logs it, then the daemon died before acting on it.
     let body = deeply_nested_unknown_event(125);
     let event = qunbot::gateway::onebot::wire::parse_event(&body).expect("the webhook takes it");
-    let store = Store::open(&app.dir.path().join("qunbot.db")).await.unwrap();
+    let store = Store::open(&app.dir.path().join("qunbot.db"))
+        .await
+        .unwrap();
     store.record_inbound(&[event]).await.unwrap();
     assert!(
         matches!(
