@@ -16,6 +16,7 @@ use qunbot::gateway::onebot::signature;
 use qunbot::simulator::events::{EventFactory, VirtualMember};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
+use qunbot::store::ReadModel;
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::ConnectOptions;

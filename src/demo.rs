@@ -19,7 +19,7 @@ use crate::gateway::onebot::signature;
 use crate::simulator::events::{id_text, EventFactory, VirtualMember};
 use crate::simulator::{Simulator, SimulatorOptions};
 use crate::startup::Daemon;
-use crate::store::{Count, CouponClaim};
+use crate::store::{Count, CouponClaim, ReadModel};
 
 /// The configuration the demo runs on: the one shipped beside the binary's source.
 pub const SHIPPED_CONFIG: &str = include_str!("../bot-config.toml");

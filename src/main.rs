@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use qunbot::config::{self, Config, Env};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
-use qunbot::store::{Count, Store, StoreError, Trouble};
+use qunbot::store::{Count, ReadModel, Store, StoreError, Trouble};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]

@@ -2,6 +2,7 @@
 //! hand-moved clock and features made for the test: a poison event, a poison
 //! timer, a crash between a commit and its effect, a store that cannot write.
 
+use crate::store::ReadModel;
 use std::sync::Mutex;
 
 use chrono::TimeZone;

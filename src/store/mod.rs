@@ -23,6 +23,7 @@
 //! by itself once the fault clears.
 
 pub mod journal;
+mod read;
 mod rows;
 mod state;
 
@@ -44,8 +45,8 @@ pub use crate::engine::storage::{
     Commit, EffectLog, EventLog, Failure, Recorded, StateStore, Storage, StoredEvent,
 };
 pub use crate::outbox::queue::{OutboxState, OutboxStore, Outcome, PendingAction};
+pub use read::{ReadModel, Trouble};
 pub use rows::{parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member};
-pub use state::Trouble;
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 200;
@@ -210,69 +211,6 @@ impl Store {
         .map(|_| ())
         .map_err(StoreError::from);
         Store::settle(conn, result)
-    }
-    /// Logged events of one kind (`message.group`, `action.send_group_msg`, ...), oldest first.
-    pub async fn events_of_kind(&self, kind: &str) -> Result<Vec<LoggedEvent>, StoreError> {
-        let rows: Vec<rows::EventRow> = sqlx::query_as(
-            "SELECT id, at, direction, kind, account, group_id, user_id, detail FROM events WHERE kind = ? ORDER BY id",
-        )
-        .bind(kind)
-        .fetch_all(&self.read)
-        .await?;
-        rows.into_iter().map(LoggedEvent::try_from).collect()
-    }
-
-    /// How many events of each kind the log holds, most frequent first.
-    pub async fn event_counts(&self) -> Result<Vec<Count>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT kind AS name, COUNT(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
-        )
-        .fetch_all(&self.read)
-        .await?)
-    }
-
-    /// How many outbox actions are in each state.
-    pub async fn outbox_counts(&self) -> Result<Vec<Count>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT state AS name, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state",
-        )
-        .fetch_all(&self.read)
-        .await?)
-    }
-
-    /// Inbound events not yet acted on.
-    pub async fn unhandled_count(&self) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE handled = 0")
-                .fetch_one(&self.read)
-                .await?,
-        )
-    }
-
-    pub async fn member(
-        &self,
-        account: &Id,
-        group: &Id,
-        user: &Id,
-    ) -> Result<Option<Member>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT nickname, role, joined_at, left_at, last_spoke_at FROM members
-             WHERE account = ? AND group_id = ? AND user_id = ?",
-        )
-        .bind(account.to_string())
-        .bind(group.to_string())
-        .bind(user.to_string())
-        .fetch_optional(&self.read)
-        .await?)
-    }
-
-    /// Members known per group (present, i.e. not left).
-    pub async fn member_counts(&self) -> Result<Vec<Count>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT group_id AS name, COUNT(*) AS n FROM members WHERE left_at IS NULL GROUP BY group_id ORDER BY group_id",
-        )
-        .fetch_all(&self.read)
-        .await?)
     }
 }
 

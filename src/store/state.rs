@@ -9,7 +9,6 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
 
 use super::rows::{parse_json, parse_time};
-use super::rows::{Balance, CouponClaim, LedgerEntry};
 use super::{Store, StoreError};
 use crate::config::CouponPool;
 use crate::domain::{GroupKey, Id, MemberKey, Outbound};
@@ -341,78 +340,6 @@ impl EffectLog for Store {
         .await;
         Store::settle(conn, result)
     }
-}
-
-impl Store {
-    /// How many inputs the engine gave up on (`engine.failed`), unreadable events
-    /// and timers it quarantined, and effects not yet carried out.
-    pub async fn trouble(&self) -> Result<Trouble, StoreError> {
-        let count = |kind: &'static str| {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE kind = ?")
-                .bind(kind)
-                .fetch_one(&self.read)
-        };
-        Ok(Trouble {
-            failed_events: count("engine.failed").await?,
-            quarantined_events: count("engine.quarantined").await?,
-            quarantined_timers: count("timer.quarantined").await?,
-            unhandled_events: self.unhandled_count().await?,
-            pending_effects: sqlx::query_scalar(
-                "SELECT COUNT(*) FROM effects WHERE done_at IS NULL",
-            )
-            .fetch_one(&self.read)
-            .await?,
-        })
-    }
-
-    /// The points ledger of one member, oldest first.
-    pub async fn ledger(
-        &self,
-        account: &Id,
-        group: &Id,
-        user: &Id,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT amount, reason FROM points_ledger WHERE account = ? AND group_id = ? AND user_id = ? ORDER BY id",
-        )
-        .bind(account.to_string())
-        .bind(group.to_string())
-        .bind(user.to_string())
-        .fetch_all(&self.read)
-        .await?)
-    }
-
-    /// Every coupon handed out, in the order handed out.
-    pub async fn coupon_claims(&self) -> Result<Vec<CouponClaim>, StoreError> {
-        Ok(
-            sqlx::query_as("SELECT pool, code, user_id FROM coupon_claims ORDER BY at, code")
-                .fetch_all(&self.read)
-                .await?,
-        )
-    }
-
-    /// Points per member of a group, highest first.
-    pub async fn balances(&self, account: &Id, group: &Id) -> Result<Vec<Balance>, StoreError> {
-        Ok(sqlx::query_as(
-            "SELECT user_id, MAX(name) AS name, SUM(amount) AS balance FROM points_ledger
-             WHERE account = ? AND group_id = ? GROUP BY user_id ORDER BY balance DESC, user_id",
-        )
-        .bind(account.to_string())
-        .bind(group.to_string())
-        .fetch_all(&self.read)
-        .await?)
-    }
-}
-
-/// What an operator should look at: inputs the engine gave up on, and work
-/// still waiting. Shown by `qunbot status` and `qunbot check`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Trouble {
-    pub failed_events: i64,
-    pub quarantined_events: i64,
-    pub quarantined_timers: i64,
-    pub unhandled_events: i64,
-    pub pending_effects: i64,
 }
 
 async fn write_commit(

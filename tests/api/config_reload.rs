@@ -1,5 +1,6 @@
 //! Operators edit `bot-config.toml` while the daemon runs, and run `qunbot check`.
 
+use qunbot::store::ReadModel;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;

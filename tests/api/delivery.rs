@@ -4,6 +4,7 @@ use futures::future::join_all;
 use qunbot::outbox::OutboxStore;
 use qunbot::simulator::events::VirtualMember;
 use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::store::ReadModel;
 
 use crate::helpers::{
     carried_out_before, eventually, spawn_app, spawn_app_with_api, text_of, TestApp, SECRET, TOKEN,

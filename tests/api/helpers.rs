@@ -1,5 +1,6 @@
 //! One way to start the simulator and the daemon for a test, and to look at what happened.
 
+use qunbot::store::ReadModel;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -2,6 +2,7 @@
 //! simulator and a real SQLite file: pacing, backoff and giving up are decided by
 //! the clock alone, so each test moves the clock instead of waiting.
 
+use qunbot::store::ReadModel;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! `/ping`: the whole path, event in, action out through the outbox, both logged.
 
 use crate::helpers::{spawn_app, text_of, TOKEN};
+use qunbot::store::ReadModel;
 
 #[tokio::test]
 async fn ping_is_answered_pong_with_the_bearer_token_and_both_are_logged() {

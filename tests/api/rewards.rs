@@ -1,5 +1,6 @@
 //! Tasks, points and coupons over the simulator, and that they survive restarts.
 
+use qunbot::store::ReadModel;
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! stores nothing half-way; once the fault clears the daemon recovers by itself,
 //! and every event it answered 2xx is stored and acted on exactly once.
 
+use qunbot::store::ReadModel;
 use qunbot::store::{EventLog, Store, StoredEvent};
 
 use crate::helpers::spawn_app;

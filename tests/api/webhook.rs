@@ -1,6 +1,7 @@
 //! The webhook: what it takes, what it refuses, and that it keeps serving.
 
 use qunbot::gateway::onebot::signature;
+use qunbot::store::ReadModel;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, SECRET};

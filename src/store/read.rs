@@ -1,0 +1,198 @@
+//! The read model: what the demo, `qunbot status`, the tests and (next) the
+//! reports read back. A narrow trait, so a report can be written against it and a
+//! second store can answer the same questions.
+
+use std::future::Future;
+
+use super::rows::{Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member};
+use super::{Store, StoreError};
+use crate::domain::Id;
+
+/// What an operator should look at: inputs the engine gave up on, and work
+/// still waiting. Shown by `qunbot status` and `qunbot check`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trouble {
+    pub failed_events: i64,
+    pub quarantined_events: i64,
+    pub quarantined_timers: i64,
+    pub unhandled_events: i64,
+    pub pending_effects: i64,
+}
+
+/// Questions about what happened, answered from the log and the tables.
+pub trait ReadModel {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Logged events of one kind (`message.group`, `action.send_group_msg`, ...), oldest first.
+    fn events_of_kind(
+        &self,
+        kind: &str,
+    ) -> impl Future<Output = Result<Vec<LoggedEvent>, Self::Error>> + Send;
+
+    /// How many events of each kind the log holds, most frequent first.
+    fn event_counts(&self) -> impl Future<Output = Result<Vec<Count>, Self::Error>> + Send;
+
+    /// How many outbox actions are in each state.
+    fn outbox_counts(&self) -> impl Future<Output = Result<Vec<Count>, Self::Error>> + Send;
+
+    /// Inbound events not yet acted on.
+    fn unhandled_count(&self) -> impl Future<Output = Result<i64, Self::Error>> + Send;
+
+    fn member(
+        &self,
+        account: &Id,
+        group: &Id,
+        user: &Id,
+    ) -> impl Future<Output = Result<Option<Member>, Self::Error>> + Send;
+
+    /// Members known per group (present, i.e. not left).
+    fn member_counts(&self) -> impl Future<Output = Result<Vec<Count>, Self::Error>> + Send;
+
+    /// How many inputs the engine gave up on (`engine.failed`), unreadable events
+    /// and timers it quarantined, and effects not yet carried out.
+    fn trouble(&self) -> impl Future<Output = Result<Trouble, Self::Error>> + Send;
+
+    /// The points ledger of one member, oldest first.
+    fn ledger(
+        &self,
+        account: &Id,
+        group: &Id,
+        user: &Id,
+    ) -> impl Future<Output = Result<Vec<LedgerEntry>, Self::Error>> + Send;
+
+    /// Every coupon handed out, in the order handed out.
+    fn coupon_claims(&self) -> impl Future<Output = Result<Vec<CouponClaim>, Self::Error>> + Send;
+
+    /// Points per member of a group, highest first.
+    fn balances(
+        &self,
+        account: &Id,
+        group: &Id,
+    ) -> impl Future<Output = Result<Vec<Balance>, Self::Error>> + Send;
+}
+
+impl ReadModel for Store {
+    type Error = StoreError;
+
+    /// Logged events of one kind (`message.group`, `action.send_group_msg`, ...), oldest first.
+    async fn events_of_kind(&self, kind: &str) -> Result<Vec<LoggedEvent>, StoreError> {
+        let rows: Vec<super::rows::EventRow> = sqlx::query_as(
+            "SELECT id, at, direction, kind, account, group_id, user_id, detail FROM events WHERE kind = ? ORDER BY id",
+        )
+        .bind(kind)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(LoggedEvent::try_from).collect()
+    }
+
+    /// How many events of each kind the log holds, most frequent first.
+    async fn event_counts(&self) -> Result<Vec<Count>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT kind AS name, COUNT(*) AS n FROM events GROUP BY kind ORDER BY n DESC, kind",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// How many outbox actions are in each state.
+    async fn outbox_counts(&self) -> Result<Vec<Count>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT state AS name, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// Inbound events not yet acted on.
+    async fn unhandled_count(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE handled = 0")
+                .fetch_one(&self.read)
+                .await?,
+        )
+    }
+
+    async fn member(
+        &self,
+        account: &Id,
+        group: &Id,
+        user: &Id,
+    ) -> Result<Option<Member>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT nickname, role, joined_at, left_at, last_spoke_at FROM members
+             WHERE account = ? AND group_id = ? AND user_id = ?",
+        )
+        .bind(account.to_string())
+        .bind(group.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    /// Members known per group (present, i.e. not left).
+    async fn member_counts(&self) -> Result<Vec<Count>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT group_id AS name, COUNT(*) AS n FROM members WHERE left_at IS NULL GROUP BY group_id ORDER BY group_id",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+    /// How many inputs the engine gave up on (`engine.failed`), unreadable events
+    /// and timers it quarantined, and effects not yet carried out.
+    async fn trouble(&self) -> Result<Trouble, StoreError> {
+        let count = |kind: &'static str| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events WHERE kind = ?")
+                .bind(kind)
+                .fetch_one(&self.read)
+        };
+        Ok(Trouble {
+            failed_events: count("engine.failed").await?,
+            quarantined_events: count("engine.quarantined").await?,
+            quarantined_timers: count("timer.quarantined").await?,
+            unhandled_events: self.unhandled_count().await?,
+            pending_effects: sqlx::query_scalar(
+                "SELECT COUNT(*) FROM effects WHERE done_at IS NULL",
+            )
+            .fetch_one(&self.read)
+            .await?,
+        })
+    }
+
+    /// The points ledger of one member, oldest first.
+    async fn ledger(
+        &self,
+        account: &Id,
+        group: &Id,
+        user: &Id,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT amount, reason FROM points_ledger WHERE account = ? AND group_id = ? AND user_id = ? ORDER BY id",
+        )
+        .bind(account.to_string())
+        .bind(group.to_string())
+        .bind(user.to_string())
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// Every coupon handed out, in the order handed out.
+    async fn coupon_claims(&self) -> Result<Vec<CouponClaim>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT pool, code, user_id FROM coupon_claims ORDER BY at, code")
+                .fetch_all(&self.read)
+                .await?,
+        )
+    }
+
+    /// Points per member of a group, highest first.
+    async fn balances(&self, account: &Id, group: &Id) -> Result<Vec<Balance>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT user_id, MAX(name) AS name, SUM(amount) AS balance FROM points_ledger
+             WHERE account = ? AND group_id = ? GROUP BY user_id ORDER BY balance DESC, user_id",
+        )
+        .bind(account.to_string())
+        .bind(group.to_string())
+        .fetch_all(&self.read)
+        .await?)
+    }
+}
