@@ -553,9 +553,14 @@ impl Filter {
             view.build(text, self.normalization);
             runs.build(view.chars.iter().copied(), self.normalization.repeats);
             let (view, runs) = (&*view, &*runs);
+            // A token may start at a run's first character, or inside a run whose
+            // repeats a skipped separator splits ("aba ab" collapses "a a" into one run).
             let token_start = |p: usize| {
-                let at = runs.start[runs.run_of_byte[p] as usize] as usize;
-                at == 0 || view.gap_before[at] || !view.chars[at - 1].is_ascii_alphanumeric()
+                let run = runs.run_of_byte[p] as usize;
+                let (at, len) = (runs.start[run] as usize, runs.len[run] as usize);
+                at == 0
+                    || !view.chars[at - 1].is_ascii_alphanumeric()
+                    || view.gap_before[at..at + len].iter().any(|gap| *gap)
             };
             self.deny.leftmost(
                 &runs.text,
