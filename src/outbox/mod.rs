@@ -7,7 +7,9 @@
 //! single-row transaction the moment the gateway answers. If the process dies
 //! between the gateway acting and that commit, or a call times out after the
 //! gateway acted, the action is sent again. OneBot v11 has no idempotency key, so
-//! no client can close that window; every other crash point resends nothing.
+//! no client can close that window; every other crash point resends nothing. An
+//! outcome the store cannot write (disk full, a lock held too long) is kept in
+//! memory and written on a later pass, never answered by calling again.
 //!
 //! Every time decision (an action's age, its next attempt, backoff, pacing) reads
 //! the injected [`Clock`], so tests drive the worker with a manual clock one
@@ -103,8 +105,8 @@ pub struct Pass {
     pub failed: usize,
     /// Actions tried while the gateway was unreachable, set to be tried again later.
     pub rescheduled: usize,
-    /// Outcomes the store could not write: those actions stay pending and are
-    /// tried again, the one way an action can be sent twice.
+    /// Outcomes the store could not write: those actions stay pending, and the
+    /// next pass writes the kept outcome instead of calling again.
     pub unrecorded: usize,
     /// When, in clock time, the earliest action left waiting (for its backoff or
     /// its turn in the pacing) becomes due; `None` when nothing read is waiting.
@@ -132,6 +134,8 @@ pub struct OutboxWorker<S: OutboxStore> {
     wake: Arc<Notify>,
     shutdown: CancellationToken,
     pacer: Pacer,
+    /// Outcomes of calls made whose record failed, by outbox id.
+    unrecorded: HashMap<i64, Outcome>,
 }
 
 /// What the worker did with one pending action.
@@ -164,6 +168,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
             wake,
             shutdown,
             pacer: Pacer::default(),
+            unrecorded: HashMap::new(),
         }
     }
 
@@ -243,6 +248,19 @@ impl<S: OutboxStore> OutboxWorker<S> {
     }
 
     async fn step(&mut self, action: &PendingAction) -> Step {
+        // Its call was made and answered, but the outcome could not be written:
+        // write it now instead of calling again.
+        if let Some(outcome) = self.unrecorded.get(&action.id).cloned() {
+            return self
+                .finish(
+                    action,
+                    outcome.state,
+                    outcome.attempts,
+                    outcome.error,
+                    outcome.result,
+                )
+                .await;
+        }
         let config = self.config.borrow().clone();
         let settings = &config.outbox;
         let now = self.clock.now();
@@ -367,9 +385,10 @@ impl<S: OutboxStore> OutboxWorker<S> {
         }
     }
 
-    /// Closes `action` with its outcome; the step it was, or `Unrecorded`.
+    /// Closes `action` with its outcome; the step it was, or `Unrecorded`, in
+    /// which case the outcome is kept to be written on the next pass.
     async fn finish(
-        &self,
+        &mut self,
         action: &PendingAction,
         state: OutboxState,
         attempts: i64,
@@ -402,10 +421,15 @@ impl<S: OutboxStore> OutboxWorker<S> {
             .finish_action(action, &outcome, followup.as_ref())
             .await
         {
-            Ok(()) => step,
+            Ok(()) => {
+                self.unrecorded.remove(&action.id);
+                step
+            }
             Err(e) => {
-                // Left pending: it will be tried again, the one way it can be sent twice.
-                tracing::error!(id = action.id, "cannot record the outcome: {e}");
+                // Left pending, its outcome kept here: the next pass writes it
+                // rather than sending again. Only a stop before then resends.
+                tracing::error!(id = action.id, "cannot record the outcome yet: {e}");
+                self.unrecorded.insert(action.id, outcome);
                 Step::Unrecorded
             }
         }

@@ -11,7 +11,7 @@ use qunbot::clock::ManualClock;
 use qunbot::config::{Config, OutboxConfig};
 use qunbot::domain::{Action, Id, Message, Outbound};
 use qunbot::gateway::onebot::api::ApiClient;
-use qunbot::outbox::{OutboxWorker, Pass};
+use qunbot::outbox::{OutboxStore, OutboxWorker, Pass};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::store::{Commit, StateStore, Store};
 use tokio::sync::{watch, Notify};
@@ -277,4 +277,25 @@ async fn an_action_just_inside_give_up_after_is_still_sent() {
 
     assert_eq!(outbox.pass().await.delivered, 1);
     assert_eq!(outbox.chat(), ["刚好赶上"]);
+}
+
+#[tokio::test]
+async fn a_delivery_the_store_cannot_record_is_recorded_later_not_sent_again() {
+    let mut outbox = outbox().await;
+    outbox.queue(GROUP, "只发一次").await;
+    outbox.store.refuse_writes(true).await.unwrap();
+
+    let first = outbox.pass().await;
+    assert_eq!(first.unrecorded, 1);
+    assert_eq!(outbox.chat(), ["只发一次"]);
+    // The store still cannot write: the next passes do not call again.
+    outbox.advance(ms(60_000));
+    assert_eq!(outbox.pass().await.unrecorded, 1);
+    assert_eq!(outbox.calls(), 1);
+
+    outbox.store.refuse_writes(false).await.unwrap();
+    let recorded = outbox.pass().await;
+    assert_eq!(recorded.delivered, 1);
+    assert_eq!(outbox.calls(), 1, "delivered once, recorded once");
+    assert!(outbox.store.pending_actions(10).await.unwrap().is_empty());
 }
