@@ -16,6 +16,21 @@ use crate::filter::Hit;
 /// The rule name of a QR code read in an image (category `link`).
 pub const QR_CODE: &str = "qr_code";
 
+/// Distinct words a warning (or an operator's notice) names before "…".
+pub const WORDS_SHOWN: usize = 3;
+/// Characters of a filtered message quoted to operators.
+pub const EVIDENCE_CHARS: usize = 200;
+/// Hits kept in a `filter.hit` log row (`hit_count` says how many there were).
+pub const LOGGED_HITS: usize = 50;
+
+/// `text` cut to `max` characters, with "…" when it was longer.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 /// The category of flooding: too many messages, or the same one repeated.
 pub const FLOOD: &str = "flood";
 
@@ -232,12 +247,22 @@ fn act(
         }
     }
 
-    // Word hits show masked; rule hits (links, flooding) are named by their category alone.
-    let masked: Vec<String> = hits
+    // Word hits show masked, each word once and a few at most; rule hits (links,
+    // flooding) are named by their category alone. A warning stays short however
+    // long the message was.
+    let mut words: Vec<&str> = Vec::new();
+    for h in hits
         .iter()
         .filter(|h| h.category != LINK && h.category != FLOOD)
-        .map(|h| mask(h.word))
-        .collect();
+    {
+        if !words.contains(&h.word) {
+            words.push(h.word);
+        }
+    }
+    let mut masked: Vec<String> = words.iter().take(WORDS_SHOWN).map(|w| mask(w)).collect();
+    if words.len() > WORDS_SHOWN {
+        masked.push("…".into());
+    }
     for action in &live {
         match action {
             FilterAction::Recall => decision.actions.push(Action::DeleteMsg {
@@ -274,15 +299,21 @@ fn act(
             }),
             FilterAction::Notify => {
                 let who = m.sender.display_name().unwrap_or(m.user.as_str());
+                let mut found: Vec<String> = Vec::new();
+                for h in &hits {
+                    let named = format!("{}/{}", h.category, h.word);
+                    if !found.contains(&named) {
+                        found.push(named);
+                    }
+                }
+                let more = if found.len() > WORDS_SHOWN { "…" } else { "" };
+                found.truncate(WORDS_SHOWN);
                 let evidence = format!(
-                    "[{}] {who}（{}）的消息被过滤：「{}」命中 {}",
+                    "[{}] {who}（{}）的消息被过滤：「{}」命中 {}{more}",
                     ctx.config.group_name(&m.group),
                     m.user,
-                    m.message.plain_text(),
-                    hits.iter()
-                        .map(|h| format!("{}/{}", h.category, h.word))
-                        .collect::<Vec<_>>()
-                        .join("、")
+                    clip(&m.message.plain_text(), EVIDENCE_CHARS),
+                    found.join("、")
                 );
                 for operator in &ctx.config.admins.users {
                     decision.actions.push(Action::SendPrivateMsg {
@@ -352,7 +383,8 @@ fn act(
         user: Some(m.user.clone()),
         detail: json!({
             "message_id": m.message_id,
-            "hits": hits.iter().map(hit_json).collect::<Vec<_>>(),
+            "hits": hits.iter().take(LOGGED_HITS).map(hit_json).collect::<Vec<_>>(),
+            "hit_count": hits.len(),
             "actions": live.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
             "dry_run": dry,
             "strikes": strikes,

@@ -22,6 +22,9 @@ pub const DEFAULT_RULES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Matches of one rule reported per message.
+pub const MAX_HITS_PER_RULE: usize = 32;
+
 /// A rule that matched: its name and the character span.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RuleHit {
@@ -50,18 +53,30 @@ impl Rules {
         Ok(Rules { rules })
     }
 
-    /// Every rule match in `text`, in text order, with character offsets.
+    /// Rule matches in `text`, in text order, with character offsets: at most
+    /// [`MAX_HITS_PER_RULE`] of each rule, which is plenty to decide on a message.
+    /// Linear in the text: offsets are counted on from the previous match, never
+    /// from the start (a megabyte of links once cost seconds).
     pub fn find(&self, text: &str) -> Vec<RuleHit> {
         let mut hits = Vec::new();
         for (name, re) in &self.rules {
-            for caps in re.captures_iter(text) {
+            let mut counted = (0, 0); // (byte, chars before it)
+            let mut to_char = |byte: usize| {
+                let (from_byte, from_char) = counted;
+                let chars = from_char + text[from_byte..byte].chars().count();
+                counted = (byte, chars);
+                chars
+            };
+            for caps in re.captures_iter(text).take(MAX_HITS_PER_RULE) {
                 let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
                     continue;
                 };
+                let start = to_char(m.start());
+                let end = to_char(m.end());
                 hits.push(RuleHit {
                     rule: name.clone(),
-                    start: text[..m.start()].chars().count(),
-                    end: text[..m.end()].chars().count(),
+                    start,
+                    end,
                 });
             }
         }
@@ -97,6 +112,14 @@ mod tests {
         assert!(rules("订单号 2026112312345678 已发货").is_empty());
         assert!(rules("今天 3.5 折，明天见").is_empty());
         assert!(rules("微信支付可以吗").is_empty());
+    }
+
+    #[test]
+    fn a_megabyte_of_links_is_read_in_one_pass_and_reports_a_bounded_number() {
+        let text = "a.cn ".repeat(200_000);
+        let hits = Rules::new(&[]).unwrap().find(&text);
+        assert_eq!(hits.len(), MAX_HITS_PER_RULE);
+        assert_eq!((hits[1].start, hits[1].end), (5, 9));
     }
 
     #[test]

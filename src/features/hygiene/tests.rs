@@ -274,3 +274,36 @@ fn qr_codes_found_in_a_picture_recall_it_warn_and_count_a_strike() {
         .any(|c| matches!(c, Change::Strike { category, .. } if category == "link")));
     assert_eq!(note(&d)["hits"][0]["word"], "qr_code");
 }
+
+#[test]
+fn a_megabyte_of_ads_gets_a_short_warning_and_a_bounded_log_row() {
+    let mut bot = Bot::new(
+        "[filter]\nwords_file = \"words.txt\"\n[filter.categories.ad]\nactions = [\"recall\", \"warn\", \"notify\"]\n[filter.categories.fraud]\nactions = [\"warn\"]\n",
+    );
+    let text = "加 群 刷 单 ".repeat(90_000);
+    let event = bot.member_says(20, &text);
+    let d = bot.on(event);
+
+    let warning = &said(&d)[0];
+    assert!(warning.chars().count() < 80, "{warning}");
+    assert!(
+        warning.contains("加*") && warning.contains("刷*"),
+        "{warning}"
+    );
+    let notice = d
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::SendPrivateMsg { message, .. } => Some(message.plain_text()),
+            _ => None,
+        })
+        .expect("operators are notified");
+    assert!(
+        notice.chars().count() < 400,
+        "{} chars",
+        notice.chars().count()
+    );
+    let logged = note(&d);
+    assert_eq!(logged["hits"].as_array().unwrap().len(), LOGGED_HITS);
+    assert_eq!(logged["hit_count"], 180_000);
+}
