@@ -21,7 +21,7 @@
 
 pub mod queue;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,6 +136,8 @@ pub struct OutboxWorker<S: OutboxStore> {
     pacer: Pacer,
     /// Outcomes of calls made whose record failed, by outbox id.
     unrecorded: HashMap<i64, Outcome>,
+    /// When each lane last had its turn.
+    served: HashMap<String, DateTime<Utc>>,
 }
 
 /// What the worker did with one pending action.
@@ -169,6 +171,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
             shutdown,
             pacer: Pacer::default(),
             unrecorded: HashMap::new(),
+            served: HashMap::new(),
         }
     }
 
@@ -209,21 +212,18 @@ impl<S: OutboxStore> OutboxWorker<S> {
         }
     }
 
-    /// Reads the pending actions once and sends each one that is due by the
-    /// clock, in queue order per group (once a group's head must wait, the rest of
-    /// that group waits too; actions outside any group queue per account).
-    /// Stops early, between calls, on shutdown.
+    /// Reads the head of every lane once (a group's oldest pending action, or an
+    /// account's for actions outside groups) and sends each that is due by the
+    /// clock. Lanes take turns: the one served least recently goes first, so one
+    /// group's backlog never delays another group's actions. Stops early, between
+    /// calls, on shutdown.
     pub async fn pass(&mut self) -> Result<Pass, S::Error> {
-        let pending = self.store.pending_actions(PASS_SIZE).await?;
+        let mut heads = self.store.lane_heads(PASS_SIZE).await?;
+        heads.sort_by_cached_key(|a| (self.served.get(&lane_of(a)).copied(), a.id));
         let mut pass = Pass::default();
-        let mut waiting: HashSet<String> = HashSet::new();
-        for action in pending {
+        for action in heads {
             if self.shutdown.is_cancelled() {
                 break;
-            }
-            let lane = lane_of(&action);
-            if waiting.contains(&lane) {
-                continue;
             }
             match self.step(&action).await {
                 Step::Delivered => pass.delivered += 1,
@@ -231,18 +231,14 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 Step::Rescheduled(at) => {
                     pass.rescheduled += 1;
                     pass.wait_until(at);
-                    // Its group keeps its order: what follows waits for the retry.
-                    waiting.insert(lane);
                 }
-                Step::Unrecorded => {
-                    pass.unrecorded += 1;
-                    waiting.insert(lane);
-                }
+                Step::Unrecorded => pass.unrecorded += 1,
                 Step::Wait(at) => {
                     pass.wait_until(at);
-                    waiting.insert(lane);
+                    continue;
                 }
             }
+            self.served.insert(lane_of(&action), self.clock.now());
         }
         Ok(pass)
     }
@@ -278,7 +274,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
                     OutboxState::Failed,
                     action.attempts,
                     Some(error),
-                    json!(null),
+                    json!({"gave_up": true}),
                 )
                 .await;
         }
@@ -400,9 +396,12 @@ impl<S: OutboxStore> OutboxWorker<S> {
         } else {
             Step::Delivered
         };
-        // A refused admin action is reported back in the chat, queued atomically with the outcome.
+        // An admin action the gateway refused is reported back in the chat, queued
+        // atomically with the outcome. One given up for age is not: after an outage
+        // those come by the hundred, and the log and `qunbot status` count them.
+        let gave_up = result.get("gave_up").is_some();
         let followup = match (&state, &error) {
-            (OutboxState::Failed, Some(error)) => {
+            (OutboxState::Failed, Some(error)) if !gave_up => {
                 commands::report_failure(&action.outbound.action, error).map(|report| Outbound {
                     account: action.outbound.account.clone(),
                     action: report,

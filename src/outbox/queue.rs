@@ -18,6 +18,14 @@ pub trait OutboxStore: Clone + Send + Sync + 'static {
         limit: i64,
     ) -> impl Future<Output = Result<Vec<PendingAction>, Self::Error>> + Send;
 
+    /// The oldest pending action of each lane (an account's group, or the
+    /// account itself for actions outside groups), oldest first, at most `limit`
+    /// lanes: what the worker may send next, whatever the backlog of one group.
+    fn lane_heads(
+        &self,
+        limit: i64,
+    ) -> impl Future<Output = Result<Vec<PendingAction>, Self::Error>> + Send;
+
     /// Reschedules an action after a retryable failure.
     fn retry_action(
         &self,

@@ -229,6 +229,18 @@ impl OutboxStore for Store {
         rows.into_iter().map(PendingAction::try_from).collect()
     }
 
+    async fn lane_heads(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
+        let rows: Vec<rows::OutboxRow> = sqlx::query_as(
+            "SELECT id, created_at, payload, attempts, next_attempt_at FROM outbox
+             WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY account, group_id)
+             ORDER BY id LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(PendingAction::try_from).collect()
+    }
+
     /// Reschedules an action after a retryable failure.
     async fn retry_action(
         &self,
