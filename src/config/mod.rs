@@ -160,6 +160,9 @@ pub struct OutboxConfig {
     pub retry_max: Duration,
     /// An action still undelivered this long after it was queued is marked failed.
     pub give_up_after: Duration,
+    /// Most chat messages the bot queues for one group in any minute; what
+    /// would exceed it is dropped with a log line, never queued for hours.
+    pub group_messages_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -409,6 +412,7 @@ impl Checker<'_> {
             give_up_after: o
                 .give_up_after
                 .map_or(Duration::from_secs(6 * 3600), |d| d.0),
+            group_messages_per_minute: o.group_messages_per_minute.unwrap_or(20),
         };
 
         let mut seen = HashSet::new();

@@ -162,6 +162,7 @@ pub struct RawOutbox {
     pub retry_initial: Option<HumanDuration>,
     pub retry_max: Option<HumanDuration>,
     pub give_up_after: Option<HumanDuration>,
+    pub group_messages_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

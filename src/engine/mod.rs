@@ -37,7 +37,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Event, Outbound};
+use crate::domain::{Action, Event, Id, Outbound};
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
@@ -112,6 +112,8 @@ pub struct Engine<S: Storage> {
     effects_waiting: bool,
     /// Store failures in a row; sets the next retry delay.
     failures_in_a_row: u32,
+    /// When chat messages were queued for each group in the last minute.
+    chat_queued: ChatBudget,
 }
 
 impl<S: Storage> Engine<S> {
@@ -138,6 +140,7 @@ impl<S: Storage> Engine<S> {
             backlog: Vec::new(),
             effects_waiting: true,
             failures_in_a_row: 0,
+            chat_queued: ChatBudget::default(),
         })
     }
 
@@ -462,10 +465,16 @@ impl<S: Storage> Engine<S> {
         if !commit.timers.is_empty() || !commit.fired_timers.is_empty() {
             self.next_timer = None;
         }
+        let queued = self.chat_queued.limit(
+            &mut commit,
+            now,
+            config.outbox.group_messages_per_minute as usize,
+        );
         self.store
             .commit(&commit)
             .await
             .map_err(AttemptError::Store)?;
+        self.chat_queued.record(queued, now);
         if !commit.actions.is_empty() {
             self.outbox.notify_one();
         }
@@ -509,3 +518,73 @@ fn seed(id: i64, kind: u64) -> u64 {
 
 #[cfg(test)]
 mod tests;
+
+/// The per-group cap on the bot's chat messages: at most `cap` queued for one
+/// group in any minute (by decision time). A raid that would make the bot warn
+/// hundreds of members is answered by the first warnings and a `chat.dropped`
+/// log row per group and batch, never by hours of queued posts.
+#[derive(Default)]
+struct ChatBudget(std::collections::HashMap<(Id, Id), std::collections::VecDeque<DateTime<Utc>>>);
+
+impl ChatBudget {
+    /// Drops the batch's chat messages beyond the cap (logging how many), and
+    /// returns how many each group queued, to [`ChatBudget::record`] once committed.
+    fn limit(
+        &mut self,
+        commit: &mut Commit,
+        now: DateTime<Utc>,
+        cap: usize,
+    ) -> Vec<((Id, Id), usize)> {
+        let minute_ago = now - chrono::Duration::minutes(1);
+        let mut queued: Vec<((Id, Id), usize)> = Vec::new();
+        let mut dropped: Vec<((Id, Id), usize)> = Vec::new();
+        let actions = std::mem::take(&mut commit.actions);
+        for (cause, outbound) in actions {
+            if let Action::SendGroupMsg { group, .. } = &outbound.action {
+                let key = (outbound.account.clone(), group.clone());
+                let recent = self.0.get_mut(&key).map_or(0, |times| {
+                    while times.front().is_some_and(|t| *t <= minute_ago) {
+                        times.pop_front();
+                    }
+                    times.len()
+                });
+                let slot = match queued.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        queued.push((key.clone(), 0));
+                        queued.len() - 1
+                    }
+                };
+                if recent + queued[slot].1 >= cap {
+                    match dropped.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, n)) => *n += 1,
+                        None => dropped.push((key, 1)),
+                    }
+                    continue;
+                }
+                queued[slot].1 += 1;
+            }
+            commit.actions.push((cause, outbound));
+        }
+        for ((account, group), n) in dropped {
+            tracing::warn!(%group, dropped = n, "chat messages over the group's per-minute cap dropped");
+            commit.changes.push(Change::Note {
+                kind: "chat.dropped".into(),
+                account,
+                group: Some(group),
+                user: None,
+                detail: serde_json::json!({"dropped": n, "cap_per_minute": cap}),
+            });
+        }
+        queued
+    }
+
+    fn record(&mut self, queued: Vec<((Id, Id), usize)>, now: DateTime<Utc>) {
+        for (key, n) in queued {
+            self.0
+                .entry(key)
+                .or_default()
+                .extend(std::iter::repeat_n(now, n));
+        }
+    }
+}

@@ -387,3 +387,27 @@ fn the_random_source_is_the_same_for_the_same_input_and_purpose() {
     assert_ne!(draw(seed(7, 0), "packet"), draw(seed(7, 1), "packet"));
     assert_ne!(draw(seed(7, 0), "packet"), draw(seed(7, 0), "nudge"));
 }
+
+#[tokio::test]
+async fn the_bot_never_queues_more_chat_messages_for_a_group_than_its_cap_per_minute() {
+    let mut rig = Rig::new().await;
+    let mut engine = rig.engine(Effects::default()).await;
+    let mut raid = Vec::new();
+    for i in 0..25 {
+        raid.push(rig.logged(&format!("say warning {i}")).await);
+    }
+    engine.decide(raid).await.unwrap();
+    assert_eq!(rig.queued().await.len(), 20, "the default cap");
+    let dropped = rig.logged_kind("chat.dropped").await;
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0]["dropped"], 5);
+
+    let within = rig.logged("say still the same minute").await;
+    engine.decide(vec![within]).await.unwrap();
+    assert_eq!(rig.queued().await.len(), 20);
+
+    rig.clock.advance(chrono::Duration::seconds(61));
+    let later = rig.logged("say a minute later").await;
+    engine.decide(vec![later]).await.unwrap();
+    assert_eq!(rig.queued().await.len(), 21);
+}

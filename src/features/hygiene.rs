@@ -3,6 +3,7 @@
 //! logged, in dry-run), strikes are counted, and enough strikes within the window
 //! escalate to a kick or a mute.
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{commands, effect_kind, say, Change, Context, Decision, Feature, ImageCheck};
@@ -15,6 +16,18 @@ use crate::filter::Hit;
 
 /// The rule name of a QR code read in an image (category `link`).
 pub const QR_CODE: &str = "qr_code";
+
+/// How long a removal covers a member's burst: messages already on their way
+/// when the kick was decided are not acted on again.
+pub const BURST: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The record key of a member being muted or removed.
+fn punished_key(member: &MemberKey) -> String {
+    format!(
+        "punished/{}/{}/{}",
+        member.account, member.group, member.user
+    )
+}
 
 /// Distinct words a warning (or an operator's notice) names before "…".
 pub const WORDS_SHOWN: usize = 3;
@@ -218,6 +231,28 @@ fn act(
     ctx: &Context,
 ) -> Decision {
     let member = MemberKey::new(&event.account, &m.group, &m.user);
+    let punished = punished_key(&member);
+
+    // A member being muted or removed for this burst gets nothing more for it:
+    // no second mute, warning or strike. The message is logged, not acted on.
+    if let Some(until) = ctx.state.record::<DateTime<Utc>>(NAME, &punished) {
+        if until > ctx.now {
+            return decision.change(Change::Note {
+                kind: "filter.suppressed".into(),
+                account: event.account.clone(),
+                group: Some(m.group.clone()),
+                user: Some(m.user.clone()),
+                detail: json!({
+                    "message_id": m.message_id,
+                    "hit_count": hits.len(),
+                    "punished_until": until,
+                }),
+            });
+        }
+        decision
+            .changes
+            .push(Change::forget(NAME, punished.clone()));
+    }
 
     // Categories in the order they appear; the live ones decide what happens.
     let mut categories: Vec<&str> = Vec::new();
@@ -325,6 +360,16 @@ fn act(
         }
     }
 
+    // A mute or a removal covers the burst: until the mute ends (a removal, for
+    // BURST), the member's further messages are not acted on again.
+    let mut punished_for = if live.contains(&FilterAction::Kick) {
+        Some(BURST)
+    } else if live.contains(&FilterAction::Mute) {
+        Some(mute)
+    } else {
+        None
+    };
+
     let mut strikes = 0;
     let mut escalated = None;
     if let Some(category) = live_categories.first() {
@@ -372,8 +417,19 @@ fn act(
                 decision.changes.push(Change::StrikesCleared {
                     member: member.clone(),
                 });
+                punished_for = Some(match e.then {
+                    FilterAction::Kick => BURST,
+                    _ => e.mute,
+                });
             }
         }
+    }
+
+    if let Some(window) = punished_for {
+        let until = ctx.now + chrono::Duration::from_std(window).unwrap_or_default();
+        decision
+            .changes
+            .push(Change::record(NAME, punished, &until));
     }
 
     decision.changes.push(Change::Note {

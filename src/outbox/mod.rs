@@ -465,6 +465,7 @@ mod tests {
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
             give_up_after: Duration::from_secs(3600),
+            group_messages_per_minute: 20,
         }
     }
 

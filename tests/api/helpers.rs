@@ -35,6 +35,8 @@ group_interval = "20ms"
 account_interval = "5ms"
 retry_initial = "200ms"
 retry_max = "1s"
+# Tests post in bursts (fifty newcomers at once); the cap has its own tests.
+group_messages_per_minute = 1000
 
 [commands]
 cooldown = "0s"

@@ -10,6 +10,7 @@ mod helpers;
 mod onboarding;
 mod outbox_passes;
 mod ping;
+mod raid;
 mod rewards;
 mod scan;
 mod startup;

@@ -34,6 +34,7 @@ fn settings() -> OutboxConfig {
         retry_initial: Duration::from_secs(5),
         retry_max: Duration::from_secs(60),
         give_up_after: Duration::from_secs(3600),
+        group_messages_per_minute: 20,
     }
 }
 

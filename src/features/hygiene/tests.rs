@@ -307,3 +307,63 @@ fn a_megabyte_of_ads_gets_a_short_warning_and_a_bounded_log_row() {
     assert_eq!(logged["hits"].as_array().unwrap().len(), LOGGED_HITS);
     assert_eq!(logged["hit_count"], 180_000);
 }
+
+const RAID: &str = r#"
+[filter]
+words_file = "words.txt"
+[filter.flood]
+messages = 3
+within = "10s"
+repeats = 3
+[filter.categories.flood]
+actions = ["recall", "warn", "mute"]
+mute = "5m"
+[filter.escalation]
+strikes = 3
+window = "24h"
+then = "kick"
+"#;
+
+#[test]
+fn a_flooding_member_is_muted_and_warned_once_for_the_burst_and_counted_once() {
+    let mut bot = Bot::new(RAID);
+    let mut actions = Vec::new();
+    let mut strikes = 0;
+    for i in 0..30 {
+        let msg = bot.member_says(20, &format!("刷屏 {i}"));
+        let d = bot.on(msg);
+        strikes += d
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Change::Strike { .. }))
+            .count();
+        actions.extend(d.actions);
+    }
+    let mutes = actions
+        .iter()
+        .filter(|a| matches!(a, Action::SetGroupBan { .. }))
+        .count();
+    assert_eq!(
+        (mutes, said_in(&actions).len(), strikes),
+        (1, 1, 1),
+        "{actions:?}"
+    );
+
+    // Once the mute is over, a new burst is a new offence.
+    bot.advance(301);
+    let mut later = Vec::new();
+    for i in 0..4 {
+        let msg = bot.member_says(20, &format!("又来 {i}"));
+        later.extend(bot.on(msg).actions);
+    }
+    assert!(later
+        .iter()
+        .any(|a| matches!(a, Action::SetGroupBan { .. })));
+}
+
+fn said_in(actions: &[Action]) -> Vec<&Action> {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::SendGroupMsg { .. }))
+        .collect()
+}
