@@ -1,0 +1,308 @@
+//! Sustained intake: what users live with, not a short burst. Distinct signed
+//! group messages (no redeliveries, which are answered without a write) from
+//! 50,000 members who each speak rarely, in 100 managed groups, on the shipped
+//! config with every feature on, pushed by concurrent clients over loopback until
+//! the database holds more than 200,000 events. Reports events/s, p50, p99,
+//! p999 and max, the database's size, and the time until the engine has handled
+//! everything; a bare sqlx insert loop into the same kind of file runs in the
+//! same process as the reference.
+//!
+//! Then a raid: 300 members flooding one group as fast as the clients can send.
+//! Reports the same latencies and what the raid left queued for that group.
+//!
+//! `cargo bench --bench sustained` (env: BENCH_EVENTS, default 250000;
+//! BENCH_CLIENTS, default 32; BENCH_RAID_EVENTS, default 30000)
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use qunbot::config::Config;
+use qunbot::demo::{SHIPPED_CONFIG, SHIPPED_COUPONS, SHIPPED_WORDS};
+use qunbot::gateway::onebot::signature;
+use qunbot::simulator::events::{EventFactory, VirtualMember};
+use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::startup::Daemon;
+use qunbot::store::ReadModel;
+use serde_json::json;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::ConnectOptions;
+
+const SECRET: &str = "bench-secret";
+const GROUPS: i64 = 100;
+const MEMBERS: usize = 50_000;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e3
+}
+
+fn main() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let events = env_usize("BENCH_EVENTS", 250_000);
+        let clients = env_usize("BENCH_CLIENTS", 32);
+        let raid = env_usize("BENCH_RAID_EVENTS", 30_000);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        println!("sustained benchmark: {events} distinct events, {clients} clients, {GROUPS} groups, {MEMBERS} members, {cores} cores (load generator on the same machine)");
+        sustained(events, clients).await?;
+        raid_run(raid, clients).await
+    })
+}
+
+/// The shipped config (every feature on) with 100 managed groups, beside the
+/// shipped word list and coupon pool, on a fresh database.
+async fn start(dir: &std::path::Path) -> anyhow::Result<(Simulator, Daemon)> {
+    let sim = Simulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        SimulatorOptions::new("bench-token", SECRET),
+    )
+    .await?;
+    let mut text = SHIPPED_CONFIG.to_string();
+    for g in 0..GROUPS {
+        text.push_str(&format!(
+            "\n[[groups]]\nid = {}\nname = \"群{g}\"\n",
+            800_000 + g
+        ));
+    }
+    std::fs::write(dir.join("bot-config.toml"), text)?;
+    std::fs::write(dir.join("sensitive-words.txt"), SHIPPED_WORDS)?;
+    std::fs::write(dir.join("coupons-newcomer.txt"), SHIPPED_COUPONS)?;
+    let env = sim.daemon_env(&dir.join("bench.db"));
+    let config =
+        Config::load(&dir.join("bot-config.toml"), &env).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let daemon = Daemon::start(config, env).await?;
+    sim.set_webhook(format!("http://{}/onebot", daemon.addr()));
+    Ok((sim, daemon))
+}
+
+/// Signed bodies, built before the clock starts so the clients only do HTTP.
+fn sign(events: Vec<serde_json::Value>) -> Arc<Vec<(Vec<u8>, String)>> {
+    Arc::new(
+        events
+            .into_iter()
+            .map(|event| {
+                let body = serde_json::to_vec(&event).expect("json");
+                let sig = signature::sign(SECRET.as_bytes(), &body);
+                (body, sig)
+            })
+            .collect(),
+    )
+}
+
+struct Run {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    failures: usize,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{:>7.0} events/s  p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  max {:.2} ms  answered 204: {}  failed: {}",
+            self.rate(),
+            percentile(&self.latencies, 0.50),
+            percentile(&self.latencies, 0.99),
+            percentile(&self.latencies, 0.999),
+            percentile(&self.latencies, 1.0),
+            self.latencies.len(),
+            self.failures
+        )
+    }
+}
+
+async fn push_all(
+    url: &str,
+    bodies: Arc<Vec<(Vec<u8>, String)>>,
+    clients: usize,
+) -> anyhow::Result<Run> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (http, url, bodies) = (http.clone(), url.to_string(), bodies.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0usize;
+            for (body, sig) in bodies.iter().skip(c).step_by(clients) {
+                let t = Instant::now();
+                let result = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-signature", sig)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match result {
+                    Ok(r) if r.status() == 204 => latencies.push(t.elapsed()),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        });
+    }
+    let mut run = Run {
+        elapsed: Duration::ZERO,
+        latencies: Vec::with_capacity(bodies.len()),
+        failures: 0,
+    };
+    while let Some(done) = tasks.join_next().await {
+        let (l, f) = done?;
+        run.latencies.extend(l);
+        run.failures += f;
+    }
+    run.elapsed = started.elapsed();
+    run.latencies.sort();
+    Ok(run)
+}
+
+/// Waits (bounded) until the engine has handled every stored event.
+async fn handled(daemon: &Daemon) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while daemon.store().unhandled_count().await? > 0 {
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "not handled in 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(started.elapsed())
+}
+
+async fn sustained(events: usize, clients: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (sim, daemon) = start(dir.path()).await?;
+    let url = format!("http://{}/onebot", daemon.addr());
+    let mut factory = EventFactory::new(10001000);
+    let members: Vec<VirtualMember> = (0..MEMBERS)
+        .map(|i| VirtualMember::new(3_000_000 + i as i64, &format!("会员{i}"), "member"))
+        .collect();
+    let bodies = sign(
+        (0..events)
+            .map(|i| {
+                // Members take turns in a scattered order, each in their own group.
+                let m = (i * 7919) % MEMBERS;
+                let group = json!(800_000 + (m as i64 % GROUPS));
+                let text = if i % 100 == 0 {
+                    format!("好物推荐 shop{i}.top 下单立减")
+                } else {
+                    format!("今天的秒杀什么时候开始？第{i}条 [CQ:face,id=178]")
+                };
+                factory.group_message(&group, &members[m], json!(text))
+            })
+            .collect(),
+    );
+    let run = push_all(&url, bodies, clients).await?;
+    let drain = handled(&daemon).await?;
+    let stored: i64 = daemon
+        .store()
+        .event_counts()
+        .await?
+        .iter()
+        .map(|c| c.n)
+        .sum();
+    let size = std::fs::metadata(dir.path().join("bench.db"))?.len()
+        + std::fs::metadata(dir.path().join("bench.db-wal")).map_or(0, |m| m.len());
+    println!("sustained: {}", run.line());
+    println!(
+        "           {stored} events in the log (member messages and the bot's outcomes), database {:.0} MiB, every event handled {:.1} s after the last answer",
+        size as f64 / (1 << 20) as f64,
+        drain.as_secs_f64()
+    );
+    daemon.stop().await;
+    sim.stop().await;
+    anyhow::ensure!(run.failures == 0, "{} pushes failed", run.failures);
+
+    let reference = reference_inserts(dir.path(), events.min(50_000)).await?;
+    println!("reference: {reference:>7.0} rows/s  bare sqlx insert loop, one transaction per 512 rows (the journal's batch), synchronous=FULL");
+    println!(
+        "ratio:     daemon ÷ reference = {:.2}",
+        run.rate() / reference
+    );
+    Ok(())
+}
+
+async fn raid_run(events: usize, clients: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (sim, daemon) = start(dir.path()).await?;
+    let url = format!("http://{}/onebot", daemon.addr());
+    let mut factory = EventFactory::new(10001000);
+    let raiders: Vec<VirtualMember> = (0..300)
+        .map(|i| VirtualMember::new(9_000_000 + i, &format!("水军{i}"), "member"))
+        .collect();
+    let group = json!(800_000);
+    let bodies = sign(
+        (0..events)
+            .map(|i| {
+                factory.group_message(
+                    &group,
+                    &raiders[i % raiders.len()],
+                    json!(format!("刷屏 {i}")),
+                )
+            })
+            .collect(),
+    );
+    let run = push_all(&url, bodies, clients).await?;
+    let drain = handled(&daemon).await?;
+    let counts = daemon.store().outbox_counts().await?;
+    let chat = daemon.store().events_of_kind("chat.dropped").await?;
+    let dropped: i64 = chat
+        .iter()
+        .filter_map(|e| e.detail["dropped"].as_i64())
+        .sum();
+    println!("raid:      {}", run.line());
+    println!(
+        "           300 members in one group; handled {:.1} s after the last answer; outbox {:?}; bot chat messages dropped over the cap: {dropped}",
+        drain.as_secs_f64(),
+        counts.iter().map(|c| (c.name.as_str(), c.n)).collect::<Vec<_>>()
+    );
+    daemon.stop().await;
+    sim.stop().await;
+    Ok(())
+}
+
+/// Inserts rows like `events` in transactions of the journal's batch size.
+async fn reference_inserts(dir: &std::path::Path, n: usize) -> anyhow::Result<f64> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join("reference.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await?;
+    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
+        .execute(&mut conn)
+        .await?;
+    let detail = "x".repeat(400);
+    let started = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(512) {
+        sqlx::query("BEGIN").execute(&mut conn).await?;
+        for i in chunk {
+            sqlx::query("INSERT INTO events (at, kind, account, dedup_key, detail) VALUES (?, 'message.group', '10001000', ?, ?)")
+                .bind("2026-11-23T00:00:00.000Z")
+                .bind(format!("msg:{i}"))
+                .bind(&detail)
+                .execute(&mut conn)
+                .await?;
+        }
+        sqlx::query("COMMIT").execute(&mut conn).await?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
