@@ -89,6 +89,9 @@ pub struct FilterConfig {
     /// Read QR codes in members' images as category `link` (with `links` on).
     pub qr_codes: bool,
     pub flood: Option<Flood>,
+    /// After a warning in a group, further warnings there within this window are
+    /// merged into one message mentioning every member; zero warns each at once.
+    pub warn_window: Duration,
 }
 
 /// More than `messages` in `within`, or the same text `repeats` times in it, from
@@ -254,6 +257,7 @@ impl Checker<'_> {
             links,
             qr_codes: raw.links.qr_codes.unwrap_or(true),
             flood,
+            warn_window: raw.warn_window.map_or(Duration::from_secs(10), |d| d.0),
         })
     }
 }

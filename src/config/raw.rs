@@ -70,6 +70,7 @@ pub struct RawFilter {
     #[serde(default)]
     pub links: RawLinks,
     pub flood: Option<RawFlood>,
+    pub warn_window: Option<HumanDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

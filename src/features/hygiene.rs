@@ -4,13 +4,15 @@
 //! escalate to a kick or a mute.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{commands, effect_kind, say, Change, Context, Decision, Feature, ImageCheck};
+use super::{commands, effect_kind, say, Change, Context, Decision, Feature, ImageCheck, Timer};
 use crate::config::{FilterAction, FilterConfig};
-use crate::domain::MemberKey;
-use crate::domain::{Action, Event, EventBody, GroupMessage, Message, Segment};
-use crate::engine::Effect;
+use crate::domain::{
+    Action, Event, EventBody, GroupKey, GroupMessage, Id, MemberKey, Message, Segment,
+};
+use crate::engine::{Effect, WakeError};
 use crate::filter::rules::LINK;
 use crate::filter::Hit;
 
@@ -86,6 +88,118 @@ impl Feature for Hygiene {
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
         on_event(event, ctx)
     }
+
+    fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
+        match timer.wake()? {
+            HygieneWake::FlushWarnings { group } => Ok(flush_warnings(&group, ctx)),
+        }
+    }
+}
+
+/// Hygiene's wake-ups.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum HygieneWake {
+    /// A group's warning window closed: warn everyone who offended in it, at once.
+    FlushWarnings { group: GroupKey },
+}
+
+/// The members to warn together when a group's warning window closes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WarnBatch {
+    pub until: DateTime<Utc>,
+    pub members: Vec<Id>,
+    pub categories: Vec<String>,
+}
+
+/// Members a merged warning @mentions before "等 N 人".
+pub const MENTIONS_SHOWN: usize = 10;
+
+fn warn_batch_key(group: &GroupKey) -> String {
+    format!("warn_batch/{}/{}", group.account, group.group)
+}
+
+/// Warns `member`: at once when no warning went to the group within the window
+/// (which then opens), else in the one message that closes the window.
+fn warn(
+    decision: &mut Decision,
+    member: &MemberKey,
+    categories: &[&str],
+    text: String,
+    filter: &FilterConfig,
+    ctx: &Context,
+) {
+    let group = member.group_key();
+    let key = warn_batch_key(&group);
+    let open = ctx
+        .state
+        .record::<WarnBatch>(NAME, &key)
+        .filter(|b| b.until > ctx.now && !filter.warn_window.is_zero());
+    match open {
+        Some(mut batch) => {
+            if !batch.members.contains(&member.user) {
+                batch.members.push(member.user.clone());
+            }
+            for c in categories {
+                if !batch.categories.iter().any(|b| b == c) {
+                    batch.categories.push(c.to_string());
+                }
+            }
+            decision.changes.push(Change::record(NAME, key, &batch));
+        }
+        None => {
+            decision.actions.push(say(
+                &member.group,
+                Message::mentioning(std::slice::from_ref(&member.user), Message::text(text)),
+            ));
+            if filter.warn_window.is_zero() {
+                return;
+            }
+            let until =
+                ctx.now + chrono::Duration::from_std(filter.warn_window).unwrap_or_default();
+            let batch = WarnBatch {
+                until,
+                ..WarnBatch::default()
+            };
+            decision.changes.push(Change::record(NAME, key, &batch));
+            decision.timers.push(Timer::new(
+                until,
+                &member.account,
+                NAME,
+                &HygieneWake::FlushWarnings { group },
+            ));
+        }
+    }
+}
+
+/// The window closed: one message mentioning everyone warned in it.
+fn flush_warnings(group: &GroupKey, ctx: &Context) -> Decision {
+    let key = warn_batch_key(group);
+    let Some(batch) = ctx.state.record::<WarnBatch>(NAME, &key) else {
+        return Decision::default();
+    };
+    let mut decision = Decision::default().change(Change::forget(NAME, key));
+    if batch.members.is_empty() {
+        return decision;
+    }
+    let shown = &batch.members[..batch.members.len().min(MENTIONS_SHOWN)];
+    let more = batch.members.len() - shown.len();
+    let others = if more > 0 {
+        format!(" 等 {} 人", batch.members.len())
+    } else {
+        String::new()
+    };
+    decision.actions.push(say(
+        &group.group,
+        Message::mentioning(
+            shown,
+            Message::text(format!(
+                "{others}⚠ 你们的消息违反群规（{}），请遵守群规",
+                batch.categories.join("、")
+            )),
+        ),
+    ));
+    decision
 }
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {
@@ -304,24 +418,21 @@ fn act(
                 message_id: m.message_id.clone(),
                 group: Some(m.group.clone()),
             }),
-            FilterAction::Warn => decision.actions.push(say(
-                &m.group,
-                Message::mentioning(
-                    std::slice::from_ref(&m.user),
-                    Message::text(if masked.is_empty() {
-                        format!(
-                            "⚠ 你的消息违反群规（{}），请注意",
-                            live_categories.join("、")
-                        )
-                    } else {
-                        format!(
-                            "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
-                            live_categories.join("、"),
-                            masked.join("、")
-                        )
-                    }),
-                ),
-            )),
+            FilterAction::Warn => {
+                let what = if masked.is_empty() {
+                    format!(
+                        "⚠ 你的消息违反群规（{}），请注意",
+                        live_categories.join("、")
+                    )
+                } else {
+                    format!(
+                        "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
+                        live_categories.join("、"),
+                        masked.join("、")
+                    )
+                };
+                warn(&mut decision, &member, &live_categories, what, filter, ctx);
+            }
             FilterAction::Mute => decision.actions.push(Action::SetGroupBan {
                 group: m.group.clone(),
                 user: m.user.clone(),

@@ -367,3 +367,28 @@ fn said_in(actions: &[Action]) -> Vec<&Action> {
         .filter(|a| matches!(a, Action::SendGroupMsg { .. }))
         .collect()
 }
+
+#[test]
+fn warnings_within_the_window_are_merged_into_one_message_that_mentions_each_member() {
+    let mut bot = Bot::new("[filter]\nwords_file = \"words.txt\"\nwarn_window = \"10s\"\n");
+    let first = bot.member_says(20, "加群 来");
+    let opened = bot.on(first);
+    assert_eq!(said(&opened).len(), 1, "the first warning goes at once");
+    let mut later = Vec::new();
+    for user in [21, 22, 21] {
+        bot.advance(1);
+        let msg = bot.member_says(user, "加群 来");
+        let d = bot.on(msg);
+        assert!(said(&d).is_empty(), "merged, not sent one by one");
+        later.push(d);
+    }
+    let flushed = bot.fire_timers(&opened);
+    assert_eq!(flushed.len(), 1);
+    assert_eq!(said(&flushed[0]).len(), 1);
+    assert_eq!(mentioned(&flushed[0]), [Id::number(21), Id::number(22)]);
+
+    // The window is closed: the next offender is warned at once again.
+    bot.advance(20);
+    let msg = bot.member_says(23, "加群 来");
+    assert_eq!(said(&bot.on(msg)).len(), 1);
+}
