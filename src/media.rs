@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Event, EventBody};
+use crate::engine::journal::Journal;
 use crate::features::ImageCheck;
-use crate::store::journal::Journal;
 
 /// Largest image fetched; the download stops beyond it.
 pub const MAX_IMAGE_BYTES: usize = 8 << 20;

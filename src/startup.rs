@@ -32,13 +32,13 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::reload::{self, ReloadOutcome, Reloader};
 use crate::config::{Config, Env};
 use crate::effects;
+use crate::engine::journal::Journal;
 use crate::engine::{Engine, Replay};
 use crate::features;
 use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::media;
 use crate::outbox::OutboxWorker;
-use crate::store::journal::Journal;
 use crate::store::{Store, StoreError};
 
 /// Committed events waiting for the engine; beyond this the journal waits.

@@ -16,6 +16,9 @@
 //! itself cannot write, not even that mark, the inputs are kept and retried after
 //! a growing delay: they are durable in the log, and the engine never spins.
 //!
+//! Intake comes through the [`journal`], which group-commits inbound events into
+//! the event log and hands each new one to the engine.
+//!
 //! # Steps
 //!
 //! [`Engine::run`] is the daemon's loop. Tests drive the same steps one at a
@@ -25,6 +28,7 @@
 
 pub mod effect;
 pub mod feature;
+pub mod journal;
 pub mod model;
 pub mod storage;
 

@@ -5,7 +5,6 @@
 //! The store implements the engine's storage traits
 //! ([`crate::engine::storage`]): [`EventLog`], [`StateStore`], [`EffectLog`].
 //!
-//! - [`journal`]: the single writer task that group-commits inbound events.
 //! - `rows`: what reads return, as typed rows, and the one rule for stored times.
 //! - `state`: the features' state and timers: loading them, and writing an engine batch.
 //! - this file: opening, the write discipline, the event log, the outbox and the
@@ -22,7 +21,6 @@
 //! opens a fresh connection for the next write, which is how the daemon recovers
 //! by itself once the fault clears.
 
-pub mod journal;
 mod read;
 mod rows;
 mod state;

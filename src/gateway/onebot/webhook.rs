@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use super::{signature, wire};
 use crate::config::Config;
-use crate::store::journal::{Journal, JournalError};
+use crate::engine::journal::{Journal, JournalError};
 
 /// Largest event body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -6,8 +6,8 @@
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::storage::{EventLog, Recorded};
 use crate::domain::Event;
-use crate::engine::storage::{EventLog, Recorded};
 
 /// Most events written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -22,7 +22,7 @@ pub enum JournalError {
     Store(String),
 }
 
-pub use crate::engine::storage::Committed;
+pub use super::storage::Committed;
 
 struct Submission {
     event: Event,
