@@ -13,12 +13,10 @@
 //! `cargo bench --bench sustained` (env: BENCH_EVENTS, default 250000;
 //! BENCH_CLIENTS, default 32; BENCH_RAID_EVENTS, default 30000)
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use qunbot::config::Config;
 use qunbot::demo::{SHIPPED_CONFIG, SHIPPED_COUPONS, SHIPPED_WORDS};
-use qunbot::gateway::onebot::signature;
 use qunbot::simulator::events::{EventFactory, VirtualMember};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
@@ -26,6 +24,10 @@ use qunbot::store::ReadModel;
 use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::ConnectOptions;
+
+mod support;
+
+use support::{push_all, sign};
 
 const SECRET: &str = "bench-secret";
 const GROUPS: i64 = 100;
@@ -36,11 +38,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e3
 }
 
 fn main() -> anyhow::Result<()> {
@@ -84,92 +81,6 @@ async fn start(dir: &std::path::Path) -> anyhow::Result<(Simulator, Daemon)> {
     Ok((sim, daemon))
 }
 
-/// Signed bodies, built before the clock starts so the clients only do HTTP.
-fn sign(events: Vec<serde_json::Value>) -> Arc<Vec<(Vec<u8>, String)>> {
-    Arc::new(
-        events
-            .into_iter()
-            .map(|event| {
-                let body = serde_json::to_vec(&event).expect("json");
-                let sig = signature::sign(SECRET.as_bytes(), &body);
-                (body, sig)
-            })
-            .collect(),
-    )
-}
-
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<Duration>,
-    failures: usize,
-}
-
-impl Run {
-    fn rate(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn line(&self) -> String {
-        format!(
-            "{:>7.0} events/s  p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  max {:.2} ms  answered 204: {}  failed: {}",
-            self.rate(),
-            percentile(&self.latencies, 0.50),
-            percentile(&self.latencies, 0.99),
-            percentile(&self.latencies, 0.999),
-            percentile(&self.latencies, 1.0),
-            self.latencies.len(),
-            self.failures
-        )
-    }
-}
-
-async fn push_all(
-    url: &str,
-    bodies: Arc<Vec<(Vec<u8>, String)>>,
-    clients: usize,
-) -> anyhow::Result<Run> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..clients {
-        let (http, url, bodies) = (http.clone(), url.to_string(), bodies.clone());
-        tasks.spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0usize;
-            for (body, sig) in bodies.iter().skip(c).step_by(clients) {
-                let t = Instant::now();
-                let result = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-signature", sig)
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match result {
-                    Ok(r) if r.status() == 204 => latencies.push(t.elapsed()),
-                    _ => failures += 1,
-                }
-            }
-            (latencies, failures)
-        });
-    }
-    let mut run = Run {
-        elapsed: Duration::ZERO,
-        latencies: Vec::with_capacity(bodies.len()),
-        failures: 0,
-    };
-    while let Some(done) = tasks.join_next().await {
-        let (l, f) = done?;
-        run.latencies.extend(l);
-        run.failures += f;
-    }
-    run.elapsed = started.elapsed();
-    run.latencies.sort();
-    Ok(run)
-}
-
 /// Waits (bounded) until the engine has handled every stored event.
 async fn handled(daemon: &Daemon) -> anyhow::Result<Duration> {
     let started = Instant::now();
@@ -192,6 +103,7 @@ async fn sustained(events: usize, clients: usize) -> anyhow::Result<()> {
         .map(|i| VirtualMember::new(3_000_000 + i as i64, &format!("会员{i}"), "member"))
         .collect();
     let bodies = sign(
+        SECRET,
         (0..events)
             .map(|i| {
                 // Members take turns in a scattered order, each in their own group.
@@ -246,6 +158,7 @@ async fn raid_run(events: usize, clients: usize) -> anyhow::Result<()> {
         .collect();
     let group = json!(800_000);
     let bodies = sign(
+        SECRET,
         (0..events)
             .map(|i| {
                 factory.group_message(

@@ -8,11 +8,9 @@
 //!
 //! `cargo bench --bench webhook` (env: BENCH_EVENTS, default 60000; BENCH_CLIENTS, default 64)
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use qunbot::config::Config;
-use qunbot::gateway::onebot::signature;
 use qunbot::simulator::events::{EventFactory, VirtualMember};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
@@ -21,6 +19,10 @@ use serde_json::json;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::ConnectOptions;
 
+mod support;
+
+use support::{percentile, push_all, sign};
+
 const SECRET: &str = "bench-secret";
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -28,11 +30,6 @@ fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn main() -> anyhow::Result<()> {
@@ -70,62 +67,17 @@ async fn bench() -> anyhow::Result<()> {
     let members: Vec<VirtualMember> = (0..500)
         .map(|i| VirtualMember::new(30000 + i, &format!("会员{i}"), "member"))
         .collect();
-    let bodies: Vec<(Vec<u8>, String)> = (0..events)
-        .map(|i| {
-            let text = format!("今天的秒杀什么时候开始？第{i}条 [CQ:face,id=178]");
-            let event = factory.group_message(&group, &members[i % members.len()], json!(text));
-            let body = serde_json::to_vec(&event).expect("json");
-            let sig = signature::sign(SECRET.as_bytes(), &body);
-            (body, sig)
-        })
-        .collect();
-    let bodies = Arc::new(bodies);
-
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()?;
-    // Warm up connections.
-    for _ in 0..clients {
-        let _ = http
-            .get(format!("http://{}/healthz", daemon.addr()))
-            .send()
-            .await?;
-    }
-
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for c in 0..clients {
-        let (http, url, bodies) = (http.clone(), url.clone(), bodies.clone());
-        tasks.spawn(async move {
-            let mut latencies = Vec::new();
-            let mut failures = 0usize;
-            for (body, sig) in bodies.iter().skip(c).step_by(clients) {
-                let t = Instant::now();
-                let result = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-signature", sig)
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match result {
-                    Ok(r) if r.status() == 204 => latencies.push(t.elapsed()),
-                    _ => failures += 1,
-                }
-            }
-            (latencies, failures)
-        });
-    }
-    let mut latencies = Vec::with_capacity(events);
-    let mut failures = 0;
-    while let Some(done) = tasks.join_next().await {
-        let (l, f) = done?;
-        latencies.extend(l);
-        failures += f;
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    let bodies = sign(
+        SECRET,
+        (0..events)
+            .map(|i| {
+                let text = format!("今天的秒杀什么时候开始？第{i}条 [CQ:face,id=178]");
+                factory.group_message(&group, &members[i % members.len()], json!(text))
+            })
+            .collect(),
+    );
+    let run = push_all(&url, bodies.clone(), clients).await?;
+    let (latencies, failures, rate) = (&run.latencies, run.failures, run.rate());
 
     let logged: i64 = daemon
         .store()
@@ -140,8 +92,8 @@ async fn bench() -> anyhow::Result<()> {
 
     println!(
         "daemon:    {rate:>9.0} events/s   p50 {:>7.2} ms   p99 {:>7.2} ms   answered 204: {}   failed: {failures}   durable in SQLite: {logged}",
-        percentile(&latencies, 0.50).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        percentile(latencies, 0.50),
+        percentile(latencies, 0.99),
         latencies.len(),
     );
     if logged as usize != latencies.len() {

@@ -1,0 +1,104 @@
+//! The load generator the benchmarks share: signed bodies built up front, sent
+//! by concurrent HTTP clients over loopback, each answer timed. Each bench uses
+//! part of it.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use qunbot::gateway::onebot::signature;
+
+pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1e3
+}
+
+/// Signs each event with `secret`, before the clock starts, so the clients only do HTTP.
+pub fn sign(secret: &str, events: Vec<serde_json::Value>) -> Arc<Vec<(Vec<u8>, String)>> {
+    Arc::new(
+        events
+            .into_iter()
+            .map(|event| {
+                let body = serde_json::to_vec(&event).expect("json");
+                let sig = signature::sign(secret.as_bytes(), &body);
+                (body, sig)
+            })
+            .collect(),
+    )
+}
+
+/// What one load run saw: its duration and each answered request's latency, sorted.
+pub struct Run {
+    pub elapsed: Duration,
+    pub latencies: Vec<Duration>,
+    pub failures: usize,
+}
+
+impl Run {
+    pub fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub fn line(&self) -> String {
+        format!(
+            "{:>7.0} events/s  p50 {:.2} ms  p99 {:.2} ms  p999 {:.2} ms  max {:.2} ms  answered 204: {}  failed: {}",
+            self.rate(),
+            percentile(&self.latencies, 0.50),
+            percentile(&self.latencies, 0.99),
+            percentile(&self.latencies, 0.999),
+            percentile(&self.latencies, 1.0),
+            self.latencies.len(),
+            self.failures
+        )
+    }
+}
+
+/// Pushes every body to `url` from `clients` concurrent clients (client `c`
+/// sends bodies c, c + clients, …); a 204 counts, anything else is a failure.
+pub async fn push_all(
+    url: &str,
+    bodies: Arc<Vec<(Vec<u8>, String)>>,
+    clients: usize,
+) -> anyhow::Result<Run> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()?;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..clients {
+        let (http, url, bodies) = (http.clone(), url.to_string(), bodies.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut failures = 0usize;
+            for (body, sig) in bodies.iter().skip(c).step_by(clients) {
+                let t = Instant::now();
+                let result = http
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("x-signature", sig)
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match result {
+                    Ok(r) if r.status() == 204 => latencies.push(t.elapsed()),
+                    _ => failures += 1,
+                }
+            }
+            (latencies, failures)
+        });
+    }
+    let mut run = Run {
+        elapsed: Duration::ZERO,
+        latencies: Vec::with_capacity(bodies.len()),
+        failures: 0,
+    };
+    while let Some(done) = tasks.join_next().await {
+        let (l, f) = done?;
+        run.latencies.extend(l);
+        run.failures += f;
+    }
+    run.elapsed = started.elapsed();
+    run.latencies.sort();
+    Ok(run)
+}
