@@ -277,6 +277,8 @@ impl<S: Storage> Engine<S> {
         };
         match next {
             Ok(NextTimer::None | NextTimer::At(_)) => {
+                // The store answers again: no more waiting before the next receive.
+                self.failures_in_a_row = 0;
                 let due = match next {
                     Ok(NextTimer::At(at)) => Some(at),
                     _ => None,
