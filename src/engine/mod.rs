@@ -182,7 +182,7 @@ impl<S: Storage> Engine<S> {
         while !inputs.is_empty() {
             let rest = inputs.split_off(inputs.len().min(MAX_BATCH));
             let n = inputs.len();
-            if let Err(e) = self.decide(inputs.clone()).await {
+            if let Err(e) = self.decide(&inputs).await {
                 tracing::error!("cannot act on events left from before the last stop yet: {e}");
                 replay.deferred = n + rest.len();
                 self.backlog.extend(inputs);
@@ -242,7 +242,7 @@ impl<S: Storage> Engine<S> {
     /// Decides and commits `inputs`, then carries out their effects; on a store
     /// failure the inputs are kept for a later retry.
     async fn process(&mut self, inputs: Vec<Input>) {
-        match self.decide(inputs.clone()).await {
+        match self.decide(&inputs).await {
             Ok(()) => {
                 self.failures_in_a_row = 0;
                 if self.effects_waiting {
@@ -330,7 +330,7 @@ impl<S: Storage> Engine<S> {
         }
         self.give_up(unreadable).await?;
         if !inputs.is_empty() {
-            self.decide(inputs).await?;
+            self.decide(&inputs).await?;
             self.failures_in_a_row = 0;
             self.carry_out_effects().await?;
         }
@@ -341,11 +341,11 @@ impl<S: Storage> Engine<S> {
     /// retried one input at a time; an input that keeps failing is given up as
     /// `engine.failed`. Fails only when the store cannot write at all, leaving
     /// every input of the batch not done.
-    pub async fn decide(&mut self, inputs: Vec<Input>) -> Result<(), S::Error> {
+    pub async fn decide(&mut self, inputs: &[Input]) -> Result<(), S::Error> {
         if inputs.is_empty() {
             return Ok(());
         }
-        let Err(e) = self.attempt(&inputs).await else {
+        let Err(e) = self.attempt(inputs).await else {
             return Ok(());
         };
         if inputs.len() > 1 {
@@ -361,11 +361,10 @@ impl<S: Storage> Engine<S> {
         Ok(())
     }
 
-    async fn decide_alone(&mut self, input: Input) -> Result<(), S::Error> {
-        let batch = [input];
+    async fn decide_alone(&mut self, input: &Input) -> Result<(), S::Error> {
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
-            match self.attempt(&batch).await {
+            match self.attempt(std::slice::from_ref(input)).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     last = e.to_string();
@@ -377,7 +376,6 @@ impl<S: Storage> Engine<S> {
                 }
             }
         }
-        let [input] = batch;
         let failure = input.failure(last);
         tracing::error!("given up after {ATTEMPTS} tries: {failure:?}");
         // If even this cannot be written, the store is down and the input stays not done.

@@ -207,7 +207,7 @@ async fn a_poison_event_is_given_up_alone_and_its_batch_neighbours_are_handled()
         unreachable!()
     };
 
-    engine.decide(vec![before, poison, after]).await.unwrap();
+    engine.decide(&[before, poison, after]).await.unwrap();
 
     assert_eq!(rig.queued().await, ["before", "after"]);
     let failed = rig.logged_kind("engine.failed").await;
@@ -246,7 +246,7 @@ async fn a_poison_timer_is_quarantined_and_the_other_timers_still_fire() {
         rig.logged("later poison").await,
         rig.logged("later on time").await,
     ];
-    engine.decide(inputs).await.unwrap();
+    engine.decide(&inputs).await.unwrap();
     // A timer for a feature that does not exist, as a stale row would be.
     rig.store
         .commit(&Commit {
@@ -281,12 +281,12 @@ async fn while_the_store_cannot_write_no_event_is_given_up_and_all_are_handled_a
     let inputs = vec![rig.logged("say one").await, rig.logged("say two").await];
 
     rig.store.refuse_writes(true).await.unwrap();
-    assert!(engine.decide(inputs.clone()).await.is_err());
+    assert!(engine.decide(&inputs).await.is_err());
     rig.store.refuse_writes(false).await.unwrap();
     assert!(rig.logged_kind("engine.failed").await.is_empty());
     assert_eq!(rig.store.unhandled_count().await.unwrap(), 2);
 
-    engine.decide(inputs).await.unwrap();
+    engine.decide(&inputs).await.unwrap();
     assert_eq!(rig.queued().await, ["one", "two"]);
     assert_eq!(rig.store.unhandled_count().await.unwrap(), 0);
 }
@@ -301,14 +301,14 @@ async fn an_effect_runs_only_after_its_decision_commits_and_once() {
     let input = rig.logged("effect a").await;
 
     rig.store.refuse_writes(true).await.unwrap();
-    assert!(engine.decide(vec![input.clone()]).await.is_err());
+    assert!(engine.decide(std::slice::from_ref(&input)).await.is_err());
     assert!(
         counter.runs.lock().unwrap().is_empty(),
         "nothing ran for an uncommitted decision"
     );
     rig.store.refuse_writes(false).await.unwrap();
 
-    engine.decide(vec![input]).await.unwrap();
+    engine.decide(&[input]).await.unwrap();
     assert_eq!(engine.carry_out_effects().await.unwrap(), 1);
     assert_eq!(engine.carry_out_effects().await.unwrap(), 0);
     assert_eq!(*counter.runs.lock().unwrap(), [(json!("a"), false)]);
@@ -323,7 +323,7 @@ async fn a_crash_between_the_commit_and_its_effect_runs_the_effect_once_after_th
         .engine(Effects::default().with("count", counter.clone()))
         .await;
     let input = rig.logged("effect b").await;
-    engine.decide(vec![input]).await.unwrap();
+    engine.decide(&[input]).await.unwrap();
     drop(engine); // the crash: committed, the effect not carried out
 
     let mut restarted = rig
@@ -350,7 +350,7 @@ async fn an_effect_cut_short_runs_again_knowing_it_may_have_applied() {
         .engine(Effects::default().with("count", breaking.clone()))
         .await;
     let input = rig.logged("effect c").await;
-    engine.decide(vec![input]).await.unwrap();
+    engine.decide(&[input]).await.unwrap();
     // The effect ran, but its end could not be recorded: then the process died.
     assert!(engine.carry_out_effects().await.is_err());
     drop(engine);
@@ -396,18 +396,18 @@ async fn the_bot_never_queues_more_chat_messages_for_a_group_than_its_cap_per_mi
     for i in 0..25 {
         raid.push(rig.logged(&format!("say warning {i}")).await);
     }
-    engine.decide(raid).await.unwrap();
+    engine.decide(&raid).await.unwrap();
     assert_eq!(rig.queued().await.len(), 20, "the default cap");
     let dropped = rig.logged_kind("chat.dropped").await;
     assert_eq!(dropped.len(), 1);
     assert_eq!(dropped[0]["dropped"], 5);
 
     let within = rig.logged("say still the same minute").await;
-    engine.decide(vec![within]).await.unwrap();
+    engine.decide(&[within]).await.unwrap();
     assert_eq!(rig.queued().await.len(), 20);
 
     rig.clock.advance(chrono::Duration::seconds(61));
     let later = rig.logged("say a minute later").await;
-    engine.decide(vec![later]).await.unwrap();
+    engine.decide(&[later]).await.unwrap();
     assert_eq!(rig.queued().await.len(), 21);
 }
