@@ -27,18 +27,11 @@ use sqlx::ConnectOptions;
 
 mod support;
 
-use support::{push_all, sign};
+use support::{env_usize, push_all, sign};
 
 const SECRET: &str = "bench-secret";
 const GROUPS: i64 = 100;
 const MEMBERS: usize = 50_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -21,16 +21,9 @@ use sqlx::ConnectOptions;
 
 mod support;
 
-use support::{percentile, push_all, sign};
+use support::{env_usize, percentile, push_all, sign};
 
 const SECRET: &str = "bench-secret";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()

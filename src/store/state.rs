@@ -25,6 +25,13 @@ fn member(row: &SqliteRow) -> Result<MemberKey, StoreError> {
     })
 }
 
+/// A member row's key as an error message names it.
+fn member_label(row: &SqliteRow) -> String {
+    member(row)
+        .map(|m| format!("{}/{}/{}", m.account, m.group, m.user))
+        .unwrap_or_default()
+}
+
 /// A time in a table keyed by member: unreadable is an error naming the member.
 fn member_time(
     table: &'static str,
@@ -34,15 +41,10 @@ fn member_time(
     let text: String = row.try_get(column)?;
     DateTime::parse_from_rfc3339(&text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| {
-            let key = member(row)
-                .map(|m| format!("{}/{}/{}", m.account, m.group, m.user))
-                .unwrap_or_default();
-            StoreError::CorruptKeyed {
-                table,
-                key,
-                reason: format!("bad time {text:?}: {e}"),
-            }
+        .map_err(|e| StoreError::CorruptKeyed {
+            table,
+            key: member_label(row),
+            reason: format!("bad time {text:?}: {e}"),
         })
 }
 
@@ -77,7 +79,7 @@ impl StateStore for Store {
             let day = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| {
                 StoreError::CorruptKeyed {
                     table: "checkins",
-                    key: member(&row).map(|m| format!("{}/{}/{}", m.account, m.group, m.user)).unwrap_or_default(),
+                    key: member_label(&row),
                     reason: format!("bad day {text:?}: {e}"),
                 }
             })?;
