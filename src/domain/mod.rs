@@ -9,6 +9,7 @@ mod event;
 mod id;
 mod keys;
 mod message;
+mod roster;
 mod template;
 
 pub use action::{Action, Outbound};
@@ -16,4 +17,5 @@ pub use event::{Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Rol
 pub use id::Id;
 pub use keys::{GroupKey, MemberKey};
 pub use message::{Mention, Message, Segment};
+pub use roster::{RosterChange, RosterUpdate};
 pub use template::Template;

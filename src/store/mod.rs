@@ -22,6 +22,7 @@
 //! by itself once the fault clears.
 
 mod read;
+mod roster;
 mod rows;
 mod state;
 
@@ -38,7 +39,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{Event, EventBody, Id, Outbound};
+use crate::domain::{Event, Id, Outbound};
 pub use crate::engine::storage::{
     Commit, EffectLog, EventLog, Failure, Recorded, StateStore, Storage, StoredEvent,
 };
@@ -97,16 +98,6 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// A member seen speaking, for the member table.
-struct Speaker {
-    account: String,
-    group: String,
-    user: String,
-    nickname: Option<String>,
-    role: Option<&'static str>,
-    at: String,
-}
-
 impl Store {
     /// Opens (creating if missing) the database at `path` and runs the migrations;
     /// stored times come from the wall clock.
@@ -132,6 +123,9 @@ impl Store {
         let fault = refusing.clone();
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            // No ping before each write: a broken connection fails the write
+            // itself, and `settle` replaces it.
+            .test_before_acquire(false)
             .after_connect(move |conn, _| {
                 let refuse = fault.load(Ordering::Acquire);
                 Box::pin(async move { set_refusing(conn, refuse).await })
@@ -363,16 +357,17 @@ async fn record_inbound(
     events: &[Event],
     at: String,
 ) -> Result<Vec<Recorded>, StoreError> {
-    let mut tx = conn.begin().await?;
     let keyed: Vec<(String, String)> = events
         .iter()
         .map(|e| (e.account.to_string(), e.dedup_key()))
         .collect();
-    let mut inserted = std::collections::HashMap::new();
+    // The whole transaction is one command to the connection's thread (sqlx runs
+    // a multi-statement query in order, binding across statements): one hand-off
+    // per batch instead of one per statement. Any error closes the connection
+    // (see `settle`), which rolls the open transaction back.
+    let mut q = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
     for (chunk, keys) in events.chunks(INSERT_CHUNK).zip(keyed.chunks(INSERT_CHUNK)) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ",
-        );
+        q.push("INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ");
         q.push_values(
             chunk.iter().zip(keys),
             |mut row, (event, (account, key))| {
@@ -387,12 +382,14 @@ async fn record_inbound(
                     .push_bind(serde_json::to_string(event).unwrap_or_default());
             },
         );
-        q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key");
-        let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
-        for (id, account, key) in rows {
-            inserted.insert((account, key), id);
-        }
+        q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key; ");
     }
+    q.push("COMMIT");
+    let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let mut inserted: std::collections::HashMap<_, _> = rows
+        .into_iter()
+        .map(|(id, account, key)| ((account, key), id))
+        .collect();
     // The first occurrence of a key takes the row; any later one in the batch is a duplicate.
     let recorded: Vec<Recorded> = keyed
         .into_iter()
@@ -402,110 +399,7 @@ async fn record_inbound(
                 .map_or(Recorded::Duplicate, Recorded::New)
         })
         .collect();
-    let fresh = events
-        .iter()
-        .zip(&recorded)
-        .filter(|(_, r)| matches!(r, Recorded::New(_)))
-        .map(|(e, _)| e);
-    update_members(&mut tx, fresh).await?;
-    tx.commit().await?;
     Ok(recorded)
-}
-
-async fn update_members<'e>(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    events: impl Iterator<Item = &'e Event>,
-) -> Result<(), StoreError> {
-    // Speakers are the bulk: one multi-row upsert, last message per member wins.
-    let mut speakers: Vec<Speaker> = Vec::new();
-    let mut index = std::collections::HashMap::new();
-    for event in events {
-        let at = timestamp(DateTime::from_timestamp(event.time, 0).unwrap_or_default());
-        let account = event.account.to_string();
-        match &event.body {
-            EventBody::GroupMessage(m) => {
-                let row = Speaker {
-                    account,
-                    group: m.group.to_string(),
-                    user: m.user.to_string(),
-                    nickname: m.sender.display_name().map(str::to_string),
-                    role: m.sender.role.map(|r| r.as_str()),
-                    at,
-                };
-                let key = (row.account.clone(), row.group.clone(), row.user.clone());
-                match index.get(&key) {
-                    Some(&i) => speakers[i] = row,
-                    None => {
-                        index.insert(key, speakers.len());
-                        speakers.push(row);
-                    }
-                }
-            }
-            EventBody::MemberJoined { group, user, .. } => {
-                sqlx::query(
-                    "INSERT INTO members (account, group_id, user_id, joined_at) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (account, group_id, user_id)
-                     DO UPDATE SET joined_at = excluded.joined_at, left_at = NULL",
-                )
-                .bind(account)
-                .bind(group.to_string())
-                .bind(user.to_string())
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
-            }
-            EventBody::MemberLeft { group, user, .. } => {
-                sqlx::query(
-                    "INSERT INTO members (account, group_id, user_id, left_at) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (account, group_id, user_id) DO UPDATE SET left_at = excluded.left_at",
-                )
-                .bind(account)
-                .bind(group.to_string())
-                .bind(user.to_string())
-                .bind(at)
-                .execute(&mut **tx)
-                .await?;
-            }
-            EventBody::AdminChanged {
-                group,
-                user,
-                promoted,
-            } => {
-                sqlx::query(
-                    "INSERT INTO members (account, group_id, user_id, role) VALUES (?, ?, ?, ?)
-                     ON CONFLICT (account, group_id, user_id) DO UPDATE SET role = excluded.role",
-                )
-                .bind(account)
-                .bind(group.to_string())
-                .bind(user.to_string())
-                .bind(if *promoted { "admin" } else { "member" })
-                .execute(&mut **tx)
-                .await?;
-            }
-            _ => {}
-        }
-    }
-    for chunk in speakers.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO members (account, group_id, user_id, nickname, role, last_spoke_at) ",
-        );
-        q.push_values(chunk, |mut row, s| {
-            row.push_bind(&s.account)
-                .push_bind(&s.group)
-                .push_bind(&s.user)
-                .push_bind(&s.nickname)
-                .push_bind(s.role)
-                .push_bind(&s.at);
-        });
-        q.push(
-            " ON CONFLICT (account, group_id, user_id) DO UPDATE SET
-              nickname = COALESCE(excluded.nickname, members.nickname),
-              role = COALESCE(excluded.role, members.role),
-              last_spoke_at = excluded.last_spoke_at",
-        );
-        q.build().execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -356,6 +356,7 @@ async fn write_commit(
     for change in &commit.changes {
         write_change(&mut tx, &now, change).await?;
     }
+    super::roster::write_roster(&mut tx, &commit.roster).await?;
     for timer in &commit.timers {
         sqlx::query("INSERT INTO timers (due_at, account, feature, wake) VALUES (?, ?, ?, ?)")
             .bind(super::timestamp(timer.due))

@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{Action, GroupMessage, Message, Sender};
+use crate::domain::{Action, EventBody, GroupMessage, Message, Sender};
 use crate::engine::{NextTimer, StoredTimer};
 use serde_json::json;
 
@@ -64,8 +64,18 @@ async fn the_same_message_id_on_two_accounts_is_two_events() {
 #[tokio::test]
 async fn members_keep_their_latest_name_and_time_spoken() {
     let (_dir, store) = temp_store().await;
+    let events = [said(1, 5, "old", 100), said(2, 5, "new", 200)];
+    store.record_inbound(&events).await.unwrap();
+    let m = store
+        .member(&Id::number(1), &Id::number(100), &Id::number(5))
+        .await
+        .unwrap();
+    assert_eq!(m, None, "the roster is written when the events are handled");
     store
-        .record_inbound(&[said(1, 5, "old", 100), said(2, 5, "new", 200)])
+        .commit(&Commit {
+            roster: events.iter().filter_map(Event::roster_update).collect(),
+            ..Commit::default()
+        })
         .await
         .unwrap();
     let m = store

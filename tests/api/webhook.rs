@@ -122,12 +122,15 @@ async fn event_types_qunbot_does_not_handle_are_accepted_and_logged() {
 }
 
 #[tokio::test]
-async fn joins_and_messages_fill_the_member_table() {
+async fn joins_and_messages_fill_the_member_table_once_handled() {
     let mut app = spawn_app().await;
     let joined = app.events.joined(&app.group, &app.member, None);
     assert_eq!(app.push(&joined).await, 204);
     let said = app.says("你好");
     assert_eq!(app.push(&said).await, 204);
+    // The member table is written with the engine's batch, after the 204.
+    let group = app.group.clone();
+    app.barrier(&group).await;
 
     let member = app
         .daemon()
