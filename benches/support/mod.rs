@@ -64,7 +64,25 @@ impl Run {
 
 /// Pushes every body to `url` from `clients` concurrent clients (client `c`
 /// sends bodies c, c + clients, …); a 204 counts, anything else is a failure.
+///
+/// The clients run on a thread and runtime of their own, as `wrk -t1` would:
+/// they compete with the daemon for the cores, not for its runtime's threads.
 pub async fn push_all(
+    url: &str,
+    bodies: Arc<Vec<(Vec<u8>, String)>>,
+    clients: usize,
+) -> anyhow::Result<Run> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(push_from_one_thread(&url, bodies, clients))
+    })
+    .await?
+}
+
+async fn push_from_one_thread(
     url: &str,
     bodies: Arc<Vec<(Vec<u8>, String)>>,
     clients: usize,

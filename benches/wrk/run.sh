@@ -17,6 +17,9 @@ bin=$PWD/target/release/qunbot
 dir=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
 
+if curl -s http://127.0.0.1:18080/healthz > /dev/null; then
+    echo "port 18080 is taken (a daemon left over from another run?)"; exit 1
+fi
 cp bot-config.toml sensitive-words.txt coupons-*.txt "$dir"/
 # No secret (the load is unsigned), other ports, 100 more groups.
 sed -i -e '/^secret = /d' -e 's/^listen = .*/listen = "127.0.0.1:18080"/' \
@@ -26,11 +29,13 @@ for g in $(seq 800000 800099); do
 done
 export QUNBOT_ACCESS_TOKEN=bench-token
 "$bin" simulate --listen 127.0.0.1:15700 > "$dir/simulator.log" 2>&1 &
-(cd "$dir" && RUST_LOG=warn "$bin" run --config bot-config.toml > "$dir/daemon.log" 2>&1) &
+(cd "$dir" && RUST_LOG=warn exec "$bin" run --config bot-config.toml > "$dir/daemon.log" 2>&1) &
+daemon=$!
 for _ in $(seq 100); do
     curl -sf http://127.0.0.1:18080/healthz > /dev/null && break
     sleep 0.1
 done
+kill -0 "$daemon" || { echo "the daemon did not start:"; cat "$dir/daemon.log"; exit 1; }
 
 echo "cores: $(nproc)"
 wrk -t1 -c32 -d"$DURATION" -s benches/wrk/distinct.lua http://127.0.0.1:18080/onebot

@@ -17,7 +17,11 @@
 //! a growing delay: they are durable in the log, and the engine never spins.
 //!
 //! Intake comes through the [`journal`], which group-commits inbound events into
-//! the event log and hands each new one to the engine.
+//! the event log and hands each new one to the engine. The journal's transaction
+//! only logs: whatever derives from an event (the member roster included) is
+//! written in the engine's batch, which gathers for a few milliseconds so that
+//! one commit covers many journal batches. Both share SQLite's one writer; the
+//! request waits only on the small one.
 //!
 //! # Steps
 //!
