@@ -70,6 +70,7 @@ pub struct Daemon {
     engine: JoinHandle<()>,
     media: JoinHandle<()>,
     outbox: JoinHandle<()>,
+    engine_wake: Arc<Notify>,
 }
 
 impl Daemon {
@@ -137,6 +138,7 @@ impl Daemon {
         }
         let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE);
         let (journal, journal_task) = Journal::spawn(store.clone(), engine_tx);
+        let engine_wake = engine.waker();
         let engine_task = tokio::spawn(engine.run(engine_rx));
         let stop_intake = CancellationToken::new();
         let media_task = media::spawn(
@@ -184,7 +186,14 @@ impl Daemon {
             engine: engine_task,
             media: media_task,
             outbox: outbox_task,
+            engine_wake,
         })
+    }
+
+    /// Makes the engine fire due timers and plan schedules now rather than at
+    /// its next look at the clock (within 30 s): for a clock moved by hand.
+    pub fn look_at_the_clock(&self) {
+        self.engine_wake.notify_one();
     }
 
     /// Where the webhook listens.

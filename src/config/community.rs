@@ -145,7 +145,7 @@ pub struct CommandsConfig {
     pub rules: String,
 }
 
-fn template(
+pub(super) fn template(
     checker: &mut Checker,
     value: Option<&Spanned<String>>,
     default: &str,

@@ -12,6 +12,7 @@ mod hygiene;
 mod problem;
 mod raw;
 pub mod reload;
+mod schedule;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
@@ -31,6 +32,10 @@ pub use env::Env;
 pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
+pub use schedule::{
+    local_time, parse_instant, Announcement, FlashSale, Groups, PacketSpec, QuietHours, SalePhase,
+    ScheduleConfig, When,
+};
 
 /// The file the daemon reads when `--config` is not given.
 pub const DEFAULT_PATH: &str = "bot-config.toml";
@@ -63,6 +68,11 @@ pub struct Config {
     /// Coupon pools by name.
     pub coupons: std::collections::BTreeMap<String, CouponPool>,
     pub commands: CommandsConfig,
+    /// Quiet hours and the daily cap of automatic messages.
+    pub schedule: ScheduleConfig,
+    pub announcements: Vec<Announcement>,
+    pub flash_sales: Vec<FlashSale>,
+
     /// The sensitive-word filter, when `[filter]` is configured.
     pub filter: Option<FilterConfig>,
     /// Things worth telling the operator that do not stop the config from loading.
@@ -440,6 +450,11 @@ impl Checker<'_> {
         let tasks = self.tasks(&raw.tasks, pools);
         let points = self.points(&raw.points);
         let commands = self.commands(&raw.commands);
+        let schedule = self.schedule(&raw.schedule);
+        let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
+        let announcements = self.announcements(&raw.announcements, tz);
+        let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now());
+
         let filter = match &raw.filter {
             Some(f) => self.filter(base, f).map(Some),
             None => Some(None),
@@ -472,6 +487,10 @@ impl Checker<'_> {
             points,
             coupons: coupons?,
             commands,
+            schedule: schedule?,
+            announcements: announcements?,
+            flash_sales: flash_sales?,
+
             filter: filter?,
             warnings: std::mem::take(&mut self.warnings),
         })

@@ -53,6 +53,13 @@ pub struct RawConfig {
     pub coupons: std::collections::BTreeMap<String, RawCouponPool>,
     #[serde(default)]
     pub commands: RawCommands,
+    #[serde(default)]
+    pub schedule: RawSchedule,
+    #[serde(default)]
+    pub announcements: Vec<RawAnnouncement>,
+    #[serde(default)]
+    pub flash_sales: Vec<RawFlashSale>,
+
     pub filter: Option<RawFilter>,
 }
 
@@ -286,4 +293,67 @@ pub struct RawCouponPool {
 pub struct RawCommands {
     pub cooldown: Option<HumanDuration>,
     pub rules: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub quiet_hours: Option<Spanned<String>>,
+    pub daily_cap: Option<u32>,
+    pub stagger: Option<HumanDuration>,
+}
+
+/// `"all"` or a list of group ids.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawGroups {
+    Word(String),
+    List(Vec<Id>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedPacketSpec {
+    pub points: u32,
+    pub shares: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnnouncement {
+    pub id: Spanned<String>,
+    pub cron: Option<Spanned<String>>,
+    pub at: Option<Spanned<String>>,
+    pub groups: Option<Spanned<RawGroups>>,
+    pub text: Spanned<String>,
+    pub grace: Option<HumanDuration>,
+    pub red_packet: Option<Spanned<RawRedPacketSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFlashSale {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub price: Option<String>,
+    pub link: Option<String>,
+    pub starts_at: Spanned<String>,
+    pub duration: HumanDuration,
+    #[serde(default)]
+    pub remind_before: Vec<HumanDuration>,
+    pub last_call: Option<HumanDuration>,
+    pub groups: Option<Spanned<RawGroups>>,
+    /// The posts' templates. A table of their own because `last_call` already
+    /// names the last call's lead time.
+    #[serde(default)]
+    pub texts: RawSaleTexts,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSaleTexts {
+    pub preview: Option<Spanned<String>>,
+    pub start: Option<Spanned<String>>,
+    pub last_call: Option<Spanned<String>>,
+    pub end: Option<Spanned<String>>,
 }

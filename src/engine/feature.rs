@@ -76,6 +76,14 @@ pub trait Feature: Send + Sync {
     fn on_wake(&self, timer: &Timer, _ctx: &Context) -> Result<Decision, WakeError> {
         Err(WakeError::NoFeature(timer.feature.clone()))
     }
+
+    /// The engine's periodic look at the time: at start, after each config
+    /// change, and at least every [`TICK`](super::TICK). A feature that acts on
+    /// its own (schedules) plans its timers here. A tick only plans: it may
+    /// change state and set timers; actions it returns are dropped.
+    fn on_tick(&self, _ctx: &Context) -> Decision {
+        Decision::default()
+    }
 }
 
 /// The features, in the order they see each event: each sees the state changes
@@ -128,6 +136,24 @@ impl Features {
         let mut all = Decision::default();
         apply(state, &mut all, decision);
         Ok(all)
+    }
+}
+
+impl Features {
+    /// Every feature's plan at a tick; the changes are applied to `state`.
+    pub fn tick(
+        &self,
+        state: &mut State,
+        config: &Config,
+        now: DateTime<Utc>,
+        seed: u64,
+    ) -> Decision {
+        let mut all = Decision::default();
+        for feature in &self.0 {
+            let decision = feature.on_tick(&Context::new(config, state, now, seed));
+            apply(state, &mut all, decision);
+        }
+        all
     }
 }
 

@@ -61,8 +61,10 @@ const MAX_BATCH: usize = 512;
 /// taking the writer for its own transaction (measured: 11,000 → 12,900
 /// events/s). A reply waits at most this long more; nobody in a chat notices.
 const GATHER: Duration = Duration::from_millis(5);
-/// Longest sleep with no timer due; timers added meanwhile shorten it.
-const IDLE: Duration = Duration::from_secs(60);
+/// Longest sleep between two looks at the clock: the loop re-reads the wall
+/// clock at least this often, so a suspended machine or a clock change cannot
+/// make it oversleep a schedule, and features get a tick ([`Feature::on_tick`]).
+pub const TICK: Duration = Duration::from_secs(30);
 /// Tries of one input on its own before it is given up as `engine.failed`.
 pub const ATTEMPTS: u32 = 3;
 /// First delay after a store failure; doubles up to [`MAX_RETRY_DELAY`].
@@ -127,6 +129,10 @@ pub struct Engine<S: Storage> {
     failures_in_a_row: u32,
     /// When chat messages were queued for each group in the last minute.
     chat_queued: ChatBudget,
+    /// When the loop next offers the features a tick.
+    next_tick: tokio::time::Instant,
+    /// Makes the loop look at the clock now (see [`Engine::waker`]).
+    wake: Arc<Notify>,
 }
 
 impl<S: Storage> Engine<S> {
@@ -154,7 +160,65 @@ impl<S: Storage> Engine<S> {
             effects_waiting: true,
             failures_in_a_row: 0,
             chat_queued: ChatBudget::default(),
+            next_tick: tokio::time::Instant::now(),
+            wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// A handle that makes the running loop fire due timers and tick at once,
+    /// for a clock that moved without the loop seeing it (a test's manual clock).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// Offers every feature a tick and commits what they plan. A tick that fails
+    /// leaves nothing behind: the state is read back and the next tick plans again.
+    pub async fn tick(&mut self) -> Result<(), S::Error> {
+        self.next_tick = tokio::time::Instant::now() + TICK;
+        let config = self.config.borrow().clone();
+        let now = self.clock.now();
+        let (state, features) = (&mut self.state, &self.features);
+        let seed = seed(now.timestamp(), 2);
+        let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            features.tick(state, &config, now, seed)
+        }));
+        let Ok(decision) = decided else {
+            tracing::error!("a feature panicked while planning at a tick");
+            return self.reload_state().await;
+        };
+        if !decision.actions.is_empty() {
+            tracing::error!(
+                "a tick decided {} action(s); dropped: ticks only plan",
+                decision.actions.len()
+            );
+        }
+        let commit = Commit {
+            changes: decision.changes,
+            timers: decision.timers,
+            ..Commit::default()
+        };
+        if commit.is_empty() {
+            return Ok(());
+        }
+        self.next_timer = None;
+        if let Err(e) = self.store.commit(&commit).await {
+            self.reload_state().await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Fires due timers, then ticks if a tick is due.
+    async fn look_at_the_clock(&mut self, tick_now: bool) {
+        if let Err(e) = self.fire_due_timers().await {
+            tracing::error!("cannot fire timers yet: {e}");
+            self.failures_in_a_row += 1;
+        }
+        if tick_now || tokio::time::Instant::now() >= self.next_tick {
+            if let Err(e) = self.tick().await {
+                tracing::error!("cannot plan at this tick: {e}");
+            }
+        }
     }
 
     /// The features' state as the engine holds it.
@@ -207,6 +271,10 @@ impl<S: Storage> Engine<S> {
     /// Handles committed events and due timers until the journal closes the channel.
     pub async fn run(mut self, mut committed: mpsc::Receiver<Committed>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut config_changes = self.config.clone();
+        let mut config_open = true;
+        let wake = self.wake.clone();
+        self.look_at_the_clock(true).await;
         loop {
             if !self.backlog.is_empty() || self.failures_in_a_row > 0 {
                 tokio::time::sleep(self.retry_delay()).await;
@@ -223,7 +291,10 @@ impl<S: Storage> Engine<S> {
                     continue;
                 }
             }
-            let sleep = self.until_next_timer().await;
+            let until_tick = self
+                .next_tick
+                .saturating_duration_since(tokio::time::Instant::now());
+            let sleep = self.until_next_timer().await.min(until_tick);
             tokio::select! {
                 received = committed.recv_many(&mut batch, MAX_BATCH) => {
                     if received == 0 {
@@ -240,13 +311,16 @@ impl<S: Storage> Engine<S> {
                     }
                     let inputs = batch.drain(..).map(|(id, e)| Input::Event(id, e)).collect();
                     self.process(inputs).await;
-                }
-                _ = tokio::time::sleep(sleep) => {
-                    if let Err(e) = self.fire_due_timers().await {
-                        tracing::error!("cannot fire timers yet: {e}");
-                        self.failures_in_a_row += 1;
+                    if tokio::time::Instant::now() >= self.next_tick {
+                        self.look_at_the_clock(true).await;
                     }
                 }
+                _ = tokio::time::sleep(sleep) => self.look_at_the_clock(false).await,
+                _ = wake.notified() => self.look_at_the_clock(true).await,
+                changed = config_changes.changed(), if config_open => match changed {
+                    Ok(()) => self.look_at_the_clock(true).await,
+                    Err(_) => config_open = false,
+                },
             }
         }
         if !self.backlog.is_empty() {
@@ -302,11 +376,11 @@ impl<S: Storage> Engine<S> {
                     _ => None,
                 };
                 self.next_timer = Some(due);
-                due.map_or(IDLE, |due| {
+                due.map_or(TICK, |due| {
                     (due - self.clock.now())
                         .to_std()
                         .unwrap_or_default()
-                        .min(IDLE)
+                        .min(TICK)
                 })
             }
             Ok(NextTimer::Unreadable { id, reason }) => {

@@ -1,0 +1,525 @@
+//! Automatic messages: `[schedule]` (quiet hours, the daily cap), the
+//! `[[announcements]]` and the `[[flash_sales]]` with their countdown posts.
+//! What fires when is computed here, from the config alone, so `qunbot check`
+//! can show the next fires and the scheduler feature can plan them.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use toml::Spanned;
+
+use super::raw::{RawAnnouncement, RawFlashSale, RawGroups, RawSchedule};
+use super::{Checker, Problem};
+use crate::domain::{Id, Template};
+
+/// Variables of an announcement's text.
+pub const ANNOUNCEMENT_VARS: &[&str] = &["group"];
+/// Variables of a flash sale's posts.
+pub const SALE_VARS: &[&str] = &["title", "price", "link", "starts_at", "left", "ends_at"];
+
+#[derive(Clone, Debug)]
+pub struct ScheduleConfig {
+    /// Automatic messages wait for the window's end; `None` = no quiet hours.
+    pub quiet_hours: Option<QuietHours>,
+    /// Automatic messages per group per local day.
+    pub daily_cap: u32,
+    /// Time between one automatic message's posts to two groups, so a schedule
+    /// for many groups never posts in a burst.
+    pub stagger: Duration,
+}
+
+/// A daily window of local time, `start` inclusive, `end` exclusive; it wraps
+/// midnight when `start > end` (`22:00-08:00`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuietHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl QuietHours {
+    pub fn parse(s: &str) -> Result<QuietHours, String> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("`{s}` is not a window such as \"22:00-08:00\""))?;
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                .map_err(|_| format!("`{}` is not a time such as \"22:00\"", t.trim()))
+        };
+        let (start, end) = (time(a)?, time(b)?);
+        if start == end {
+            return Err(format!(
+                "`{s}` starts and ends at the same time; write \"\" for no quiet hours"
+            ));
+        }
+        Ok(QuietHours { start, end })
+    }
+
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        if self.start < self.end {
+            self.start <= t && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
+
+    /// When the window that holds `now` ends; `now` itself when it is outside.
+    pub fn end_after(&self, now: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        let local = now.with_timezone(&tz);
+        if !self.contains(local.time()) {
+            return now;
+        }
+        let mut day = local.date_naive();
+        if local.time() >= self.end {
+            day = day.succ_opt().unwrap_or(day);
+        }
+        local_time(tz, day.and_time(self.end)).unwrap_or(now)
+    }
+}
+
+/// The groups a schedule posts to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Groups {
+    All,
+    List(Vec<Id>),
+}
+
+impl Groups {
+    /// The managed groups meant, in config order.
+    pub fn resolve(&self, managed: &[super::GroupConfig]) -> Vec<Id> {
+        match self {
+            Groups::All => managed.iter().map(|g| g.id.clone()).collect(),
+            Groups::List(ids) => ids.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Groups::All => "all".into(),
+            Groups::List(ids) => ids.iter().map(Id::to_string).collect::<Vec<_>>().join(","),
+        }
+    }
+}
+
+/// When an announcement fires: on a cron schedule in the config's zone, or once.
+#[derive(Clone, Debug)]
+pub enum When {
+    Cron(Box<cron::Schedule>),
+    At(DateTime<Utc>),
+}
+
+impl When {
+    /// The first fire strictly after `after`.
+    pub fn next_after(&self, after: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+        match self {
+            When::Cron(schedule) => schedule
+                .after(&after.with_timezone(&tz))
+                .next()
+                .map(|t| t.with_timezone(&Utc)),
+            When::At(at) => (*at > after).then_some(*at),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            When::Cron(s) => format!("cron {}", s.source()),
+            When::At(at) => format!("at {}", at.to_rfc3339()),
+        }
+    }
+}
+
+/// A red packet opened with an announcement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketSpec {
+    pub points: u32,
+    pub shares: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Announcement {
+    pub id: String,
+    pub when: When,
+    pub groups: Groups,
+    pub text: Template,
+    /// A fire late by at most this is sent once; later, it is missed.
+    pub grace: Duration,
+    pub red_packet: Option<PacketSpec>,
+    /// Changes whenever anything that decides what is posted when changes, so a
+    /// reload drops the occurrences planned from the old definition.
+    pub fingerprint: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct FlashSale {
+    pub id: String,
+    pub title: String,
+    pub price: String,
+    pub link: String,
+    pub starts_at: DateTime<Utc>,
+    pub duration: Duration,
+    pub remind_before: Vec<Duration>,
+    pub last_call: Option<Duration>,
+    pub groups: Groups,
+    pub preview: Template,
+    pub start: Template,
+    pub last_call_text: Template,
+    pub end: Template,
+    pub fingerprint: String,
+}
+
+/// One post of a flash sale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SalePhase {
+    /// A countdown post this long before the start.
+    Preview(Duration),
+    Start,
+    LastCall,
+    End,
+}
+
+impl FlashSale {
+    pub fn ends_at(&self) -> DateTime<Utc> {
+        self.starts_at + chrono::Duration::from_std(self.duration).unwrap_or_default()
+    }
+
+    /// Every post, with when it is due and the latest it may still go out: a
+    /// countdown never after the start, the start and the last call never after
+    /// the end, the end post within ten minutes of the end.
+    pub fn posts(&self) -> Vec<(SalePhase, DateTime<Utc>, DateTime<Utc>)> {
+        let ends = self.ends_at();
+        let mut posts: Vec<_> = self
+            .remind_before
+            .iter()
+            .map(|lead| {
+                let due = self.starts_at - chrono::Duration::from_std(*lead).unwrap_or_default();
+                (SalePhase::Preview(*lead), due, self.starts_at)
+            })
+            .collect();
+        posts.push((SalePhase::Start, self.starts_at, ends));
+        if let Some(lead) = self.last_call {
+            let due = ends - chrono::Duration::from_std(lead).unwrap_or_default();
+            if due > self.starts_at {
+                posts.push((SalePhase::LastCall, due, ends));
+            }
+        }
+        posts.push((SalePhase::End, ends, ends + chrono::Duration::minutes(10)));
+        posts
+    }
+
+    pub fn template(&self, phase: SalePhase) -> &Template {
+        match phase {
+            SalePhase::Preview(_) => &self.preview,
+            SalePhase::Start => &self.start,
+            SalePhase::LastCall => &self.last_call_text,
+            SalePhase::End => &self.end,
+        }
+    }
+}
+
+impl SalePhase {
+    /// A stable name, part of the post's schedule key.
+    pub fn key(&self) -> String {
+        match self {
+            SalePhase::Preview(lead) => format!("preview-{}", humantime::format_duration(*lead)),
+            SalePhase::Start => "start".into(),
+            SalePhase::LastCall => "last_call".into(),
+            SalePhase::End => "end".into(),
+        }
+    }
+}
+
+/// A local date and time in `tz` as UTC (the earlier one when a clock change
+/// makes it ambiguous; `None` when it does not exist).
+pub fn local_time(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// `"YYYY-MM-DD HH:MM[:SS]"` in `tz`, or RFC 3339.
+pub fn parse_instant(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
+        .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
+        .map_err(|_| format!("`{s}` is not a time such as \"2026-11-25 20:00\" (or RFC 3339)"))?;
+    local_time(tz, naive).ok_or_else(|| format!("`{s}` does not exist in {tz} (a clock change)"))
+}
+
+/// Parses a cron expression in the `cron` crate's format (sec min hour day
+/// month weekday [year]).
+fn parse_cron(s: &str) -> Result<cron::Schedule, String> {
+    cron::Schedule::from_str(s).map_err(|e| {
+        format!(
+            "`{s}` is not a cron schedule ({e}); write six fields: sec min hour day month weekday, e.g. \"0 0 9 * * *\""
+        )
+    })
+}
+
+/// The `cron` crate counts weekdays from Sunday = 1, unlike Unix cron (Monday =
+/// 1): a numeric weekday field almost always means something else than written.
+fn numeric_weekday_warning(s: &str) -> Option<String> {
+    let weekday = s.split_whitespace().nth(5)?;
+    if !weekday.chars().any(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    const NAMES: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let named: String = weekday
+        .chars()
+        .map(|c| match c.to_digit(10) {
+            Some(d @ 1..=7) => NAMES[d as usize - 1].to_string(),
+            _ => c.to_string(),
+        })
+        .collect();
+    Some(format!(
+        "warning: the weekday field `{weekday}` is numeric, and the cron format used here counts \
+         Sunday = 1, so it means `{named}`; write day names (e.g. `Mon-Fri`) to say what you mean"
+    ))
+}
+
+impl Checker<'_> {
+    pub(super) fn schedule(&mut self, raw: &RawSchedule) -> Option<ScheduleConfig> {
+        let quiet_hours = match &raw.quiet_hours {
+            None => Some(QuietHours::parse("22:00-08:00").ok()),
+            Some(v) if v.get_ref().trim().is_empty() => Some(None),
+            Some(v) => self.check(v, |s| QuietHours::parse(s).map(Some)),
+        }?;
+        Some(ScheduleConfig {
+            quiet_hours,
+            daily_cap: raw.daily_cap.unwrap_or(6),
+            stagger: raw.stagger.map_or(Duration::from_secs(5), |d| d.0),
+        })
+    }
+
+    fn groups(&mut self, raw: Option<&Spanned<RawGroups>>) -> Option<Groups> {
+        let Some(raw) = raw else {
+            return Some(Groups::All);
+        };
+        match raw.get_ref() {
+            RawGroups::Word(w) if w == "all" => Some(Groups::All),
+            RawGroups::Word(w) => {
+                self.problem(
+                    raw,
+                    format!("groups = \"{w}\": write \"all\" or a list of group ids"),
+                );
+                None
+            }
+            RawGroups::List(ids) if ids.is_empty() => {
+                self.problem(
+                    raw,
+                    "groups is empty: write \"all\" or some group ids".into(),
+                );
+                None
+            }
+            RawGroups::List(ids) => Some(Groups::List(ids.clone())),
+        }
+    }
+
+    fn unique_id(&mut self, seen: &mut HashSet<String>, id: &Spanned<String>, what: &str) -> bool {
+        let text = id.get_ref().trim();
+        if text.is_empty() || text.contains('/') {
+            self.problem(id, format!("{what} id `{text}` is empty or has a `/`"));
+            return false;
+        }
+        if !seen.insert(text.to_string()) {
+            self.problem(
+                id,
+                format!("{what} id `{text}` is used twice; ids key the fire log, so each must be unique"),
+            );
+            return false;
+        }
+        true
+    }
+
+    pub(super) fn announcements(
+        &mut self,
+        raw: &[RawAnnouncement],
+        tz: Tz,
+    ) -> Option<Vec<Announcement>> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut ok = true;
+        for a in raw {
+            if !self.unique_id(&mut seen, &a.id, "announcement") {
+                ok = false;
+                continue;
+            }
+            let when = match (&a.cron, &a.at) {
+                (Some(c), None) => {
+                    if let Some(w) = numeric_weekday_warning(c.get_ref()) {
+                        self.warnings.push(Problem::at_span(
+                            self.file,
+                            self.text,
+                            Some(c.span()),
+                            w,
+                        ));
+                    }
+                    self.check(c, parse_cron).map(|s| When::Cron(Box::new(s)))
+                }
+                (None, Some(at)) => self.check(at, |s| parse_instant(s, tz)).map(When::At),
+                _ => {
+                    self.problem(&a.id, "write exactly one of `cron` or `at`".into());
+                    None
+                }
+            };
+            let groups = self.groups(a.groups.as_ref());
+            let text = self.check(&a.text, |s| Template::parse(s, ANNOUNCEMENT_VARS));
+            let red_packet = match &a.red_packet {
+                None => Some(None),
+                Some(p) => {
+                    let spec = p.get_ref();
+                    if spec.shares == 0 || spec.points < spec.shares {
+                        self.problem(
+                            p,
+                            "a red packet needs at least one share and at least one point per share"
+                                .into(),
+                        );
+                        None
+                    } else {
+                        Some(Some(PacketSpec {
+                            points: spec.points,
+                            shares: spec.shares,
+                        }))
+                    }
+                }
+            };
+            let grace = a.grace.map_or(Duration::from_secs(600), |d| d.0);
+            match (when, groups, text, red_packet) {
+                (Some(when), Some(groups), Some(text), Some(red_packet)) => {
+                    let fingerprint = format!(
+                        "{}|{}|{}|{}|{:?}",
+                        when.describe(),
+                        groups.describe(),
+                        a.text.get_ref(),
+                        grace.as_secs(),
+                        red_packet
+                    );
+                    out.push(Announcement {
+                        id: a.id.get_ref().trim().to_string(),
+                        when,
+                        groups,
+                        text,
+                        grace,
+                        red_packet,
+                        fingerprint,
+                    });
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    pub(super) fn flash_sales(
+        &mut self,
+        raw: &[RawFlashSale],
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Option<Vec<FlashSale>> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut ok = true;
+        for s in raw {
+            if !self.unique_id(&mut seen, &s.id, "flash sale") {
+                ok = false;
+                continue;
+            }
+            let starts_at = self.check(&s.starts_at, |v| parse_instant(v, tz));
+            if let Some(at) = starts_at {
+                if at < now {
+                    let reason = format!(
+                        "warning: flash sale `{}` starts at {}, in the past; only its posts still due are sent",
+                        s.id.get_ref(),
+                        at.with_timezone(&tz).format("%Y-%m-%d %H:%M")
+                    );
+                    self.warnings.push(Problem::at_span(
+                        self.file,
+                        self.text,
+                        Some(s.starts_at.span()),
+                        reason,
+                    ));
+                }
+            }
+            let groups = self.groups(s.groups.as_ref());
+            let mut texts = Vec::new();
+            for (value, default) in [
+                (
+                    &s.texts.preview,
+                    "【预告】{title} {starts_at} 开抢，还有 {left}！{price} {link}",
+                ),
+                (
+                    &s.texts.start,
+                    "【开抢】{title} 现在开始！{price} {link}（{ends_at} 结束）",
+                ),
+                (
+                    &s.texts.last_call,
+                    "【最后机会】{title} 还剩 {left} 结束！{price} {link}",
+                ),
+                (&s.texts.end, "【已结束】{title} 秒杀结束，感谢参与！"),
+            ] {
+                texts.push(super::community::template(
+                    self,
+                    value.as_ref(),
+                    default,
+                    SALE_VARS,
+                ));
+            }
+            let duration = s.duration.0;
+            if duration.is_zero() {
+                self.problem(
+                    &s.id,
+                    "a flash sale's duration must be more than zero".into(),
+                );
+                ok = false;
+                continue;
+            }
+            let [Some(preview), Some(start), Some(last_call_text), Some(end)]: [Option<Template>;
+                4] = texts.try_into().unwrap_or([None, None, None, None])
+            else {
+                ok = false;
+                continue;
+            };
+            match (starts_at, groups) {
+                (Some(starts_at), Some(groups)) => {
+                    let mut remind_before: Vec<Duration> =
+                        s.remind_before.iter().map(|d| d.0).collect();
+                    remind_before.sort_by(|a, b| b.cmp(a));
+                    remind_before.dedup();
+                    let last_call = s.last_call.map(|d| d.0);
+                    let fingerprint = format!(
+                        "{}|{}|{}|{}|{}|{:?}|{:?}|{:?}",
+                        s.title,
+                        s.price.clone().unwrap_or_default(),
+                        s.link.clone().unwrap_or_default(),
+                        starts_at.to_rfc3339(),
+                        duration.as_secs(),
+                        remind_before,
+                        last_call,
+                        (groups.describe(), &preview, &start, &last_call_text, &end)
+                    );
+                    out.push(FlashSale {
+                        id: s.id.get_ref().trim().to_string(),
+                        title: s.title.clone(),
+                        price: s.price.clone().unwrap_or_default(),
+                        link: s.link.clone().unwrap_or_default(),
+                        starts_at,
+                        duration,
+                        remind_before,
+                        last_call,
+                        groups,
+                        preview,
+                        start,
+                        last_call_text,
+                        end,
+                        fingerprint,
+                    });
+                }
+                _ => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+}
