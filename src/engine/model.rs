@@ -384,6 +384,11 @@ impl Decision {
         self
     }
 
+    pub fn timer(mut self, timer: Timer) -> Self {
+        self.timers.push(timer);
+        self
+    }
+
     pub fn effect(mut self, effect: Effect) -> Self {
         self.effects.push(effect);
         self

@@ -7,15 +7,19 @@
 //! - [`points`]: the points ledger's rules: check-in and streaks, ranks, coupons.
 //! - [`hygiene`]: the sensitive-word filter's actions, strikes and escalation.
 //! - [`commands`]: slash-commands, permissions, cooldowns, answers.
+//! - [`schedule`]: announcements and flash-sale posts on a restart-safe schedule,
+//!   under the rules of [`automatic`] messages (quiet hours, the daily cap).
 //!
 //! Each plugs into the engine through [`Feature`] (see [`crate::engine::feature`]);
 //! [`all`] is the list the daemon runs. What they remember and the changes they
 //! make to it are the engine's model ([`crate::engine::model`]).
 
+pub mod automatic;
 pub mod commands;
 pub mod hygiene;
 pub mod onboarding;
 pub mod points;
+pub mod schedule;
 pub mod tasks;
 #[cfg(test)]
 pub mod testkit;
@@ -36,6 +40,7 @@ pub fn all() -> Features {
         Arc::new(onboarding::Onboarding),
         Arc::new(commands::Commands),
         Arc::new(tasks::Tasks),
+        Arc::new(schedule::Schedule),
     ])
 }
 

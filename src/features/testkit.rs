@@ -34,12 +34,16 @@ impl Bot {
         )
         .unwrap();
         std::fs::write(dir.path().join("words.txt"), WORDS).unwrap();
-        let text = format!(
-            "[gateway]\n[admins]\nusers = [{OPERATOR}]\n[[groups]]\nid = {GROUP}\nname = \"宝妈群\"\n[coupons.newcomer]\nfile = \"codes.txt\"\ntitle = \"满50减10券\"\nlow_warning = 2\n{extra}"
-        );
+        let text = config_text(extra);
         let config = Config::parse(&dir.path().join("bot-config.toml"), &text, &Env::default())
             .unwrap_or_else(|e| panic!("test config: {e}"));
         let mut state = State::default();
+        // The bot has heard from its group, so it knows which account posts there.
+        state.apply(&crate::engine::Change::record(
+            super::schedule::NAME,
+            format!("seen/{GROUP}"),
+            &Id::number(ACCOUNT),
+        ));
         state.coupons.insert(
             "newcomer".into(),
             config.coupons["newcomer"].codes.iter().cloned().collect(),
@@ -64,6 +68,22 @@ impl Bot {
         self.features
             .wake(timer, &mut self.state, &self.config, self.now, 0)
             .expect("a wake-up of a known feature")
+    }
+
+    /// The engine's periodic tick: features plan their timers.
+    pub fn tick(&mut self) -> Decision {
+        self.features
+            .tick(&mut self.state, &self.config, self.now, 0)
+    }
+
+    /// Reads the config again with `extra` in place of the first one's.
+    pub fn reconfigure(&mut self, extra: &str) {
+        self.config = Config::parse(
+            &self._dir.path().join("bot-config.toml"),
+            &config_text(extra),
+            &Env::default(),
+        )
+        .unwrap_or_else(|e| panic!("test config: {e}"));
     }
 
     pub fn advance(&mut self, seconds: i64) {
@@ -103,6 +123,12 @@ impl Bot {
             })
             .collect()
     }
+}
+
+fn config_text(extra: &str) -> String {
+    format!(
+        "[gateway]\n[admins]\nusers = [{OPERATOR}]\n[[groups]]\nid = {GROUP}\nname = \"宝妈群\"\n[coupons.newcomer]\nfile = \"codes.txt\"\ntitle = \"满50减10券\"\nlow_warning = 2\n{extra}"
+    )
 }
 
 pub fn event(body: EventBody) -> Event {

@@ -1,0 +1,509 @@
+//! Announcements and flash-sale posts on a restart-safe schedule.
+//!
+//! Each schedule's next occurrence is **materialised** before it is due: a
+//! record keyed by (schedule, instant) holding the groups still to post to, and
+//! a timer. A fire posts to one group and is one transaction with that post's
+//! outbox row, so no key can post twice, a restart loses nothing, and the groups
+//! of one occurrence are posted to [`stagger`](crate::config::ScheduleConfig)
+//! apart, never in a burst.
+//!
+//! Planning happens at the engine's ticks (at start, on a config change, every
+//! 30 s) and after each occurrence is done:
+//! - a recurring announcement whose fires were missed (daemon down, clock jump)
+//!   posts the latest of them once if it is late by at most `grace`, and logs
+//!   the others as one `schedule.missed`; nothing is replayed in a burst;
+//! - a schedule seen for the first time starts from now: a time already past
+//!   is not posted (a flash sale's post still within its deadline is);
+//! - a changed or removed schedule drops its planned occurrence
+//!   (`schedule.dropped`), and the new definition plans from now.
+//!
+//! Every post obeys [`super::automatic`]: quiet hours and the daily cap defer it
+//! to their end when its deadline allows, otherwise it is missed with that
+//! reason; a flash sale's countdown post is never sent after the sale started.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::automatic::{self, Gate};
+use super::{human_duration, say, Change, Context, Decision, Feature, Timer};
+use crate::config::{Announcement, Config, FlashSale, SalePhase};
+use crate::domain::{Event, GroupKey, Id, Message};
+use crate::engine::WakeError;
+
+pub const NAME: &str = "schedule";
+
+/// How many past fires of one schedule planning looks at, at most, to count
+/// what was missed while the daemon was down.
+const MISSED_SCAN: usize = 10_000;
+
+/// A planned occurrence: what is left of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Occurrence {
+    pub schedule: String,
+    pub instant: DateTime<Utc>,
+    /// The latest time a post of it may go out.
+    pub deadline: DateTime<Utc>,
+    pub fingerprint: String,
+    /// Groups not posted to yet, each with the earliest time it may be.
+    pub pending: Vec<(Id, DateTime<Utc>)>,
+}
+
+/// The last occurrence of a schedule that is done (posted or missed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Done {
+    instant: DateTime<Utc>,
+    fingerprint: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ScheduleWake {
+    /// The occurrence's record key.
+    pub occurrence: String,
+}
+
+/// What a schedule key names, resolved against the config in force.
+enum Source<'a> {
+    Announcement(&'a Announcement),
+    Sale(&'a FlashSale, SalePhase, DateTime<Utc>, DateTime<Utc>),
+}
+
+impl Source<'_> {
+    fn fingerprint(&self) -> &str {
+        match self {
+            Source::Announcement(a) => &a.fingerprint,
+            Source::Sale(s, ..) => &s.fingerprint,
+        }
+    }
+}
+
+fn announcement_key(a: &Announcement) -> String {
+    format!("a:{}", a.id)
+}
+
+fn sale_key(s: &FlashSale, phase: SalePhase) -> String {
+    format!("s:{}:{}", s.id, phase.key())
+}
+
+fn occurrence_key(schedule: &str, instant: DateTime<Utc>) -> String {
+    format!("occ/{schedule}/{}", instant.to_rfc3339())
+}
+
+/// Every schedule key of the config with what it names.
+fn sources(config: &Config) -> BTreeMap<String, Source<'_>> {
+    let mut all = BTreeMap::new();
+    for a in &config.announcements {
+        all.insert(announcement_key(a), Source::Announcement(a));
+    }
+    for s in &config.flash_sales {
+        for (phase, due, deadline) in s.posts() {
+            all.insert(sale_key(s, phase), Source::Sale(s, phase, due, deadline));
+        }
+    }
+    all
+}
+
+/// Whether a flash sale was cancelled by `/flashsale cancel`.
+pub fn is_cancelled(sale: &FlashSale, ctx: &Context) -> bool {
+    ctx.state
+        .record::<String>(NAME, &format!("cancelled/{}", sale.id))
+        .is_some_and(|f| f == sale.fingerprint)
+}
+
+/// The bot account that posts in `group`: the one its events last came from.
+pub fn account_of(group: &Id, ctx: &Context) -> Option<Id> {
+    ctx.state.record(NAME, &format!("seen/{group}"))
+}
+
+pub struct Schedule;
+
+impl Feature for Schedule {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        event.group().is_some()
+    }
+
+    /// Learns which account posts in which group.
+    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        let Some(group) = event.group() else {
+            return Decision::default();
+        };
+        if !ctx.config.is_managed(group) || account_of(group, ctx).as_ref() == Some(&event.account)
+        {
+            return Decision::default();
+        }
+        Decision::default().change(Change::record(
+            NAME,
+            format!("seen/{group}"),
+            &event.account,
+        ))
+    }
+
+    fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
+        let wake: ScheduleWake = timer.wake()?;
+        Ok(fire(&wake.occurrence, &timer.account, ctx))
+    }
+
+    fn on_tick(&self, ctx: &Context) -> Decision {
+        plan(ctx, None)
+    }
+}
+
+/// A log row about a schedule as a whole (no one group).
+fn note(kind: &str, detail: serde_json::Value) -> Change {
+    Change::Note {
+        kind: kind.to_string(),
+        account: Id::number(0),
+        group: None,
+        user: None,
+        detail,
+    }
+}
+
+/// Plans every schedule (or only `only`): drops occurrences whose schedule
+/// changed or went, and materialises the next occurrence of each schedule that
+/// has none.
+pub fn plan(ctx: &Context, only: Option<&str>) -> Decision {
+    let mut d = Decision::default();
+    let sources = sources(ctx.config);
+    let mut planned = std::collections::HashSet::new();
+    for (key, value) in ctx.state.records_of(NAME) {
+        if !key.starts_with("occ/") {
+            continue;
+        }
+        let Ok(occ) = serde_json::from_value::<Occurrence>(value.clone()) else {
+            d = d.change(Change::forget(NAME, key.clone()));
+            continue;
+        };
+        if only.is_some_and(|o| o != occ.schedule) {
+            continue;
+        }
+        let reason = match sources.get(&occ.schedule) {
+            None => Some("removed"),
+            Some(s) if s.fingerprint() != occ.fingerprint => Some("changed"),
+            Some(Source::Sale(sale, ..)) if is_cancelled(sale, ctx) => Some("cancelled"),
+            Some(_) => None,
+        };
+        match reason {
+            Some(reason) => {
+                d = d.change(Change::forget(NAME, key.clone())).change(note(
+                    "schedule.dropped",
+                    json!({"schedule": occ.schedule, "instant": occ.instant, "reason": reason}),
+                ));
+            }
+            None => {
+                planned.insert(occ.schedule.clone());
+            }
+        }
+    }
+    for (key, source) in &sources {
+        if planned.contains(key) || only.is_some_and(|o| o != key) {
+            continue;
+        }
+        let done = ctx
+            .state
+            .record::<Done>(NAME, &format!("last/{key}"))
+            .filter(|d| d.fingerprint == source.fingerprint());
+        d.merge(plan_one(key, source, done, ctx));
+    }
+    d
+}
+
+/// Plans the next occurrence of one schedule, given its last done one.
+fn plan_one(key: &str, source: &Source, done: Option<Done>, ctx: &Context) -> Decision {
+    let now = ctx.now;
+    let tz = ctx.config.timezone;
+    let mut d = Decision::default();
+    let (instant, deadline, groups) = match source {
+        Source::Announcement(a) => {
+            let grace = chrono::Duration::from_std(a.grace).unwrap_or_default();
+            let Some(last) = done else {
+                // First seen: from now on.
+                let Some(next) = a.when.next_after(now, tz) else {
+                    return d;
+                };
+                return materialise(key, source, next, next + grace, &a.groups, ctx);
+            };
+            // Every fire since the last done one that is already due: the
+            // latest within grace is posted once, the rest are missed.
+            let mut due = Vec::new();
+            let mut t = last.instant;
+            while let Some(next) = a.when.next_after(t, tz) {
+                if next > now || due.len() >= MISSED_SCAN {
+                    break;
+                }
+                due.push(next);
+                t = next;
+            }
+            let send = due.last().copied().filter(|t| *t + grace >= now);
+            let missed = due.len() - usize::from(send.is_some());
+            if missed > 0 {
+                d = d.change(note(
+                    "schedule.missed",
+                    json!({"schedule": key, "reason": "daemon_down", "count": missed,
+                           "first": due.first(), "last": due.get(missed - 1)}),
+                ));
+            }
+            let next = match send {
+                Some(t) => t,
+                None => match a.when.next_after(t.max(now), tz) {
+                    Some(t) => t,
+                    None => {
+                        // A one-shot whose time is gone: done.
+                        if let Some(last_due) = due.last() {
+                            d = d.change(done_record(key, *last_due, source));
+                        }
+                        return d;
+                    }
+                },
+            };
+            (next, next + grace, &a.groups)
+        }
+        Source::Sale(sale, _, due, deadline) => {
+            if done.is_some() || is_cancelled(sale, ctx) {
+                return d;
+            }
+            if *deadline < now {
+                return d.change(done_record(key, *due, source)).change(note(
+                    "schedule.missed",
+                    json!({"schedule": key, "instant": due, "reason": "in_past"}),
+                ));
+            }
+            (*due, *deadline, &sale.groups)
+        }
+    };
+    d.merge(materialise(key, source, instant, deadline, groups, ctx));
+    d
+}
+
+fn done_record(key: &str, instant: DateTime<Utc>, source: &Source) -> Change {
+    Change::record(
+        NAME,
+        format!("last/{key}"),
+        &Done {
+            instant,
+            fingerprint: source.fingerprint().to_string(),
+        },
+    )
+}
+
+fn materialise(
+    key: &str,
+    source: &Source,
+    instant: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    groups: &crate::config::Groups,
+    ctx: &Context,
+) -> Decision {
+    let groups: Vec<Id> = groups
+        .resolve(&ctx.config.groups)
+        .into_iter()
+        .filter(|g| ctx.config.is_managed(g))
+        .collect();
+    let occ = Occurrence {
+        schedule: key.to_string(),
+        instant,
+        deadline,
+        fingerprint: source.fingerprint().to_string(),
+        pending: groups.iter().map(|g| (g.clone(), instant)).collect(),
+    };
+    let record = occurrence_key(key, instant);
+    let account = groups
+        .iter()
+        .find_map(|g| account_of(g, ctx))
+        .unwrap_or(Id::number(0));
+    Decision::default()
+        .change(Change::record(NAME, record.clone(), &occ))
+        .timer(Timer::new(
+            instant.max(ctx.now),
+            &account,
+            NAME,
+            &ScheduleWake { occurrence: record },
+        ))
+}
+
+/// An occurrence's timer came due: post to the next group whose turn it is, or
+/// defer, or log what is missed; then re-arm for the groups left.
+fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
+    let mut d = Decision::default();
+    let Some(mut occ) = ctx.state.record::<Occurrence>(NAME, record) else {
+        return d; // dropped, or done by an earlier timer
+    };
+    let sources = sources(ctx.config);
+    let Some(source) = sources
+        .get(&occ.schedule)
+        .filter(|s| s.fingerprint() == occ.fingerprint)
+    else {
+        return d.change(Change::forget(NAME, record));
+    };
+    let now = ctx.now;
+    let mut posted = false;
+    let mut i = 0;
+    while i < occ.pending.len() {
+        let (group, not_before) = occ.pending[i].clone();
+        if now > occ.deadline {
+            d = d.change(missed(&occ, &group, "late", ctx));
+            occ.pending.remove(i);
+            continue;
+        }
+        if not_before > now || posted {
+            i += 1;
+            continue;
+        }
+        let Some(group_account) = account_of(&group, ctx) else {
+            d = d.change(missed(&occ, &group, "no_account", ctx));
+            occ.pending.remove(i);
+            continue;
+        };
+        if &group_account != account {
+            // Actions of a wake-up go out through its timer's account.
+            d = d.timer(Timer::new(
+                now,
+                &group_account,
+                NAME,
+                &ScheduleWake {
+                    occurrence: record.to_string(),
+                },
+            ));
+            return d.change(Change::record(NAME, record, &occ));
+        }
+        let key = GroupKey {
+            account: group_account,
+            group: group.clone(),
+        };
+        match automatic::gate(&key, ctx) {
+            Gate::Open => {
+                d = d
+                    .act(say(&group, text(source, &group, ctx)))
+                    .change(automatic::count_sent(&key, ctx))
+                    .change(Change::Note {
+                        kind: "schedule.sent".into(),
+                        account: key.account.clone(),
+                        group: Some(group.clone()),
+                        user: None,
+                        detail: json!({"schedule": occ.schedule, "instant": occ.instant}),
+                    });
+                occ.pending.remove(i);
+                posted = true;
+            }
+            Gate::Wait(until, why) if until <= occ.deadline => {
+                d = d.change(Change::Note {
+                    kind: "schedule.deferred".into(),
+                    account: key.account.clone(),
+                    group: Some(group.clone()),
+                    user: None,
+                    detail: json!({"schedule": occ.schedule, "instant": occ.instant, "reason": why, "until": until}),
+                });
+                occ.pending[i].1 = until;
+                i += 1;
+            }
+            Gate::Wait(_, why) | Gate::Closed(why) => {
+                d = d.change(missed(&occ, &group, why, ctx));
+                occ.pending.remove(i);
+            }
+        }
+    }
+    if occ.pending.is_empty() {
+        d = d.change(Change::forget(NAME, record)).change(done_record(
+            &occ.schedule,
+            occ.instant,
+            source,
+        ));
+        let done = Done {
+            instant: occ.instant,
+            fingerprint: occ.fingerprint.clone(),
+        };
+        d.merge(plan_one(&occ.schedule, source, Some(done), ctx));
+        return d;
+    }
+    let stagger = chrono::Duration::from_std(ctx.config.schedule.stagger).unwrap_or_default();
+    let earliest = occ.pending.iter().map(|(_, t)| *t).min().unwrap_or(now);
+    let due = if posted {
+        earliest.max(now + stagger)
+    } else {
+        earliest.max(now)
+    };
+    let next_account = occ
+        .pending
+        .iter()
+        .find_map(|(g, _)| account_of(g, ctx))
+        .unwrap_or_else(|| account.clone());
+    d.change(Change::record(NAME, record, &occ))
+        .timer(Timer::new(
+            due,
+            &next_account,
+            NAME,
+            &ScheduleWake {
+                occurrence: record.to_string(),
+            },
+        ))
+}
+
+fn missed(occ: &Occurrence, group: &Id, reason: &str, ctx: &Context) -> Change {
+    Change::Note {
+        kind: "schedule.missed".into(),
+        account: account_of(group, ctx).unwrap_or(Id::number(0)),
+        group: Some(group.clone()),
+        user: None,
+        detail: json!({"schedule": occ.schedule, "instant": occ.instant, "reason": reason}),
+    }
+}
+
+/// The post's text for `group`.
+fn text(source: &Source, group: &Id, ctx: &Context) -> Message {
+    match source {
+        Source::Announcement(a) => a
+            .text
+            .render(&[], &[("group", ctx.config.group_name(group))]),
+        Source::Sale(sale, phase, ..) => sale_text(sale, *phase, ctx),
+    }
+}
+
+/// A flash sale's post, its `{left}` counted from now.
+pub fn sale_text(sale: &FlashSale, phase: SalePhase, ctx: &Context) -> Message {
+    let tz = ctx.config.timezone;
+    let until = match phase {
+        SalePhase::Preview(_) => sale.starts_at,
+        _ => sale.ends_at(),
+    };
+    let left = (until - ctx.now).to_std().unwrap_or_default();
+    // Rounded up to whole minutes: "还有 59 分钟" reads better than seconds.
+    let left = Duration::from_secs(left.as_secs().div_ceil(60) * 60);
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%m-%d %H:%M").to_string();
+    sale.template(phase).render(
+        &[],
+        &[
+            ("title", sale.title.clone()),
+            ("price", sale.price.clone()),
+            ("link", sale.link.clone()),
+            ("starts_at", local(sale.starts_at)),
+            ("ends_at", local(sale.ends_at())),
+            ("left", human_duration(left)),
+        ],
+    )
+}
+
+/// The planned occurrences that will post in `group`, soonest first.
+pub fn upcoming(group: &Id, ctx: &Context) -> Vec<(DateTime<Utc>, String)> {
+    let mut out: Vec<(DateTime<Utc>, String)> = ctx
+        .state
+        .records_of(NAME)
+        .filter(|(k, _)| k.starts_with("occ/"))
+        .filter_map(|(_, v)| serde_json::from_value::<Occurrence>(v.clone()).ok())
+        .filter_map(|occ| {
+            let at = occ.pending.iter().find(|(g, _)| g == group)?.1;
+            Some((at, occ.schedule))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,275 @@
+use chrono::TimeZone;
+
+use super::*;
+use crate::features::testkit::{said, Bot, GROUP};
+
+/// Shanghai local time on 2026-11-23 (the test bot's day) as UTC.
+fn local(h: u32, m: u32) -> DateTime<Utc> {
+    chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 11, 23, h, m, 0)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+const MORNING: &str = r#"
+[[announcements]]
+id = "morning"
+cron = "0 0 11 * * *"
+text = "早上好！今天的团购清单"
+"#;
+
+/// A bot that has seen group 100 talk (so it knows the account that posts there).
+fn bot(extra: &str) -> Bot {
+    let mut bot = Bot::new(extra);
+    let hello = bot.member_says(2, "大家好");
+    bot.on(hello);
+    bot
+}
+
+fn notes<'a>(d: &'a Decision, kind: &str) -> Vec<&'a serde_json::Value> {
+    d.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Note {
+                kind: k, detail, ..
+            } if k == kind => Some(detail),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Fires the due timers of `d` and of what they plan, until none is due by `until`.
+fn run_until(bot: &mut Bot, first: Decision, until: DateTime<Utc>) -> Vec<Decision> {
+    let mut timers = first.timers;
+    let mut out = Vec::new();
+    loop {
+        timers.sort_by_key(|t| t.due);
+        let Some(i) = timers.iter().position(|t| t.due <= until) else {
+            return out;
+        };
+        let t = timers.remove(i);
+        bot.now = bot.now.max(t.due);
+        let d = bot.wake(&t);
+        timers.extend(d.timers.clone());
+        out.push(d);
+    }
+}
+
+fn posts(ds: &[Decision]) -> Vec<String> {
+    ds.iter().flat_map(said).collect()
+}
+
+#[test]
+fn an_announcement_posts_at_its_cron_time_once_and_plans_the_next_day() {
+    let mut bot = bot(MORNING);
+    let planned = bot.tick();
+    assert_eq!(planned.timers.len(), 1);
+    assert_eq!(planned.timers[0].due, local(11, 0));
+    assert!(
+        bot.tick().timers.is_empty(),
+        "planned once, not at every tick"
+    );
+
+    let fired = run_until(&mut bot, planned, local(11, 0));
+    assert_eq!(posts(&fired), vec!["早上好！今天的团购清单"]);
+    let next: Vec<_> = fired.iter().flat_map(|d| d.timers.iter()).collect();
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].due, local(11, 0) + chrono::Duration::days(1));
+}
+
+#[test]
+fn a_fire_within_grace_after_an_outage_is_sent_once_and_older_ones_are_logged_as_missed() {
+    let mut bot = bot(MORNING);
+    let planned = bot.tick();
+    let _ = run_until(&mut bot, planned, local(11, 0));
+    // Down for two days; back at 11:05 on the third: within the 10 minute grace.
+    bot.now = local(11, 5) + chrono::Duration::days(2);
+    let stale = Timer::new(
+        local(11, 0) + chrono::Duration::days(1),
+        &Id::number(crate::features::testkit::ACCOUNT),
+        NAME,
+        &ScheduleWake {
+            occurrence: occurrence_key("a:morning", local(11, 0) + chrono::Duration::days(1)),
+        },
+    );
+    let late = bot.wake(&stale);
+    assert!(said(&late).is_empty(), "yesterday's fire is not sent today");
+    assert_eq!(notes(&late, "schedule.missed")[0]["reason"], "late");
+    let now = bot.now;
+    let fired = run_until(&mut bot, late, now);
+    assert_eq!(
+        posts(&fired),
+        vec!["早上好！今天的团购清单"],
+        "today's, once"
+    );
+}
+
+#[test]
+fn a_fire_later_than_grace_is_missed_not_sent() {
+    let mut bot = bot(MORNING);
+    let planned = bot.tick();
+    bot.now = local(11, 11);
+    let fired = bot.fire_timers(&planned);
+    assert!(fired.iter().all(|d| said(d).is_empty()));
+    assert_eq!(notes(&fired[0], "schedule.missed")[0]["reason"], "late");
+}
+
+#[test]
+fn quiet_hours_defer_a_post_to_their_end_when_its_grace_allows() {
+    let mut bot = bot(r#"
+[[announcements]]
+id = "night"
+cron = "0 0 23 * * *"
+text = "晚安"
+grace = "10h"
+"#);
+    let planned = bot.tick();
+    let fired = run_until(
+        &mut bot,
+        planned,
+        local(23, 0) + chrono::Duration::hours(10),
+    );
+    assert_eq!(posts(&fired), vec!["晚安"]);
+    assert_eq!(
+        bot.now,
+        local(8, 0) + chrono::Duration::days(1),
+        "sent when quiet hours end"
+    );
+    assert_eq!(
+        notes(&fired[0], "schedule.deferred")[0]["reason"],
+        "quiet_hours"
+    );
+}
+
+#[test]
+fn quiet_hours_past_the_deadline_make_the_post_missed() {
+    let mut bot = bot(r#"
+[[announcements]]
+id = "night"
+cron = "0 0 23 * * *"
+text = "晚安"
+"#);
+    let planned = bot.tick();
+    let fired = run_until(&mut bot, planned, local(23, 0));
+    assert!(posts(&fired).is_empty());
+    assert_eq!(
+        notes(&fired[0], "schedule.missed")[0]["reason"],
+        "quiet_hours"
+    );
+}
+
+#[test]
+fn the_daily_cap_stops_automatic_posts_past_it() {
+    let mut bot = bot(r#"
+[schedule]
+daily_cap = 1
+[[announcements]]
+id = "first"
+cron = "0 0 11 * * *"
+text = "第一条"
+[[announcements]]
+id = "second"
+cron = "0 0 12 * * *"
+text = "第二条"
+"#);
+    let planned = bot.tick();
+    let fired = run_until(&mut bot, planned, local(12, 0));
+    assert_eq!(posts(&fired), vec!["第一条"]);
+    let missed: Vec<_> = fired
+        .iter()
+        .flat_map(|d| notes(d, "schedule.missed"))
+        .collect();
+    assert_eq!(missed[0]["reason"], "daily_cap");
+}
+
+#[test]
+fn a_flash_sale_posts_each_countdown_the_start_the_last_call_and_the_end_exactly_once() {
+    let mut bot = bot(r#"
+[[flash_sales]]
+id = "luosifen"
+title = "螺蛳粉限时秒杀"
+price = "9.9元/3袋"
+link = "https://shop.example/p/123"
+starts_at = "2026-11-23 20:00"
+duration = "30m"
+remind_before = ["1h", "10m"]
+last_call = "5m"
+"#);
+    let planned = bot.tick();
+    assert_eq!(planned.timers.len(), 5);
+    let fired = run_until(&mut bot, planned, local(21, 0));
+    let posted = posts(&fired);
+    assert_eq!(posted.len(), 5, "{posted:?}");
+    assert!(posted[0].starts_with("【预告】") && posted[0].contains("还有 1 小时"));
+    assert!(posted[1].starts_with("【预告】") && posted[1].contains("还有 10 分钟"));
+    assert!(posted[2].starts_with("【开抢】") && posted[2].contains("9.9元/3袋"));
+    assert!(posted[3].starts_with("【最后机会】") && posted[3].contains("还剩 5 分钟"));
+    assert!(posted[4].starts_with("【已结束】"));
+    assert!(bot.tick().timers.is_empty(), "nothing planned again");
+}
+
+#[test]
+fn a_countdown_post_is_never_sent_after_the_sale_started() {
+    let mut bot = bot(r#"
+[[flash_sales]]
+id = "soon"
+title = "秒杀"
+starts_at = "2026-11-23 10:30"
+duration = "1h"
+remind_before = ["10m"]
+"#);
+    let planned = bot.tick();
+    // Nothing ran between 10:20 and 10:31 (the daemon was down).
+    bot.now = local(10, 31);
+    let fired = bot.fire_timers(&planned);
+    let posted = posts(&fired);
+    assert!(
+        posted.iter().all(|p| !p.starts_with("【预告】")),
+        "{posted:?}"
+    );
+    assert!(posted.iter().any(|p| p.starts_with("【开抢】")));
+}
+
+#[test]
+fn a_reload_that_changes_a_schedule_drops_its_planned_post_without_a_double_fire() {
+    let mut bot = bot(MORNING);
+    let planned = bot.tick();
+    for change in &planned.changes {
+        bot.state.apply(change);
+    }
+    bot.reconfigure(&MORNING.replace("今天的团购清单", "新的清单"));
+    let replanned = bot.tick();
+    assert_eq!(
+        notes(&replanned, "schedule.dropped")[0]["reason"],
+        "changed"
+    );
+    let mut timers = planned.timers.clone();
+    timers.extend(replanned.timers.clone());
+    let fired = run_until(
+        &mut bot,
+        Decision {
+            timers,
+            ..Decision::default()
+        },
+        local(11, 0),
+    );
+    assert_eq!(posts(&fired), vec!["早上好！新的清单"]);
+}
+
+#[test]
+fn posts_to_several_groups_are_staggered() {
+    let mut bot = Bot::new(&format!(
+        "{MORNING}\n[[groups]]\nid = 200\nname = \"二群\"\n"
+    ));
+    for group in [GROUP, 200] {
+        let mut hello = bot.member_says(2, "hi");
+        if let crate::domain::EventBody::GroupMessage(m) = &mut hello.body {
+            m.group = Id::number(group);
+        }
+        bot.on(hello);
+    }
+    let planned = bot.tick();
+    let fired = run_until(&mut bot, planned, local(11, 1));
+    assert_eq!(posts(&fired).len(), 2);
+    assert_eq!(bot.now, local(11, 0) + chrono::Duration::seconds(5));
+}
