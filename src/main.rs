@@ -164,6 +164,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     eprintln!("{warning}");
                 }
                 println!("{}", c.summary());
+                for line in c.schedule_preview(chrono::Utc::now()) {
+                    println!("{line}");
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => Ok(report_invalid(&e)),

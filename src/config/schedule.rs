@@ -253,6 +253,9 @@ pub fn parse_instant(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 /// month weekday [year]).
 fn parse_cron(s: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(s).map_err(|e| {
+        // The crate's message repeats the expression with a caret; its last line says why.
+        let e = e.to_string();
+        let e = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
         format!(
             "`{s}` is not a cron schedule ({e}); write six fields: sec min hour day month weekday, e.g. \"0 0 9 * * *\""
         )
@@ -278,6 +281,49 @@ fn numeric_weekday_warning(s: &str) -> Option<String> {
         "warning: the weekday field `{weekday}` is numeric, and the cron format used here counts \
          Sunday = 1, so it means `{named}`; write day names (e.g. `Mon-Fri`) to say what you mean"
     ))
+}
+
+impl super::Config {
+    /// For `qunbot check`: each schedule's next three fires after `now`, in the
+    /// configured zone, so the operator sees what will happen before saving.
+    pub fn schedule_preview(&self, now: DateTime<Utc>) -> Vec<String> {
+        let tz = self.timezone;
+        let show = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
+        let mut lines = Vec::new();
+        for a in &self.announcements {
+            let mut fires = Vec::new();
+            let mut t = now;
+            while fires.len() < 3 {
+                let Some(next) = a.when.next_after(t, tz) else {
+                    break;
+                };
+                fires.push(show(next));
+                t = next;
+            }
+            let fires = if fires.is_empty() {
+                "never again (its time has passed)".to_string()
+            } else {
+                fires.join(", ")
+            };
+            lines.push(format!("announcement {}: next {fires} ({tz})", a.id));
+        }
+        for s in &self.flash_sales {
+            let posts: Vec<String> = s
+                .posts()
+                .into_iter()
+                .filter(|(_, due, _)| *due > now)
+                .take(3)
+                .map(|(phase, due, _)| format!("{} {}", phase.key(), show(due)))
+                .collect();
+            let posts = if posts.is_empty() {
+                "no posts ahead".to_string()
+            } else {
+                posts.join(", ")
+            };
+            lines.push(format!("flash sale {}: next {posts} ({tz})", s.id));
+        }
+        lines
+    }
 }
 
 impl Checker<'_> {

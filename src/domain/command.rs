@@ -117,6 +117,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "恢复机器人的自动消息",
     },
     CommandSpec {
+        name: "schedule",
+        aliases: &["计划"],
+        audience: Audience::Admins,
+        usage: "/schedule",
+        summary: "本群接下来的定时消息",
+    },
+    CommandSpec {
+        name: "flashsale",
+        aliases: &["秒杀"],
+        audience: Audience::Admins,
+        usage: "/flashsale list | now 编号 | cancel 编号",
+        summary: "查看、立即发布或取消限时秒杀",
+    },
+    CommandSpec {
         name: "strikes",
         aliases: &["违规"],
         audience: Audience::Admins,

@@ -293,6 +293,11 @@ fn run(
             group,
             paused: false,
         }),
+        "schedule" => answer(m, super::schedule::describe_upcoming(&m.group, ctx)),
+        "flashsale" => match super::schedule::flash_sale_command(&inv.args, m, ctx) {
+            Ok(d) => d,
+            Err(why) => usage(m, spec, &why),
+        },
         "strikes" | "pardon" if inv.targets.is_empty() => usage(m, spec, "请 @ 一位成员"),
         "strikes" => {
             let Some(filter) = &ctx.config.filter else {

@@ -505,5 +505,109 @@ pub fn upcoming(group: &Id, ctx: &Context) -> Vec<(DateTime<Utc>, String)> {
     out
 }
 
+/// `/schedule`: the next automatic posts in `group`, in local time.
+pub fn describe_upcoming(group: &Id, ctx: &Context) -> String {
+    let tz = ctx.config.timezone;
+    let lines: Vec<String> = upcoming(group, ctx)
+        .into_iter()
+        .take(5)
+        .map(|(at, schedule)| {
+            let what = match schedule.split(':').collect::<Vec<_>>().as_slice() {
+                ["a", id] => format!("公告 {id}"),
+                ["s", id, phase] => format!("秒杀 {id}（{phase}）"),
+                _ => schedule.clone(),
+            };
+            format!("{} {what}", at.with_timezone(&tz).format("%m-%d %H:%M"))
+        })
+        .collect();
+    if lines.is_empty() {
+        "本群暂无定时消息".to_string()
+    } else {
+        format!("本群接下来的定时消息：\n{}", lines.join("\n"))
+    }
+}
+
+/// `/flashsale list | now ID | cancel ID`; `Err` is the usage complaint.
+pub fn flash_sale_command(
+    args: &[String],
+    m: &crate::domain::GroupMessage,
+    ctx: &Context,
+) -> Result<Decision, String> {
+    let tz = ctx.config.timezone;
+    let find = |id: Option<&String>| {
+        let id = id.ok_or("请写明秒杀编号")?;
+        ctx.config
+            .flash_sales
+            .iter()
+            .find(|s| &s.id == id)
+            .ok_or(format!("没有编号为 {id} 的秒杀"))
+    };
+    let answer = |text: String| Decision::default().act(super::reply(m, Message::text(text)));
+    match args.first().map(String::as_str) {
+        None | Some("list") => {
+            let lines: Vec<String> = ctx
+                .config
+                .flash_sales
+                .iter()
+                .map(|s| {
+                    let state = if is_cancelled(s, ctx) {
+                        "已取消"
+                    } else if ctx.now < s.starts_at {
+                        "未开始"
+                    } else if ctx.now < s.ends_at() {
+                        "进行中"
+                    } else {
+                        "已结束"
+                    };
+                    format!(
+                        "{} {} {} {state}",
+                        s.id,
+                        s.title,
+                        s.starts_at.with_timezone(&tz).format("%m-%d %H:%M")
+                    )
+                })
+                .collect();
+            Ok(answer(if lines.is_empty() {
+                "没有配置限时秒杀".to_string()
+            } else {
+                lines.join("\n")
+            }))
+        }
+        Some("now") => {
+            let sale = find(args.get(1))?;
+            if is_cancelled(sale, ctx) || ctx.now >= sale.ends_at() {
+                return Ok(answer(format!("{} 已结束或已取消", sale.title)));
+            }
+            let phase = if ctx.now < sale.starts_at {
+                SalePhase::Preview(Duration::ZERO)
+            } else {
+                SalePhase::Start
+            };
+            Ok(Decision::default().act(say(&m.group, sale_text(sale, phase, ctx))))
+        }
+        Some("cancel") => {
+            let sale = find(args.get(1))?;
+            let prefix = format!("occ/s:{}:", sale.id);
+            let mut d = answer(format!("已取消 {}，不再发送它的预告和提醒", sale.title))
+                .change(Change::record(
+                    NAME,
+                    format!("cancelled/{}", sale.id),
+                    &sale.fingerprint,
+                ))
+                .change(note(
+                    "schedule.cancelled",
+                    json!({"flash_sale": sale.id, "by": m.user}),
+                ));
+            for (key, _) in ctx.state.records_of(NAME) {
+                if key.starts_with(&prefix) {
+                    d = d.change(Change::forget(NAME, key.clone()));
+                }
+            }
+            Ok(d)
+        }
+        Some(other) => Err(format!("不认识的子命令 {other}")),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -273,3 +273,57 @@ fn posts_to_several_groups_are_staggered() {
     assert_eq!(posts(&fired).len(), 2);
     assert_eq!(bot.now, local(11, 0) + chrono::Duration::seconds(5));
 }
+
+const SALE: &str = r#"
+[[flash_sales]]
+id = "luosifen"
+title = "螺蛳粉限时秒杀"
+starts_at = "2026-11-23 20:00"
+duration = "30m"
+remind_before = ["1h"]
+"#;
+
+#[test]
+fn schedule_lists_the_next_posts_in_the_group() {
+    let mut bot = bot(&format!("{MORNING}{SALE}"));
+    bot.tick();
+    let ask = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/schedule"),
+    );
+    let answer = said(&bot.on(ask)).join("");
+    assert!(answer.contains("11-23 11:00 公告 morning"), "{answer}");
+    assert!(answer.contains("11-23 19:00 秒杀 luosifen"), "{answer}");
+}
+
+#[test]
+fn a_cancelled_flash_sale_posts_nothing_more() {
+    let mut bot = bot(SALE);
+    let planned = bot.tick();
+    let cancel = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/flashsale cancel luosifen"),
+    );
+    let answer = said(&bot.on(cancel)).join("");
+    assert!(answer.contains("已取消"), "{answer}");
+    assert!(bot.tick().timers.is_empty(), "not planned again");
+    let fired = run_until(&mut bot, planned, local(21, 0));
+    assert!(posts(&fired).is_empty(), "{:?}", posts(&fired));
+}
+
+#[test]
+fn flashsale_now_posts_the_countdown_in_this_group_at_once() {
+    let mut bot = bot(SALE);
+    let now = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/flashsale now luosifen"),
+    );
+    let posted = said(&bot.on(now)).join("");
+    assert!(
+        posted.starts_with("【预告】螺蛳粉限时秒杀") && posted.contains("还有 10 小时"),
+        "{posted}"
+    );
+}
