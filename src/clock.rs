@@ -36,3 +36,24 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+/// The wall clock, which can be moved forward: time flows as usual (pacing,
+/// retries), and a demo or a test jumps ahead where only the daemon needs time
+/// to pass (a cooldown, the hour a schedule fires) instead of sleeping.
+#[derive(Default)]
+pub struct SkippingClock {
+    ahead: Mutex<chrono::Duration>,
+}
+
+impl SkippingClock {
+    pub fn skip(&self, by: chrono::Duration) {
+        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
+        *ahead += by;
+    }
+}
+
+impl Clock for SkippingClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.ahead.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -5,14 +5,13 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
-use crate::clock::Clock;
+use crate::clock::SkippingClock;
 use crate::config::Config;
 use crate::domain::Id;
 use crate::gateway::onebot::signature;
@@ -55,34 +54,13 @@ struct Note {
     text: String,
 }
 
-/// The wall clock, which the script may move forward: where a scene only needs
-/// time to pass for the daemon (a member's command cooldown), the demo moves the
-/// daemon's clock past it instead of sleeping.
-#[derive(Default)]
-struct DemoClock {
-    ahead: Mutex<chrono::Duration>,
-}
-
-impl DemoClock {
-    fn skip(&self, by: Duration) {
-        let mut ahead = self.ahead.lock().unwrap_or_else(|e| e.into_inner());
-        *ahead += chrono::Duration::from_std(by).unwrap_or_default();
-    }
-}
-
-impl Clock for DemoClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.ahead.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 struct Stage {
     sim: Simulator,
     secret: String,
     /// Display names of the virtual members, by id.
     names: Vec<(String, String)>,
     daemon: Daemon,
-    clock: Arc<DemoClock>,
+    clock: Arc<SkippingClock>,
     notes: Vec<Note>,
 }
 
@@ -176,7 +154,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
         .map(|g| (g.id.to_string(), g.name.clone()))
         .collect();
 
-    let clock = Arc::new(DemoClock::default());
+    let clock = Arc::new(SkippingClock::default());
     let daemon = Daemon::start_with_clock(config, env, clock.clone())
         .await
         .context("starting the daemon")?;
@@ -284,7 +262,9 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.bot_said("完成新人任务「首次签到」", 1).await?;
     // Members' commands have a cooldown: move the daemon's clock past it, so the
     // second check-in shows the daily limit rather than the cooldown.
-    stage.clock.skip(cooldown);
+    stage
+        .clock
+        .skip(chrono::Duration::from_std(cooldown).unwrap_or_default());
     stage
         .push(&f.group_message(&shop, &hong, json!("/签到")))
         .await?;

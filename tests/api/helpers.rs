@@ -4,9 +4,11 @@ use qunbot::store::ReadModel;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use qunbot::clock::SkippingClock;
 use qunbot::config::{Config, Env};
 use qunbot::engine::{NextTimer, StateStore};
 use qunbot::simulator::events::{id_text, EventFactory, VirtualMember};
@@ -63,6 +65,8 @@ pub fn loopback() -> SocketAddr {
 pub struct TestApp {
     /// The gateway: serves the API the daemon calls, and pushes events.
     pub sim: Simulator,
+    /// The daemon's clock: the wall clock, which [`TestApp::skip`] moves ahead.
+    pub clock: Arc<SkippingClock>,
     pub daemon: Option<Daemon>,
     pub dir: tempfile::TempDir,
     pub config_path: PathBuf,
@@ -103,6 +107,7 @@ pub async fn spawn_app_configured(extra: &str, api_url: Option<String>) -> TestA
     }
     let mut app = TestApp {
         sim,
+        clock: Arc::new(SkippingClock::default()),
         daemon: None,
         dir,
         config_path,
@@ -121,7 +126,7 @@ impl TestApp {
     pub async fn start_daemon(&mut self) {
         assert!(self.daemon.is_none(), "the daemon is already running");
         let config = Config::load(&self.config_path, &self.env).expect("the test config is valid");
-        let daemon = Daemon::start(config, self.env.clone())
+        let daemon = Daemon::start_with_clock(config, self.env.clone(), self.clock.clone())
             .await
             .expect("the daemon starts");
         self.sim
@@ -139,6 +144,13 @@ impl TestApp {
     pub async fn restart_daemon(&mut self) {
         self.stop_daemon().await;
         self.start_daemon().await;
+    }
+
+    /// Moves the daemon's clock ahead by `by` and makes it look at once: for
+    /// what happens at a time of day (schedules), without waiting for it.
+    pub fn skip(&self, by: chrono::Duration) {
+        self.clock.skip(by);
+        self.daemon().look_at_the_clock();
     }
 
     pub fn daemon(&self) -> &Daemon {

@@ -13,6 +13,7 @@ mod ping;
 mod raid;
 mod rewards;
 mod scan;
+mod schedules;
 mod startup;
 mod status;
 mod storage;
