@@ -22,12 +22,10 @@ use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
 use qunbot::store::ReadModel;
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::ConnectOptions;
 
 mod support;
 
-use support::{env_usize, push_all, sign};
+use support::{env_usize, push_all, reference_inserts, sign};
 
 const SECRET: &str = "bench-secret";
 const GROUPS: i64 = 100;
@@ -182,33 +180,3 @@ async fn raid_run(events: usize, clients: usize) -> anyhow::Result<()> {
 }
 
 /// Inserts rows like `events` in transactions of the journal's batch size.
-async fn reference_inserts(dir: &std::path::Path, n: usize) -> anyhow::Result<f64> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.join("reference.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .connect()
-        .await?;
-    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
-        .execute(&mut conn)
-        .await?;
-    let detail = "x".repeat(400);
-    let started = Instant::now();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(512) {
-        sqlx::query("BEGIN").execute(&mut conn).await?;
-        for i in chunk {
-            sqlx::query("INSERT INTO events (at, kind, account, dedup_key, detail) VALUES (?, 'message.group', '10001000', ?, ?)")
-                .bind("2026-11-23T00:00:00.000Z")
-                .bind(format!("msg:{i}"))
-                .bind(&detail)
-                .execute(&mut conn)
-                .await?;
-        }
-        sqlx::query("COMMIT").execute(&mut conn).await?;
-    }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
-}

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use qunbot::gateway::onebot::signature;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::ConnectOptions;
 
 /// A setting from the environment, else `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
@@ -127,4 +129,38 @@ async fn push_from_one_thread(
     run.elapsed = started.elapsed();
     run.latencies.sort();
     Ok(run)
+}
+
+/// The reference every bench measures beside itself: a bare sqlx insert loop
+/// of `n` rows (400-byte detail, a unique index, like the event log), 512 rows
+/// a transaction, `synchronous = FULL`, into a fresh file in `dir`. Rows/s.
+pub async fn reference_inserts(dir: &std::path::Path, n: usize) -> anyhow::Result<f64> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(dir.join("reference.db"))
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await?;
+    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
+        .execute(&mut conn)
+        .await?;
+    let detail = "x".repeat(400);
+    let started = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(512) {
+        sqlx::query("BEGIN").execute(&mut conn).await?;
+        for i in chunk {
+            sqlx::query("INSERT INTO events (at, kind, account, dedup_key, detail) VALUES (?, 'message.group', '10001000', ?, ?)")
+                .bind("2026-11-23T00:00:00.000Z")
+                .bind(format!("msg:{i}"))
+                .bind(&detail)
+                .execute(&mut conn)
+                .await?;
+        }
+        sqlx::query("COMMIT").execute(&mut conn).await?;
+    }
+    Ok(n as f64 / started.elapsed().as_secs_f64())
 }

@@ -106,6 +106,23 @@ fn sources(config: &Config) -> BTreeMap<String, Source<'_>> {
     all
 }
 
+/// What one schedule key names, found without building the whole map.
+fn source_of<'a>(config: &'a Config, key: &str) -> Option<Source<'a>> {
+    if let Some(id) = key.strip_prefix("a:") {
+        return config
+            .announcements
+            .iter()
+            .find(|a| a.id == id)
+            .map(Source::Announcement);
+    }
+    let (id, phase) = key.strip_prefix("s:")?.split_once(':')?;
+    let sale = config.flash_sales.iter().find(|s| s.id == id)?;
+    sale.posts()
+        .into_iter()
+        .find(|(p, ..)| p.key() == phase)
+        .map(|(p, due, deadline)| Source::Sale(sale, p, due, deadline))
+}
+
 /// Whether a flash sale was cancelled by `/flashsale cancel`.
 pub fn is_cancelled(sale: &FlashSale, ctx: &Context) -> bool {
     ctx.state
@@ -335,10 +352,8 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
     let Some(mut occ) = ctx.state.record::<Occurrence>(NAME, record) else {
         return d; // dropped, or done by an earlier timer
     };
-    let sources = sources(ctx.config);
-    let Some(source) = sources
-        .get(&occ.schedule)
-        .filter(|s| s.fingerprint() == occ.fingerprint)
+    let Some(source) =
+        source_of(ctx.config, &occ.schedule).filter(|s| s.fingerprint() == occ.fingerprint)
     else {
         return d.change(Change::forget(NAME, record));
     };
@@ -380,7 +395,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         match automatic::gate(&key, ctx) {
             Gate::Open => {
                 d = d
-                    .act(say(&group, text(source, &group, ctx)))
+                    .act(say(&group, text(&source, &group, ctx)))
                     .change(automatic::count_sent(&key, ctx))
                     .change(Change::Note {
                         kind: "schedule.sent".into(),
@@ -413,13 +428,13 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         d = d.change(Change::forget(NAME, record)).change(done_record(
             &occ.schedule,
             occ.instant,
-            source,
+            &source,
         ));
         let done = Done {
             instant: occ.instant,
             fingerprint: occ.fingerprint.clone(),
         };
-        d.merge(plan_one(&occ.schedule, source, Some(done), ctx));
+        d.merge(plan_one(&occ.schedule, &source, Some(done), ctx));
         return d;
     }
     let stagger = chrono::Duration::from_std(ctx.config.schedule.stagger).unwrap_or_default();
