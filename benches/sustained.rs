@@ -178,5 +178,3 @@ async fn raid_run(events: usize, clients: usize) -> anyhow::Result<()> {
     sim.stop().await;
     Ok(())
 }
-
-/// Inserts rows like `events` in transactions of the journal's batch size.
