@@ -24,6 +24,7 @@
 mod read;
 mod roster;
 mod rows;
+mod script;
 mod state;
 
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Event, Id, Outbound};
@@ -313,18 +314,7 @@ async fn finish_action(
     followup: Option<&Outbound>,
     now: String,
 ) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await?;
     let state = outcome.state.as_str();
-    sqlx::query(
-        "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, finished_at = ? WHERE id = ?",
-    )
-    .bind(state)
-    .bind(outcome.attempts)
-    .bind(&outcome.error)
-    .bind(&now)
-    .bind(action.id)
-    .execute(&mut *tx)
-    .await?;
     let detail = serde_json::json!({
         "outbox_id": action.id,
         "state": state,
@@ -334,22 +324,32 @@ async fn finish_action(
         "result": outcome.result,
     });
     let a = &action.outbound.action;
-    sqlx::query(
+    let mut script = script::Script::begin();
+    script.add(
+        "UPDATE outbox SET state = ?, attempts = ?, last_error = ?, finished_at = ? WHERE id = ?",
+        [
+            state.into(),
+            outcome.attempts.into(),
+            outcome.error.as_ref().into(),
+            now.as_str().into(),
+            action.id.into(),
+        ],
+    );
+    script.add(
         "INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'out', ?, ?, ?, ?, ?)",
-    )
-    .bind(&now)
-    .bind(format!("action.{}", a.name()))
-    .bind(action.outbound.account.to_string())
-    .bind(a.group().map(Id::to_string))
-    .bind(a.user().map(Id::to_string))
-    .bind(detail.to_string())
-    .execute(&mut *tx)
-    .await?;
+        [
+            now.as_str().into(),
+            format!("action.{}", a.name()).into(),
+            action.outbound.account.to_string().into(),
+            a.group().map(Id::to_string).into(),
+            a.user().map(Id::to_string).into(),
+            detail.to_string().into(),
+        ],
+    );
     if let Some(followup) = followup {
-        state::insert_action(&mut tx, &now, None, followup).await?;
+        state::insert_action(&mut script, &now, None, followup);
     }
-    tx.commit().await?;
-    Ok(())
+    script.commit(conn).await
 }
 
 async fn record_inbound(
@@ -385,7 +385,11 @@ async fn record_inbound(
         q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key; ");
     }
     q.push("COMMIT");
-    let rows: Vec<(i64, String, String)> = q.build_query_as().fetch_all(&mut *conn).await?;
+    let rows: Vec<(i64, String, String)> = q
+        .build_query_as()
+        .persistent(false)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut inserted: std::collections::HashMap<_, _> = rows
         .into_iter()
         .map(|(id, account, key)| ((account, key), id))

@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 
-use chrono::DateTime;
-use sqlx::{QueryBuilder, Sqlite, Transaction};
-
-use super::{timestamp, StoreError, INSERT_CHUNK};
+use super::script::Script;
+use super::{timestamp, INSERT_CHUNK};
 use crate::domain::{MemberKey, RosterChange, RosterUpdate};
+use chrono::DateTime;
 
 /// A member seen speaking: the bulk of every batch.
 struct Speaker<'a> {
@@ -18,10 +17,7 @@ struct Speaker<'a> {
     at: String,
 }
 
-pub(super) async fn write_roster(
-    tx: &mut Transaction<'_, Sqlite>,
-    updates: &[RosterUpdate],
-) -> Result<(), StoreError> {
+pub(super) fn write_roster(script: &mut Script, updates: &[RosterUpdate]) {
     // Speakers go in one multi-row upsert per chunk; a member's last message wins.
     let mut speakers: Vec<Speaker> = Vec::new();
     let mut index: HashMap<&MemberKey, usize> = HashMap::new();
@@ -62,33 +58,35 @@ pub(super) async fn write_roster(
                 if *admin { "admin" } else { "member" }.to_string(),
             ),
         };
-        sqlx::query(sql)
-            .bind(m.account.to_string())
-            .bind(m.group.to_string())
-            .bind(m.user.to_string())
-            .bind(value)
-            .execute(&mut **tx)
-            .await?;
+        script.add(
+            sql,
+            [
+                m.account.to_string().into(),
+                m.group.to_string().into(),
+                m.user.to_string().into(),
+                value.into(),
+            ],
+        );
     }
     for chunk in speakers.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO members (account, group_id, user_id, nickname, role, last_spoke_at) ",
-        );
-        q.push_values(chunk, |mut row, s| {
-            row.push_bind(s.member.account.to_string())
-                .push_bind(s.member.group.to_string())
-                .push_bind(s.member.user.to_string())
-                .push_bind(s.name)
-                .push_bind(s.role)
-                .push_bind(&s.at);
+        script.add_built(|q| {
+            q.push(
+                "INSERT INTO members (account, group_id, user_id, nickname, role, last_spoke_at) ",
+            );
+            q.push_values(chunk, |mut row, s| {
+                row.push_bind(s.member.account.to_string())
+                    .push_bind(s.member.group.to_string())
+                    .push_bind(s.member.user.to_string())
+                    .push_bind(s.name.map(str::to_string))
+                    .push_bind(s.role)
+                    .push_bind(s.at.clone());
+            });
+            q.push(
+                " ON CONFLICT (account, group_id, user_id) DO UPDATE SET
+                  nickname = COALESCE(excluded.nickname, members.nickname),
+                  role = COALESCE(excluded.role, members.role),
+                  last_spoke_at = excluded.last_spoke_at",
+            );
         });
-        q.push(
-            " ON CONFLICT (account, group_id, user_id) DO UPDATE SET
-              nickname = COALESCE(excluded.nickname, members.nickname),
-              role = COALESCE(excluded.role, members.role),
-              last_spoke_at = excluded.last_spoke_at",
-        );
-        q.build().execute(&mut **tx).await?;
     }
-    Ok(())
 }

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Connection, QueryBuilder, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Row, SqliteConnection};
 
 use super::rows::{parse_json, parse_time};
+use super::script::{Arg, Script};
 use super::{Store, StoreError};
 use crate::config::CouponPool;
 use crate::domain::{GroupKey, Id, MemberKey, Outbound};
@@ -294,18 +295,14 @@ impl EffectLog for Store {
     /// been applied).
     async fn start_effects(&self, ids: &[i64]) -> Result<(), StoreError> {
         let mut conn = self.writer().await?;
-        let result = async {
-            let mut tx = conn.begin().await?;
-            for id in ids {
-                sqlx::query("UPDATE effects SET attempts = attempts + 1 WHERE id = ?")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-            Ok(())
+        let mut script = Script::begin();
+        for id in ids {
+            script.add(
+                "UPDATE effects SET attempts = attempts + 1 WHERE id = ?",
+                [(*id).into()],
+            );
         }
-        .await;
+        let result = script.commit(&mut conn).await;
         Store::settle(conn, result)
     }
 
@@ -320,24 +317,22 @@ impl EffectLog for Store {
         let now = self.now();
         let mut conn = self.writer().await?;
         let result = async {
-            let mut tx = conn.begin().await?;
+            // Read before the script on the writer itself: nothing else writes.
             let cause: Option<i64> =
                 sqlx::query_scalar("SELECT cause_event_id FROM effects WHERE id = ?")
                     .bind(id)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?
                     .flatten();
+            let mut script = Script::begin();
             for followup in followups {
-                insert_action(&mut tx, &now, cause, followup).await?;
+                insert_action(&mut script, &now, cause, followup);
             }
-            sqlx::query("UPDATE effects SET done_at = ?, outcome = ? WHERE id = ?")
-                .bind(&now)
-                .bind(outcome.to_string())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(())
+            script.add(
+                "UPDATE effects SET done_at = ?, outcome = ? WHERE id = ?",
+                [now.as_str().into(), outcome.to_string().into(), id.into()],
+            );
+            script.commit(&mut conn).await
         }
         .await;
         Store::settle(conn, result)
@@ -349,239 +344,214 @@ async fn write_commit(
     commit: &Commit,
     now: String,
 ) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await?;
+    let mut script = Script::begin();
+    let now = now.as_str();
+    super::roster::write_roster(&mut script, &commit.roster);
     for (cause, outbound) in &commit.actions {
-        insert_action(&mut tx, &now, *cause, outbound).await?;
+        insert_action(&mut script, now, *cause, outbound);
     }
     for change in &commit.changes {
-        write_change(&mut tx, &now, change).await?;
+        write_change(&mut script, now, change);
     }
-    super::roster::write_roster(&mut tx, &commit.roster).await?;
     for timer in &commit.timers {
-        sqlx::query("INSERT INTO timers (due_at, account, feature, wake) VALUES (?, ?, ?, ?)")
-            .bind(super::timestamp(timer.due))
-            .bind(timer.account.to_string())
-            .bind(&timer.feature)
-            .bind(timer.wake.to_string())
-            .execute(&mut *tx)
-            .await?;
+        script.add(
+            "INSERT INTO timers (due_at, account, feature, wake) VALUES (?, ?, ?, ?)",
+            [
+                super::timestamp(timer.due).into(),
+                timer.account.to_string().into(),
+                (&timer.feature).into(),
+                timer.wake.to_string().into(),
+            ],
+        );
     }
     for (cause, effect) in &commit.effects {
-        sqlx::query(
+        script.add(
             "INSERT INTO effects (created_at, kind, payload, cause_event_id) VALUES (?, ?, ?, ?)",
-        )
-        .bind(&now)
-        .bind(&effect.kind)
-        .bind(effect.payload.to_string())
-        .bind(cause)
-        .execute(&mut *tx)
-        .await?;
+            [
+                now.into(),
+                (&effect.kind).into(),
+                effect.payload.to_string().into(),
+                (*cause).into(),
+            ],
+        );
     }
     for id in &commit.fired_timers {
-        sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        script.add(
+            "UPDATE timers SET fired_at = ? WHERE id = ?",
+            [now.into(), (*id).into()],
+        );
     }
     // By id, never by range: an event left out of this batch stays unhandled.
     for ids in commit.handled.chunks(super::INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE events SET handled = 1 WHERE id IN (");
-        let mut list = q.separated(", ");
-        for id in ids {
-            list.push_bind(id);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
+        script.add_built(|q| {
+            q.push("UPDATE events SET handled = 1 WHERE id IN (");
+            let mut list = q.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            q.push(")");
+        });
     }
     for failure in &commit.failed {
         match failure {
             Failure::Event { id, .. } | Failure::UnreadableEvent { id, .. } => {
-                sqlx::query("UPDATE events SET handled = 1 WHERE id = ?")
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                script.add("UPDATE events SET handled = 1 WHERE id = ?", [(*id).into()]);
             }
             Failure::Timer { id, .. } => {
-                sqlx::query("UPDATE timers SET fired_at = ? WHERE id = ?")
-                    .bind(&now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                script.add(
+                    "UPDATE timers SET fired_at = ? WHERE id = ?",
+                    [now.into(), (*id).into()],
+                );
             }
         }
         let (kind, detail) = failure.log_row();
-        sqlx::query("INSERT INTO events (at, direction, kind, detail) VALUES (?, 'system', ?, ?)")
-            .bind(&now)
-            .bind(kind)
-            .bind(detail.to_string())
-            .execute(&mut *tx)
-            .await?;
+        script.add(
+            "INSERT INTO events (at, direction, kind, detail) VALUES (?, 'system', ?, ?)",
+            [now.into(), kind.into(), detail.to_string().into()],
+        );
     }
-    tx.commit().await?;
-    Ok(())
+    script.commit(conn).await
 }
 
-pub(super) async fn insert_action(
-    tx: &mut Transaction<'_, Sqlite>,
+/// Queues an action in the outbox.
+pub(super) fn insert_action(
+    script: &mut Script,
     now: &str,
     cause: Option<i64>,
     outbound: &Outbound,
-) -> Result<(), StoreError> {
-    sqlx::query(
+) {
+    script.add(
         "INSERT INTO outbox (created_at, account, group_id, action, payload, cause_event_id, state, next_attempt_at)
          VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-    )
-    .bind(now)
-    .bind(outbound.account.to_string())
-    .bind(outbound.action.group().map(Id::to_string))
-    .bind(outbound.action.name())
-    .bind(serde_json::to_string(outbound).unwrap_or_default())
-    .bind(cause)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+        [
+            now.into(),
+            outbound.account.to_string().into(),
+            outbound.action.group().map(Id::to_string).into(),
+            outbound.action.name().into(),
+            serde_json::to_string(outbound).unwrap_or_default().into(),
+            cause.into(),
+            now.into(),
+        ],
+    );
 }
 
-fn bind_member<'q>(
-    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    m: &MemberKey,
-) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    q.bind(m.account.to_string())
-        .bind(m.group.to_string())
-        .bind(m.user.to_string())
+/// A member key's three columns, then `rest`.
+fn member_args<const N: usize>(m: &MemberKey, rest: [Arg; N]) -> Vec<Arg> {
+    let mut args = vec![
+        m.account.to_string().into(),
+        m.group.to_string().into(),
+        m.user.to_string().into(),
+    ];
+    args.extend(rest);
+    args
 }
 
-async fn write_change(
-    tx: &mut Transaction<'_, Sqlite>,
-    now: &str,
-    change: &Change,
-) -> Result<(), StoreError> {
-    let q = match change {
-        Change::Points { member, amount, reason, name } => {
-            bind_member(sqlx::query("INSERT INTO points_ledger (account, group_id, user_id, amount, reason, name, at) VALUES (?, ?, ?, ?, ?, ?, ?)"), member)
-                .bind(amount)
-                .bind(reason)
-                .bind(name)
-                .bind(now)
-        }
-        Change::CheckedIn { member, day, streak } => {
-            bind_member(sqlx::query("INSERT INTO checkins (account, group_id, user_id, day, streak, at) VALUES (?, ?, ?, ?, ?, ?)"), member)
-                .bind(day.format("%Y-%m-%d").to_string())
-                .bind(i64::from(*streak))
-                .bind(now)
-        }
-        Change::Task { member, task, state } => bind_member(
-            sqlx::query(
-                "INSERT INTO task_progress (account, group_id, user_id, task_id, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (account, group_id, user_id, task_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            ),
-            member,
-        )
-        .bind(task)
-        .bind(state.as_str())
-        .bind(now),
+fn write_change(script: &mut Script, now: &str, change: &Change) {
+    let (sql, args): (&str, Vec<Arg>) = match change {
+        Change::Points { member, amount, reason, name } => (
+            "INSERT INTO points_ledger (account, group_id, user_id, amount, reason, name, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            member_args(member, [(*amount).into(), reason.into(), name.as_ref().into(), now.into()]),
+        ),
+        Change::CheckedIn { member, day, streak } => (
+            "INSERT INTO checkins (account, group_id, user_id, day, streak, at) VALUES (?, ?, ?, ?, ?, ?)",
+            member_args(member, [day.format("%Y-%m-%d").to_string().into(), i64::from(*streak).into(), now.into()]),
+        ),
+        Change::Task { member, task, state } => (
+            "INSERT INTO task_progress (account, group_id, user_id, task_id, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (account, group_id, user_id, task_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            member_args(member, [task.into(), state.as_str().into(), now.into()]),
+        ),
         Change::CouponClaimed { pool, code, member } => {
-            sqlx::query("INSERT INTO coupon_claims (pool, code, account, group_id, user_id, at) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(pool)
-                .bind(code)
-                .bind(member.account.to_string())
-                .bind(member.group.to_string())
-                .bind(member.user.to_string())
-                .bind(now)
+            let mut args: Vec<Arg> = vec![pool.into(), code.into()];
+            args.extend(member_args(member, [now.into()]));
+            (
+                "INSERT INTO coupon_claims (pool, code, account, group_id, user_id, at) VALUES (?, ?, ?, ?, ?, ?)",
+                args,
+            )
         }
-        Change::JoinerQueued { group, joiner } => sqlx::query(
+        Change::JoinerQueued { group, joiner } => (
             "INSERT INTO joiners (account, group_id, user_id, invited, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(group.account.to_string())
-        .bind(group.group.to_string())
-        .bind(joiner.user.to_string())
-        .bind(i64::from(joiner.invited))
-        .bind(now),
+            vec![
+                group.account.to_string().into(),
+                group.group.to_string().into(),
+                joiner.user.to_string().into(),
+                i64::from(joiner.invited).into(),
+                now.into(),
+            ],
+        ),
         Change::JoinerLeft { member } => {
-            bind_member(sqlx::query("DELETE FROM joiners WHERE account = ? AND group_id = ? AND user_id = ?"), member)
-                .execute(&mut **tx)
-                .await?;
-            bind_member(sqlx::query("DELETE FROM verifying WHERE account = ? AND group_id = ? AND user_id = ?"), member)
+            script.add("DELETE FROM joiners WHERE account = ? AND group_id = ? AND user_id = ?", member_args(member, []));
+            (
+                "DELETE FROM verifying WHERE account = ? AND group_id = ? AND user_id = ?",
+                member_args(member, []),
+            )
         }
         Change::WaveWelcomed { group, users, at } => {
-            sqlx::query("DELETE FROM joiners WHERE account = ? AND group_id = ?")
-                .bind(group.account.to_string())
-                .bind(group.group.to_string())
-                .execute(&mut **tx)
-                .await?;
+            script.add("DELETE FROM joiners WHERE account = ? AND group_id = ?",
+                vec![group.account.to_string().into(), group.group.to_string().into()],
+            );
             for user in users {
-                sqlx::query(
-                    "INSERT INTO welcomed (account, group_id, user_id, at) VALUES (?, ?, ?, ?)
+                script.add("INSERT INTO welcomed (account, group_id, user_id, at) VALUES (?, ?, ?, ?)
                      ON CONFLICT (account, group_id, user_id) DO UPDATE SET at = excluded.at",
-                )
-                .bind(group.account.to_string())
-                .bind(group.group.to_string())
-                .bind(user.to_string())
-                .bind(super::timestamp(*at))
-                .execute(&mut **tx)
-                .await?;
+                    vec![
+                        group.account.to_string().into(),
+                        group.group.to_string().into(),
+                        user.to_string().into(),
+                        super::timestamp(*at).into(),
+                    ],
+                );
             }
-            return Ok(());
+            return;
         }
-        Change::Verification { member, pending: true } => bind_member(
-            sqlx::query("INSERT INTO verifying (account, group_id, user_id, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"),
-            member,
-        )
-        .bind(now),
-        Change::Verification { member, pending: false } => {
-            bind_member(sqlx::query("DELETE FROM verifying WHERE account = ? AND group_id = ? AND user_id = ?"), member)
-        }
-        Change::Paused { group, paused: true } => {
-            sqlx::query("INSERT INTO paused_groups (account, group_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-                .bind(group.account.to_string())
-                .bind(group.group.to_string())
-                .bind(now)
-        }
-        Change::Paused { group, paused: false } => sqlx::query("DELETE FROM paused_groups WHERE account = ? AND group_id = ?")
-            .bind(group.account.to_string())
-            .bind(group.group.to_string()),
-        Change::Warned { member, by, reason } => {
-            bind_member(sqlx::query("INSERT INTO warnings (account, group_id, user_id, by_user, reason, at) VALUES (?, ?, ?, ?, ?, ?)"), member)
-                .bind(by.to_string())
-                .bind(reason)
-                .bind(now)
-        }
-        Change::Strike { member, at, category } => bind_member(
-            sqlx::query("INSERT INTO strikes (account, group_id, user_id, at, category) VALUES (?, ?, ?, ?, ?)"),
-            member,
-        )
-        .bind(super::timestamp(*at))
-        .bind(category),
-        Change::StrikesCleared { member } => bind_member(
-            sqlx::query("UPDATE strikes SET cleared = 1 WHERE account = ? AND group_id = ? AND user_id = ? AND cleared = 0"),
-            member,
+        Change::Verification { member, pending: true } => (
+            "INSERT INTO verifying (account, group_id, user_id, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            member_args(member, [now.into()]),
         ),
-        Change::CommandUsed { .. } | Change::Spoke { .. } => return Ok(()),
-        Change::Record { feature, key, value: Some(value) } => sqlx::query(
+        Change::Verification { member, pending: false } => (
+            "DELETE FROM verifying WHERE account = ? AND group_id = ? AND user_id = ?",
+            member_args(member, []),
+        ),
+        Change::Paused { group, paused: true } => (
+            "INSERT INTO paused_groups (account, group_id, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            vec![group.account.to_string().into(), group.group.to_string().into(), now.into()],
+        ),
+        Change::Paused { group, paused: false } => (
+            "DELETE FROM paused_groups WHERE account = ? AND group_id = ?",
+            vec![group.account.to_string().into(), group.group.to_string().into()],
+        ),
+        Change::Warned { member, by, reason } => (
+            "INSERT INTO warnings (account, group_id, user_id, by_user, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
+            member_args(member, [by.to_string().into(), reason.into(), now.into()]),
+        ),
+        Change::Strike { member, at, category } => (
+            "INSERT INTO strikes (account, group_id, user_id, at, category) VALUES (?, ?, ?, ?, ?)",
+            member_args(member, [super::timestamp(*at).into(), category.into()]),
+        ),
+        Change::StrikesCleared { member } => (
+            "UPDATE strikes SET cleared = 1 WHERE account = ? AND group_id = ? AND user_id = ? AND cleared = 0",
+            member_args(member, []),
+        ),
+        Change::CommandUsed { .. } | Change::Spoke { .. } => return,
+        Change::Record { feature, key, value: Some(value) } => (
             "INSERT INTO feature_records (feature, key, value, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (feature, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(feature)
-        .bind(key)
-        .bind(value.to_string())
-        .bind(now),
-        Change::Record { feature, key, value: None } => {
-            sqlx::query("DELETE FROM feature_records WHERE feature = ? AND key = ?")
-                .bind(feature)
-                .bind(key)
-        }
-        Change::Note { kind, account, group, user, detail } => {
-            sqlx::query("INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'system', ?, ?, ?, ?, ?)")
-                .bind(now)
-                .bind(kind)
-                .bind(account.to_string())
-                .bind(group.as_ref().map(Id::to_string))
-                .bind(user.as_ref().map(Id::to_string))
-                .bind(detail.to_string())
-        }
+            vec![feature.into(), key.into(), value.to_string().into(), now.into()],
+        ),
+        Change::Record { feature, key, value: None } => (
+            "DELETE FROM feature_records WHERE feature = ? AND key = ?",
+            vec![feature.into(), key.into()],
+        ),
+        Change::Note { kind, account, group, user, detail } => (
+            "INSERT INTO events (at, direction, kind, account, group_id, user_id, detail) VALUES (?, 'system', ?, ?, ?, ?, ?)",
+            vec![
+                now.into(),
+                kind.into(),
+                account.to_string().into(),
+                group.as_ref().map(Id::to_string).into(),
+                user.as_ref().map(Id::to_string).into(),
+                detail.to_string().into(),
+            ],
+        ),
     };
-    q.execute(&mut **tx).await?;
-    Ok(())
+    script.add(sql, args);
 }
