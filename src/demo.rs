@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chrono::Utc;
 use serde_json::{json, Value};
 
 use crate::clock::SkippingClock;
@@ -114,6 +115,12 @@ impl Stage {
         .await
     }
 
+    /// Moves the daemon's clock ahead and has it look at its timers at once.
+    fn skip(&self, by: chrono::Duration) {
+        self.clock.skip(by);
+        self.daemon.look_at_the_clock();
+    }
+
     async fn pongs(&self, n: usize) -> anyhow::Result<()> {
         self.until(&format!("{n} pong(s)"), |sim| pongs(sim) >= n)
             .await
@@ -124,7 +131,13 @@ impl Stage {
 pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     let dir = tempfile::tempdir().context("creating a temporary folder")?;
     let config_path = dir.path().join("bot-config.toml");
-    std::fs::write(&config_path, SHIPPED_CONFIG)?;
+    // A flash sale an hour from now in the shop's group, for the countdown scene.
+    let starts_at = (Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sale = format!(
+        "\n[[flash_sales]]\nid = \"demo-luosifen\"\ntitle = \"螺蛳粉限时秒杀\"\nprice = \"9.9元/3袋\"\nlink = \"https://shop.example/p/123\"\nstarts_at = \"{starts_at}\"\nduration = \"30m\"\nremind_before = [\"10m\"]\nlast_call = \"5m\"\ngroups = [123456]\n"
+    );
+    std::fs::write(&config_path, format!("{SHIPPED_CONFIG}{sale}"))?;
     std::fs::write(dir.path().join("sensitive-words.txt"), SHIPPED_WORDS)?;
     std::fs::write(dir.path().join("coupons-newcomer.txt"), SHIPPED_COUPONS)?;
 
@@ -143,6 +156,8 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     config.outbox.retry_initial = Duration::from_millis(300);
     config.outbox.retry_max = Duration::from_secs(1);
     config.welcome.batch_window = Duration::from_secs(1);
+    // The demo runs at any hour; its flash sale must not wait for the morning.
+    config.schedule.quiet_hours = None;
     // The scripted offences come seconds apart, each shown with its own warning;
     // merging a raid's warnings into one message is the raid test's subject.
     if let Some(filter) = config.filter.as_mut() {
@@ -313,6 +328,16 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.push(&f.group_message(&shop, &mei, picture)).await?;
     stage.performed("delete_msg", 2).await?;
     stage.bot_said("违反群规（link）", 1).await?;
+
+    stage.say("── a flash sale counts down (the clock is moved ahead to each post) ──");
+    stage.skip(chrono::Duration::minutes(50));
+    stage.bot_said("【预告】螺蛳粉限时秒杀", 1).await?;
+    stage.skip(chrono::Duration::minutes(10));
+    stage.bot_said("【开抢】螺蛳粉限时秒杀", 1).await?;
+    stage.skip(chrono::Duration::minutes(25));
+    stage.bot_said("【最后机会】螺蛳粉限时秒杀", 1).await?;
+    stage.skip(chrono::Duration::minutes(5));
+    stage.bot_said("【已结束】螺蛳粉限时秒杀", 1).await?;
 
     stage.say("── /ping travels webhook → SQLite → engine → outbox → gateway ──");
     let ping = f.group_message(&shop, &owner, json!("/ping"));
