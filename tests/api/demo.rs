@@ -19,7 +19,7 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     assert_eq!(report.pongs, 3, "{transcript}");
     assert_eq!(
         report.outbox_counts,
-        vec![("delivered".to_string(), 18)],
+        vec![("delivered".to_string(), 22)],
         "{transcript}"
     );
     assert_eq!(
@@ -63,6 +63,18 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         "the ad and the QR code, not the harmless 出口交易额"
     );
     assert_eq!(count("media.qr_codes"), 1);
+
+    // The flash sale's countdown: each post once, in order.
+    assert_eq!(count("schedule.sent"), 4, "{transcript}");
+    let posts: Vec<usize> = ["【预告】", "【开抢】", "【最后机会】", "【已结束】"]
+        .iter()
+        .map(|p| {
+            transcript
+                .find(p)
+                .unwrap_or_else(|| panic!("{p} in {transcript}"))
+        })
+        .collect();
+    assert!(posts.windows(2).all(|w| w[0] < w[1]), "{transcript}");
     assert!(
         transcript.contains("⚠ 你的消息违反群规（link）"),
         "{transcript}"
@@ -100,6 +112,10 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         ("word filter", "违规内容（ad", 1),
         ("QR code", "qunbot recalls message", 1),
         ("QR code", "违反群规（link）", 1),
+        ("flash sale counts down", "【预告】螺蛳粉限时秒杀", 1),
+        ("flash sale counts down", "【开抢】螺蛳粉限时秒杀", 1),
+        ("flash sale counts down", "【最后机会】螺蛳粉限时秒杀", 1),
+        ("flash sale counts down", "【已结束】螺蛳粉限时秒杀", 1),
         ("/ping travels", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
         ("WeChat group", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
         ("outbox retries", "answered HTTP 503", 3),
