@@ -452,8 +452,8 @@ impl Checker<'_> {
         let commands = self.commands(&raw.commands);
         let schedule = self.schedule(&raw.schedule);
         let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
-        let announcements = self.announcements(&raw.announcements, tz);
-        let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now());
+        let announcements = self.announcements(&raw.announcements, tz, &groups);
+        let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
 
         let filter = match &raw.filter {
             Some(f) => self.filter(base, f).map(Some),

@@ -340,7 +340,11 @@ impl Checker<'_> {
         })
     }
 
-    fn groups(&mut self, raw: Option<&Spanned<RawGroups>>) -> Option<Groups> {
+    fn groups(
+        &mut self,
+        raw: Option<&Spanned<RawGroups>>,
+        managed: &[super::GroupConfig],
+    ) -> Option<Groups> {
         let Some(raw) = raw else {
             return Some(Groups::All);
         };
@@ -360,7 +364,19 @@ impl Checker<'_> {
                 );
                 None
             }
-            RawGroups::List(ids) => Some(Groups::List(ids.clone())),
+            RawGroups::List(ids) => {
+                if let Some(stranger) = ids.iter().find(|id| !managed.iter().any(|g| &g.id == *id))
+                {
+                    self.problem(
+                        raw,
+                        format!(
+                            "group {stranger} is not a managed group (list it under [[groups]])"
+                        ),
+                    );
+                    return None;
+                }
+                Some(Groups::List(ids.clone()))
+            }
         }
     }
 
@@ -384,6 +400,7 @@ impl Checker<'_> {
         &mut self,
         raw: &[RawAnnouncement],
         tz: Tz,
+        managed: &[super::GroupConfig],
     ) -> Option<Vec<Announcement>> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -411,7 +428,7 @@ impl Checker<'_> {
                     None
                 }
             };
-            let groups = self.groups(a.groups.as_ref());
+            let groups = self.groups(a.groups.as_ref(), managed);
             let text = self.check(&a.text, |s| Template::parse(s, ANNOUNCEMENT_VARS));
             let red_packet = match &a.red_packet {
                 None => Some(None),
@@ -464,6 +481,7 @@ impl Checker<'_> {
         raw: &[RawFlashSale],
         tz: Tz,
         now: DateTime<Utc>,
+        managed: &[super::GroupConfig],
     ) -> Option<Vec<FlashSale>> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -489,7 +507,7 @@ impl Checker<'_> {
                     ));
                 }
             }
-            let groups = self.groups(s.groups.as_ref());
+            let groups = self.groups(s.groups.as_ref(), managed);
             let mut texts = Vec::new();
             for (value, default) in [
                 (

@@ -277,3 +277,68 @@ fn without_a_secret_only_loopback_may_listen_unless_insecure() {
         );
     }
 }
+
+const ONE_GROUP: &str = "[gateway]\n[[groups]]\nid = 1\n";
+
+#[test]
+fn a_bad_cron_schedule_is_refused_at_its_position_with_the_reason() {
+    let p = problems(&format!(
+        "{ONE_GROUP}[[announcements]]\nid = \"m\"\ncron = \"0 0 25 * * *\"\ntext = \"x\"\n"
+    ));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("bot-config.toml:6:8: `0 0 25 * * *` is not a cron schedule"),
+        "{p:?}"
+    );
+    assert!(p[0].contains("Hours must be less than"), "{p:?}");
+}
+
+#[test]
+fn an_announcement_id_used_twice_is_refused() {
+    let one = "[[announcements]]\nid = \"m\"\ncron = \"0 0 9 * * *\"\ntext = \"x\"\n";
+    let p = problems(&format!("{ONE_GROUP}{one}{one}"));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("announcement id `m` is used twice"), "{p:?}");
+}
+
+#[test]
+fn a_numeric_weekday_is_a_warning_that_names_the_days_it_means() {
+    let c = parse(
+        &format!(
+            "{ONE_GROUP}[[announcements]]\nid = \"m\"\ncron = \"0 0 9 * * 1-5\"\ntext = \"x\"\n"
+        ),
+        &Env::default(),
+    )
+    .unwrap();
+    let w: Vec<String> = c.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(w.iter().any(|w| w.contains("means `Sun-Thu`")), "{w:?}");
+}
+
+#[test]
+fn a_flash_sale_in_the_past_is_a_warning_and_an_unmanaged_group_an_error() {
+    let sale = "[[flash_sales]]\nid = \"s\"\ntitle = \"t\"\nstarts_at = \"2020-01-01 20:00\"\nduration = \"30m\"\n";
+    let c = parse(&format!("{ONE_GROUP}{sale}"), &Env::default()).unwrap();
+    assert!(c
+        .warnings
+        .iter()
+        .any(|w| w.to_string().contains("in the past")));
+    let p = problems(&format!("{ONE_GROUP}{sale}groups = [2]\n"));
+    assert!(p[0].contains("group 2 is not a managed group"), "{p:?}");
+}
+
+#[test]
+fn check_shows_the_next_three_fires_in_the_configured_zone() {
+    let c = parse(
+        &format!("{ONE_GROUP}[[announcements]]\nid = \"m\"\ncron = \"0 0 9 * * Mon-Fri\"\ntext = \"x\"\n"),
+        &Env::default(),
+    )
+    .unwrap();
+    // Friday 2026-11-27 10:00 in Shanghai: next Monday, Tuesday, Wednesday.
+    let now = chrono::DateTime::parse_from_rfc3339("2026-11-27T02:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert_eq!(
+        c.schedule_preview(now),
+        vec!["announcement m: next 2026-11-30 09:00:00, 2026-12-01 09:00:00, 2026-12-02 09:00:00 (Asia/Shanghai)"]
+    );
+}
