@@ -86,3 +86,38 @@ async fn a_fire_missed_while_the_daemon_was_down_is_sent_within_grace_and_logged
         "20 minutes past its 10 minute grace"
     );
 }
+
+#[tokio::test]
+async fn a_flash_sale_posts_each_countdown_once_across_a_restart() {
+    let starts = (Utc::now() + Duration::hours(1)).to_rfc3339_opts(SecondsFormat::Secs, true);
+    let sale = format!(
+        r#"
+[schedule]
+quiet_hours = ""
+
+[[flash_sales]]
+id = "luosifen"
+title = "螺蛳粉限时秒杀"
+price = "9.9元/3袋"
+starts_at = "{starts}"
+duration = "30m"
+remind_before = ["30m", "10m"]
+groups = [123456]
+"#
+    );
+    let mut app = spawn_app_configured(&sale, None).await;
+    let group = app.group.clone();
+    app.barrier(&group).await;
+
+    // `{left}` is counted at the post, rounded up to a minute.
+    app.skip(Duration::minutes(30));
+    app.wait_chat("还有 30 分钟").await;
+    app.restart_daemon().await;
+    app.skip(Duration::minutes(20));
+    app.wait_chat("还有 10 分钟").await;
+    app.skip(Duration::minutes(10));
+    app.wait_chat("【开抢】").await;
+    app.barrier(&group).await;
+    assert_eq!(count(&app, "【预告】"), 2, "{:#?}", app.chat());
+    assert_eq!(count(&app, "【开抢】"), 1, "{:#?}", app.chat());
+}
