@@ -13,6 +13,7 @@
 //! | --- | --- |
 //! | [`clock`] | injected time |
 //! | [`filter`] | the sensitive-word filter, a pure library |
+//! | [`stats`] | A/B statistics on rates (Wilson, Beta posteriors, Fisher), a pure library |
 //! | [`domain`] | the vocabulary: ids, member and group keys, messages, events, actions |
 //! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
 //! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures; its model, the feature seam and the storage port |
@@ -40,4 +41,5 @@ pub mod outbox;
 pub mod scan;
 pub mod simulator;
 pub mod startup;
+pub mod stats;
 pub mod store;
