@@ -33,8 +33,8 @@ pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterCo
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 pub use schedule::{
-    local_time, parse_instant, Announcement, FlashSale, Groups, PacketSpec, QuietHours, SalePhase,
-    ScheduleConfig, When,
+    local_time, parse_instant, Announcement, FlashSale, Groups, PacketSpec, QuietHours,
+    RedPacketsConfig, SalePhase, ScheduleConfig, SplitMethod, When,
 };
 
 /// The file the daemon reads when `--config` is not given.
@@ -72,6 +72,7 @@ pub struct Config {
     pub schedule: ScheduleConfig,
     pub announcements: Vec<Announcement>,
     pub flash_sales: Vec<FlashSale>,
+    pub red_packets: RedPacketsConfig,
 
     /// The sensitive-word filter, when `[filter]` is configured.
     pub filter: Option<FilterConfig>,
@@ -454,6 +455,7 @@ impl Checker<'_> {
         let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
         let announcements = self.announcements(&raw.announcements, tz, &groups);
         let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
+        let red_packets = self.red_packets(&raw.red_packets);
 
         let filter = match &raw.filter {
             Some(f) => self.filter(base, f).map(Some),
@@ -490,6 +492,7 @@ impl Checker<'_> {
             schedule: schedule?,
             announcements: announcements?,
             flash_sales: flash_sales?,
+            red_packets: red_packets?,
 
             filter: filter?,
             warnings: std::mem::take(&mut self.warnings),

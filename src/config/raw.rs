@@ -59,6 +59,8 @@ pub struct RawConfig {
     pub announcements: Vec<RawAnnouncement>,
     #[serde(default)]
     pub flash_sales: Vec<RawFlashSale>,
+    #[serde(default)]
+    pub red_packets: RawRedPackets,
 
     pub filter: Option<RawFilter>,
 }
@@ -356,4 +358,14 @@ pub struct RawSaleTexts {
     pub start: Option<Spanned<String>>,
     pub last_call: Option<Spanned<String>>,
     pub end: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRedPackets {
+    pub grab_word: Option<Spanned<String>>,
+    pub expires_after: Option<HumanDuration>,
+    pub split: Option<Spanned<String>>,
+    pub max_points: Option<Spanned<u32>>,
+    pub answer_window: Option<HumanDuration>,
 }

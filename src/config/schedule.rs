@@ -11,7 +11,7 @@ use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use toml::Spanned;
 
-use super::raw::{RawAnnouncement, RawFlashSale, RawGroups, RawSchedule};
+use super::raw::{RawAnnouncement, RawFlashSale, RawGroups, RawRedPackets, RawSchedule};
 use super::{Checker, Problem};
 use crate::domain::{Id, Template};
 
@@ -128,6 +128,29 @@ impl When {
             When::At(at) => format!("at {}", at.to_rfc3339()),
         }
     }
+}
+
+/// How a red packet is cut into shares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitMethod {
+    /// 二倍均值法: each share uniform from 1 to twice the mean of what is left.
+    DoubleMean,
+    /// 线段切割法: the line of points cut at random places.
+    Fair,
+}
+
+/// `[red_packets]`: lucky red packets of points.
+#[derive(Clone, Debug)]
+pub struct RedPacketsConfig {
+    /// Members grab by sending exactly this (or the packet's 口令).
+    pub grab_word: String,
+    /// What is left then goes back to the sender, and the result is posted.
+    pub expires_after: Duration,
+    pub split: SplitMethod,
+    /// The most one packet may hold.
+    pub max_points: u32,
+    /// Grabs within this window are answered together in one message.
+    pub answer_window: Duration,
 }
 
 /// A red packet opened with an announcement.
@@ -327,6 +350,47 @@ impl super::Config {
 }
 
 impl Checker<'_> {
+    pub(super) fn red_packets(&mut self, raw: &RawRedPackets) -> Option<RedPacketsConfig> {
+        let grab_word = match &raw.grab_word {
+            None => Some("抢".to_string()),
+            Some(w) => self.check(w, |s| {
+                let s = s.trim();
+                if s.is_empty() || s.chars().count() > 20 {
+                    Err("grab_word must be 1 to 20 characters".to_string())
+                } else {
+                    Ok(s.to_string())
+                }
+            }),
+        };
+        let split = match &raw.split {
+            None => Some(SplitMethod::DoubleMean),
+            Some(v) => self.check(v, |s| match s {
+                "double_mean" => Ok(SplitMethod::DoubleMean),
+                "fair" => Ok(SplitMethod::Fair),
+                other => Err(format!(
+                    "split = \"{other}\": write \"double_mean\" (二倍均值法) or \"fair\" (线段切割法)"
+                )),
+            }),
+        };
+        let max_points = match &raw.max_points {
+            None => Some(10_000),
+            Some(v) if *v.get_ref() == 0 => {
+                self.problem(v, "max_points must be at least 1".into());
+                None
+            }
+            Some(v) => Some(*v.get_ref()),
+        };
+        Some(RedPacketsConfig {
+            grab_word: grab_word?,
+            expires_after: raw
+                .expires_after
+                .map_or(Duration::from_secs(86_400), |d| d.0),
+            split: split?,
+            max_points: max_points?,
+            answer_window: raw.answer_window.map_or(Duration::from_secs(2), |d| d.0),
+        })
+    }
+
     pub(super) fn schedule(&mut self, raw: &RawSchedule) -> Option<ScheduleConfig> {
         let quiet_hours = match &raw.quiet_hours {
             None => Some(QuietHours::parse("22:00-08:00").ok()),

@@ -131,6 +131,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "查看、立即发布或取消限时秒杀",
     },
     CommandSpec {
+        name: "redpacket",
+        aliases: &["红包"],
+        audience: Audience::Admins,
+        usage: "/redpacket 总积分 份数 [口令] | status",
+        summary: "发拼手气红包（积分）",
+    },
+    CommandSpec {
         name: "strikes",
         aliases: &["违规"],
         audience: Audience::Admins,

@@ -7,6 +7,7 @@
 //! - [`points`]: the points ledger's rules: check-in and streaks, ranks, coupons.
 //! - [`hygiene`]: the sensitive-word filter's actions, strikes and escalation.
 //! - [`commands`]: slash-commands, permissions, cooldowns, answers.
+//! - [`red_packets`]: lucky red packets of points: split at opening, grabbed first come first served.
 //! - [`schedule`]: announcements and flash-sale posts on a restart-safe schedule,
 //!   under the rules of [`automatic`] messages (quiet hours, the daily cap).
 //!
@@ -19,6 +20,7 @@ pub mod commands;
 pub mod hygiene;
 pub mod onboarding;
 pub mod points;
+pub mod red_packets;
 pub mod schedule;
 pub mod tasks;
 #[cfg(test)]
@@ -39,6 +41,7 @@ pub fn all() -> Features {
         Arc::new(hygiene::Hygiene),
         Arc::new(onboarding::Onboarding),
         Arc::new(commands::Commands),
+        Arc::new(red_packets::RedPackets),
         Arc::new(tasks::Tasks),
         Arc::new(schedule::Schedule),
     ])

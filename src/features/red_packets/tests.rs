@@ -1,0 +1,192 @@
+use proptest::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::*;
+use crate::domain::Role;
+use crate::features::testkit::{said, Bot, ACCOUNT, GROUP, OPERATOR};
+
+fn methods() -> impl Strategy<Value = SplitMethod> {
+    prop_oneof![Just(SplitMethod::DoubleMean), Just(SplitMethod::Fair)]
+}
+
+proptest! {
+    #[test]
+    fn every_split_has_the_shares_asked_each_at_least_one_point_summing_to_the_total(
+        (total, shares) in (1u32..20_000).prop_flat_map(|t| (Just(t), 1..=t.min(MAX_SHARES))),
+        method in methods(),
+        seed in any::<u64>(),
+    ) {
+        let parts = split(total, shares, method, &mut StdRng::seed_from_u64(seed));
+        prop_assert_eq!(parts.len(), shares as usize);
+        prop_assert!(parts.iter().all(|&p| p >= 1));
+        prop_assert_eq!(parts.iter().sum::<u32>(), total);
+    }
+}
+
+/// Both methods are fair by position: over many packets, each position's mean
+/// share is the total over the shares. 20,000 packets of 100 points in 10
+/// shares: a position's share has a standard deviation under 20 points, so the
+/// mean of 20,000 has one under 0.15, and a tolerance of 0.6 is four of those
+/// (a fair split misses it with odds below 1 in 10,000 a position), while a
+/// bias of 6 % is caught. The seed is fixed, so the test is deterministic.
+#[test]
+fn each_position_gets_the_mean_share_on_average_with_both_methods() {
+    for method in [SplitMethod::DoubleMean, SplitMethod::Fair] {
+        let mut rng = StdRng::seed_from_u64(20261124);
+        let mut sums = [0u64; 10];
+        let rounds = 20_000;
+        for _ in 0..rounds {
+            for (i, p) in split(100, 10, method, &mut rng).iter().enumerate() {
+                sums[i] += u64::from(*p);
+            }
+        }
+        for (i, sum) in sums.iter().enumerate() {
+            let mean = *sum as f64 / rounds as f64;
+            assert!((mean - 10.0).abs() < 0.6, "{method:?} position {i}: {mean}");
+        }
+    }
+}
+
+fn admin_opens(bot: &mut Bot, text: &str) -> Decision {
+    let open = bot.says(OPERATOR, Role::Member, Message::text(text));
+    bot.on(open)
+}
+
+fn ledger(d: &Decision) -> Vec<(Id, i64, String)> {
+    d.changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Points {
+                member,
+                amount,
+                reason,
+                ..
+            } => Some((member.user.clone(), *amount, reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_admin_opens_a_packet_paid_from_their_points_and_announced_with_the_grab_word() {
+    let mut bot = Bot::new("");
+    let d = admin_opens(&mut bot, "/redpacket 100 10");
+    assert!(
+        said(&d)[0].contains("100 积分的拼手气红包，共 10 份！发送「抢」"),
+        "{:?}",
+        said(&d)
+    );
+    assert_eq!(
+        ledger(&d),
+        vec![(Id::number(OPERATOR), -100, "red_packet.sent".to_string())]
+    );
+    let group = GroupKey {
+        account: Id::number(ACCOUNT),
+        group: Id::number(GROUP),
+    };
+    let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
+    let packets = open_packets(&group, &ctx);
+    assert_eq!(packets.len(), 1);
+    assert_eq!(packets[0].1.left.iter().sum::<u32>(), 100);
+}
+
+#[test]
+fn bad_packets_get_a_usage_answer_and_open_nothing() {
+    let mut bot = Bot::new("");
+    for text in [
+        "/redpacket 5 10",
+        "/redpacket 100 0",
+        "/redpacket 100 101",
+        "/redpacket 20000 10",
+        "/redpacket lots 10",
+        "/红包",
+    ] {
+        let d = admin_opens(&mut bot, text);
+        assert!(said(&d)[0].contains("用法"), "{text}: {:?}", said(&d));
+        assert!(ledger(&d).is_empty(), "{text}");
+    }
+    let member = bot.member_says(7, "/redpacket 100 10");
+    let d = bot.on(member);
+    assert!(said(&d)[0].contains("只有管理员"), "{:?}", said(&d));
+}
+
+#[test]
+fn each_member_grabs_once_and_the_empty_packet_posts_the_best_luck() {
+    let mut bot = Bot::new("");
+    admin_opens(&mut bot, "/redpacket 30 3");
+    let mut paid = 0;
+    for user in [21, 22, 21, 23, 24] {
+        let grab = bot.member_says(user, "抢");
+        let d = bot.on(grab);
+        paid += ledger(&d).iter().map(|(_, a, _)| a).sum::<i64>();
+        if user == 23 {
+            let posted = said(&d).join("\n");
+            assert!(
+                posted.contains("红包已被抢完：3 人抢到 30 积分"),
+                "{posted}"
+            );
+            assert!(posted.contains("手气最佳"), "{posted}");
+        }
+    }
+    assert_eq!(
+        paid, 30,
+        "three grabs, the second try of 21 and the late 24 get nothing"
+    );
+}
+
+#[test]
+fn a_packet_with_a_password_is_grabbed_only_with_it() {
+    let mut bot = Bot::new("");
+    admin_opens(&mut bot, "/redpacket 10 2 恭喜发财");
+    let plain = bot.member_says(21, "抢");
+    assert!(ledger(&bot.on(plain)).is_empty());
+    let right = bot.member_says(21, "恭喜发财");
+    assert_eq!(ledger(&bot.on(right)).len(), 1);
+}
+
+#[test]
+fn grabs_in_a_rush_are_answered_together() {
+    let mut bot = Bot::new("");
+    admin_opens(&mut bot, "/redpacket 100 10");
+    let first = bot.member_says(21, "抢");
+    let d = bot.on(first);
+    assert!(said(&d).is_empty(), "answered when the window closes");
+    let answer_timer = d.timers[0].clone();
+    for user in 22..26 {
+        let grab = bot.member_says(user, "抢");
+        assert!(bot.on(grab).timers.is_empty(), "one window");
+    }
+    bot.now = answer_timer.due;
+    let answered = bot.wake(&answer_timer);
+    assert_eq!(said(&answered).len(), 1);
+    assert_eq!(crate::features::testkit::mentioned(&answered).len(), 5);
+}
+
+#[test]
+fn an_expired_packet_refunds_the_rest_to_the_sender_and_posts_the_result() {
+    let mut bot = Bot::new("");
+    let opened = admin_opens(&mut bot, "/redpacket 100 10");
+    let grab = bot.member_says(21, "抢");
+    let grabbed = bot.on(grab);
+    let expiry = opened
+        .timers
+        .iter()
+        .find(|t| t.due > bot.now + chrono::Duration::hours(1))
+        .unwrap()
+        .clone();
+    bot.now = expiry.due;
+    let d = bot.wake(&expiry);
+    let posted = said(&d).join("");
+    assert!(posted.contains("红包已过期：1 人抢到"), "{posted}");
+    let refund = ledger(&d);
+    assert_eq!(refund.len(), 1);
+    assert_eq!(refund[0].0, Id::number(OPERATOR));
+    assert_eq!(refund[0].2, "red_packet.refund");
+    let total: i64 = [ledger(&opened), ledger(&grabbed), refund]
+        .concat()
+        .iter()
+        .map(|(_, a, _)| a)
+        .sum();
+    assert_eq!(total, 0, "a packet's ledger rows sum to zero");
+}
