@@ -225,6 +225,18 @@ impl Daemon {
 
     /// Stops taking events, writes and handles what was accepted, finishes the
     /// outbox's call in flight, and closes the database.
+    /// Stops every task where it stands, with nothing drained or flushed: what
+    /// SQLite committed is all that survives, as after a SIGKILL (SQLite's own
+    /// commit is atomic, so a torn write is not among what this can show).
+    /// For crash tests.
+    pub fn crash(self) {
+        for task in [&self.journal, &self.engine, &self.media, &self.outbox] {
+            task.abort();
+        }
+        self.server.abort();
+        self.stop_reload.cancel();
+    }
+
     pub async fn stop(self) {
         self.stop_intake.cancel();
         if let Ok(Err(e)) = self.server.await {

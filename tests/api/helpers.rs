@@ -141,6 +141,13 @@ impl TestApp {
         }
     }
 
+    /// Stops the daemon as a SIGKILL would: nothing drained (see [`Daemon::crash`]).
+    pub fn crash_daemon(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            daemon.crash();
+        }
+    }
+
     pub async fn restart_daemon(&mut self) {
         self.stop_daemon().await;
         self.start_daemon().await;
