@@ -34,7 +34,7 @@ pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 pub use schedule::{
     local_time, parse_instant, Announcement, FlashSale, Groups, PacketSpec, QuietHours,
-    RedPacketsConfig, SalePhase, ScheduleConfig, SplitMethod, When,
+    RedPacketsConfig, SalePhase, ScheduleConfig, SplitMethod, When, MAX_PACKET_SHARES,
 };
 
 /// The file the daemon reads when `--config` is not given.
@@ -453,9 +453,10 @@ impl Checker<'_> {
         let commands = self.commands(&raw.commands);
         let schedule = self.schedule(&raw.schedule);
         let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
-        let announcements = self.announcements(&raw.announcements, tz, &groups);
-        let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
         let red_packets = self.red_packets(&raw.red_packets);
+        let max_points = red_packets.as_ref().map_or(u32::MAX, |r| r.max_points);
+        let announcements = self.announcements(&raw.announcements, tz, &groups, max_points);
+        let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
 
         let filter = match &raw.filter {
             Some(f) => self.filter(base, f).map(Some),

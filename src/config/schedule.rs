@@ -153,6 +153,10 @@ pub struct RedPacketsConfig {
     pub answer_window: Duration,
 }
 
+/// The most shares one red packet may have: a packet is a game for a group,
+/// and its result names every grabber.
+pub const MAX_PACKET_SHARES: u32 = 100;
+
 /// A red packet opened with an announcement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PacketSpec {
@@ -465,6 +469,7 @@ impl Checker<'_> {
         raw: &[RawAnnouncement],
         tz: Tz,
         managed: &[super::GroupConfig],
+        max_points: u32,
     ) -> Option<Vec<Announcement>> {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -498,11 +503,16 @@ impl Checker<'_> {
                 None => Some(None),
                 Some(p) => {
                     let spec = p.get_ref();
-                    if spec.shares == 0 || spec.points < spec.shares {
+                    if spec.shares == 0
+                        || spec.shares > MAX_PACKET_SHARES
+                        || spec.points < spec.shares
+                        || spec.points > max_points
+                    {
                         self.problem(
                             p,
-                            "a red packet needs at least one share and at least one point per share"
-                                .into(),
+                            format!(
+                                "a red packet needs 1 to {MAX_PACKET_SHARES} shares, at least one point a share, and at most red_packets.max_points ({max_points}) points"
+                            ),
                         );
                         None
                     } else {

@@ -27,8 +27,7 @@ use crate::engine::WakeError;
 
 pub const NAME: &str = "red_packets";
 
-/// The most shares one packet may have.
-pub const MAX_SHARES: u32 = 100;
+pub use crate::config::MAX_PACKET_SHARES as MAX_SHARES;
 /// Grabbers mentioned in one answer; the rest are counted.
 const MENTIONS: usize = 10;
 /// The longest 口令 and name the bot repeats.

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::automatic::{self, Gate};
-use super::{human_duration, say, Change, Context, Decision, Feature, Timer};
+use super::{human_duration, red_packets, say, Change, Context, Decision, Feature, Timer};
 use crate::config::{Announcement, Config, FlashSale, SalePhase};
 use crate::domain::{Event, GroupKey, Id, Message};
 use crate::engine::WakeError;
@@ -404,6 +404,35 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                         user: None,
                         detail: json!({"schedule": occ.schedule, "instant": occ.instant}),
                     });
+                if let Source::Announcement(Announcement {
+                    red_packet: Some(spec),
+                    ..
+                }) = &source
+                {
+                    // The shop's packet, paid by the bot account itself.
+                    let id = format!("{}@{}", occ.schedule, occ.instant.timestamp());
+                    let opening = red_packets::Opening {
+                        id: &id,
+                        sender: &key.account,
+                        sender_name: "群助手",
+                        points: spec.points,
+                        shares: spec.shares,
+                        word: None,
+                    };
+                    match red_packets::open(&key, opening, ctx) {
+                        Ok(packet) => d.merge(packet),
+                        // The config is checked against this; a reload may still race it.
+                        Err(why) => {
+                            d = d.change(Change::Note {
+                                kind: "redpacket.refused".into(),
+                                account: key.account.clone(),
+                                group: Some(group.clone()),
+                                user: None,
+                                detail: json!({"schedule": occ.schedule, "reason": why}),
+                            })
+                        }
+                    }
+                }
                 occ.pending.remove(i);
                 posted = true;
             }

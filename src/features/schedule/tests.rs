@@ -327,3 +327,30 @@ fn flashsale_now_posts_the_countdown_in_this_group_at_once() {
         "{posted}"
     );
 }
+
+#[test]
+fn an_announcement_with_a_red_packet_opens_it_paid_by_the_bot_account() {
+    let mut bot = bot(&MORNING.replace(
+        "text = \"早上好！今天的团购清单\"",
+        "text = \"早上好！今天的团购清单\"\nred_packet = { points = 100, shares = 10 }",
+    ));
+    let planned = bot.tick();
+    let fired = run_until(&mut bot, planned, local(11, 0));
+    let posted = posts(&fired);
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert!(
+        posted[1].contains("100 积分的拼手气红包，共 10 份"),
+        "{posted:?}"
+    );
+    let grab = bot.member_says(21, "抢");
+    let d = bot.on(grab);
+    assert!(d
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::Points { reason, .. } if reason == "red_packet.grab")));
+    let paid_by_bot = fired.iter().flat_map(|d| d.changes.iter()).any(|c| {
+        matches!(c, Change::Points { member, amount: -100, .. }
+            if member.user == Id::number(crate::features::testkit::ACCOUNT))
+    });
+    assert!(paid_by_bot);
+}
