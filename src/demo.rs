@@ -339,6 +339,18 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.skip(chrono::Duration::minutes(5));
     stage.bot_said("【已结束】螺蛳粉限时秒杀", 1).await?;
 
+    stage.say("── a lucky red packet: split when opened, grabbed to the end ──");
+    stage
+        .push(&f.group_message(&shop, &owner, json!("/红包 30 3")))
+        .await?;
+    stage.bot_said("30 积分的拼手气红包，共 3 份", 1).await?;
+    for grabber in [&hong, &ming, &owner] {
+        stage
+            .push(&f.group_message(&shop, grabber, json!("抢")))
+            .await?;
+    }
+    stage.bot_said("红包已被抢完：3 人抢到 30 积分", 1).await?;
+
     stage.say("── /ping travels webhook → SQLite → engine → outbox → gateway ──");
     let ping = f.group_message(&shop, &owner, json!("/ping"));
     stage.push(&ping).await?;

@@ -189,7 +189,7 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
     let key = format!("{}{id}", packet_prefix(group));
     let grab = word.unwrap_or_else(|| config.grab_word.clone());
     let text = format!(
-        "🧧 {} 发了一个 {points} 积分的拼手气红包，共 {shares} 份！发送「{grab}」抢红包（{} 内有效）",
+        "🧧 {} 发了一个 {points} 积分的拼手气红包，共 {shares} 份！发送「{grab}」抢红包（{}内有效）",
         clip(sender_name),
         human_duration(config.expires_after)
     );

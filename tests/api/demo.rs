@@ -19,12 +19,12 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     assert_eq!(report.pongs, 3, "{transcript}");
     assert_eq!(
         report.outbox_counts,
-        vec![("delivered".to_string(), 22)],
+        vec![("delivered".to_string(), 25)],
         "{transcript}"
     );
     assert_eq!(
         count("message.group"),
-        12,
+        16,
         "the redelivered /ping is logged once"
     );
     assert_eq!(count("unhandled.notice.group_upload"), 1);
@@ -88,8 +88,19 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         "{transcript}"
     );
     assert_eq!(
-        report.ledger,
-        vec![("宝妈福利群".to_string(), "小红".to_string(), 20)]
+        report.ledger.iter().map(|(_, _, b)| b).sum::<i64>(),
+        20,
+        "the tasks' 20 points; the red packet's rows sum to zero: {:?}",
+        report.ledger
+    );
+    let hong = report
+        .ledger
+        .iter()
+        .find(|(_, m, _)| m == "小红")
+        .map(|r| r.2);
+    assert!(
+        hong.is_some_and(|b| b > 20),
+        "小红 got her tasks' points and a share"
     );
     assert_eq!(report.coupons.len(), 1);
 
@@ -116,6 +127,13 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         ("flash sale counts down", "【开抢】螺蛳粉限时秒杀", 1),
         ("flash sale counts down", "【最后机会】螺蛳粉限时秒杀", 1),
         ("flash sale counts down", "【已结束】螺蛳粉限时秒杀", 1),
+        ("lucky red packet", "30 积分的拼手气红包，共 3 份", 1),
+        ("lucky red packet", "@小红 抢到", 1),
+        (
+            "lucky red packet",
+            "红包已被抢完：3 人抢到 30 积分。手气最佳",
+            1,
+        ),
         ("/ping travels", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
         ("WeChat group", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
         ("outbox retries", "answered HTTP 503", 3),
