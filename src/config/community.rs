@@ -196,7 +196,7 @@ impl Checker<'_> {
         })
     }
 
-    fn pool_name(
+    pub(super) fn pool_name(
         &mut self,
         name: &Spanned<String>,
         coupons: &BTreeMap<String, CouponPool>,

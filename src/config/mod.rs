@@ -11,6 +11,7 @@ mod env;
 mod hygiene;
 mod problem;
 mod raw;
+mod reactivation;
 pub mod reload;
 mod schedule;
 
@@ -32,6 +33,7 @@ pub use env::Env;
 pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
+pub use reactivation::{ReactivationConfig, Variant, ZombieAction, NUDGE_VARS};
 pub use schedule::{
     local_time, parse_instant, Announcement, FlashSale, Groups, PacketSpec, QuietHours,
     RedPacketsConfig, SalePhase, ScheduleConfig, SplitMethod, When, MAX_PACKET_SHARES,
@@ -73,6 +75,8 @@ pub struct Config {
     pub announcements: Vec<Announcement>,
     pub flash_sales: Vec<FlashSale>,
     pub red_packets: RedPacketsConfig,
+    /// Nudging silent members, and zombies.
+    pub reactivation: ReactivationConfig,
 
     /// The sensitive-word filter, when `[filter]` is configured.
     pub filter: Option<FilterConfig>,
@@ -454,6 +458,7 @@ impl Checker<'_> {
         let schedule = self.schedule(&raw.schedule);
         let tz = timezone.unwrap_or(chrono_tz::Asia::Shanghai);
         let red_packets = self.red_packets(&raw.red_packets);
+        let reactivation = self.reactivation(raw.reactivation.as_ref(), pools);
         let max_points = red_packets.as_ref().map_or(u32::MAX, |r| r.max_points);
         let announcements = self.announcements(&raw.announcements, tz, &groups, max_points);
         let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
@@ -494,6 +499,7 @@ impl Checker<'_> {
             announcements: announcements?,
             flash_sales: flash_sales?,
             red_packets: red_packets?,
+            reactivation: reactivation?,
 
             filter: filter?,
             warnings: std::mem::take(&mut self.warnings),

@@ -61,6 +61,7 @@ pub struct RawConfig {
     pub flash_sales: Vec<RawFlashSale>,
     #[serde(default)]
     pub red_packets: RawRedPackets,
+    pub reactivation: Option<Spanned<RawReactivation>>,
 
     pub filter: Option<RawFilter>,
 }
@@ -368,4 +369,32 @@ pub struct RawRedPackets {
     pub split: Option<Spanned<String>>,
     pub max_points: Option<Spanned<u32>>,
     pub answer_window: Option<HumanDuration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReactivation {
+    pub enabled: Option<bool>,
+    pub silent_after: Option<HumanDuration>,
+    pub scan: Option<Spanned<String>>,
+    pub min_gap: Option<HumanDuration>,
+    pub max_nudges: Option<u32>,
+    pub per_message: Option<Spanned<u32>>,
+    pub success_within: Option<HumanDuration>,
+    pub holdout: Option<Spanned<f64>>,
+    #[serde(default)]
+    pub variants: Vec<RawVariant>,
+    #[serde(default)]
+    pub exempt: Vec<Id>,
+    pub zombie_after: Option<HumanDuration>,
+    pub zombie_action: Option<Spanned<String>>,
+    pub zombie_max_per_run: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVariant {
+    pub id: Spanned<String>,
+    pub text: Spanned<String>,
+    pub coupon: Option<Spanned<String>>,
 }

@@ -342,3 +342,63 @@ fn check_shows_the_next_three_fires_in_the_configured_zone() {
         vec!["announcement m: next 2026-11-30 09:00:00, 2026-12-01 09:00:00, 2026-12-02 09:00:00 (Asia/Shanghai)"]
     );
 }
+
+const REACTIVATION: &str = r#"
+[coupons.comeback]
+file = "comeback.txt"
+title = "限时返场券"
+
+[reactivation]
+enabled = true
+silent_after = "7d"
+scan = "0 0 10 * * *"
+min_gap = "3d"
+max_nudges = 3
+per_message = 5
+success_within = "2d"
+holdout = 0.2
+variants = [
+  { id = "a", text = "{mentions} 好久不见～今晚8点有秒杀，回来看看吧" },
+  { id = "b", text = "{mentions} 送你一张限时返场券：{coupon}，48小时内有效", coupon = "comeback" },
+]
+exempt = []
+zombie_after = "30d"
+zombie_action = "report"
+zombie_max_per_run = 20
+"#;
+
+fn with_comeback_pool(text: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("comeback.txt"), "BACK-1\nBACK-2\n").unwrap();
+    Config::parse(&dir.path().join("bot-config.toml"), text, &Env::default())
+}
+
+#[test]
+fn reactivation_is_off_without_its_section_and_reads_the_issue_example() {
+    assert!(
+        !parse(MINIMAL, &Env::default())
+            .unwrap()
+            .reactivation
+            .enabled
+    );
+    let c = with_comeback_pool(&format!("{ONE_GROUP}{REACTIVATION}")).unwrap();
+    let r = &c.reactivation;
+    assert!(r.enabled);
+    assert_eq!(r.silent_after, Duration::from_secs(7 * 86400));
+    assert_eq!((r.max_nudges, r.per_message, r.holdout), (3, 5, 0.2));
+    assert_eq!(r.variants.len(), 2);
+    assert_eq!(r.variants[1].coupon.as_deref(), Some("comeback"));
+    assert_eq!(r.zombie_action, ZombieAction::Report);
+}
+
+#[test]
+fn reactivation_refuses_a_holdout_of_one_and_no_variants() {
+    let text = format!(
+        "{ONE_GROUP}{}",
+        REACTIVATION.replace("holdout = 0.2", "holdout = 1.0")
+    );
+    let p = with_comeback_pool(&text).unwrap_err().problems();
+    assert!(p.iter().any(|p| p.contains("holdout is a share")), "{p:?}");
+    let p = problems(&format!("{ONE_GROUP}[reactivation]\nenabled = true\n"));
+    assert!(p.iter().any(|p| p.contains("has no variants")), "{p:?}");
+}
