@@ -46,7 +46,9 @@ pub use crate::engine::storage::{
 };
 pub use crate::outbox::queue::{OutboxState, OutboxStore, Outcome, PendingAction};
 pub use read::{ReadModel, Trouble};
-pub use rows::{parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member};
+pub use rows::{
+    parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member, SilentMember,
+};
 
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 200;

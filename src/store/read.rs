@@ -4,9 +4,11 @@
 
 use std::future::Future;
 
-use super::rows::{Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member};
+use chrono::{DateTime, Utc};
+
+use super::rows::{Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member, SilentMember};
 use super::{Store, StoreError};
-use crate::domain::Id;
+use crate::domain::{GroupKey, Id};
 
 /// What an operator should look at: inputs the engine gave up on, and work
 /// still waiting. Shown by `qunbot status` and `qunbot check`.
@@ -44,6 +46,17 @@ pub trait ReadModel {
         group: &Id,
         user: &Id,
     ) -> impl Future<Output = Result<Option<Member>, Self::Error>> + Send;
+
+    /// Present members of `groups` (not left; not the owner or an admin) whose
+    /// last word (or join, if they never spoke) is before `cutoff`, the longest
+    /// silent first, at most `per_group` a group. Members known only from a
+    /// member list sync, with neither time, count as silent since forever.
+    fn silent_members(
+        &self,
+        groups: &[GroupKey],
+        cutoff: DateTime<Utc>,
+        per_group: u32,
+    ) -> impl Future<Output = Result<Vec<SilentMember>, Self::Error>> + Send;
 
     /// Members known per group (present, i.e. not left).
     fn member_counts(&self) -> impl Future<Output = Result<Vec<Count>, Self::Error>> + Send;
@@ -127,6 +140,39 @@ impl ReadModel for Store {
         .bind(user.to_string())
         .fetch_optional(&self.read)
         .await?)
+    }
+
+    async fn silent_members(
+        &self,
+        groups: &[GroupKey],
+        cutoff: DateTime<Utc>,
+        per_group: u32,
+    ) -> Result<Vec<SilentMember>, StoreError> {
+        let cutoff = super::timestamp(cutoff);
+        // One range of the member table's key a group, on one connection. No
+        // index on silence: it changes with every message, and measured, it
+        // took intake from 13,500 to 8,300 events/s for a scan no faster
+        // (705 ms against 704 ms over 1,000,000 members).
+        let mut conn = self.read.acquire().await?;
+        let mut out = Vec::new();
+        for group in groups {
+            let rows: Vec<SilentMember> = sqlx::query_as(
+                "SELECT account, group_id, user_id, nickname, joined_at, last_spoke_at FROM members
+                 WHERE account = ? AND group_id = ? AND left_at IS NULL
+                   AND COALESCE(last_spoke_at, joined_at, '') < ?
+                   AND COALESCE(role, 'member') NOT IN ('owner', 'admin')
+                 ORDER BY COALESCE(last_spoke_at, joined_at, '')
+                 LIMIT ?",
+            )
+            .bind(group.account.to_string())
+            .bind(group.group.to_string())
+            .bind(&cutoff)
+            .bind(i64::from(per_group))
+            .fetch_all(&mut *conn)
+            .await?;
+            out.extend(rows);
+        }
+        Ok(out)
     }
 
     /// Members known per group (present, i.e. not left).

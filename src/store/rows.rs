@@ -110,6 +110,18 @@ pub struct Member {
     pub last_spoke_at: Option<DateTime<Utc>>,
 }
 
+/// A present member silent since before some time: due a nudge, unless the
+/// reactivation feature's own records say otherwise.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SilentMember {
+    pub account: String,
+    pub group_id: String,
+    pub user_id: String,
+    pub nickname: Option<String>,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub last_spoke_at: Option<DateTime<Utc>>,
+}
+
 /// A name (an event kind, an outbox state, a group) and how many rows carry it.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct Count {

@@ -401,3 +401,58 @@ mod changes {
         }
     }
 }
+
+#[tokio::test]
+async fn silent_members_are_the_present_non_admins_silent_longest_first_a_few_a_group() {
+    use crate::domain::{MemberKey, Role, RosterChange, RosterUpdate};
+    let (_dir, store) = temp_store().await;
+    let day = 86_400;
+    let now = 100 * day;
+    let key = |user: i64| MemberKey::new(&Id::number(1), &Id::number(100), &Id::number(user));
+    let spoke = |user: i64, days_ago: i64, role: Role| RosterUpdate {
+        member: key(user),
+        time: now - days_ago * day,
+        change: RosterChange::Spoke {
+            name: Some(format!("m{user}")),
+            role: Some(role),
+        },
+    };
+    let roster = vec![
+        spoke(1, 10, Role::Member),
+        spoke(2, 1, Role::Member),
+        RosterUpdate {
+            member: key(3),
+            time: now - 20 * day,
+            change: RosterChange::Joined,
+        },
+        spoke(4, 30, Role::Admin),
+        spoke(5, 40, Role::Member),
+        RosterUpdate {
+            member: key(5),
+            time: now - 39 * day,
+            change: RosterChange::Left,
+        },
+    ];
+    store
+        .commit(&Commit {
+            roster,
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let cutoff = DateTime::from_timestamp(now - 7 * day, 0).unwrap();
+    let groups = [crate::domain::GroupKey {
+        account: Id::number(1),
+        group: Id::number(100),
+    }];
+    let silent = store.silent_members(&groups, cutoff, 10).await.unwrap();
+    let users: Vec<&str> = silent.iter().map(|m| m.user_id.as_str()).collect();
+    assert_eq!(
+        users,
+        vec!["3", "1"],
+        "joined 20 days ago and never spoke, then 10 days silent"
+    );
+    let one = store.silent_members(&groups, cutoff, 1).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].user_id, "3");
+}
