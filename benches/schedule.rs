@@ -27,10 +27,7 @@ use support::{env_usize, reference_inserts};
 const ACCOUNT: i64 = 10001000;
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run_on_runtime(run())
 }
 
 async fn run() -> anyhow::Result<()> {

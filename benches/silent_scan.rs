@@ -32,10 +32,7 @@ fn peak_mib() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run())
+    support::run_on_runtime(run())
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -32,10 +32,7 @@ const GROUPS: i64 = 100;
 const MEMBERS: usize = 50_000;
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    support::run_on_runtime(async {
         let events = env_usize("BENCH_EVENTS", 250_000);
         let clients = env_usize("BENCH_CLIENTS", 32);
         let raid = env_usize("BENCH_RAID_EVENTS", 30_000);

@@ -16,20 +16,15 @@ use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
 use qunbot::store::ReadModel;
 use serde_json::json;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::ConnectOptions;
 
 mod support;
 
-use support::{env_usize, percentile, push_all, sign};
+use support::{env_usize, percentile, push_all, reference_table, sign};
 
 const SECRET: &str = "bench-secret";
 
 fn main() -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(bench())
+    support::run_on_runtime(bench())
 }
 
 async fn bench() -> anyhow::Result<()> {
@@ -122,19 +117,7 @@ async fn reference_inserts(
     } else {
         "ref-row.db"
     });
-    let mut conn = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .connect()
-        .await?;
-    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
-        .execute(&mut conn)
-        .await?;
+    let mut conn = reference_table(&path).await?;
     let started = Instant::now();
     if one_transaction {
         sqlx::query("BEGIN").execute(&mut conn).await?;

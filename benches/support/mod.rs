@@ -135,19 +135,7 @@ async fn push_from_one_thread(
 /// of `n` rows (400-byte detail, a unique index, like the event log), 512 rows
 /// a transaction, `synchronous = FULL`, into a fresh file in `dir`. Rows/s.
 pub async fn reference_inserts(dir: &std::path::Path, n: usize) -> anyhow::Result<f64> {
-    let mut conn = SqliteConnectOptions::new()
-        .filename(dir.join("reference.db"))
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .connect()
-        .await?;
-    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
-        .execute(&mut conn)
-        .await?;
+    let mut conn = reference_table(&dir.join("reference.db")).await?;
     let detail = "x".repeat(400);
     let started = Instant::now();
     for chunk in (0..n).collect::<Vec<_>>().chunks(512) {
@@ -163,4 +151,33 @@ pub async fn reference_inserts(dir: &std::path::Path, n: usize) -> anyhow::Resul
         sqlx::query("COMMIT").execute(&mut conn).await?;
     }
     Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// A fresh file at `path` with a bare table like `events` (a unique index on
+/// the dedup key), WAL and `synchronous = FULL` as the daemon runs SQLite.
+pub async fn reference_table(path: &std::path::Path) -> anyhow::Result<sqlx::SqliteConnection> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .connect()
+        .await?;
+    sqlx::query("CREATE TABLE events (id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, account TEXT, dedup_key TEXT, detail TEXT NOT NULL)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("CREATE UNIQUE INDEX events_dedup ON events (account, dedup_key)")
+        .execute(&mut conn)
+        .await?;
+    Ok(conn)
+}
+
+/// Runs a bench's body on a multi-threaded runtime, as the daemon runs.
+pub fn run_on_runtime(
+    body: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(body)
 }
