@@ -127,11 +127,22 @@ fn clip(text: &str) -> String {
 
 /// The open packets of a group, oldest first, with their record keys.
 pub fn open_packets(group: &GroupKey, ctx: &Context) -> Vec<(String, Packet)> {
+    packets_where(group, ctx, |_| true)
+}
+
+/// The group's open packets whose stored JSON passes `keep`, oldest first.
+/// Every member's message asks, so a packet is only read in full once its
+/// record passed: chat that grabs nothing costs no deserialising.
+fn packets_where(
+    group: &GroupKey,
+    ctx: &Context,
+    keep: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<(String, Packet)> {
     let prefix = packet_prefix(group);
     let mut packets: Vec<(String, Packet)> = ctx
         .state
         .records_of(NAME)
-        .filter(|(k, _)| k.starts_with(&prefix))
+        .filter(|(k, v)| k.starts_with(&prefix) && keep(v))
         .filter_map(|(k, v)| Some((k.clone(), serde_json::from_value(v.clone()).ok()?)))
         .collect();
     packets.sort_by(|a, b| a.1.opened_at.cmp(&b.1.opened_at).then(a.0.cmp(&b.0)));
@@ -254,13 +265,14 @@ impl Feature for RedPackets {
             group: m.group.clone(),
         };
         let grab_word = &ctx.config.red_packets.grab_word;
-        let found = open_packets(&group, ctx).into_iter().find(|(_, p)| {
-            let matches = match &p.word {
-                Some(word) => word == text,
-                None => grab_word == text,
-            };
-            matches && !p.grabbed.iter().any(|(u, ..)| u == &m.user)
-        });
+        // A packet is grabbed with its 口令, or with the grab word when it has none.
+        let grabs_it = |packet: &serde_json::Value| match packet["word"].as_str() {
+            Some(word) => word == text,
+            None => grab_word == text,
+        };
+        let found = packets_where(&group, ctx, grabs_it)
+            .into_iter()
+            .find(|(_, p)| !p.grabbed.iter().any(|(u, ..)| u == &m.user));
         let Some((key, mut packet)) = found else {
             return Decision::default();
         };
