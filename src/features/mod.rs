@@ -87,6 +87,22 @@ pub fn reply(to: &GroupMessage, body: Message) -> crate::domain::Action {
     }
 }
 
+/// A log row about something the bot did in a group, about one member or none.
+pub fn group_note(
+    kind: &str,
+    group: &crate::domain::GroupKey,
+    user: Option<&Id>,
+    detail: serde_json::Value,
+) -> Change {
+    Change::Note {
+        kind: kind.to_string(),
+        account: group.account.clone(),
+        group: Some(group.group.clone()),
+        user: user.cloned(),
+        detail,
+    }
+}
+
 /// A plain message to a group.
 pub fn say(group: &Id, body: Message) -> crate::domain::Action {
     crate::domain::Action::SendGroupMsg {

@@ -20,7 +20,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{human_duration, say, Change, Context, Decision, Feature, Timer};
+use super::{group_note, human_duration, say, Change, Context, Decision, Feature, Timer};
 use crate::config::SplitMethod;
 use crate::domain::{Event, EventBody, GroupKey, Id, MemberKey, Mention, Message, Segment};
 use crate::engine::WakeError;
@@ -213,7 +213,7 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
             reason: "red_packet.sent".into(),
             name: Some(sender_name.to_string()),
         })
-        .change(note(
+        .change(group_note(
             "redpacket.opened",
             group,
             Some(sender),
@@ -227,16 +227,6 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
             NAME,
             &RedPacketWake::Expire { packet: key },
         )))
-}
-
-fn note(kind: &str, group: &GroupKey, user: Option<&Id>, detail: serde_json::Value) -> Change {
-    Change::Note {
-        kind: kind.into(),
-        account: group.account.clone(),
-        group: Some(group.group.clone()),
-        user: user.cloned(),
-        detail,
-    }
 }
 
 pub struct RedPackets;
@@ -288,7 +278,7 @@ impl Feature for RedPackets {
                 reason: "red_packet.grab".into(),
                 name: m.sender.display_name().map(str::to_string),
             })
-            .change(note(
+            .change(group_note(
                 "redpacket.grabbed",
                 &group,
                 Some(&m.user),
@@ -406,7 +396,7 @@ fn finish(group: &GroupKey, key: &str, packet: &Packet) -> Decision {
     let mut d = Decision::default()
         .act(say(&group.group, Message::text(text)))
         .change(Change::forget(NAME, key))
-        .change(note(
+        .change(group_note(
             "redpacket.finished",
             group,
             Some(&packet.sender),

@@ -29,7 +29,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::automatic::{self, Gate};
-use super::{human_duration, red_packets, say, Change, Context, Decision, Feature, Timer};
+use super::{
+    group_note, human_duration, red_packets, say, Change, Context, Decision, Feature, Timer,
+};
 use crate::config::{Announcement, Config, FlashSale, SalePhase};
 use crate::domain::{Event, GroupKey, Id, Message};
 use crate::engine::WakeError;
@@ -397,13 +399,12 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                 d = d
                     .act(say(&group, text(&source, &group, ctx)))
                     .change(automatic::count_sent(&key, ctx))
-                    .change(Change::Note {
-                        kind: "schedule.sent".into(),
-                        account: key.account.clone(),
-                        group: Some(group.clone()),
-                        user: None,
-                        detail: json!({"schedule": occ.schedule, "instant": occ.instant}),
-                    });
+                    .change(group_note(
+                        "schedule.sent",
+                        &key,
+                        None,
+                        json!({"schedule": occ.schedule, "instant": occ.instant}),
+                    ));
                 if let Source::Announcement(Announcement {
                     red_packet: Some(spec),
                     ..
@@ -423,13 +424,12 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                         Ok(packet) => d.merge(packet),
                         // The config is checked against this; a reload may still race it.
                         Err(why) => {
-                            d = d.change(Change::Note {
-                                kind: "redpacket.refused".into(),
-                                account: key.account.clone(),
-                                group: Some(group.clone()),
-                                user: None,
-                                detail: json!({"schedule": occ.schedule, "reason": why}),
-                            })
+                            d = d.change(group_note(
+                                "redpacket.refused",
+                                &key,
+                                None,
+                                json!({"schedule": occ.schedule, "reason": why}),
+                            ))
                         }
                     }
                 }
@@ -437,13 +437,12 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                 posted = true;
             }
             Gate::Wait(until, why) if until <= occ.deadline => {
-                d = d.change(Change::Note {
-                    kind: "schedule.deferred".into(),
-                    account: key.account.clone(),
-                    group: Some(group.clone()),
-                    user: None,
-                    detail: json!({"schedule": occ.schedule, "instant": occ.instant, "reason": why, "until": until}),
-                });
+                d = d.change(group_note(
+                    "schedule.deferred",
+                    &key,
+                    None,
+                    json!({"schedule": occ.schedule, "instant": occ.instant, "reason": why, "until": until}),
+                ));
                 occ.pending[i].1 = until;
                 i += 1;
             }
@@ -490,13 +489,16 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
 }
 
 fn missed(occ: &Occurrence, group: &Id, reason: &str, ctx: &Context) -> Change {
-    Change::Note {
-        kind: "schedule.missed".into(),
+    let key = GroupKey {
         account: account_of(group, ctx).unwrap_or(Id::number(0)),
-        group: Some(group.clone()),
-        user: None,
-        detail: json!({"schedule": occ.schedule, "instant": occ.instant, "reason": reason}),
-    }
+        group: group.clone(),
+    };
+    group_note(
+        "schedule.missed",
+        &key,
+        None,
+        json!({"schedule": occ.schedule, "instant": occ.instant, "reason": reason}),
+    )
 }
 
 /// The post's text for `group`.
