@@ -68,13 +68,7 @@ impl Checker<'_> {
         let section = raw.map(Spanned::get_ref);
         let enabled = section.is_some_and(|r| r.enabled.unwrap_or(true));
         let scan = match section.and_then(|r| r.scan.as_ref()) {
-            Some(s) => self.check(s, |v| {
-                cron::Schedule::from_str(v).map_err(|e| {
-                    let e = e.to_string();
-                    let why = e.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
-                    format!("`{v}` is not a cron schedule ({}); write six fields: sec min hour day month weekday", why.trim())
-                })
-            }),
+            Some(s) => self.check(s, super::schedule::parse_cron),
             None => cron::Schedule::from_str(DEFAULT_SCAN).ok(),
         };
         let per_message = match section.and_then(|r| r.per_message.as_ref()) {

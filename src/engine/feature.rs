@@ -110,12 +110,10 @@ impl Features {
         now: DateTime<Utc>,
         seed: u64,
     ) -> Decision {
-        let mut all = Decision::default();
-        for feature in self.0.iter().filter(|f| f.wants(event)) {
-            let decision = feature.on_event(event, &Context::new(config, state, now, seed));
-            apply(state, &mut all, decision);
-        }
-        all
+        let interested = self.0.iter().filter(|f| f.wants(event));
+        each(interested, state, config, now, seed, |f, ctx| {
+            f.on_event(event, ctx)
+        })
     }
 
     /// The reaction of the timer's feature to its wake-up.
@@ -137,9 +135,7 @@ impl Features {
         apply(state, &mut all, decision);
         Ok(all)
     }
-}
 
-impl Features {
     /// Every feature's plan at a tick; the changes are applied to `state`.
     pub fn tick(
         &self,
@@ -148,13 +144,28 @@ impl Features {
         now: DateTime<Utc>,
         seed: u64,
     ) -> Decision {
-        let mut all = Decision::default();
-        for feature in &self.0 {
-            let decision = feature.on_tick(&Context::new(config, state, now, seed));
-            apply(state, &mut all, decision);
-        }
-        all
+        each(self.0.iter(), state, config, now, seed, |f, ctx| {
+            f.on_tick(ctx)
+        })
     }
+}
+
+/// Runs `decide` for each feature in turn, each seeing the state with the
+/// changes of those before it, and gathers their decisions.
+fn each<'a>(
+    features: impl Iterator<Item = &'a Arc<dyn Feature>>,
+    state: &mut State,
+    config: &Config,
+    now: DateTime<Utc>,
+    seed: u64,
+    decide: impl Fn(&dyn Feature, &Context) -> Decision,
+) -> Decision {
+    let mut all = Decision::default();
+    for feature in features {
+        let decision = decide(feature.as_ref(), &Context::new(config, state, now, seed));
+        apply(state, &mut all, decision);
+    }
+    all
 }
 
 fn apply(state: &mut State, all: &mut Decision, decision: Decision) {

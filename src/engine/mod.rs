@@ -87,6 +87,15 @@ impl Input {
     }
 }
 
+/// What a caught panic said, if it said it as text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// Why an attempt at a batch failed.
 #[derive(Debug, thiserror::Error)]
 enum AttemptError<E: std::error::Error + 'static> {
@@ -182,9 +191,15 @@ impl<S: Storage> Engine<S> {
         let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
             features.tick(state, &config, now, seed)
         }));
-        let Ok(decision) = decided else {
-            tracing::error!("a feature panicked while planning at a tick");
-            return self.reload_state().await;
+        let decision = match decided {
+            Ok(decision) => decision,
+            Err(panic) => {
+                tracing::error!(
+                    "a feature panicked while planning at a tick: {}",
+                    panic_message(panic.as_ref())
+                );
+                return self.reload_state().await;
+            }
         };
         if !decision.actions.is_empty() {
             tracing::error!(
@@ -532,14 +547,8 @@ impl<S: Storage> Engine<S> {
                     .wake(timer, state, &config, now, seed(*id, 1))
                     .map(|d| (None, timer.account.clone(), d)),
             }));
-            let (cause, account, decision) = decided.map_err(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                AttemptError::Panicked(what)
-            })??;
+            let (cause, account, decision) = decided
+                .map_err(|panic| AttemptError::Panicked(panic_message(panic.as_ref())))??;
             match input {
                 Input::Event(id, event) => {
                     commit.handled.push(*id);
