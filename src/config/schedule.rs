@@ -582,29 +582,23 @@ impl Checker<'_> {
                 }
             }
             let groups = self.groups(s.groups.as_ref(), managed);
-            let mut texts = Vec::new();
-            for (value, default) in [
-                (
-                    &s.texts.preview,
-                    "【预告】{title} {starts_at} 开抢，还有 {left}！{price} {link}",
-                ),
-                (
-                    &s.texts.start,
-                    "【开抢】{title} 现在开始！{price} {link}（{ends_at} 结束）",
-                ),
-                (
-                    &s.texts.last_call,
-                    "【最后机会】{title} 还剩 {left} 结束！{price} {link}",
-                ),
-                (&s.texts.end, "【已结束】{title} 秒杀结束，感谢参与！"),
-            ] {
-                texts.push(super::community::template(
-                    self,
-                    value.as_ref(),
-                    default,
-                    SALE_VARS,
-                ));
-            }
+            let mut text = |value: &Option<Spanned<String>>, default: &str| {
+                super::community::template(self, value.as_ref(), default, SALE_VARS)
+            };
+            let t = &s.texts;
+            let preview = text(
+                &t.preview,
+                "【预告】{title} {starts_at} 开抢，还有 {left}！{price} {link}",
+            );
+            let start = text(
+                &t.start,
+                "【开抢】{title} 现在开始！{price} {link}（{ends_at} 结束）",
+            );
+            let last_call_text = text(
+                &t.last_call,
+                "【最后机会】{title} 还剩 {left} 结束！{price} {link}",
+            );
+            let end = text(&t.end, "【已结束】{title} 秒杀结束，感谢参与！");
             let duration = s.duration.0;
             if duration.is_zero() {
                 self.problem(
@@ -614,14 +608,15 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            let [Some(preview), Some(start), Some(last_call_text), Some(end)]: [Option<Template>;
-                4] = texts.try_into().unwrap_or([None, None, None, None])
-            else {
-                ok = false;
-                continue;
-            };
-            match (starts_at, groups) {
-                (Some(starts_at), Some(groups)) => {
+            match (starts_at, groups, preview, start, last_call_text, end) {
+                (
+                    Some(starts_at),
+                    Some(groups),
+                    Some(preview),
+                    Some(start),
+                    Some(last_call_text),
+                    Some(end),
+                ) => {
                     let mut remind_before: Vec<Duration> =
                         s.remind_before.iter().map(|d| d.0).collect();
                     remind_before.sort_by(|a, b| b.cmp(a));
