@@ -78,7 +78,7 @@ fn an_announcement_posts_at_its_cron_time_once_and_plans_the_next_day() {
 }
 
 #[test]
-fn a_fire_within_grace_after_an_outage_is_sent_once_and_older_ones_are_logged_as_missed() {
+fn a_fire_within_grace_after_an_outage_is_sent_once_and_the_stale_one_is_logged_as_late() {
     let mut bot = bot(MORNING);
     let planned = bot.tick();
     let _ = run_until(&mut bot, planned, local(11, 0));
@@ -101,6 +101,41 @@ fn a_fire_within_grace_after_an_outage_is_sent_once_and_older_ones_are_logged_as
         posts(&fired),
         vec!["早上好！今天的团购清单"],
         "today's, once"
+    );
+}
+
+#[test]
+fn fires_missed_in_an_outage_are_coalesced_into_one_post_and_one_missed_row() {
+    let mut bot = bot(r#"
+[schedule]
+quiet_hours = ""
+[[announcements]]
+id = "hourly"
+cron = "0 0 * * * *"
+text = "整点秒杀"
+"#);
+    let planned = bot.tick();
+    let sent = run_until(&mut bot, planned, local(11, 0));
+    assert_eq!(posts(&sent), vec!["整点秒杀"]);
+    // Down from 11:00 to 15:05: the 12:00 timer fires late, 13:00 and 14:00
+    // never fired, 15:00 is within its 10 minute grace.
+    bot.now = local(15, 5);
+    let stale = sent.iter().flat_map(|d| d.timers.clone()).next().unwrap();
+    assert_eq!(stale.due, local(12, 0));
+    let late = bot.wake(&stale);
+    let missed = notes(&late, "schedule.missed");
+    assert_eq!(missed.len(), 2, "{missed:?}");
+    assert_eq!(missed[0]["reason"], "late");
+    assert_eq!(missed[1]["reason"], "daemon_down");
+    assert_eq!(missed[1]["count"], 2, "13:00 and 14:00, in one row");
+    let now = bot.now;
+    let after = run_until(&mut bot, late, now);
+    assert_eq!(posts(&after), vec!["整点秒杀"], "15:00's, once");
+    let next: Vec<_> = after.iter().flat_map(|d| d.timers.iter()).collect();
+    assert_eq!(
+        next.last().map(|t| t.due),
+        Some(local(16, 0)),
+        "then on the hour again"
     );
 }
 
