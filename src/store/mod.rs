@@ -37,7 +37,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::Value;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{Event, Id, Outbound};
@@ -363,35 +363,29 @@ async fn record_inbound(
         .iter()
         .map(|e| (e.account.to_string(), e.dedup_key()))
         .collect();
-    // The whole transaction is one command to the connection's thread (sqlx runs
-    // a multi-statement query in order, binding across statements): one hand-off
-    // per batch instead of one per statement. Any error closes the connection
-    // (see `settle`), which rolls the open transaction back.
-    let mut q = QueryBuilder::<Sqlite>::new("BEGIN IMMEDIATE; ");
+    // One script: the whole batch is one hand-off to the connection's thread.
+    let mut script = script::Script::begin();
     for (chunk, keys) in events.chunks(INSERT_CHUNK).zip(keyed.chunks(INSERT_CHUNK)) {
-        q.push("INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ");
-        q.push_values(
-            chunk.iter().zip(keys),
-            |mut row, (event, (account, key))| {
-                row.push_bind(&at)
-                    .push_bind("in")
-                    .push_bind(event.kind())
-                    .push_bind(account)
-                    .push_bind(event.group().map(Id::to_string))
-                    .push_bind(event.user().map(Id::to_string))
-                    .push_bind(key)
-                    .push_bind(0)
-                    .push_bind(serde_json::to_string(event).unwrap_or_default());
-            },
-        );
-        q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key; ");
+        script.add_built(|q| {
+            q.push("INSERT INTO events (at, direction, kind, account, group_id, user_id, dedup_key, handled, detail) ");
+            q.push_values(
+                chunk.iter().zip(keys),
+                |mut row, (event, (account, key))| {
+                    row.push_bind(&at)
+                        .push_bind("in")
+                        .push_bind(event.kind())
+                        .push_bind(account)
+                        .push_bind(event.group().map(Id::to_string))
+                        .push_bind(event.user().map(Id::to_string))
+                        .push_bind(key)
+                        .push_bind(0)
+                        .push_bind(serde_json::to_string(event).unwrap_or_default());
+                },
+            );
+            q.push(" ON CONFLICT (account, dedup_key) DO NOTHING RETURNING id, account, dedup_key");
+        });
     }
-    q.push("COMMIT");
-    let rows: Vec<(i64, String, String)> = q
-        .build_query_as()
-        .persistent(false)
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows: Vec<(i64, String, String)> = script.commit_returning(conn).await?;
     let mut inserted: std::collections::HashMap<_, _> = rows
         .into_iter()
         .map(|(id, account, key)| ((account, key), id))

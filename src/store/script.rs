@@ -55,15 +55,15 @@ impl<T: Into<Arg>> From<Option<T>> for Arg {
 /// Statements per command.
 const PIECE: usize = 200;
 
-pub(super) struct Script {
+pub(super) struct Script<'q> {
     /// Commands sent before this one (full pieces).
-    done: Vec<QueryBuilder<'static, Sqlite>>,
-    query: QueryBuilder<'static, Sqlite>,
+    done: Vec<QueryBuilder<'q, Sqlite>>,
+    query: QueryBuilder<'q, Sqlite>,
     statements: usize,
 }
 
-impl Script {
-    pub fn begin() -> Script {
+impl<'q> Script<'q> {
+    pub fn begin() -> Script<'q> {
         Script {
             done: Vec::new(),
             query: QueryBuilder::new("BEGIN IMMEDIATE; "),
@@ -100,10 +100,7 @@ impl Script {
     }
 
     /// Adds a statement built by hand (a multi-row insert).
-    pub fn add_built(
-        &mut self,
-        build: impl FnOnce(&mut QueryBuilder<'static, Sqlite>),
-    ) -> &mut Self {
+    pub fn add_built(&mut self, build: impl FnOnce(&mut QueryBuilder<'q, Sqlite>)) -> &mut Self {
         build(&mut self.query);
         self.query.push("; ");
         self.counted();
@@ -111,12 +108,37 @@ impl Script {
     }
 
     /// Commits everything added, in one round trip a piece.
-    pub async fn commit(mut self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
-        self.query.push("COMMIT");
-        for mut piece in self.done.into_iter().chain(std::iter::once(self.query)) {
+    pub async fn commit(self, conn: &mut SqliteConnection) -> Result<(), StoreError> {
+        for mut piece in self.pieces() {
             // Each script's text is new: not worth a place in the statement cache.
             piece.build().persistent(false).execute(&mut *conn).await?;
         }
         Ok(())
+    }
+
+    /// As [`Script::commit`], returning the rows the statements return
+    /// (`RETURNING`), in order.
+    pub async fn commit_returning<T>(
+        self,
+        conn: &mut SqliteConnection,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    {
+        let mut rows = Vec::new();
+        for mut piece in self.pieces() {
+            let returned: Vec<T> = piece
+                .build_query_as()
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?;
+            rows.extend(returned);
+        }
+        Ok(rows)
+    }
+
+    fn pieces(mut self) -> impl Iterator<Item = QueryBuilder<'q, Sqlite>> {
+        self.query.push("COMMIT");
+        self.done.into_iter().chain(std::iter::once(self.query))
     }
 }
