@@ -34,10 +34,6 @@ impl Rate {
         self.trials - self.successes
     }
 
-    pub fn value(&self) -> Option<f64> {
-        (self.trials > 0).then(|| self.successes as f64 / self.trials as f64)
-    }
-
     /// Wilson's score interval at 95 %; `(0, 1)` with no trials.
     pub fn wilson95(&self) -> (f64, f64) {
         if self.trials == 0 {

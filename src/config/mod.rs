@@ -35,8 +35,8 @@ pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 pub use reactivation::{ReactivationConfig, Variant, ZombieAction, NUDGE_VARS};
 pub use schedule::{
-    local_time, parse_instant, Announcement, FlashSale, Groups, PacketSpec, QuietHours,
-    RedPacketsConfig, SalePhase, ScheduleConfig, SplitMethod, When, MAX_PACKET_SHARES,
+    local_time, Announcement, FlashSale, Groups, PacketSpec, QuietHours, RedPacketsConfig,
+    SalePhase, ScheduleConfig, SplitMethod, When, MAX_PACKET_SHARES,
 };
 
 /// The file the daemon reads when `--config` is not given.
