@@ -3,7 +3,8 @@
 //!
 //! - [`effect_kind::RELOAD`]: ask the config reloader to read the files again;
 //! - [`effect_kind::EDIT_WORDS`]: `/words add|del` on the word-list file, answered in the group;
-//! - [`effect_kind::CHECK_IMAGES`]: hand a message's pictures to [`crate::media`].
+//! - [`effect_kind::CHECK_IMAGES`]: hand a message's pictures to [`crate::media`];
+//! - [`reactivation::SCAN`]: hand a silent-member scan to [`crate::roster_scan`].
 //!
 //! Each handler is idempotent: run again after a crash, it finds its work done
 //! and answers as if it had just done it.
@@ -17,6 +18,7 @@ use crate::config::reload::Reloader;
 use crate::config::Config;
 use crate::domain::{Action, Message, Outbound, Segment};
 use crate::engine::{EffectFuture, EffectHandler, EffectOutcome, Effects};
+use crate::features::reactivation::{self, ScanRequest};
 use crate::features::{effect_kind, ImageCheck, WordEditRequest};
 use crate::filter::WordEdit;
 
@@ -25,11 +27,13 @@ pub fn handlers(
     config: watch::Receiver<Arc<Config>>,
     reloader: Reloader,
     images: mpsc::Sender<ImageCheck>,
+    scans: mpsc::Sender<ScanRequest>,
 ) -> Effects {
     Effects::default()
         .with(effect_kind::RELOAD, ReloadConfig(reloader.clone()))
         .with(effect_kind::EDIT_WORDS, EditWordList { config, reloader })
-        .with(effect_kind::CHECK_IMAGES, CheckImages(images))
+        .with(effect_kind::CHECK_IMAGES, HandOver(images))
+        .with(reactivation::SCAN, HandOver(scans))
 }
 
 /// Asks for a reload; asking twice is the same as asking once.
@@ -42,21 +46,30 @@ impl EffectHandler for ReloadConfig {
     }
 }
 
-/// Hands pictures to the QR reader. A full queue drops the check (logged): the
-/// message was already handled for its text, and a late recall helps nobody.
-pub struct CheckImages(pub mpsc::Sender<ImageCheck>);
+/// Hands a request to a task beside the engine without waiting for it: a full
+/// queue drops the request, logged. For pictures to the QR reader, the message
+/// was already handled for its text, and a late recall helps nobody; for a
+/// silent-member scan, the next scan finds the same members.
+pub struct HandOver<T>(pub mpsc::Sender<T>);
 
-impl EffectHandler for CheckImages {
+impl<T> EffectHandler for HandOver<T>
+where
+    T: serde::de::DeserializeOwned + Send + Sync + 'static,
+{
     fn run<'a>(&'a self, payload: &'a Value, _retry: bool) -> EffectFuture<'a> {
-        let detail = match serde_json::from_value::<ImageCheck>(payload.clone()) {
-            Ok(check) => match self.0.try_send(check) {
+        let what = std::any::type_name::<T>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("request");
+        let detail = match serde_json::from_value::<T>(payload.clone()) {
+            Ok(request) => match self.0.try_send(request) {
                 Ok(()) => json!({"queued": true}),
                 Err(e) => {
-                    tracing::warn!("image check dropped: {e}");
+                    tracing::warn!("{what} dropped: {e}");
                     json!({"dropped": e.to_string()})
                 }
             },
-            Err(e) => json!({"error": format!("unreadable image check: {e}")}),
+            Err(e) => json!({"error": format!("unreadable {what}: {e}")}),
         };
         Box::pin(async move { outcome(detail) })
     }

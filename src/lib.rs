@@ -21,6 +21,7 @@
 //! | [`store`] | the only module that speaks SQL: implements the engine's storage port; event log, members, outbox, group commit |
 //! | [`effects`] | carries out the features' side effects (file edits, reloads, image checks) after the commit |
 //! | [`media`] | reads QR codes in members' images, off the engine |
+//! | [`roster_scan`] | finds silent members for reactivation, off the engine |
 //! | [`scan`] | `qunbot scan`: the filter over stdin lines |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
@@ -38,6 +39,7 @@ pub mod filter;
 pub mod gateway;
 pub mod media;
 pub mod outbox;
+pub mod roster_scan;
 pub mod scan;
 pub mod simulator;
 pub mod startup;

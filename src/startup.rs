@@ -39,6 +39,7 @@ use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::media;
 use crate::outbox::OutboxWorker;
+use crate::roster_scan;
 use crate::store::{Store, StoreError};
 
 /// Committed events waiting for the engine; beyond this the journal waits.
@@ -69,6 +70,7 @@ pub struct Daemon {
     journal: JoinHandle<()>,
     engine: JoinHandle<()>,
     media: JoinHandle<()>,
+    scanner: JoinHandle<()>,
     outbox: JoinHandle<()>,
     engine_wake: Arc<Notify>,
 }
@@ -118,13 +120,14 @@ impl Daemon {
 
         let outbox_wake = Arc::new(Notify::new());
         let (image_tx, image_rx) = mpsc::channel(media::QUEUE);
+        let (scan_tx, scan_rx) = mpsc::channel(roster_scan::QUEUE);
         let mut engine = Engine::new(
             store.clone(),
             config_rx.clone(),
             clock.clone(),
             outbox_wake.clone(),
             features::all(),
-            effects::handlers(config_rx.clone(), reloader.clone(), image_tx),
+            effects::handlers(config_rx.clone(), reloader.clone(), image_tx, scan_tx),
         )
         .await?;
         let replay = engine.replay_unhandled().await?;
@@ -147,6 +150,13 @@ impl Daemon {
             clock.clone(),
             stop_intake.clone(),
         );
+        let scanner_task = roster_scan::spawn(
+            store.clone(),
+            journal.clone(),
+            scan_rx,
+            clock.clone(),
+            stop_intake.clone(),
+        );
 
         let stop_outbox = CancellationToken::new();
         let outbox_task = tokio::spawn(
@@ -158,6 +168,7 @@ impl Daemon {
                 outbox_wake,
                 stop_outbox.clone(),
             )
+            .with_answers(journal.downgrade())
             .run(),
         );
 
@@ -185,6 +196,7 @@ impl Daemon {
             journal: journal_task,
             engine: engine_task,
             media: media_task,
+            scanner: scanner_task,
             outbox: outbox_task,
             engine_wake,
         })
@@ -230,7 +242,13 @@ impl Daemon {
     /// commit is atomic, so a torn write is not among what this can show).
     /// For crash tests.
     pub fn crash(self) {
-        for task in [&self.journal, &self.engine, &self.media, &self.outbox] {
+        for task in [
+            &self.journal,
+            &self.engine,
+            &self.media,
+            &self.scanner,
+            &self.outbox,
+        ] {
             task.abort();
         }
         self.server.abort();
@@ -245,6 +263,7 @@ impl Daemon {
         // The server and the image checker (stopped by the same token) dropped
         // their journal handles: the journal drains, then the engine.
         let _ = self.media.await;
+        let _ = self.scanner.await;
         let _ = self.journal.await;
         let _ = self.engine.await;
         self.stop_outbox.cancel();

@@ -389,6 +389,7 @@ pub struct RawReactivation {
     pub zombie_after: Option<HumanDuration>,
     pub zombie_action: Option<Spanned<String>>,
     pub zombie_max_per_run: Option<u32>,
+    pub nudge_interval: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -37,6 +37,9 @@ pub struct ReactivationConfig {
     pub zombie_after: Duration,
     pub zombie_action: ZombieAction,
     pub zombie_max_per_run: u32,
+    /// Least time between two nudge messages in one group: nudges are spread
+    /// out, never a burst (not in the list of keys; added, default 10m).
+    pub nudge_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -146,6 +149,7 @@ impl Checker<'_> {
             zombie_after: r(|r| r.zombie_after, 30 * DAY),
             zombie_action: zombie_action?,
             zombie_max_per_run: section.and_then(|r| r.zombie_max_per_run).unwrap_or(20),
+            nudge_interval: r(|r| r.nudge_interval, 600),
         };
         ok.then_some(config)
     }

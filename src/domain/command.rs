@@ -138,6 +138,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "发拼手气红包（积分）",
     },
     CommandSpec {
+        name: "silent",
+        aliases: &["沉默"],
+        audience: Audience::Admins,
+        usage: "/silent list | nudge | stats | zombies | confirm",
+        summary: "沉默成员：到期名单、立即扫描、唤醒效果、僵尸成员",
+    },
+    CommandSpec {
         name: "strikes",
         aliases: &["违规"],
         audience: Audience::Admins,

@@ -135,6 +135,23 @@ pub enum EventBody {
         message: GroupMessage,
         codes: Vec<String>,
     },
+    /// A group's whole member list, as the gateway answered
+    /// `get_group_member_list` (a sync, asked for by the bot).
+    MemberList {
+        group: Id,
+        members: Vec<super::ListedMember>,
+    },
+    /// Members of a group silent since before `cutoff`, found by a reactivation
+    /// scan of the members table (see [`crate::features::reactivation`]).
+    SilentFound {
+        group: Id,
+        /// Unix seconds: silent since before this.
+        cutoff: i64,
+        /// The admin's `/silent nudge` message that asked for the scan, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        asked_by: Option<Id>,
+        members: Vec<super::SilentEntry>,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -161,6 +178,8 @@ impl Event {
             EventBody::AdminChanged { .. } => "notice.admin_changed",
             EventBody::JoinRequest { .. } => "request.join",
             EventBody::QrCodes { .. } => "media.qr_codes",
+            EventBody::MemberList { .. } => "sync.member_list",
+            EventBody::SilentFound { .. } => "reactivation.scanned",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),
@@ -176,7 +195,9 @@ impl Event {
             | EventBody::MemberMuted { group, .. }
             | EventBody::MessageRecalled { group, .. }
             | EventBody::AdminChanged { group, .. }
-            | EventBody::JoinRequest { group, .. } => Some(group),
+            | EventBody::JoinRequest { group, .. }
+            | EventBody::MemberList { group, .. }
+            | EventBody::SilentFound { group, .. } => Some(group),
             _ => None,
         }
     }

@@ -17,5 +17,5 @@ pub use event::{Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Rol
 pub use id::Id;
 pub use keys::{GroupKey, MemberKey};
 pub use message::{Mention, Message, Segment};
-pub use roster::{RosterChange, RosterUpdate};
+pub use roster::{ListedMember, RosterChange, RosterSync, RosterUpdate, SilentEntry};
 pub use template::Template;

@@ -84,6 +84,13 @@ pub trait Feature: Send + Sync {
     fn on_tick(&self, _ctx: &Context) -> Decision {
         Decision::default()
     }
+
+    /// The first tick since this process started (before that tick's
+    /// `on_tick`): for work due at every start, like syncing what may have
+    /// changed while the daemon was down. Like a tick, it only plans.
+    fn on_start(&self, _ctx: &Context) -> Decision {
+        Decision::default()
+    }
 }
 
 /// The features, in the order they see each event: each sees the state changes
@@ -136,16 +143,24 @@ impl Features {
         Ok(all)
     }
 
-    /// Every feature's plan at a tick; the changes are applied to `state`.
+    /// Every feature's plan at a tick (the process's `first`, or a later
+    /// one); the changes are applied to `state`.
     pub fn tick(
         &self,
         state: &mut State,
         config: &Config,
         now: DateTime<Utc>,
         seed: u64,
+        first: bool,
     ) -> Decision {
         each(self.0.iter(), state, config, now, seed, |f, ctx| {
-            f.on_tick(ctx)
+            let mut d = if first {
+                f.on_start(ctx)
+            } else {
+                Decision::default()
+            };
+            d.merge(f.on_tick(ctx));
+            d
         })
     }
 }

@@ -47,6 +47,14 @@ impl Journal {
         (Journal { tx }, task)
     }
 
+    /// A handle that does not keep the writer running: for a task that stops
+    /// after the journal (the outbox), whose late submissions find it closed.
+    pub fn downgrade(&self) -> WeakJournal {
+        WeakJournal {
+            tx: self.tx.downgrade(),
+        }
+    }
+
     /// Logs `event`, returning once it is committed (or recognised as a redelivery).
     pub async fn submit(&self, event: Event) -> Result<Recorded, JournalError> {
         let (reply, answer) = oneshot::channel();
@@ -55,6 +63,20 @@ impl Journal {
             .await
             .map_err(|_| JournalError::Closed)?;
         answer.await.map_err(|_| JournalError::Closed)?
+    }
+}
+
+/// See [`Journal::downgrade`].
+#[derive(Clone)]
+pub struct WeakJournal {
+    tx: mpsc::WeakSender<Submission>,
+}
+
+impl WeakJournal {
+    /// Logs `event` if the journal still runs.
+    pub async fn submit(&self, event: Event) -> Result<Recorded, JournalError> {
+        let tx = self.tx.upgrade().ok_or(JournalError::Closed)?;
+        Journal { tx }.submit(event).await
     }
 }
 

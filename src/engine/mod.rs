@@ -45,7 +45,7 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Action, Event, Id, Outbound, RosterUpdate};
+use crate::domain::{Action, Event, Id, Outbound};
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
@@ -140,6 +140,8 @@ pub struct Engine<S: Storage> {
     chat_queued: ChatBudget,
     /// When the loop next offers the features a tick.
     next_tick: tokio::time::Instant,
+    /// Whether a tick was committed since this process started.
+    ticked: bool,
     /// Makes the loop look at the clock now (see [`Engine::waker`]).
     wake: Arc<Notify>,
 }
@@ -170,6 +172,7 @@ impl<S: Storage> Engine<S> {
             failures_in_a_row: 0,
             chat_queued: ChatBudget::default(),
             next_tick: tokio::time::Instant::now(),
+            ticked: false,
             wake: Arc::new(Notify::new()),
         })
     }
@@ -186,10 +189,10 @@ impl<S: Storage> Engine<S> {
         self.next_tick = tokio::time::Instant::now() + TICK;
         let config = self.config.borrow().clone();
         let now = self.clock.now();
-        let (state, features) = (&mut self.state, &self.features);
+        let (state, features, first) = (&mut self.state, &self.features, !self.ticked);
         let seed = seed(now.timestamp(), 2);
         let decided = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            features.tick(state, &config, now, seed)
+            features.tick(state, &config, now, seed, first)
         }));
         let decision = match decided {
             Ok(decision) => decision,
@@ -212,14 +215,14 @@ impl<S: Storage> Engine<S> {
             timers: decision.timers,
             ..Commit::default()
         };
-        if commit.is_empty() {
-            return Ok(());
+        if !commit.is_empty() {
+            self.next_timer = None;
+            if let Err(e) = self.store.commit(&commit).await {
+                self.reload_state().await?;
+                return Err(e);
+            }
         }
-        self.next_timer = None;
-        if let Err(e) = self.store.commit(&commit).await {
-            self.reload_state().await?;
-            return Err(e);
-        }
+        self.ticked = true;
         Ok(())
     }
 
@@ -266,7 +269,11 @@ impl<S: Storage> Engine<S> {
             }
         }
         replay.quarantined = unreadable.len();
-        self.give_up(unreadable, Vec::new()).await?;
+        self.give_up(Commit {
+            failed: unreadable,
+            ..Commit::default()
+        })
+        .await?;
         while !inputs.is_empty() {
             let rest = inputs.split_off(inputs.len().min(MAX_BATCH));
             let n = inputs.len();
@@ -401,7 +408,13 @@ impl<S: Storage> Engine<S> {
             Ok(NextTimer::Unreadable { id, reason }) => {
                 tracing::error!(timer_id = id, "timer unreadable, quarantined: {reason}");
                 let quarantined = vec![Failure::Timer { id, error: reason }];
-                if let Err(e) = self.give_up(quarantined, Vec::new()).await {
+                if let Err(e) = self
+                    .give_up(Commit {
+                        failed: quarantined,
+                        ..Commit::default()
+                    })
+                    .await
+                {
                     tracing::error!("cannot quarantine timer {id}: {e}");
                     self.failures_in_a_row += 1;
                     return self.retry_delay();
@@ -435,7 +448,11 @@ impl<S: Storage> Engine<S> {
                 }
             }
         }
-        self.give_up(unreadable, Vec::new()).await?;
+        self.give_up(Commit {
+            failed: unreadable,
+            ..Commit::default()
+        })
+        .await?;
         if !inputs.is_empty() {
             self.decide(&inputs).await?;
             self.failures_in_a_row = 0;
@@ -485,32 +502,26 @@ impl<S: Storage> Engine<S> {
         }
         let failure = input.failure(last);
         tracing::error!("given up after {ATTEMPTS} tries: {failure:?}");
-        // The event still happened: its membership fact is kept.
-        let roster = match input {
-            Input::Event(_, event) => event.roster_update().into_iter().collect(),
-            Input::Timer(..) => Vec::new(),
+        // The event still happened: its membership facts are kept.
+        let mut commit = Commit {
+            failed: vec![failure],
+            ..Commit::default()
         };
+        if let Input::Event(_, event) = input {
+            commit.roster.extend(event.roster_update());
+            commit.synced.extend(event.roster_sync());
+        }
         // If even this cannot be written, the store is down and the input stays not done.
-        self.give_up(vec![failure], roster).await
+        self.give_up(commit).await
     }
 
-    /// Marks inputs done without acting on them, logging why.
-    async fn give_up(
-        &mut self,
-        failed: Vec<Failure>,
-        roster: Vec<RosterUpdate>,
-    ) -> Result<(), S::Error> {
-        if failed.is_empty() {
+    /// Marks inputs done without acting on them (`commit.failed`), logging why.
+    async fn give_up(&mut self, commit: Commit) -> Result<(), S::Error> {
+        if commit.failed.is_empty() {
             return Ok(());
         }
         self.next_timer = None;
-        self.store
-            .commit(&Commit {
-                failed,
-                roster,
-                ..Commit::default()
-            })
-            .await
+        self.store.commit(&commit).await
     }
 
     /// The in-memory state took changes that were not written: read it back.
@@ -553,6 +564,7 @@ impl<S: Storage> Engine<S> {
                 Input::Event(id, event) => {
                     commit.handled.push(*id);
                     commit.roster.extend(event.roster_update());
+                    commit.synced.extend(event.roster_sync());
                 }
                 Input::Timer(id, _) => commit.fired_timers.push(*id),
             }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::{Change, Effect, State, Timer};
 use crate::config::CouponPool;
-use crate::domain::{Event, Outbound, RosterUpdate};
+use crate::domain::{Event, Outbound, RosterSync, RosterUpdate};
 
 /// A committed new event, on its way from the journal to the engine.
 pub type Committed = (i64, Event);
@@ -119,6 +119,9 @@ pub struct Commit {
     pub effects: Vec<(Option<i64>, Effect)>,
     /// What the handled events tell about membership (joined, left, spoke).
     pub roster: Vec<RosterUpdate>,
+    /// Whole member lists the handled events carry; written before `roster`,
+    /// so what events of the same batch say wins over an older list.
+    pub synced: Vec<RosterSync>,
 }
 
 impl Commit {
@@ -131,6 +134,7 @@ impl Commit {
             && self.timers.is_empty()
             && self.effects.is_empty()
             && self.roster.is_empty()
+            && self.synced.is_empty()
     }
 }
 

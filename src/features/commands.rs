@@ -302,6 +302,10 @@ fn run(
             Ok(d) => d,
             Err(why) => usage(m, spec, &why),
         },
+        "silent" => match super::reactivation::command(&inv.args, m, &member.account, ctx) {
+            Ok(d) => d,
+            Err(why) => usage(m, spec, &why),
+        },
         "strikes" | "pardon" if inv.targets.is_empty() => usage(m, spec, "请 @ 一位成员"),
         "strikes" => {
             let Some(filter) = &ctx.config.filter else {

@@ -10,6 +10,7 @@
 //! - [`red_packets`]: lucky red packets of points: split at opening, grabbed first come first served.
 //! - [`schedule`]: announcements and flash-sale posts on a restart-safe schedule,
 //!   under the rules of [`automatic`] messages (quiet hours, the daily cap).
+//! - [`reactivation`]: nudging silent members, measured against a holdout; zombies.
 //!
 //! Each plugs into the engine through [`Feature`] (see [`crate::engine::feature`]);
 //! [`all`] is the list the daemon runs. What they remember and the changes they
@@ -20,6 +21,7 @@ pub mod commands;
 pub mod hygiene;
 pub mod onboarding;
 pub mod points;
+pub mod reactivation;
 pub mod red_packets;
 pub mod schedule;
 pub mod tasks;
@@ -44,6 +46,7 @@ pub fn all() -> Features {
         Arc::new(red_packets::RedPackets),
         Arc::new(tasks::Tasks),
         Arc::new(schedule::Schedule),
+        Arc::new(reactivation::Reactivation),
     ])
 }
 

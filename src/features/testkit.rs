@@ -73,7 +73,13 @@ impl Bot {
     /// The engine's periodic tick: features plan their timers.
     pub fn tick(&mut self) -> Decision {
         self.features
-            .tick(&mut self.state, &self.config, self.now, 0)
+            .tick(&mut self.state, &self.config, self.now, 0, false)
+    }
+
+    /// The first tick after a start.
+    pub fn start(&mut self) -> Decision {
+        self.features
+            .tick(&mut self.state, &self.config, self.now, 0, true)
     }
 
     /// Reads the config again with `extra` in place of the first one's.

@@ -26,15 +26,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, OutboxConfig};
-use crate::domain::Outbound;
+use crate::domain::{Action, Event, EventBody, Outbound};
+use crate::engine::journal::WeakJournal;
 use crate::features::commands;
 use crate::gateway::onebot::api::{ApiClient, ApiError, Reply};
+use crate::gateway::onebot::wire;
 pub use queue::{OutboxState, OutboxStore, Outcome, PendingAction};
 
 /// Pending actions read per pass.
@@ -138,6 +140,8 @@ pub struct OutboxWorker<S: OutboxStore> {
     unrecorded: HashMap<i64, Outcome>,
     /// When each lane last had its turn.
     served: HashMap<String, DateTime<Utc>>,
+    /// Where answers the features read (a member list) go back in as events.
+    answers: Option<WeakJournal>,
 }
 
 /// What the worker did with one pending action.
@@ -172,6 +176,47 @@ impl<S: OutboxStore> OutboxWorker<S> {
             pacer: Pacer::default(),
             unrecorded: HashMap::new(),
             served: HashMap::new(),
+            answers: None,
+        }
+    }
+
+    /// Hands answers that carry news (a group's member list) back through
+    /// `journal` as events, so the roster and the features learn from them.
+    pub fn with_answers(mut self, journal: WeakJournal) -> Self {
+        self.answers = Some(journal);
+        self
+    }
+
+    /// What to record of a call's answer; an answer the features read is logged
+    /// as an event first, so a crash before the outcome's commit sends the call
+    /// again rather than losing the answer. A member list is recorded by its
+    /// size, not in full: the event holds it.
+    async fn take_answer(&self, action: &PendingAction, data: Value) -> Value {
+        let Action::GetGroupMemberList { group } = &action.outbound.action else {
+            return json!({"status": "ok", "data": data});
+        };
+        let members = match wire::member_list(&data) {
+            Ok(members) => members,
+            Err(e) => return json!({"status": "ok", "unreadable": e.to_string()}),
+        };
+        let listed = members.len();
+        let Some(journal) = &self.answers else {
+            return json!({"status": "ok", "listed": listed});
+        };
+        let event = Event {
+            account: action.outbound.account.clone(),
+            time: self.clock.now().timestamp(),
+            body: EventBody::MemberList {
+                group: group.clone(),
+                members,
+            },
+        };
+        match journal.submit(event).await {
+            Ok(_) => json!({"status": "ok", "listed": listed}),
+            Err(e) => {
+                tracing::error!(id = action.id, "member list not logged: {e}");
+                json!({"status": "ok", "listed": listed, "not_logged": e.to_string()})
+            }
         }
     }
 
@@ -297,14 +342,9 @@ impl<S: OutboxStore> OutboxWorker<S> {
         {
             Ok(Reply::Ok(data)) => {
                 tracing::info!(id = action.id, action = a.name(), "delivered");
-                self.finish(
-                    action,
-                    OutboxState::Delivered,
-                    attempts,
-                    None,
-                    json!({"status": "ok", "data": data}),
-                )
-                .await
+                let result = self.take_answer(action, data).await;
+                self.finish(action, OutboxState::Delivered, attempts, None, result)
+                    .await
             }
             Ok(Reply::Async) => {
                 tracing::info!(

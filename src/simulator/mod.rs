@@ -103,6 +103,9 @@ struct SimState {
     refusals: HashMap<String, (i64, String)>,
     /// Files served under `/_media/`, as a gateway serves members' images.
     media: HashMap<String, Vec<u8>>,
+    /// Each group's member list as `get_group_member_list` answers it, by
+    /// group id; a kick takes the member off. Groups not seated list as empty.
+    rosters: HashMap<String, Vec<Value>>,
 }
 
 impl SimState {
@@ -279,6 +282,31 @@ impl Simulator {
             .insert(action.to_string(), (retcode, message.to_string()));
     }
 
+    /// Seats a member in a group's member list (replacing an entry of the same
+    /// user): `role` is `owner`, `admin` or `member`; times are unix seconds.
+    pub fn seat(&self, group: i64, user: i64, nickname: &str, role: &str, join_time: i64) {
+        let entry = json!({
+            "group_id": group, "user_id": user, "nickname": nickname, "card": "",
+            "sex": "unknown", "age": 0, "area": "", "join_time": join_time,
+            "last_sent_time": 0, "level": "1", "role": role, "unfriendly": false,
+            "title": "", "title_expire_time": 0, "card_changeable": false,
+        });
+        let mut state = lock(&self.state);
+        let list = state.rosters.entry(group.to_string()).or_default();
+        list.retain(|m| m["user_id"] != entry["user_id"]);
+        list.push(entry);
+    }
+
+    /// The user ids of a group's member list now.
+    pub fn seated(&self, group: i64) -> Vec<i64> {
+        lock(&self.state)
+            .rosters
+            .get(&group.to_string())
+            .map_or_else(Vec::new, |l| {
+                l.iter().filter_map(|m| m["user_id"].as_i64()).collect()
+            })
+    }
+
     /// Serves a picture of a QR code holding `text`, as a member would post one;
     /// returns its URL for an image segment.
     pub fn host_qr_code(&self, name: &str, text: &str) -> String {
@@ -382,7 +410,7 @@ async fn api_call(
         (_, _, Err(_)) => (400, json!(null), None),
         (_, _, Ok(_)) => match state.take_failure() {
             Some(status) => (status, json!(null), None),
-            None => perform(&mut state, &action),
+            None => perform(&mut state, &action, params.as_ref().unwrap_or(&Value::Null)),
         },
     };
     let seq = state.next_seq();
@@ -404,7 +432,7 @@ async fn api_call(
 }
 
 /// Carries out an authorised call: the OneBot envelope, and the message id for sends.
-fn perform(state: &mut SimState, action: &str) -> (u16, Value, Option<i64>) {
+fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, Option<i64>) {
     if let Some((retcode, message)) = state.refusals.get(action) {
         return (
             200,
@@ -419,14 +447,31 @@ fn perform(state: &mut SimState, action: &str) -> (u16, Value, Option<i64>) {
             let id = state.next_message_id;
             (200, ok(json!({"message_id": id})), Some(id))
         }
-        // The simulator keeps no member roster: every group lists as empty.
-        "get_group_member_list" => (200, ok(json!([])), None),
+        "get_group_member_list" => {
+            let list = state.rosters.get(&id_text(&params["group_id"]));
+            (200, ok(json!(list.cloned().unwrap_or_default())), None)
+        }
+        "set_group_kick" => {
+            if let Some(list) = state.rosters.get_mut(&id_text(&params["group_id"])) {
+                let user = id_text(&params["user_id"]);
+                list.retain(|m| id_text(&m["user_id"]) != user);
+            }
+            (200, ok(Value::Null), None)
+        }
         "get_login_info" => (
             200,
             ok(json!({"user_id": 0, "nickname": "simulator"})),
             None,
         ),
         _ => (200, ok(Value::Null), None),
+    }
+}
+
+/// An id as text, whether the caller sent it as a number or a string.
+fn id_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

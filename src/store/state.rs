@@ -346,6 +346,9 @@ async fn write_commit(
 ) -> Result<(), StoreError> {
     let mut script = Script::begin();
     let now = now.as_str();
+    for sync in &commit.synced {
+        super::roster::write_sync(&mut script, sync);
+    }
     super::roster::write_roster(&mut script, &commit.roster);
     for (cause, outbound) in &commit.actions {
         insert_action(&mut script, now, *cause, outbound);

@@ -1,4 +1,5 @@
-//! OneBot v11 JSON: pushed events in, API call parameters out.
+//! OneBot v11 JSON: pushed events in, API call parameters out, and the
+//! answers qunbot reads (a group's member list).
 
 use std::collections::BTreeMap;
 
@@ -7,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::cq;
 use crate::domain::{
-    Action, Event, EventBody, GroupMessage, Id, LeaveReason, Message, PrivateMessage, Role,
-    Segment, Sender,
+    Action, Event, EventBody, GroupMessage, Id, LeaveReason, ListedMember, Message, PrivateMessage,
+    Role, Segment, Sender,
 };
 
 /// Why a pushed body was not an event; answered with 400 and this text.
@@ -200,12 +201,82 @@ fn sender(s: &WireSender) -> Sender {
     Sender {
         nickname: s.nickname.as_ref().map(value_text),
         card: s.card.as_ref().map(value_text),
-        role: match s.role.as_deref() {
-            Some("owner") => Some(Role::Owner),
-            Some("admin") => Some(Role::Admin),
-            Some("member") => Some(Role::Member),
-            _ => None,
-        },
+        role: role(s.role.as_deref()),
+    }
+}
+
+fn role(name: Option<&str>) -> Option<Role> {
+    match name {
+        Some("owner") => Some(Role::Owner),
+        Some("admin") => Some(Role::Admin),
+        Some("member") => Some(Role::Member),
+        _ => None,
+    }
+}
+
+/// One entry of `get_group_member_list`'s answer: the fields qunbot reads.
+#[derive(Deserialize)]
+struct WireMember {
+    user_id: Id,
+    #[serde(default)]
+    nickname: Option<Value>,
+    #[serde(default)]
+    card: Option<Value>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    join_time: Option<i64>,
+    #[serde(default)]
+    last_sent_time: Option<i64>,
+}
+
+/// `get_group_member_list`'s data as listed members. An entry without a
+/// readable `user_id` is skipped (and counted in the error only when no entry
+/// is readable, so one odd entry does not lose a whole group's list). Times of
+/// 0 mean "unknown" in the gateways seen.
+pub fn member_list(data: &Value) -> Result<Vec<ListedMember>, WireError> {
+    let Some(entries) = data.as_array() else {
+        return Err(WireError(format!(
+            "get_group_member_list answered {}, not a list",
+            short_kind(data)
+        )));
+    };
+    let known = |t: Option<i64>| t.filter(|t| *t > 0);
+    let members: Vec<ListedMember> = entries
+        .iter()
+        .filter_map(|e| WireMember::deserialize(e).ok())
+        .map(|m| {
+            let s = WireSender {
+                nickname: m.nickname,
+                card: m.card,
+                role: m.role,
+            };
+            let sender = sender(&s);
+            ListedMember {
+                user: m.user_id,
+                name: sender.display_name().map(str::to_string),
+                role: sender.role,
+                joined: known(m.join_time),
+                last_spoke: known(m.last_sent_time),
+            }
+        })
+        .collect();
+    if members.is_empty() && !entries.is_empty() {
+        return Err(WireError(
+            "get_group_member_list: no entry has a readable user_id".into(),
+        ));
+    }
+    Ok(members)
+}
+
+fn short_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
     }
 }
 
