@@ -11,6 +11,7 @@ mod onboarding;
 mod outbox_passes;
 mod ping;
 mod raid;
+mod reactivation;
 mod red_packets;
 mod rewards;
 mod scan;
