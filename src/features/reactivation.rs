@@ -213,6 +213,7 @@ impl Feature for Reactivation {
             event.body,
             EventBody::GroupMessage(_)
                 | EventBody::MemberLeft { .. }
+                | EventBody::AdminChanged { promoted: true, .. }
                 | EventBody::SilentFound { .. }
         )
     }
@@ -243,6 +244,7 @@ impl Feature for Reactivation {
         d.merge(match &event.body {
             EventBody::GroupMessage(m) => spoke(&key, &m.user, ctx),
             EventBody::MemberLeft { user, .. } => left(&key, user, ctx),
+            EventBody::AdminChanged { user, .. } => promoted(&key, user, ctx),
             EventBody::SilentFound {
                 cutoff,
                 asked_by,
@@ -460,6 +462,17 @@ fn left(group: &GroupKey, user: &Id, ctx: &Context) -> Decision {
             .change(count(group, &s.arm, ctx, |c| c.expired += 1));
     }
     d.change(Change::record(NAME, subject_key(group, user), &s))
+}
+
+/// Made admin: admins are never nudged nor removed.
+fn promoted(group: &GroupKey, user: &Id, ctx: &Context) -> Decision {
+    let Some(mut s) = subject(group, user, ctx) else {
+        return Decision::default();
+    };
+    if s.zombie.take().is_none() {
+        return Decision::default();
+    }
+    Decision::default().change(Change::record(NAME, subject_key(group, user), &s))
 }
 
 fn unix(t: Option<i64>) -> Option<DateTime<Utc>> {

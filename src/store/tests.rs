@@ -456,3 +456,93 @@ async fn silent_members_are_the_present_non_admins_silent_longest_first_a_few_a_
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].user_id, "3");
 }
+
+#[tokio::test]
+async fn a_member_list_brings_in_the_listed_and_marks_the_unlisted_present_as_left() {
+    use crate::domain::{
+        GroupKey, ListedMember, MemberKey, Role, RosterChange, RosterSync, RosterUpdate,
+    };
+    let (_dir, store) = temp_store().await;
+    let (account, group) = (Id::number(1), Id::number(100));
+    let listed = |user: i64, role: Role| ListedMember {
+        user: Id::number(user),
+        name: Some(format!("m{user}")),
+        role: Some(role),
+        joined: Some(1_000),
+        last_spoke: None,
+    };
+    let sync = |time: i64, members: Vec<ListedMember>| RosterSync {
+        group: GroupKey {
+            account: account.clone(),
+            group: group.clone(),
+        },
+        time,
+        members,
+    };
+    // 2 spoke before the list was taken and is not on it; 3 joined after it.
+    let before = |user: i64, time: i64, change: RosterChange| RosterUpdate {
+        member: MemberKey::new(&account, &group, &Id::number(user)),
+        time,
+        change,
+    };
+    let spoke = RosterChange::Spoke {
+        name: None,
+        role: None,
+    };
+    store
+        .commit(&Commit {
+            roster: vec![
+                before(2, 4_000, spoke.clone()),
+                before(3, 6_000, RosterChange::Joined),
+                before(4, 4_000, spoke),
+            ],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let mut four = listed(4, Role::Member);
+    four.last_spoke = Some(3_000);
+    store
+        .commit(&Commit {
+            synced: vec![sync(
+                5_000,
+                vec![listed(1, Role::Member), listed(9, Role::Admin), four],
+            )],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    let get = |user: i64| {
+        let (store, account, group) = (&store, account.clone(), group.clone());
+        async move { store.member(&account, &group, &Id::number(user)).await }
+    };
+    let never_spoke = get(1).await.unwrap().expect("listed, never spoke: known");
+    assert!(never_spoke.joined_at.is_some() && never_spoke.last_spoke_at.is_none());
+    assert_eq!(
+        get(9).await.unwrap().unwrap().role.as_deref(),
+        Some("admin")
+    );
+    assert!(
+        get(2).await.unwrap().unwrap().left_at.is_some(),
+        "unlisted: left"
+    );
+    assert!(
+        get(3).await.unwrap().unwrap().left_at.is_none(),
+        "joined after the list"
+    );
+    let four = get(4).await.unwrap().unwrap();
+    assert_eq!(
+        four.last_spoke_at.map(|t| t.timestamp()),
+        Some(4_000),
+        "the later last word is kept"
+    );
+    // An empty list (a gateway glitch) marks nobody as left.
+    store
+        .commit(&Commit {
+            synced: vec![sync(9_000, vec![])],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    assert!(get(1).await.unwrap().unwrap().left_at.is_none());
+}

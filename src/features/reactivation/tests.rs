@@ -407,6 +407,24 @@ fn zombie_removal_waits_for_the_confirm_keeps_to_the_cap_and_skips_exempt_member
 }
 
 #[test]
+fn a_zombie_made_admin_is_no_longer_one() {
+    let mut bot = bot(0.0, "");
+    make_zombie(&mut bot, 1001);
+    bot.on(event(EventBody::AdminChanged {
+        group: Id::number(GROUP),
+        user: Id::number(1001),
+        promoted: true,
+    }));
+    assert!(subject_of(&bot, 1001).zombie.is_none());
+    let confirm = bot.says(OPERATOR, Role::Member, Message::text("/silent confirm"));
+    let done = bot.on(confirm);
+    assert!(done
+        .actions
+        .iter()
+        .all(|a| !matches!(a, Action::SetGroupKick { .. })));
+}
+
+#[test]
 fn report_mode_lists_zombies_and_refuses_to_remove() {
     let mut bot = Bot::new(&config(0.0, "").replace("\"remove\"", "\"report\""));
     make_zombie(&mut bot, 1001);

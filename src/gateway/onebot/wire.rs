@@ -456,4 +456,29 @@ mod tests {
             json!({"group_id": 1, "user_id": "wxid_a", "duration": 600})
         );
     }
+
+    #[test]
+    fn a_member_list_reads_names_roles_and_times_and_skips_odd_entries() {
+        let data = json!([
+            {"group_id": 1, "user_id": 7, "nickname": "阿强", "card": "", "role": "member",
+             "join_time": 1_700_000_000, "last_sent_time": 0},
+            {"group_id": 1, "user_id": "wxid_a", "nickname": "n", "card": "卡片", "role": "owner"},
+            {"group_id": 1, "nickname": "no id"},
+        ]);
+        let members = member_list(&data).unwrap();
+        assert_eq!(members.len(), 2);
+        assert_eq!(members[0].user, Id::number(7));
+        assert_eq!(members[0].name.as_deref(), Some("阿强"));
+        assert_eq!(members[0].joined, Some(1_700_000_000));
+        assert_eq!(members[0].last_spoke, None, "0 is unknown");
+        assert_eq!(members[1].name.as_deref(), Some("卡片"));
+        assert_eq!(members[1].role, Some(Role::Owner));
+    }
+
+    #[test]
+    fn a_member_list_that_is_not_a_list_is_an_error() {
+        assert!(member_list(&json!({"oops": 1})).is_err());
+        assert!(member_list(&json!([{"nickname": "x"}])).is_err());
+        assert_eq!(member_list(&json!([])).unwrap(), vec![]);
+    }
 }
