@@ -16,7 +16,7 @@
 use std::time::{Duration, Instant};
 
 use qunbot::config::Config;
-use qunbot::demo::{SHIPPED_CONFIG, SHIPPED_COUPONS, SHIPPED_WORDS};
+use qunbot::demo::{write_shipped_files, SHIPPED_CONFIG};
 use qunbot::simulator::events::{EventFactory, VirtualMember};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
@@ -59,8 +59,7 @@ async fn start(dir: &std::path::Path) -> anyhow::Result<(Simulator, Daemon)> {
         ));
     }
     std::fs::write(dir.join("bot-config.toml"), text)?;
-    std::fs::write(dir.join("sensitive-words.txt"), SHIPPED_WORDS)?;
-    std::fs::write(dir.join("coupons-newcomer.txt"), SHIPPED_COUPONS)?;
+    write_shipped_files(dir)?;
     let env = sim.daemon_env(&dir.join("bench.db"));
     let config =
         Config::load(&dir.join("bot-config.toml"), &env).map_err(|e| anyhow::anyhow!("{e}"))?;

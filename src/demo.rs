@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 
 use crate::clock::SkippingClock;
 use crate::config::Config;
-use crate::domain::Id;
+use crate::domain::{GroupKey, Id};
+use crate::features::reactivation::{draw_arm, sum_arms, ArmCount, ARMS_PREFIX, HOLDOUT};
 use crate::gateway::onebot::signature;
 use crate::simulator::events::{id_text, EventFactory, VirtualMember};
 use crate::simulator::{Simulator, SimulatorOptions};
@@ -25,8 +26,26 @@ use crate::store::{Count, CouponClaim, ReadModel};
 pub const SHIPPED_CONFIG: &str = include_str!("../bot-config.toml");
 /// The word list shipped with it.
 pub const SHIPPED_WORDS: &str = include_str!("../sensitive-words.txt");
-/// The coupon pool it names.
-pub const SHIPPED_COUPONS: &str = include_str!("../coupons-newcomer.txt");
+/// The coupon pools it names, by file name.
+pub const SHIPPED_COUPONS: &[(&str, &str)] = &[
+    (
+        "coupons-newcomer.txt",
+        include_str!("../coupons-newcomer.txt"),
+    ),
+    (
+        "coupons-comeback.txt",
+        include_str!("../coupons-comeback.txt"),
+    ),
+];
+
+/// Writes the shipped config's companion files (word list, coupon pools) into `dir`.
+pub fn write_shipped_files(dir: &Path) -> std::io::Result<()> {
+    std::fs::write(dir.join("sensitive-words.txt"), SHIPPED_WORDS)?;
+    for (name, text) in SHIPPED_COUPONS {
+        std::fs::write(dir.join(name), text)?;
+    }
+    Ok(())
+}
 
 /// How long the demo waits for the outbox to drain before it gives up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
@@ -47,6 +66,8 @@ pub struct DemoReport {
     /// Points per member: (group, member, balance).
     pub ledger: Vec<(String, String, i64)>,
     pub coupons: Vec<CouponClaim>,
+    /// Reactivation's counts per arm, summed over groups.
+    pub reactivation: std::collections::BTreeMap<String, ArmCount>,
 }
 
 /// A line of narration placed in the timeline after simulator entry `after`.
@@ -103,6 +124,18 @@ impl Stage {
         .await
     }
 
+    /// Until the daemon logged `n` events of `kind`.
+    async fn logged(&self, kind: &str, n: usize) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + SCENE_LIMIT;
+        while self.daemon.store().events_of_kind(kind).await?.len() < n {
+            if tokio::time::Instant::now() >= deadline {
+                anyhow::bail!("waited {SCENE_LIMIT:?} for {n} {kind} event(s)");
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Ok(())
+    }
+
     /// Until `n` of the bot's group messages since the demo began contain `text`.
     async fn bot_said(&self, text: &str, n: usize) -> anyhow::Result<()> {
         self.until(&format!("{n} bot message(s) saying {text:?}"), |sim| {
@@ -138,8 +171,7 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
         "\n[[flash_sales]]\nid = \"demo-luosifen\"\ntitle = \"螺蛳粉限时秒杀\"\nprice = \"9.9元/3袋\"\nlink = \"https://shop.example/p/123\"\nstarts_at = \"{starts_at}\"\nduration = \"30m\"\nremind_before = [\"10m\"]\nlast_call = \"5m\"\ngroups = [123456]\n"
     );
     std::fs::write(&config_path, format!("{SHIPPED_CONFIG}{sale}"))?;
-    std::fs::write(dir.path().join("sensitive-words.txt"), SHIPPED_WORDS)?;
-    std::fs::write(dir.path().join("coupons-newcomer.txt"), SHIPPED_COUPONS)?;
+    write_shipped_files(dir.path())?;
 
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let sim = Simulator::start(
@@ -158,6 +190,16 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     config.welcome.batch_window = Duration::from_secs(1);
     // The demo runs at any hour; its flash sale must not wait for the morning.
     config.schedule.quiet_hours = None;
+    // A week of automatic posts happens in one scripted afternoon.
+    config.schedule.daily_cap = 20;
+    // The owner asks for the scan (/沉默 nudge); the 10:00 cron would fire at
+    // whatever point of the script the clock passes 10:00.
+    config.reactivation.scan = Box::new(
+        "0 0 10 1 1 * 2099"
+            .parse()
+            .context("the demo's scan cron")?,
+    );
+    config.reactivation.nudge_interval = Duration::from_secs(1);
     // The scripted offences come seconds apart, each shown with its own warning;
     // merging a raid's warnings into one message is the raid test's subject.
     if let Some(filter) = config.filter.as_mut() {
@@ -220,6 +262,26 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
             name_of(&stage.names, user_id)
         )?;
     }
+    writeln!(out, "reactivation, by arm (all groups):")?;
+    for (arm, c) in &report.reactivation {
+        let rate = c.rate();
+        let (lo, hi) = rate.wilson95();
+        writeln!(
+            out,
+            "  {arm:>8}  due {}, nudged {}, reactivated {}, resolved {}, rate {} (95 % CI {:.0}–{:.0} %)",
+            c.due,
+            c.nudged,
+            c.reactivated,
+            rate.trials,
+            if rate.trials == 0 {
+                "— (windows still open)".to_string()
+            } else {
+                format!("{:.0} %", 100.0 * rate.successes as f64 / rate.trials as f64)
+            },
+            lo * 100.0,
+            hi * 100.0
+        )?;
+    }
     writeln!(out, "members present, by group:")?;
     for Count { name, n } in stage.daemon.store().member_counts().await? {
         writeln!(out, "  {n:>4}  {}", name_of(&groups, &name))?;
@@ -243,6 +305,28 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     for m in [&owner, &hong, &ming, &mei, &spam, &ahua] {
         stage.names.push((id_text(&m.id), m.nickname.clone()));
     }
+    // The gateway's member list of the shop's group: the owner, the newcomers
+    // to come, and six members who joined two months ago and never spoke.
+    let now = Utc::now().timestamp();
+    stage
+        .sim
+        .seat(123456, 10001000, "群助手", "admin", now - 90 * 86_400);
+    for m in [&owner, &hong, &ming, &mei] {
+        stage
+            .sim
+            .seat(123456, id_number(&m.id), &m.nickname, m.role, now);
+    }
+    let silent = silent_members(stage);
+    for m in &silent {
+        stage.names.push((id_text(&m.id), m.nickname.clone()));
+        stage.sim.seat(
+            123456,
+            id_number(&m.id),
+            &m.nickname,
+            "member",
+            now - 60 * 86_400,
+        );
+    }
 
     stage.say("── the gateway connects ──");
     // Nothing to wait for: the 204 means the event is logged, and the daemon
@@ -257,6 +341,8 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
         .push(&f.join_request(&shop, &spam, "加我看高收益项目", "request-10666"))
         .await?;
     stage.performed("set_group_add_request", 2).await?;
+    // The group's first event also asks for its member list (reactivation).
+    stage.performed("get_group_member_list", 1).await?;
 
     stage.say("── a wave of newcomers gets one welcome ──");
     stage.push(&f.joined(&shop, &hong, None)).await?;
@@ -351,6 +437,8 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     }
     stage.bot_said("红包已被抢完：3 人抢到 30 积分", 1).await?;
 
+    reactivation_scene(stage, &mut f, &owner, &silent).await?;
+
     stage.say("── /ping travels webhook → SQLite → engine → outbox → gateway ──");
     let ping = f.group_message(&shop, &owner, json!("/ping"));
     stage.push(&ping).await?;
@@ -381,6 +469,7 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
         .push(&f.group_message(&snacks, &ahua, json!("/ping")))
         .await?;
     stage.pongs(2).await?;
+    stage.performed("get_group_member_list", 2).await?;
 
     stage.say(
         "── the gateway is down (503) for three tries: the outbox retries until it is back ──",
@@ -400,6 +489,90 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.push(&f.left(&shop, &ming)).await?;
     stage.push(&f.heartbeat()).await?;
     Ok(())
+}
+
+/// The member list synced at the group's first event brought in six members
+/// who never spoke; the owner scans, they are nudged by arm (the holdout is
+/// recorded, not mentioned), and one of them comes back.
+async fn reactivation_scene(
+    stage: &mut Stage,
+    f: &mut EventFactory,
+    owner: &VirtualMember,
+    silent: &[VirtualMember],
+) -> anyhow::Result<()> {
+    let shop = json!(123456);
+    stage.say(
+        "── silent members: the owner scans; they are nudged by arm (20 % holdout, not nudged); one comes back ──",
+    );
+    let config = stage.daemon.config();
+    let reactivation = &config.reactivation;
+    let group = GroupKey {
+        account: Id::number(10001000),
+        group: Id::number(123456),
+    };
+    let arm_of = |m: &VirtualMember| draw_arm(&group, &Id::number(id_number(&m.id)), reactivation);
+    let mut per_arm: std::collections::BTreeMap<String, usize> = Default::default();
+    for m in silent {
+        *per_arm.entry(arm_of(m)).or_default() += 1;
+    }
+    let per_message = reactivation.per_message as usize;
+    let messages: usize = per_arm
+        .iter()
+        .filter(|(arm, _)| arm.as_str() != HOLDOUT)
+        .map(|(_, n)| n.div_ceil(per_message))
+        .sum();
+    let returner = silent
+        .iter()
+        .find(|m| arm_of(m) != HOLDOUT)
+        .context("a silent member in a nudged arm")?;
+    stage
+        .push(&f.group_message(&shop, owner, json!("/沉默 nudge")))
+        .await?;
+    stage.bot_said("扫描完成", 1).await?;
+    stage.logged("reactivation.nudged", messages).await?;
+    stage
+        .until(&format!("{messages} nudge message(s)"), |sim| {
+            bot_messages(sim)
+                .iter()
+                .filter(|m| m.contains("好久不见") || m.contains("返场券"))
+                .count()
+                >= messages
+        })
+        .await?;
+    stage
+        .push(&f.group_message(&shop, returner, json!("我回来啦，最近太忙了")))
+        .await?;
+    stage.logged("reactivation.reactivated", 1).await?;
+    stage
+        .push(&f.group_message(&shop, owner, json!("/沉默 stats")))
+        .await?;
+    stage.bot_said("唤醒率", 1).await?;
+    Ok(())
+}
+
+/// Six members who never spoke, with ids picked so that one of them falls in
+/// the holdout: six draws at 20 % often hold none, and the scene shows both.
+fn silent_members(stage: &Stage) -> Vec<VirtualMember> {
+    let config = stage.daemon.config();
+    let group = GroupKey {
+        account: Id::number(10001000),
+        group: Id::number(123456),
+    };
+    let in_holdout = |id: i64| draw_arm(&group, &Id::number(id), &config.reactivation) == HOLDOUT;
+    let first = (10011..10111).find(|id| in_holdout(*id)).unwrap_or(10011);
+    let others = (10011..)
+        .filter(|id| *id != first && !in_holdout(*id))
+        .take(5);
+    ["老李", "阿珍", "大刘", "小芳", "阿May", "老周"]
+        .iter()
+        .zip(std::iter::once(first).chain(others))
+        .map(|(name, id)| VirtualMember::new(id, name, "member"))
+        .collect()
+}
+
+/// An id value as a number (the demo's QQ-style members).
+fn id_number(id: &Value) -> i64 {
+    id.as_i64().unwrap_or_default()
 }
 
 async fn drain(daemon: &Daemon) -> anyhow::Result<()> {
@@ -476,6 +649,12 @@ async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result
         pongs: pongs(&stage.sim),
         ledger,
         coupons: store.coupon_claims().await?,
+        reactivation: {
+            let records = store
+                .feature_records(crate::features::reactivation::NAME, ARMS_PREFIX)
+                .await?;
+            sum_arms(records.iter().map(|(k, v)| (k, v)))
+        },
     })
 }
 
@@ -560,6 +739,11 @@ fn describe_call(
         },
         "set_group_kick" => format!("{where_}🤖 qunbot removes {user}"),
         "delete_msg" => format!("🤖 qunbot recalls message {}", params["message_id"]),
+        "get_group_member_list" => format!("{where_}🤖 qunbot reads the member list"),
+        "send_private_msg" => format!(
+            "🤖 qunbot → {user} (private): {}",
+            render_message(names, &params["message"])
+        ),
         _ => format!("{where_}🤖 qunbot calls {action}"),
     }
 }

@@ -170,7 +170,7 @@ fn queue_key(g: &GroupKey) -> String {
 }
 
 fn arms_key(g: &GroupKey) -> String {
-    format!("arms/{}", group_path(g))
+    format!("{ARMS_PREFIX}{}", group_path(g))
 }
 
 fn sync_key(group: &Id) -> String {
@@ -208,14 +208,10 @@ impl Feature for Reactivation {
         NAME
     }
 
+    /// Any event of a group: the first one heard from a group asks for its
+    /// member list.
     fn wants(&self, event: &Event) -> bool {
-        matches!(
-            event.body,
-            EventBody::GroupMessage(_)
-                | EventBody::MemberLeft { .. }
-                | EventBody::AdminChanged { promoted: true, .. }
-                | EventBody::SilentFound { .. }
-        )
+        event.group().is_some()
     }
 
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
@@ -244,7 +240,11 @@ impl Feature for Reactivation {
         d.merge(match &event.body {
             EventBody::GroupMessage(m) => spoke(&key, &m.user, ctx),
             EventBody::MemberLeft { user, .. } => left(&key, user, ctx),
-            EventBody::AdminChanged { user, .. } => promoted(&key, user, ctx),
+            EventBody::AdminChanged {
+                user,
+                promoted: true,
+                ..
+            } => promoted(&key, user, ctx),
             EventBody::SilentFound {
                 cutoff,
                 asked_by,
@@ -1044,12 +1044,23 @@ fn confirm(group: &GroupKey, m: &GroupMessage, ctx: &Context) -> Decision {
 
 /// Every group's counts, summed per arm: one experiment across the shop.
 pub fn arms_all(ctx: &Context) -> BTreeMap<String, ArmCount> {
+    sum_arms(ctx.state.records_of(NAME))
+}
+
+/// Where each group's counts per arm are kept, among the feature's records.
+pub const ARMS_PREFIX: &str = "arms/";
+
+/// The counts per arm of these records (the feature's, as the state or the
+/// store holds them), summed over groups; other records are skipped.
+pub fn sum_arms<'a>(
+    records: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> BTreeMap<String, ArmCount> {
     let mut all: BTreeMap<String, ArmCount> = BTreeMap::new();
-    for (key, value) in ctx.state.records_of(NAME) {
-        if !key.starts_with("arms/") {
+    for (key, value) in records {
+        if !key.starts_with(ARMS_PREFIX) {
             continue;
         }
-        let Ok(arms) = serde_json::from_value::<BTreeMap<String, ArmCount>>(value.clone()) else {
+        let Ok(arms) = BTreeMap::<String, ArmCount>::deserialize(value) else {
             continue;
         };
         for (arm, c) in arms {

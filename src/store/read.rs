@@ -58,6 +58,14 @@ pub trait ReadModel {
         per_group: u32,
     ) -> impl Future<Output = Result<Vec<SilentMember>, Self::Error>> + Send;
 
+    /// A feature's records whose key starts with `prefix`, by key: what the
+    /// reports read of a feature's own state (reactivation's counts per arm).
+    fn feature_records(
+        &self,
+        feature: &str,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<(String, serde_json::Value)>, Self::Error>> + Send;
+
     /// Members known per group (present, i.e. not left).
     fn member_counts(&self) -> impl Future<Output = Result<Vec<Count>, Self::Error>> + Send;
 
@@ -173,6 +181,28 @@ impl ReadModel for Store {
             out.extend(rows);
         }
         Ok(out)
+    }
+
+    async fn feature_records(
+        &self,
+        feature: &str,
+        prefix: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        // The prefix as a key range, so no LIKE pattern is built from input.
+        let end = format!("{prefix}\u{10ffff}");
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, value FROM feature_records
+             WHERE feature = ? AND key >= ? AND key < ? ORDER BY key",
+        )
+        .bind(feature)
+        .bind(prefix)
+        .bind(end)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, serde_json::from_str(&v).ok()?)))
+            .collect())
     }
 
     /// Members known per group (present, i.e. not left).

@@ -19,12 +19,14 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     assert_eq!(report.pongs, 3, "{transcript}");
     assert_eq!(
         report.outbox_counts,
-        vec![("delivered".to_string(), 25)],
+        // 25 before reactivation; then two member lists, the scan's two
+        // answers, two nudges and the stats.
+        vec![("delivered".to_string(), 32)],
         "{transcript}"
     );
     assert_eq!(
         count("message.group"),
-        16,
+        19,
         "the redelivered /ping is logged once"
     );
     assert_eq!(count("unhandled.notice.group_upload"), 1);
@@ -102,7 +104,26 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         hong.is_some_and(|b| b > 20),
         "小红 got her tasks' points and a share"
     );
-    assert_eq!(report.coupons.len(), 1);
+    let comeback = report
+        .coupons
+        .iter()
+        .filter(|c| c.pool == "comeback")
+        .count();
+    assert_eq!(report.coupons.len(), 1 + comeback, "{:?}", report.coupons);
+    let arm = |name: &str| report.reactivation.get(name).copied().unwrap_or_default();
+    assert_eq!(
+        comeback as u64,
+        arm("b").nudged,
+        "each member nudged with variant b got a code"
+    );
+    assert_eq!(arm("a").due + arm("b").due + arm("holdout").due, 6);
+    assert_eq!(arm("holdout").due, 1, "one in the holdout");
+    assert_eq!(arm("holdout").nudged, 0, "and not nudged");
+    assert_eq!(
+        arm("a").reactivated + arm("b").reactivated,
+        1,
+        "one came back"
+    );
 
     // Scene by scene: what each causes shows under its own heading, and nothing a
     // scene did not cause does (the QR picture's warning once showed under /ping).
@@ -110,6 +131,7 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     let expected = [
         ("join requests", "qunbot approves 小美", 1),
         ("join requests", "qunbot rejects 广告号", 1),
+        ("join requests", "qunbot reads the member list", 1),
         ("wave of newcomers", "qunbot: 欢迎 @小红 @小明 @小美", 1),
         ("new-member tasks", "完成新人任务「阅读群规」", 1),
         ("new-member tasks", "签到成功", 1),
@@ -134,8 +156,18 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
             "红包已被抢完：3 人抢到 30 积分。手气最佳",
             1,
         ),
+        ("silent members", "正在扫描本群的沉默成员", 1),
+        (
+            "silent members",
+            "本次到期 6 人（待提醒 5 人，对照组 1 人）",
+            1,
+        ),
+        ("silent members", "好久不见", 1),
+        ("silent members", "送你一张限时返场券", 1),
+        ("silent members", "沉默唤醒（全部群合计", 1),
         ("/ping travels", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
         ("WeChat group", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
+        ("WeChat group", "qunbot reads the member list", 1),
         ("outbox retries", "answered HTTP 503", 3),
         ("outbox retries", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
     ];
