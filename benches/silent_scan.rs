@@ -54,7 +54,8 @@ async fn run() -> anyhow::Result<()> {
     let mut batch = Vec::with_capacity(10_000);
     let mut silent_in = vec![0usize; groups];
     for i in 0..members {
-        if i % 30 > 20 {
+        let silent_for = (i % 30) as i64 * 86_400 + (i as i64 % 86_400);
+        if silent_for > 20 * 86_400 {
             silent_in[i * groups / members] += 1;
         }
         batch.push(RosterUpdate {
@@ -63,7 +64,7 @@ async fn run() -> anyhow::Result<()> {
                 &Id::number(900_000 + (i * groups / members) as i64),
                 &Id::number(3_000_000 + i as i64),
             ),
-            time: now.timestamp() - (i % 30) as i64 * 86_400 - (i as i64 % 86_400),
+            time: now.timestamp() - silent_for,
             change: RosterChange::Spoke {
                 name: Some(format!("会员{i}")),
                 role: Some(Role::Member),

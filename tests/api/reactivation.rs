@@ -198,6 +198,7 @@ users = [30009]
     app.skip(Duration::days(2));
     says_now(&mut app, &admin(), "/silent nudge").await;
     app.wait_logged("reactivation.zombies", 1).await;
+    assert_eq!(nudges(&app).len(), 1, "never beyond max_nudges = 1");
     let told = app
         .sim
         .wait_for("send_private_msg", 1, crate::helpers::PATIENCE)
@@ -241,4 +242,50 @@ users = [30009]
     // The admin and the VIP were never candidates.
     assert!(!app.sim.seated(GROUP).is_empty());
     assert!(app.sim.seated(GROUP).contains(&ADMIN) && app.sim.seated(GROUP).contains(&VIP));
+}
+
+#[tokio::test]
+async fn a_holdout_member_is_recorded_as_due_and_not_mentioned() {
+    let config = reactivation("").replace("holdout = 0.0", "holdout = 0.99");
+    let mut app = spawn_app_configured(&config, None).await;
+    seat_everyone(&app, &[SILENT]);
+    synced(&mut app).await;
+
+    says_now(&mut app, &admin(), "/silent nudge").await;
+    app.wait_chat("对照组 1 人").await;
+    let due = app.wait_logged("reactivation.due", 1).await;
+    assert_eq!(due[0].detail["arm"], "holdout");
+    assert_eq!(due[0].detail["users"], json!([SILENT]));
+    let group = app.group.clone();
+    app.barrier(&group).await;
+    assert!(nudges(&app).is_empty(), "the holdout is never mentioned");
+}
+
+#[tokio::test]
+async fn quiet_hours_defer_a_nudge_to_their_end() {
+    // Quiet from an hour ago to two hours from now, in the daemon's zone.
+    let local = |h: i64| {
+        (Utc::now() + Duration::hours(h))
+            .with_timezone(&chrono_tz::Asia::Shanghai)
+            .format("%H:%M")
+            .to_string()
+    };
+    let config = reactivation("").replace(
+        "quiet_hours = \"\"",
+        &format!("quiet_hours = \"{}-{}\"", local(-1), local(2)),
+    );
+    let mut app = spawn_app_configured(&config, None).await;
+    seat_everyone(&app, &[SILENT]);
+    synced(&mut app).await;
+
+    says_now(&mut app, &admin(), "/silent nudge").await;
+    let deferred = app.wait_logged("reactivation.deferred", 1).await;
+    assert_eq!(deferred[0].detail["reason"], "quiet_hours");
+    let group = app.group.clone();
+    app.barrier(&group).await;
+    assert!(nudges(&app).is_empty(), "nothing during quiet hours");
+
+    app.skip(Duration::hours(2) + Duration::minutes(1));
+    app.wait_chat("好久不见").await;
+    assert_eq!(nudges(&app), vec![vec![SILENT.to_string()]]);
 }
