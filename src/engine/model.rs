@@ -100,6 +100,13 @@ impl State {
             .and_then(|v| T::deserialize(v).ok())
     }
 
+    /// Whether a feature has a record under `key` (without reading it).
+    pub fn has_record(&self, feature: &str, key: &str) -> bool {
+        self.records
+            .get(feature)
+            .is_some_and(|r| r.contains_key(key))
+    }
+
     /// Every record of a feature, by key.
     pub fn records_of(&self, feature: &str) -> impl Iterator<Item = (&String, &Value)> {
         self.records.get(feature).into_iter().flatten()

@@ -218,18 +218,16 @@ impl Feature for Reactivation {
         let Some(group) = event.group() else {
             return Decision::default();
         };
+        if !ctx.config.reactivation.enabled {
+            return Decision::default();
+        }
         let key = GroupKey {
             account: event.account.clone(),
             group: group.clone(),
         };
         let mut d = Decision::default();
-        if ctx.config.reactivation.enabled
-            && ctx.config.is_managed(group)
-            && ctx
-                .state
-                .record::<DateTime<Utc>>(NAME, &sync_key(group))
-                .is_none()
-        {
+        // Every group message passes here: the cheap lookup first.
+        if !ctx.state.has_record(NAME, &sync_key(group)) && ctx.config.is_managed(group) {
             // A group heard from for the first time: learn its whole roster.
             d = d
                 .act(Action::GetGroupMemberList {
