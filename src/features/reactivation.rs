@@ -244,11 +244,8 @@ impl Feature for Reactivation {
                 ..
             } => promoted(&key, user, ctx),
             EventBody::SilentFound {
-                cutoff,
-                asked_by,
-                members,
-                ..
-            } => found(&key, *cutoff, asked_by.as_ref(), members, ctx),
+                asked_by, members, ..
+            } => found(&key, asked_by.as_ref(), members, ctx),
             _ => Decision::default(),
         });
         d
@@ -480,7 +477,6 @@ fn unix(t: Option<i64>) -> Option<DateTime<Utc>> {
 /// A scan's list for one group: open trials for the members due, zombies marked.
 fn found(
     group: &GroupKey,
-    _cutoff: i64,
     asked_by: Option<&Id>,
     members: &[SilentEntry],
     ctx: &Context,
@@ -637,7 +633,7 @@ fn tell_operators(group: &GroupKey, zombies: &[Id], ctx: &Context) -> Decision {
             json!({"why": "zombie_action = remove, but [admins] users is empty: nobody was told"}),
         ));
     }
-    let names: Vec<String> = zombies.iter().map(|u| display(group, u, ctx)).collect();
+    let names: Vec<String> = zombies.iter().map(|u| name_and_id(group, u, ctx)).collect();
     let text = format!(
         "群 {} 有 {} 位僵尸成员待清理：{}。在群里发送 /silent confirm 移出（每次最多 {} 位）",
         ctx.config.group_name(&group.group),
@@ -654,7 +650,7 @@ fn tell_operators(group: &GroupKey, zombies: &[Id], ctx: &Context) -> Decision {
     d
 }
 
-fn display(group: &GroupKey, user: &Id, ctx: &Context) -> String {
+fn name_and_id(group: &GroupKey, user: &Id, ctx: &Context) -> String {
     match subject(group, user, ctx).and_then(|s| s.name) {
         Some(name) => format!("{name}({user})"),
         None => user.to_string(),
@@ -858,28 +854,16 @@ pub fn command(
     }
     match args.first().map(String::as_str) {
         None | Some("list") => Ok(answer(list_due(&group, ctx))),
-        Some("nudge") => Ok(
-            answer("正在扫描本群的沉默成员……".into()).merge_with(scan_request(
-                vec![group],
-                Some(m.message_id.clone()),
-                ctx,
-            )),
-        ),
+        Some("nudge") => {
+            let asked_by = Some(m.message_id.clone());
+            let mut d = answer("正在扫描本群的沉默成员……".into());
+            d.merge(scan_request(vec![group], asked_by, ctx));
+            Ok(d)
+        }
         Some("stats") => Ok(answer(stats_text(&arms_all(ctx)))),
         Some("zombies") => Ok(answer(list_zombies(&group, ctx))),
         Some("confirm") => Ok(confirm(&group, m, ctx)),
         Some(other) => Err(format!("不认识的子命令「{other}」")),
-    }
-}
-
-trait MergeWith {
-    fn merge_with(self, other: Decision) -> Decision;
-}
-
-impl MergeWith for Decision {
-    fn merge_with(mut self, other: Decision) -> Decision {
-        self.merge(other);
-        self
     }
 }
 
@@ -930,7 +914,7 @@ fn list_due(group: &GroupKey, ctx: &Context) -> String {
             };
             format!(
                 "{} 沉默 {}，{state}",
-                display_name(group, user, ctx).replace(&format!("({user})"), ""),
+                display_name(group, user, ctx),
                 days_silent(s, ctx)
             )
         })
@@ -962,7 +946,7 @@ fn list_zombies(group: &GroupKey, ctx: &Context) -> String {
         .map(|(user, s)| {
             format!(
                 "{} 沉默 {}，已提醒 {} 次",
-                display(group, user, ctx),
+                name_and_id(group, user, ctx),
                 days_silent(s, ctx),
                 s.nudges
             )
