@@ -298,11 +298,11 @@ fn run(
             Ok(d) => d,
             Err(why) => usage(m, spec, &why),
         },
-        "redpacket" => match super::red_packets::command(&inv.args, m, &member.account, ctx) {
+        "redpacket" => match super::red_packets::command(&inv.args, m, member.group_key(), ctx) {
             Ok(d) => d,
             Err(why) => usage(m, spec, &why),
         },
-        "silent" => match super::reactivation::command(&inv.args, m, &member.account, ctx) {
+        "silent" => match super::reactivation::command(&inv.args, m, member.group_key(), ctx) {
             Ok(d) => d,
             Err(why) => usage(m, spec, &why),
         },

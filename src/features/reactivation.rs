@@ -563,16 +563,7 @@ fn found(
                 None,
                 json!({"arm": HOLDOUT, "users": holdout}),
             ))
-            .timer(Timer::new(
-                now + secs(config.success_within),
-                &group.account,
-                NAME,
-                &Wake::Expire {
-                    group: group.clone(),
-                    users: holdout.clone(),
-                    treated: now,
-                },
-            ));
+            .timer(window_closes(group, holdout.clone(), ctx));
     }
     if queued > 0 {
         let users: Vec<&Id> = q.iter().rev().take(queued).map(|e| &e.user).collect();
@@ -783,16 +774,7 @@ fn nudge(group: &GroupKey, ctx: &Context) -> Decision {
             json!({"arm": first.arm, "users": batch}),
         ))
         .change(Change::record(NAME, queue_key(group), &q))
-        .timer(Timer::new(
-            now + secs(config.success_within),
-            &group.account,
-            NAME,
-            &Wake::Expire {
-                group: group.clone(),
-                users: batch,
-                treated: now,
-            },
-        ));
+        .timer(window_closes(group, batch, ctx));
     if !q.is_empty() {
         d = d.timer(again(now + secs(config.nudge_interval)));
     }
@@ -803,6 +785,20 @@ fn display_name(group: &GroupKey, user: &Id, ctx: &Context) -> String {
     subject(group, user, ctx)
         .and_then(|s| s.name)
         .unwrap_or_else(|| user.to_string())
+}
+
+/// The end of the success window of `users`, treated now.
+fn window_closes(group: &GroupKey, users: Vec<Id>, ctx: &Context) -> Timer {
+    Timer::new(
+        ctx.now + secs(ctx.config.reactivation.success_within),
+        &group.account,
+        NAME,
+        &Wake::Expire {
+            group: group.clone(),
+            users,
+            treated: ctx.now,
+        },
+    )
 }
 
 /// Closes the trials treated at `treated` that are still open: no word in time.
@@ -838,13 +834,9 @@ fn expire(group: &GroupKey, users: &[Id], treated: DateTime<Utc>, ctx: &Context)
 pub fn command(
     args: &[String],
     m: &GroupMessage,
-    account: &Id,
+    group: GroupKey,
     ctx: &Context,
 ) -> Result<Decision, String> {
-    let group = GroupKey {
-        account: account.clone(),
-        group: m.group.clone(),
-    };
     let config = &ctx.config.reactivation;
     let answer = |text: String| Decision::default().act(super::reply(m, Message::text(text)));
     if !config.enabled && args.first().is_none_or(|a| a != "stats") {

@@ -424,13 +424,9 @@ fn finish(group: &GroupKey, key: &str, packet: &Packet) -> Decision {
 pub fn command(
     args: &[String],
     m: &crate::domain::GroupMessage,
-    account: &Id,
+    group: GroupKey,
     ctx: &Context,
 ) -> Result<Decision, String> {
-    let group = GroupKey {
-        account: account.clone(),
-        group: m.group.clone(),
-    };
     if args.first().map(String::as_str) == Some("status") {
         let packets = open_packets(&group, ctx);
         let text = if packets.is_empty() {

@@ -198,3 +198,16 @@ pub fn with_mentions(before: &str, users: &[i64], after: &str) -> Message {
     m.0.extend(Message::mentioning(&ids, Message::text(after)).0);
     Message::from_segments(m.0)
 }
+
+/// The details of a decision's log rows of `kind`.
+pub fn notes<'a>(d: &'a Decision, kind: &str) -> Vec<&'a serde_json::Value> {
+    d.changes
+        .iter()
+        .filter_map(|c| match c {
+            crate::engine::Change::Note {
+                kind: k, detail, ..
+            } if k == kind => Some(detail),
+            _ => None,
+        })
+        .collect()
+}

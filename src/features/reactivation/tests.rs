@@ -2,7 +2,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::domain::{Action, Role};
-use crate::features::testkit::{event, mentioned, said, Bot, ACCOUNT, GROUP, OPERATOR};
+use crate::features::testkit::{event, mentioned, notes, said, Bot, ACCOUNT, GROUP, OPERATOR};
 
 fn config(holdout: f64, extra: &str) -> String {
     format!(
@@ -87,18 +87,6 @@ fn counts(bot: &Bot, arm: &str) -> ArmCount {
         .get(arm)
         .copied()
         .unwrap_or_default()
-}
-
-fn notes<'a>(d: &'a Decision, kind: &str) -> Vec<&'a serde_json::Value> {
-    d.changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Note {
-                kind: k, detail, ..
-            } if k == kind => Some(detail),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Fires the nudge timers of `d` (and those they set) until the queue is empty.

@@ -1,7 +1,7 @@
 use chrono::TimeZone;
 
 use super::*;
-use crate::features::testkit::{said, Bot, GROUP};
+use crate::features::testkit::{notes, said, Bot, GROUP};
 
 /// Shanghai local time on 2026-11-23 (the test bot's day) as UTC.
 fn local(h: u32, m: u32) -> DateTime<Utc> {
@@ -24,18 +24,6 @@ fn bot(extra: &str) -> Bot {
     let hello = bot.member_says(2, "大家好");
     bot.on(hello);
     bot
-}
-
-fn notes<'a>(d: &'a Decision, kind: &str) -> Vec<&'a serde_json::Value> {
-    d.changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Note {
-                kind: k, detail, ..
-            } if k == kind => Some(detail),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Fires the due timers of `d` and of what they plan, until none is due by `until`.
