@@ -180,15 +180,23 @@ fn ctx_of(bot: &Bot) -> Context<'_> {
 }
 
 #[test]
-fn an_active_member_is_not_nudged() {
+fn a_member_who_speaks_before_their_nudge_is_not_nudged_and_counts_for_their_arm() {
     let mut bot = bot(0.0, "");
-    // Only members the scan finds silent are considered; one who spoke is not in it.
-    let found = scan_finds(&mut bot, &[]);
-    assert!(nudge_timers(&found).is_empty());
-    assert!(bot
-        .state
-        .records_of(NAME)
-        .all(|(k, _)| !k.starts_with("m/")));
+    let a = users_in(&bot, "a", 1)[0];
+    let found = scan_finds(&mut bot, &[a]);
+    let message = bot.member_says(a, "我在");
+    let back = bot.on(message);
+    assert_eq!(notes(&back, "reactivation.reactivated")[0]["nudged"], false);
+    let sent = nudge_all(&mut bot, &found);
+    assert!(
+        sent.iter().all(|d| said(d).is_empty()),
+        "active again: not nudged"
+    );
+    assert_eq!(
+        (counts(&bot, "a").due, counts(&bot, "a").reactivated),
+        (1, 1),
+        "by assignment"
+    );
 }
 
 #[test]
