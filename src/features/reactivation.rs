@@ -72,11 +72,10 @@ pub struct ScanRequest {
 pub const SCAN: &str = "reactivation.scan";
 
 /// One member's part in the experiment.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Subject {
     /// As the gateway wrote it (a number or a string).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<Id>,
+    pub user: Id,
     pub arm: String,
     /// Nudges (virtual ones in the holdout) since they last spoke.
     pub nudges: u32,
@@ -92,6 +91,22 @@ pub struct Subject {
     /// Found a zombie at this time, and still one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zombie: Option<DateTime<Utc>>,
+}
+
+impl Subject {
+    fn new(user: Id, arm: String) -> Subject {
+        Subject {
+            user,
+            arm,
+            nudges: 0,
+            last_nudge: None,
+            trial: None,
+            name: None,
+            since: None,
+            joined: None,
+            zombie: None,
+        }
+    }
 }
 
 /// An open trial: found due, and (once the nudge went out, or at once in the
@@ -495,10 +510,13 @@ fn found(
         if entry.user == group.account || config.exempt.contains(&entry.user) {
             continue;
         }
-        let mut s = subject(group, &entry.user, ctx).unwrap_or_default();
-        s.user = Some(entry.user.clone());
-        let valid = s.arm == HOLDOUT || config.variants.iter().any(|v| v.id == s.arm);
-        if s.arm.is_empty() || !valid {
+        let stored = subject(group, &entry.user, ctx);
+        let is_new = stored.is_none();
+        let mut s = stored.unwrap_or_else(|| {
+            Subject::new(entry.user.clone(), draw_arm(group, &entry.user, config))
+        });
+        if s.arm != HOLDOUT && !config.variants.iter().any(|v| v.id == s.arm) {
+            // Their variant was removed from the config: drawn again.
             s.arm = draw_arm(group, &entry.user, config);
         }
         s.name = entry.name.clone().or(s.name);
@@ -537,7 +555,7 @@ fn found(
                 }
             }
         }
-        if s != before || subject(group, &entry.user, ctx).is_none() {
+        if s != before || is_new {
             d = d.change(Change::record(NAME, subject_key(group, &entry.user), &s));
         }
     }
@@ -868,14 +886,8 @@ fn subjects(group: &GroupKey, ctx: &Context) -> Vec<(Id, Subject)> {
     records
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
-        .filter_map(|(k, v)| {
-            let s = Subject::deserialize(v).ok()?;
-            let user = s
-                .user
-                .clone()
-                .unwrap_or_else(|| Id::from(&k[prefix.len()..]));
-            Some((user, s))
-        })
+        .filter_map(|(_, v)| Subject::deserialize(v).ok())
+        .map(|s| (s.user.clone(), s))
         .collect()
 }
 
