@@ -111,10 +111,7 @@ impl EffectHandler for EditWordList {
             };
             EffectOutcome {
                 detail: json!({"edited": edited, "answer": answer, "retry": retry}),
-                followups: vec![Outbound {
-                    account: request.account,
-                    action: reply,
-                }],
+                followups: vec![Outbound::new(request.account, reply)],
             }
         })
     }

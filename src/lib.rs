@@ -16,12 +16,14 @@
 //! | [`stats`] | A/B statistics on rates (Wilson, Beta posteriors, Fisher), a pure library |
 //! | [`domain`] | the vocabulary: ids, member and group keys, messages, events, actions |
 //! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
+//! | [`report`] | the shop owner's reports: what each log row adds to the daily roll-up, and the report as table, CSV, JSON and an offline HTML page |
 //! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures; its model, the feature seam and the storage port |
 //! | [`features`] | what the bot decides: plain code over (event, state, config, time) behind [`engine::Feature`] |
 //! | [`store`] | the only module that speaks SQL: implements the engine's storage port; event log, members, outbox, group commit |
 //! | [`effects`] | carries out the features' side effects (file edits, reloads, image checks) after the commit |
 //! | [`media`] | reads QR codes in members' images, off the engine |
 //! | [`roster_scan`] | finds silent members for reactivation, off the engine |
+//! | [`reporting`] | `qunbot report`: opens the database, brings the roll-up up to date, renders |
 //! | [`scan`] | `qunbot scan`: the filter over stdin lines |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
@@ -39,6 +41,8 @@ pub mod filter;
 pub mod gateway;
 pub mod media;
 pub mod outbox;
+pub mod report;
+pub mod reporting;
 pub mod roster_scan;
 pub mod scan;
 pub mod simulator;

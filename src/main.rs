@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use qunbot::config::{self, Config, Env};
+use qunbot::reporting;
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
 use qunbot::store::{Count, ReadModel, Store, StoreError, Trouble};
@@ -88,6 +89,49 @@ enum Command {
     },
     /// Play a scripted stretch of group life on the simulator and print the transcript.
     Demo,
+    /// The shop owner's report from the event log: per group and day, with totals,
+    /// retention cohorts and breakdowns, as a table, CSV, JSON or one offline HTML page.
+    ///
+    /// Days are calendar days in the config's time zone (Asia/Shanghai with --db
+    /// alone). The daily roll-up is brought up to date first; --rebuild reads the
+    /// whole log again.
+    Report {
+        /// The daemon's configuration: its database, time zone and group names.
+        #[arg(long, conflicts_with = "db")]
+        config: Option<PathBuf>,
+        /// The database file itself, when there is no config at hand.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The last N days, today included (7d, 30d, 90d).
+        #[arg(long, value_parser = qunbot::reporting::parse_since, conflicts_with_all = ["from", "to"])]
+        since: Option<u32>,
+        /// First day (YYYY-MM-DD), with --to.
+        #[arg(long, requires = "to")]
+        from: Option<chrono::NaiveDate>,
+        /// Last day (YYYY-MM-DD), with --from.
+        #[arg(long, requires = "from")]
+        to: Option<chrono::NaiveDate>,
+        /// One group's id; all groups when left out.
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+        /// Write here instead of stdout (an HTML report on a terminal goes to
+        /// qunbot-report.html when no file is given).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Empty the roll-up and rebuild it from the whole log.
+        #[arg(long)]
+        rebuild: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+    Html,
 }
 
 fn main() -> ExitCode {
@@ -182,6 +226,40 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             secret,
         } => simulate(listen, webhook, access_token, secret).await,
         Command::Scan { words, config } => scan(words, config),
+        Command::Report {
+            config,
+            db,
+            since,
+            from,
+            to,
+            group,
+            format,
+            out,
+            rebuild,
+        } => {
+            let range = match (from, to) {
+                (Some(from), Some(to)) => reporting::Range::Between(from, to),
+                _ => reporting::Range::Last(since.unwrap_or(7)),
+            };
+            let format = match format {
+                ReportFormat::Table => reporting::Format::Table,
+                ReportFormat::Csv => reporting::Format::Csv,
+                ReportFormat::Json => reporting::Format::Json,
+                ReportFormat::Html => reporting::Format::Html,
+            };
+            let request = match report_source(config, db) {
+                Ok(source) => reporting::Request {
+                    database: source.database,
+                    timezone: source.timezone,
+                    range,
+                    group,
+                    group_names: source.group_names,
+                    rebuild,
+                },
+                Err(code) => return Ok(code),
+            };
+            report(request, format, out).await
+        }
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
             qunbot::demo::run(&mut stdout).await?;
@@ -189,6 +267,99 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// Where a report reads from, and how it names days and groups.
+struct ReportSource {
+    database: PathBuf,
+    timezone: chrono_tz::Tz,
+    group_names: std::collections::HashMap<String, String>,
+}
+
+/// The config's database, zone and names; or the bare database (`--db`).
+fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportSource, ExitCode> {
+    if let Some(database) = db {
+        return Ok(ReportSource {
+            database,
+            timezone: reporting::DEFAULT_TIMEZONE,
+            group_names: Default::default(),
+        });
+    }
+    let path = config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    match Config::load(&path, &Env::from_process()) {
+        Ok(c) => Ok(ReportSource {
+            database: c.storage.database.clone(),
+            timezone: c.timezone,
+            group_names: c
+                .groups
+                .iter()
+                .map(|g| (g.id.to_string(), g.name.clone()))
+                .collect(),
+        }),
+        Err(e) => Err(report_invalid(&e)),
+    }
+}
+
+/// `qunbot report`: roll up, render, write. A progress bar on a terminal when
+/// there is a lot of log to roll up (never in a pipe, never with JSON).
+async fn report(
+    request: reporting::Request,
+    format: reporting::Format,
+    out: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal;
+    let store = reporting::open(&request.database).await?;
+    let waiting = if request.rebuild {
+        store.rollup_waiting().await? + store.rolled_up().await?
+    } else {
+        store.rollup_waiting().await?
+    };
+    let bar = (format != reporting::Format::Json
+        && std::io::stderr().is_terminal()
+        && waiting > PROGRESS_FROM)
+        .then(|| {
+            let bar = indicatif::ProgressBar::new(waiting);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "rolling up the log {bar:40} {pos}/{len} rows ({eta})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        });
+    let built = reporting::build(&store, &request, chrono::Utc::now(), |p| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.waiting);
+            bar.set_position(p.taken);
+        }
+    })
+    .await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    store.close().await;
+    let report = built?;
+    let text = reporting::render(&report, format)?;
+    let out = out.or_else(|| {
+        (format == reporting::Format::Html && std::io::stdout().is_terminal())
+            .then(|| PathBuf::from(qunbot::reporting::HTML_FILE))
+    });
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            if format == reporting::Format::Html {
+                eprintln!("report written to {}", path.display());
+            }
+        }
+        None => {
+            use std::io::Write;
+            std::io::stdout().lock().write_all(text.as_bytes())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Log rows to roll up before a progress bar is worth showing.
+const PROGRESS_FROM: u64 = 200_000;
 
 /// Prints each problem as `FILE:LINE:COL: reason` and gives exit code 2.
 fn report_invalid(e: &config::ConfigError) -> ExitCode {

@@ -90,6 +90,56 @@ pub fn enough_data(a: Rate, b: Rate) -> bool {
     a.trials >= MIN_TRIALS && b.trials >= MIN_TRIALS && a.successes + b.successes >= MIN_SUCCESSES
 }
 
+/// The arm that is never treated: the baseline every variant is measured against.
+pub const HOLDOUT: &str = "holdout";
+
+/// How arm `a` stands against arm `b`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    /// The probability that `a`'s true rate is higher than `b`'s.
+    pub probability_better: f64,
+    pub fisher_p: f64,
+}
+
+/// `a` against `b`, or `None` while there is not enough data to say.
+pub fn compare(a: Rate, b: Rate) -> Option<Comparison> {
+    enough_data(a, b).then(|| Comparison {
+        probability_better: probability_better(b, a),
+        fisher_p: fisher_two_sided(a, b),
+    })
+}
+
+/// The pairs worth comparing among `arms`: each variant against the holdout,
+/// then the variants against each other.
+pub fn pairs<'a>(arms: impl IntoIterator<Item = &'a String>) -> Vec<(&'a String, &'a String)> {
+    let arms: Vec<&String> = arms.into_iter().collect();
+    let variants: Vec<&String> = arms.iter().copied().filter(|a| *a != HOLDOUT).collect();
+    let mut pairs = Vec::new();
+    if let Some(h) = arms.iter().find(|a| **a == HOLDOUT) {
+        pairs.extend(variants.iter().map(|v| (*v, *h)));
+    }
+    for (i, a) in variants.iter().enumerate() {
+        for b in &variants[i + 1..] {
+            pairs.push((*a, *b));
+        }
+    }
+    pairs
+}
+
+/// One line on `a` against `b`, in the shop's language.
+pub fn verdict_text(a: &str, b: &str, comparison: Option<Comparison>) -> String {
+    match comparison {
+        None => format!(
+            "{a} 对比 {b}：数据不足，暂无结论（not enough data yet：每组至少 {MIN_TRIALS} 人已结束、合计至少 {MIN_SUCCESSES} 人唤醒）"
+        ),
+        Some(c) => format!(
+            "{a} 对比 {b}：{a} 更好的概率 {:.1}%，Fisher 精确检验 p = {:.3}",
+            c.probability_better * 100.0,
+            c.fisher_p
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

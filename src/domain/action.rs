@@ -95,4 +95,18 @@ impl Action {
 pub struct Outbound {
     pub account: Id,
     pub action: Action,
+    /// What the action is part of (a schedule's id for its posts), logged with its
+    /// outcome so a report can say how many of a campaign's posts got through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+impl Outbound {
+    pub fn new(account: Id, action: Action) -> Outbound {
+        Outbound {
+            account,
+            action,
+            tag: None,
+        }
+    }
 }

@@ -575,16 +575,13 @@ impl<S: Storage> Engine<S> {
                     }
                 }
             }
+            let mut tags = decision.tags;
             commit
                 .actions
-                .extend(decision.actions.into_iter().map(|action| {
-                    (
-                        cause,
-                        Outbound {
-                            account: account.clone(),
-                            action,
-                        },
-                    )
+                .extend(decision.actions.into_iter().enumerate().map(|(i, action)| {
+                    let mut outbound = Outbound::new(account.clone(), action);
+                    outbound.tag = tags.remove(&i);
+                    (cause, outbound)
                 }));
             commit.changes.extend(decision.changes);
             commit.timers.extend(decision.timers);

@@ -363,6 +363,8 @@ pub struct Decision {
     pub timers: Vec<Timer>,
     /// Side effects outside the database, carried out after the decision commits.
     pub effects: Vec<Effect>,
+    /// Tags of some of `actions`, by index (see [`crate::domain::Outbound::tag`]).
+    pub tags: std::collections::BTreeMap<usize, String>,
 }
 
 impl Change {
@@ -387,6 +389,13 @@ impl Change {
 
 impl Decision {
     pub fn act(mut self, action: Action) -> Self {
+        self.actions.push(action);
+        self
+    }
+
+    /// An action that is part of `tag` (a schedule's post).
+    pub fn act_tagged(mut self, action: Action, tag: impl Into<String>) -> Self {
+        self.tags.insert(self.actions.len(), tag.into());
         self.actions.push(action);
         self
     }
@@ -416,6 +425,9 @@ impl Decision {
     }
 
     pub fn merge(&mut self, other: Decision) {
+        let offset = self.actions.len();
+        self.tags
+            .extend(other.tags.into_iter().map(|(i, tag)| (i + offset, tag)));
         self.actions.extend(other.actions);
         self.changes.extend(other.changes);
         self.timers.extend(other.timers);

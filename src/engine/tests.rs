@@ -89,10 +89,10 @@ impl EffectHandler for Counter {
             }
             EffectOutcome {
                 detail: json!({"counted": payload}),
-                followups: vec![Outbound {
-                    account: Id::number(1),
-                    action: said(&Id::number(100), "counted"),
-                }],
+                followups: vec![Outbound::new(
+                    Id::number(1),
+                    said(&Id::number(100), "counted"),
+                )],
             }
         })
     }

@@ -138,7 +138,12 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
             .change(used)
             .change(note("command.refused", &member, spec.name));
     }
-    run(spec, &invocation, m, &member, ctx).change(used)
+    let done = run(spec, &invocation, m, &member, ctx).change(used);
+    if spec.audience == Audience::Admins {
+        // The reports count admins' commands, by admin.
+        return done.change(note("command.admin", &member, spec.name));
+    }
+    done
 }
 
 /// Operators everywhere; a group's owner and admins in their group when trusted.

@@ -271,11 +271,10 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
 
     for task in &config.tasks {
         for user in &users {
-            decision.changes.push(Change::Task {
-                member: MemberKey::new(&group.account, &group.group, user),
-                task: task.id.clone(),
-                state: TaskState::Open,
-            });
+            let member = MemberKey::new(&group.account, &group.group, user);
+            decision
+                .changes
+                .extend(tasks::task_changes(&member, &task.id, TaskState::Open));
         }
         if let Some(after) = task.remind_after {
             decision.timers.push(Timer::new(

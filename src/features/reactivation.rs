@@ -44,11 +44,11 @@ use crate::domain::{
     Action, Event, EventBody, GroupKey, GroupMessage, Id, Message, Segment, SilentEntry,
 };
 use crate::engine::{Effect, WakeError};
-use crate::stats::{enough_data, fisher_two_sided, probability_better, Rate};
+use crate::stats::Rate;
 
 pub const NAME: &str = "reactivation";
 /// The control arm's name.
-pub const HOLDOUT: &str = "holdout";
+pub use crate::stats::HOLDOUT;
 /// Most silent members one scan reports per group: the largest QQ groups hold 3,000.
 pub const SCAN_LIMIT: u32 = 3_000;
 /// A group's member list is synced at each start and then this often.
@@ -584,13 +584,19 @@ fn found(
             .timer(window_closes(group, holdout.clone(), ctx));
     }
     if queued > 0 {
-        let users: Vec<&Id> = q.iter().rev().take(queued).map(|e| &e.user).collect();
-        d = d.change(group_note(
-            "reactivation.due",
-            group,
-            None,
-            json!({"queued": users}),
-        ));
+        // One row per arm, so a report counts each arm's due members.
+        let mut by_arm: BTreeMap<&str, Vec<&Id>> = BTreeMap::new();
+        for e in q.iter().rev().take(queued) {
+            by_arm.entry(&e.arm).or_default().push(&e.user);
+        }
+        for (arm, users) in by_arm {
+            d = d.change(group_note(
+                "reactivation.due",
+                group,
+                None,
+                json!({"arm": arm, "users": users, "queued": true}),
+            ));
+        }
     }
     if !zombies.is_empty() {
         d = d.change(group_note(
@@ -1082,31 +1088,9 @@ pub fn stats_text(arms: &BTreeMap<String, ArmCount>) -> String {
             open
         ));
     }
-    let variants: Vec<&String> = arms.keys().filter(|a| *a != HOLDOUT).collect();
-    let mut pairs: Vec<(&String, &String)> = Vec::new();
-    if let Some((h, _)) = arms.get_key_value(HOLDOUT) {
-        pairs.extend(variants.iter().map(|v| (*v, h)));
-    }
-    for (i, a) in variants.iter().enumerate() {
-        for b in &variants[i + 1..] {
-            pairs.push((a, b));
-        }
-    }
-    for (a, b) in pairs {
-        let (ra, rb) = (arms[a].rate(), arms[b].rate());
-        if !enough_data(ra, rb) {
-            lines.push(format!(
-                "{a} 对比 {b}：数据不足，暂无结论（not enough data yet：每组至少 {} 人已结束、合计至少 {} 人唤醒）",
-                crate::stats::MIN_TRIALS,
-                crate::stats::MIN_SUCCESSES
-            ));
-            continue;
-        }
-        lines.push(format!(
-            "{a} 对比 {b}：{a} 更好的概率 {}，Fisher 精确检验 p = {:.3}",
-            percent(probability_better(rb, ra)),
-            fisher_two_sided(ra, rb)
-        ));
+    for (a, b) in crate::stats::pairs(arms.keys()) {
+        let comparison = crate::stats::compare(arms[a].rate(), arms[b].rate());
+        lines.push(crate::stats::verdict_text(a, b, comparison));
     }
     lines.join("\n")
 }

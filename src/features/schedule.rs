@@ -397,7 +397,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         match automatic::gate(&key, ctx) {
             Gate::Open => {
                 d = d
-                    .act(say(&group, text(&source, &group, ctx)))
+                    .act_tagged(say(&group, text(&source, &group, ctx)), &occ.schedule)
                     .change(automatic::count_sent(&key, ctx))
                     .change(group_note(
                         "schedule.sent",

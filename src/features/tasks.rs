@@ -79,11 +79,9 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     let mut claimed: HashMap<&str, usize> = HashMap::new();
     let mut balance = ctx.state.balance(&member);
     for task in done {
-        decision.changes.push(Change::Task {
-            member: member.clone(),
-            task: task.id.clone(),
-            state: TaskState::Done,
-        });
+        decision
+            .changes
+            .extend(task_changes(&member, &task.id, TaskState::Done));
         if task.points != 0 {
             balance += task.points;
             decision.changes.push(Change::Points {
@@ -142,13 +140,36 @@ pub fn remind(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> D
 pub fn expire(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> Decision {
     let mut decision = Decision::default();
     for user in still_open(group, task_id, users, ctx) {
-        decision.changes.push(Change::Task {
-            member: MemberKey::new(&group.account, &group.group, &user),
-            task: task_id.to_string(),
-            state: TaskState::Expired,
-        });
+        let member = MemberKey::new(&group.account, &group.group, &user);
+        decision
+            .changes
+            .extend(task_changes(&member, task_id, TaskState::Expired));
     }
     decision
+}
+
+/// A task's new state for a member, with its row in the log (`task.handed_out`,
+/// `task.done`, `task.expired`), which the reports count.
+pub fn task_changes(member: &MemberKey, task: &str, state: TaskState) -> [Change; 2] {
+    let kind = match state {
+        TaskState::Open => "task.handed_out",
+        TaskState::Done => "task.done",
+        TaskState::Expired => "task.expired",
+    };
+    [
+        Change::Note {
+            kind: kind.to_string(),
+            account: member.account.clone(),
+            group: Some(member.group.clone()),
+            user: Some(member.user.clone()),
+            detail: serde_json::json!({"task": task}),
+        },
+        Change::Task {
+            member: member.clone(),
+            task: task.to_string(),
+            state,
+        },
+    ]
 }
 
 fn still_open(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> Vec<Id> {

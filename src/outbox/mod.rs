@@ -442,10 +442,8 @@ impl<S: OutboxStore> OutboxWorker<S> {
         let gave_up = result.get("gave_up").is_some();
         let followup = match (&state, &error) {
             (OutboxState::Failed, Some(error)) if !gave_up => {
-                commands::report_failure(&action.outbound.action, error).map(|report| Outbound {
-                    account: action.outbound.account.clone(),
-                    action: report,
-                })
+                commands::report_failure(&action.outbound.action, error)
+                    .map(|report| Outbound::new(action.outbound.account.clone(), report))
             }
             _ => None,
         };

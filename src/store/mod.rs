@@ -22,6 +22,7 @@
 //! by itself once the fault clears.
 
 mod read;
+mod rollup;
 mod roster;
 mod rows;
 mod script;
@@ -46,6 +47,7 @@ pub use crate::engine::storage::{
 };
 pub use crate::outbox::queue::{OutboxState, OutboxStore, Outcome, PendingAction};
 pub use read::{ReadModel, Trouble};
+pub use rollup::RollupProgress;
 pub use rows::{
     parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member, SilentMember,
 };
@@ -67,6 +69,8 @@ pub enum StoreError {
         #[source]
         source: sqlx::migrate::MigrateError,
     },
+    #[error("{path} is not a qunbot database: {reason}")]
+    Foreign { path: PathBuf, reason: String },
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
     #[error("stored row {id} of {table} is unreadable: {reason}")]
@@ -154,6 +158,38 @@ impl Store {
             clock,
             refusing,
         })
+    }
+
+    /// Opens a database qunbot wrote, for reading it (reports): a file that is
+    /// not SQLite, or SQLite without qunbot's event log, is refused before
+    /// anything is written to it.
+    pub async fn open_existing(path: &Path) -> Result<Store, StoreError> {
+        let foreign = |reason: String| StoreError::Foreign {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .filename(path)
+            .read_only(true);
+        let mut conn = sqlx::ConnectOptions::connect(&options)
+            .await
+            .map_err(|e| foreign(e.to_string()))?;
+        let ours: Result<Option<(String,)>, sqlx::Error> = sqlx::query_as(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+        )
+        .fetch_optional(&mut conn)
+        .await;
+        let _ = sqlx::Connection::close(conn).await;
+        match ours {
+            Err(e) => return Err(foreign(e.to_string())),
+            Ok(None) => return Err(foreign("it has no qunbot event log (table events)".into())),
+            Ok(Some(_)) => {}
+        }
+        Store::open(path).await
     }
 
     pub async fn close(&self) {
@@ -325,6 +361,10 @@ async fn finish_action(
         "action": action.outbound.action,
         "result": outcome.result,
     });
+    let mut detail = detail;
+    if let Some(tag) = &action.outbound.tag {
+        detail["tag"] = tag.as_str().into();
+    }
     let a = &action.outbound.action;
     let mut script = script::Script::begin();
     script.add(

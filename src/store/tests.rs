@@ -96,13 +96,13 @@ async fn queued_actions_mark_their_events_handled_and_finish_with_a_log_row() {
     };
     assert_eq!(store.unhandled_inbound().await.unwrap().len(), 1);
 
-    let outbound = Outbound {
-        account: Id::number(1),
-        action: Action::SendGroupMsg {
+    let outbound = Outbound::new(
+        Id::number(1),
+        Action::SendGroupMsg {
             group: Id::number(100),
             message: Message::text("pong"),
         },
-    };
+    );
     store
         .commit(&Commit {
             handled: vec![id],

@@ -103,10 +103,7 @@ impl Outbox {
         let actions = actions
             .into_iter()
             .map(|action| {
-                let outbound = Outbound {
-                    account: Id::number(ACCOUNT),
-                    action,
-                };
+                let outbound = Outbound::new(Id::number(ACCOUNT), action);
                 (None, outbound)
             })
             .collect();

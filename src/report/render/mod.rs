@@ -1,0 +1,76 @@
+//! A report as a terminal table, CSV (one row per group and day), JSON (the
+//! [`Report`] itself) or one self-contained HTML page.
+
+mod csv;
+mod html;
+mod table;
+
+use super::{Day, Metric, Report};
+
+pub use html::html;
+pub use table::table;
+
+/// The report's CSV.
+pub fn csv(report: &Report) -> Result<String, RenderError> {
+    csv::csv(report)
+}
+
+/// The report's JSON: one document (its shape is in README).
+pub fn json(report: &Report) -> Result<String, RenderError> {
+    Ok(serde_json::to_string_pretty(report)?)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot write CSV: {0}")]
+    Csv(#[from] ::csv::Error),
+    #[error("cannot write JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot render the page: {0}")]
+    Page(#[from] askama::Error),
+}
+
+/// A share as a percentage, or "—" when there is nothing to divide by.
+pub fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "—".into(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// A ratio with one decimal, or "—".
+pub fn decimal(x: Option<f64>) -> String {
+    x.map_or_else(|| "—".into(), |x| format!("{x:.1}"))
+}
+
+/// A head count, or "—" when nothing is known yet.
+pub fn count(x: Option<i64>) -> String {
+    x.map_or_else(|| "—".into(), |n| n.to_string())
+}
+
+/// The derived columns after the counts, in CSV order.
+const DERIVED: [&str; 3] = ["net_growth", "messages_per_speaker", "active_rate"];
+
+/// One CSV/table row of a day: the keys, the head count, every metric, the derived figures.
+fn day_cells(d: &Day) -> Vec<String> {
+    let mut cells = vec![
+        d.date.to_string(),
+        d.account.clone(),
+        d.group_id.clone(),
+        d.group_name.clone(),
+        d.members.map(|n| n.to_string()).unwrap_or_default(),
+    ];
+    cells.extend(Metric::ALL.iter().map(|m| d.counts[*m].to_string()));
+    cells.push(d.net_growth.to_string());
+    cells.push(
+        d.messages_per_speaker
+            .map(|x| format!("{x:.3}"))
+            .unwrap_or_default(),
+    );
+    cells.push(d.active_rate.map(|x| format!("{x:.4}")).unwrap_or_default());
+    cells
+}
+
+fn day_header() -> Vec<&'static str> {
+    let mut h = vec!["date", "account", "group_id", "group_name", "members"];
+    h.extend(Metric::ALL.iter().map(|m| m.column()));
+    h.extend(DERIVED);
+    h
+}

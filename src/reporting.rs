@@ -1,0 +1,136 @@
+//! `qunbot report` and the demo's report page: open the shop's database (never
+//! create one), bring the daily roll-up up to date (or rebuild it), read the
+//! span, and render it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{Days, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::report::render::{self, RenderError};
+use crate::report::{Report, Span};
+use crate::store::{RollupProgress, Store, StoreError};
+
+/// The time zone when only a database is given: the shops qunbot is for.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Shanghai;
+
+/// Where the demo (and an HTML report asked for on a terminal) writes the page.
+pub const HTML_FILE: &str = "qunbot-report.html";
+
+/// How a report is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Html,
+}
+
+/// The days a report covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Range {
+    /// The last N calendar days, today included.
+    Last(u32),
+    Between(NaiveDate, NaiveDate),
+}
+
+/// What to report on.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub database: PathBuf,
+    pub timezone: Tz,
+    pub range: Range,
+    pub group: Option<String>,
+    /// Group names to show instead of ids (from the config).
+    pub group_names: HashMap<String, String>,
+    pub rebuild: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("no database at {0} (give the daemon's --config, or --db with the file it writes)")]
+    NoDatabase(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("--from {from} is after --to {to}")]
+    BackwardsRange { from: NaiveDate, to: NaiveDate },
+    #[error("a range of {0} days is not a range (use --since 1d for today)")]
+    EmptyRange(u32),
+}
+
+/// Parses `--since`: a whole number of days (`7d`, `30d`; `2w` is 14 days).
+pub fn parse_since(text: &str) -> Result<u32, String> {
+    let d = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{text:?} is not a span like 7d or 30d: {e}"))?;
+    let secs = d.as_secs();
+    if secs == 0 || secs % 86_400 != 0 || d.subsec_nanos() != 0 {
+        return Err(format!("{text:?} is not a whole number of days (like 7d)"));
+    }
+    u32::try_from(secs / 86_400).map_err(|_| format!("{text:?} is too long"))
+}
+
+impl Request {
+    /// The span in calendar days of the report's zone, as of `now`.
+    pub fn span(&self, now: chrono::DateTime<Utc>) -> Result<Span, ReportError> {
+        let today = now.with_timezone(&self.timezone).date_naive();
+        let (from, to) = match self.range {
+            Range::Last(0) => return Err(ReportError::EmptyRange(0)),
+            Range::Last(n) => (
+                today
+                    .checked_sub_days(Days::new(u64::from(n) - 1))
+                    .unwrap_or(NaiveDate::MIN),
+                today,
+            ),
+            Range::Between(from, to) if from > to => {
+                return Err(ReportError::BackwardsRange { from, to })
+            }
+            Range::Between(from, to) => (from, to),
+        };
+        Ok(Span {
+            from,
+            to,
+            today,
+            timezone: self.timezone.name().to_string(),
+        })
+    }
+}
+
+/// Opens the database the request names; a missing file is an error, not a new
+/// empty database.
+pub async fn open(database: &Path) -> Result<Store, ReportError> {
+    if !database.exists() {
+        return Err(ReportError::NoDatabase(database.to_path_buf()));
+    }
+    Ok(Store::open_existing(database).await?)
+}
+
+/// Brings the roll-up up to date (or rebuilds it) and builds the report.
+pub async fn build(
+    store: &Store,
+    request: &Request,
+    now: chrono::DateTime<Utc>,
+    progress: impl FnMut(RollupProgress),
+) -> Result<Report, ReportError> {
+    let span = request.span(now)?;
+    if request.rebuild {
+        store.rebuild_rollup(request.timezone, progress).await?;
+    } else {
+        store.roll_up(request.timezone, progress).await?;
+    }
+    let mut rows = store.report_rows(&span, request.group.as_deref()).await?;
+    rows.group_names = request.group_names.clone();
+    Ok(Report::build(span, rows))
+}
+
+/// The report in `format`.
+pub fn render(report: &Report, format: Format) -> Result<String, ReportError> {
+    Ok(match format {
+        Format::Table => render::table(report),
+        Format::Csv => render::csv(report)?,
+        Format::Json => render::json(report)? + "\n",
+        Format::Html => render::html(report)?,
+    })
+}

@@ -1,0 +1,835 @@
+//! The daily roll-up behind `qunbot report` and `/stats`: read the log after the
+//! last row taken, let [`crate::report::rollup`] say what each row adds, and write
+//! the sums, a chunk per transaction. Every statement takes its rows as one JSON
+//! array (`json_each`): a statement is a round trip to sqlx's thread, so a
+//! statement per row would cost more than the work.
+//!
+//! A chunk reads and writes inside one `BEGIN IMMEDIATE`, so two roll-ups (the
+//! daemon's `/stats` and a `qunbot report` beside it) never take the same rows.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+use sqlx::{Row, SqliteConnection};
+
+use super::{Store, StoreError};
+use crate::report::rollup::{
+    last_spoke, replay, Chunk, DayKey, EventRow, GroupRef, Known, MemberOp, MemberRef, Stay,
+    KINDS_WITH_DETAIL,
+};
+use crate::report::{BreakdownRow, CohortRow, Counts, DayRow, Metric, Rows, Span};
+
+/// Rows of each source taken per transaction.
+const CHUNK: i64 = 50_000;
+
+/// The sources, each read in id (or rowid) order after its mark in `rollup_state`.
+const SOURCES: [&str; 5] = [
+    "events",
+    "points_ledger",
+    "checkins",
+    "coupon_claims",
+    "strikes",
+];
+
+const ROLLUP_TABLES: [&str; 7] = [
+    "rollup_state",
+    "rollup_days",
+    "rollup_breakdown",
+    "rollup_speakers",
+    "rollup_presence",
+    "rollup_groups",
+    "rollup_stays",
+];
+
+/// A join day, its joiners, and the retained at 1, 7 and 30 days (still a
+/// member; spoke on or after).
+type CohortSums = (String, i64, i64, i64, i64, i64, i64, i64);
+
+/// A stay as read: member, join day, leave day, last spoken day.
+type StayRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// How far a roll-up got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RollupProgress {
+    /// Log rows taken so far in this run.
+    pub taken: u64,
+    /// Log rows waiting when the run began.
+    pub waiting: u64,
+}
+
+fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn parse_day(table: &'static str, text: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::CorruptKeyed {
+        table,
+        key: text.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+impl Store {
+    /// Log rows the roll-up has not taken yet.
+    pub async fn rollup_waiting(&self) -> Result<u64, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let marks = marks(&mut conn).await?;
+        let mut waiting = 0;
+        for source in SOURCES {
+            let (last,): (Option<i64>,) = sqlx::query_as(match source {
+                "events" => "SELECT MAX(id) FROM events",
+                "points_ledger" => "SELECT MAX(id) FROM points_ledger",
+                "checkins" => "SELECT MAX(rowid) FROM checkins",
+                "coupon_claims" => "SELECT MAX(rowid) FROM coupon_claims",
+                _ => "SELECT MAX(id) FROM strikes",
+            })
+            .fetch_one(&mut *conn)
+            .await?;
+            let mark = marks.get(source).copied().unwrap_or(0);
+            waiting += (last.unwrap_or(0) - mark).max(0) as u64;
+        }
+        Ok(waiting)
+    }
+
+    /// Log rows the roll-up has taken (what a rebuild reads again).
+    pub async fn rolled_up(&self) -> Result<u64, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let marks = marks(&mut conn).await?;
+        Ok(SOURCES
+            .iter()
+            .map(|s| marks.get(*s).copied().unwrap_or(0).max(0) as u64)
+            .sum())
+    }
+
+    /// Brings the roll-up up to the end of the log, with days in `tz` (a roll-up
+    /// in another zone is rebuilt). `progress` hears after each chunk.
+    pub async fn roll_up(
+        &self,
+        tz: Tz,
+        mut progress: impl FnMut(RollupProgress),
+    ) -> Result<RollupProgress, StoreError> {
+        let mut done = RollupProgress {
+            taken: 0,
+            waiting: self.rollup_waiting().await?,
+        };
+        loop {
+            let mut conn = self.writer().await?;
+            let result = roll_up_chunk(&mut conn, tz).await;
+            let taken = Store::settle(conn, result)?;
+            if taken == 0 {
+                return Ok(done);
+            }
+            done.taken += taken;
+            done.waiting = done.waiting.max(done.taken);
+            progress(done);
+        }
+    }
+
+    /// Empties the roll-up and reads the whole log again.
+    pub async fn rebuild_rollup(
+        &self,
+        tz: Tz,
+        progress: impl FnMut(RollupProgress),
+    ) -> Result<RollupProgress, StoreError> {
+        let mut conn = self.writer().await?;
+        let result = clear(&mut conn).await;
+        Store::settle(conn, result)?;
+        self.roll_up(tz, progress).await
+    }
+
+    /// What a report over `span` shows, for one group or all (`group`), from the
+    /// roll-up as it stands (call [`Store::roll_up`] first).
+    pub async fn report_rows(&self, span: &Span, group: Option<&str>) -> Result<Rows, StoreError> {
+        let mut conn = self.read.acquire().await?;
+        let (from, to) = (day_text(span.from), day_text(span.to));
+        let columns: Vec<&str> = Metric::ALL.iter().map(|m| m.column()).collect();
+        // The column list is the fixed metric list, never input.
+        let sql = format!(
+            "SELECT account, group_id, day, members, {} FROM rollup_days
+             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)",
+            columns.join(", ")
+        );
+        let mut rows = Rows::default();
+        for r in sqlx::query(&sql)
+            .bind(&from)
+            .bind(&to)
+            .bind(group)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let mut counts = Counts::default();
+            for (i, m) in Metric::ALL.iter().enumerate() {
+                counts[*m] = r.try_get(4 + i)?;
+            }
+            rows.days.push(DayRow {
+                key: DayKey {
+                    account: r.try_get(0)?,
+                    group: r.try_get(1)?,
+                    day: parse_day("rollup_days", r.try_get(2)?)?,
+                },
+                members: r.try_get(3)?,
+                counts,
+            });
+        }
+        let before: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT account, group_id, members, MAX(day) FROM rollup_days
+             WHERE day < ?1 AND members IS NOT NULL AND (?2 IS NULL OR group_id = ?2)
+             GROUP BY account, group_id",
+        )
+        .bind(&from)
+        .bind(group)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.members_before = before
+            .into_iter()
+            .map(|(account, group, members, _)| (GroupRef { account, group }, members))
+            .collect();
+        let speakers: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT account, group_id, COUNT(DISTINCT user_id) FROM rollup_speakers
+             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
+             GROUP BY account, group_id",
+        )
+        .bind(&from)
+        .bind(&to)
+        .bind(group)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.speakers = speakers
+            .into_iter()
+            .map(|(account, group, n)| (GroupRef { account, group }, n))
+            .collect();
+        let breakdowns: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT account, group_id, metric, key, SUM(value) FROM rollup_breakdown
+             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
+             GROUP BY account, group_id, metric, key",
+        )
+        .bind(&from)
+        .bind(&to)
+        .bind(group)
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.breakdowns = breakdowns
+            .into_iter()
+            .map(|(account, group, metric, key, value)| BreakdownRow {
+                group: GroupRef { account, group },
+                metric,
+                key,
+                value,
+            })
+            .collect();
+        let cohorts: Vec<CohortSums> = sqlx::query_as(
+            "SELECT joined_day, COUNT(*),
+                    SUM(left_day IS NULL OR left_day > date(joined_day, '+1 day')),
+                    SUM(left_day IS NULL OR left_day > date(joined_day, '+7 day')),
+                    SUM(left_day IS NULL OR left_day > date(joined_day, '+30 day')),
+                    SUM(last_spoke_day >= date(joined_day, '+1 day')),
+                    SUM(last_spoke_day >= date(joined_day, '+7 day')),
+                    SUM(last_spoke_day >= date(joined_day, '+30 day'))
+             FROM rollup_stays
+             WHERE joined_day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
+             GROUP BY joined_day ORDER BY joined_day",
+        )
+        .bind(&from)
+        .bind(&to)
+        .bind(group)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (day, joined, s1, s7, s30, p1, p7, p30) in cohorts {
+            rows.cohorts.push(CohortRow {
+                date: parse_day("rollup_stays", &day)?,
+                joined,
+                still_member: [s1, s7, s30],
+                spoke: [p1, p7, p30],
+            });
+        }
+        // Names of the members the report lists (admins), as last seen.
+        let named: Vec<Value> = rows
+            .breakdowns
+            .iter()
+            .filter(|b| b.metric == crate::report::rollup::breakdown::ADMIN)
+            .map(|b| json!([b.group.account, b.group.group, b.key]))
+            .collect();
+        if !named.is_empty() {
+            let names: Vec<(String, String, String, String)> = sqlx::query_as(
+                "SELECT m.account, m.group_id, m.user_id, m.nickname FROM members m
+                 JOIN json_each(?1) j ON m.account = j.value->>0 AND m.group_id = j.value->>1
+                      AND m.user_id = j.value->>2
+                 WHERE m.nickname IS NOT NULL AND m.nickname != ''",
+            )
+            .bind(Value::Array(named).to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+            rows.user_names = names
+                .into_iter()
+                .map(|(account, group, user, name)| ((GroupRef { account, group }, user), name))
+                .collect();
+        }
+        Ok(rows)
+    }
+}
+
+async fn marks(conn: &mut SqliteConnection) -> Result<HashMap<String, i64>, StoreError> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM rollup_state")
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, v)| v.parse().ok().map(|n| (k, n)))
+        .collect())
+}
+
+async fn clear(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    for table in ROLLUP_TABLES {
+        // The table names are the fixed list above.
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Takes the next chunk of every source; returns how many rows it took.
+async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, StoreError> {
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let zone: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM rollup_state WHERE key = 'timezone'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    if zone.as_ref().map(|(z,)| z.as_str()) != Some(tz.name()) {
+        // Days in another zone are other days: start again.
+        sqlx::query("COMMIT").execute(&mut *conn).await?;
+        clear(conn).await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        sqlx::query("INSERT INTO rollup_state (key, value) VALUES ('timezone', ?)")
+            .bind(tz.name())
+            .execute(&mut *conn)
+            .await?;
+    }
+    let marks = marks(conn).await?;
+    let mark = |s: &str| marks.get(s).copied().unwrap_or(0);
+    let mut chunk = Chunk::new(tz);
+    let mut taken = 0u64;
+    let mut new_marks = Vec::new();
+
+    let kinds = json!(KINDS_WITH_DETAIL).to_string();
+    let events = sqlx::query(
+        "SELECT id, at, direction, kind, account, group_id, user_id,
+                CASE WHEN kind IN (SELECT value FROM json_each(?1)) THEN detail END
+         FROM events WHERE id > ?2 ORDER BY id LIMIT ?3",
+    )
+    .bind(&kinds)
+    .bind(mark("events"))
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(last) = events.last() {
+        new_marks.push(("events", last.try_get::<i64, _>(0)?));
+    }
+    for r in &events {
+        let id: i64 = r.try_get(0)?;
+        let detail: Option<String> = r.try_get(7)?;
+        let row = EventRow {
+            at: super::rows::parse_time("events", id, r.try_get(1)?)?,
+            direction: r.try_get(2)?,
+            kind: r.try_get(3)?,
+            account: r.try_get(4)?,
+            group: r.try_get(5)?,
+            user: r.try_get(6)?,
+            // A detail that does not parse adds what the columns say.
+            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+        };
+        chunk.add_event(&row);
+    }
+    taken += events.len() as u64;
+    drop(events);
+
+    let points: Vec<(i64, String, String, String, i64, String)> = sqlx::query_as(
+        "SELECT id, at, account, group_id, amount, reason FROM points_ledger
+         WHERE id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(mark("points_ledger"))
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(last) = points.last() {
+        new_marks.push(("points_ledger", last.0));
+    }
+    taken += points.len() as u64;
+    for (id, at, account, group, amount, reason) in points {
+        let day = chunk.day_of(super::rows::parse_time("points_ledger", id, &at)?);
+        chunk.add_points(
+            DayKey {
+                account,
+                group,
+                day,
+            },
+            amount,
+            &reason,
+        );
+    }
+
+    let checkins: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT rowid, account, group_id, day FROM checkins WHERE rowid > ? ORDER BY rowid LIMIT ?",
+    )
+    .bind(mark("checkins"))
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(last) = checkins.last() {
+        new_marks.push(("checkins", last.0));
+    }
+    taken += checkins.len() as u64;
+    for (_, account, group, day) in checkins {
+        let day = parse_day("checkins", &day)?;
+        chunk.add_checkin(DayKey {
+            account,
+            group,
+            day,
+        });
+    }
+
+    let coupons: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+        "SELECT rowid, at, account, group_id, pool FROM coupon_claims
+         WHERE rowid > ? ORDER BY rowid LIMIT ?",
+    )
+    .bind(mark("coupon_claims"))
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(last) = coupons.last() {
+        new_marks.push(("coupon_claims", last.0));
+    }
+    taken += coupons.len() as u64;
+    for (id, at, account, group, pool) in coupons {
+        let day = chunk.day_of(super::rows::parse_time("coupon_claims", id, &at)?);
+        chunk.add_coupon(
+            DayKey {
+                account,
+                group,
+                day,
+            },
+            &pool,
+        );
+    }
+
+    let strikes: Vec<(i64, String, String, String)> = sqlx::query_as(
+        "SELECT id, at, account, group_id FROM strikes WHERE id > ? ORDER BY id LIMIT ?",
+    )
+    .bind(mark("strikes"))
+    .bind(CHUNK)
+    .fetch_all(&mut *conn)
+    .await?;
+    if let Some(last) = strikes.last() {
+        new_marks.push(("strikes", last.0));
+    }
+    taken += strikes.len() as u64;
+    for (id, at, account, group) in strikes {
+        let day = chunk.day_of(super::rows::parse_time("strikes", id, &at)?);
+        chunk.add_strike(DayKey {
+            account,
+            group,
+            day,
+        });
+    }
+
+    if taken > 0 {
+        write_chunk(conn, chunk).await?;
+        for (source, last) in new_marks {
+            sqlx::query(
+                "INSERT INTO rollup_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(source)
+            .bind(last.to_string())
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    Ok(taken)
+}
+
+fn member_json(m: &MemberRef) -> Value {
+    json!([m.account, m.group, m.user])
+}
+
+fn group_json(g: &GroupRef) -> Value {
+    json!([g.account, g.group])
+}
+
+async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), StoreError> {
+    let Chunk {
+        mut counts,
+        breakdown,
+        spoke,
+        membership,
+        ..
+    } = chunk;
+
+    // Membership first: the head counts go in with the day's counts.
+    let replayed = if membership.is_empty() {
+        Default::default()
+    } else {
+        let known = known(conn, &membership).await?;
+        replay(&membership, known)
+    };
+    let mut members: HashMap<DayKey, i64> = HashMap::new();
+    for (key, n) in &replayed.day_end {
+        counts.entry(key.clone()).or_default();
+        members.insert(key.clone(), *n);
+    }
+
+    if !counts.is_empty() {
+        let rows: Vec<Value> = counts
+            .iter()
+            .map(|(k, c)| {
+                let mut row = vec![
+                    json!(k.account),
+                    json!(k.group),
+                    json!(day_text(k.day)),
+                    json!(members.get(k)),
+                ];
+                row.extend(Metric::ALL.iter().map(|m| json!(c[*m])));
+                Value::Array(row)
+            })
+            .collect();
+        sqlx::query(&upsert_days_sql())
+            .bind(Value::Array(rows).to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+
+    if !breakdown.is_empty() {
+        let rows: Vec<Value> = breakdown
+            .iter()
+            .map(|((k, metric, key), n)| {
+                json!([k.account, k.group, day_text(k.day), metric, key, n])
+            })
+            .collect();
+        sqlx::query(
+            "INSERT INTO rollup_breakdown (account, group_id, day, metric, key, value)
+             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5
+             FROM json_each(?1) j WHERE true
+             ON CONFLICT (day, account, group_id, metric, key)
+             DO UPDATE SET value = value + excluded.value",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+
+    write_membership(conn, &replayed).await?;
+
+    if !spoke.is_empty() {
+        let rows: Vec<Value> = spoke
+            .iter()
+            .map(|(k, u)| json!([k.account, k.group, day_text(k.day), u]))
+            .collect();
+        sqlx::query(
+            "INSERT OR IGNORE INTO rollup_speakers (account, group_id, day, user_id)
+             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM json_each(?1) j",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
+        let days: HashSet<&DayKey> = spoke.iter().map(|(k, _)| k).collect();
+        let days: Vec<Value> = days
+            .into_iter()
+            .map(|k| json!([k.account, k.group, day_text(k.day)]))
+            .collect();
+        sqlx::query(
+            "UPDATE rollup_days SET speakers = (
+                 SELECT COUNT(*) FROM rollup_speakers s
+                 WHERE s.account = rollup_days.account AND s.group_id = rollup_days.group_id
+                   AND s.day = rollup_days.day)
+             WHERE (day, account, group_id) IN
+                 (SELECT j.value->>2, j.value->>0, j.value->>1 FROM json_each(?1) j)",
+        )
+        .bind(Value::Array(days).to_string())
+        .execute(&mut *conn)
+        .await?;
+        last_spoke_in_stays(conn, &spoke).await?;
+    }
+    Ok(())
+}
+
+/// `INSERT … ON CONFLICT DO UPDATE` adding a chunk's counts to `rollup_days`.
+fn upsert_days_sql() -> String {
+    let columns: Vec<&str> = Metric::ALL.iter().map(|m| m.column()).collect();
+    let values: Vec<String> = (0..columns.len())
+        .map(|i| format!("j.value->>{}", i + 4))
+        .collect();
+    let sums: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect();
+    format!(
+        "INSERT INTO rollup_days (account, group_id, day, members, {})
+         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, {} FROM json_each(?1) j WHERE true
+         ON CONFLICT (day, account, group_id)
+         DO UPDATE SET members = coalesce(excluded.members, members), {}",
+        columns.join(", "),
+        values.join(", "),
+        sums.join(", ")
+    )
+}
+
+/// What the membership replay needs from the roll-up.
+async fn known(conn: &mut SqliteConnection, ops: &[MemberOp]) -> Result<Known, StoreError> {
+    let mut named: HashSet<&MemberRef> = HashSet::new();
+    let mut groups: HashSet<GroupRef> = HashSet::new();
+    let mut listed: HashSet<&GroupRef> = HashSet::new();
+    for op in ops {
+        match op {
+            MemberOp::Joined { member, .. } | MemberOp::Left { member, .. } => {
+                named.insert(member);
+                groups.insert(GroupRef {
+                    account: member.account.clone(),
+                    group: member.group.clone(),
+                });
+            }
+            MemberOp::Listed { group, .. } => {
+                listed.insert(group);
+                groups.insert(group.clone());
+            }
+        }
+    }
+    let named_json = Value::Array(named.iter().map(|m| member_json(m)).collect()).to_string();
+    let listed_json = Value::Array(listed.iter().map(|g| group_json(g)).collect()).to_string();
+    let groups_json = Value::Array(groups.iter().map(group_json).collect()).to_string();
+    let mut known = Known::default();
+    for m in &named {
+        known.present.insert((*m).clone(), false);
+    }
+    let present: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT p.account, p.group_id, p.user_id FROM rollup_presence p
+         JOIN json_each(?1) j ON p.account = j.value->>0 AND p.group_id = j.value->>1
+              AND p.user_id = j.value->>2",
+    )
+    .bind(&named_json)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (account, group, user) in present {
+        known.present.insert(
+            MemberRef {
+                account,
+                group,
+                user,
+            },
+            true,
+        );
+    }
+    let counts: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT g.account, g.group_id, g.members FROM rollup_groups g
+         JOIN json_each(?1) j ON g.account = j.value->>0 AND g.group_id = j.value->>1",
+    )
+    .bind(&groups_json)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (account, group, n) in counts {
+        known.members.insert(GroupRef { account, group }, n);
+    }
+    let open: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
+         JOIN json_each(?1) j ON s.account = j.value->>0 AND s.group_id = j.value->>1
+              AND s.user_id = j.value->>2
+         WHERE s.left_day IS NULL
+         UNION
+         SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
+         JOIN json_each(?2) j ON s.account = j.value->>0 AND s.group_id = j.value->>1
+         WHERE s.left_day IS NULL",
+    )
+    .bind(&named_json)
+    .bind(&listed_json)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (account, group, user, joined) in open {
+        let joined = parse_day("rollup_stays", &joined)?;
+        let m = MemberRef {
+            account,
+            group,
+            user,
+        };
+        // A member with two open stays (a missed leave): the later one counts.
+        let e = known.open_stays.entry(m).or_insert(joined);
+        *e = (*e).max(joined);
+    }
+    Ok(known)
+}
+
+async fn write_membership(
+    conn: &mut SqliteConnection,
+    r: &crate::report::rollup::Replayed,
+) -> Result<(), StoreError> {
+    if !r.relisted.is_empty() {
+        let groups: Vec<Value> = r.relisted.keys().map(group_json).collect();
+        sqlx::query(
+            "DELETE FROM rollup_presence WHERE (account, group_id) IN
+                 (SELECT j.value->>0, j.value->>1 FROM json_each(?1) j)",
+        )
+        .bind(Value::Array(groups).to_string())
+        .execute(&mut *conn)
+        .await?;
+        let rows: Vec<Value> = r
+            .relisted
+            .iter()
+            .flat_map(|(g, users)| users.iter().map(move |u| json!([g.account, g.group, u])))
+            .collect();
+        insert_presence(conn, rows).await?;
+    }
+    let (now_in, now_out): (Vec<_>, Vec<_>) = r.present.iter().partition(|(_, p)| **p);
+    insert_presence(conn, now_in.iter().map(|(m, _)| member_json(m)).collect()).await?;
+    if !now_out.is_empty() {
+        let rows: Vec<Value> = now_out.iter().map(|(m, _)| member_json(m)).collect();
+        sqlx::query(
+            "DELETE FROM rollup_presence WHERE (account, group_id, user_id) IN
+                 (SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?1) j)",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !r.members.is_empty() {
+        let rows: Vec<Value> = r
+            .members
+            .iter()
+            .map(|(g, n)| json!([g.account, g.group, n]))
+            .collect();
+        sqlx::query(
+            "INSERT INTO rollup_groups (account, group_id, members)
+             SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?1) j WHERE true
+             ON CONFLICT (account, group_id) DO UPDATE SET members = excluded.members",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !r.stays_opened.is_empty() {
+        let rows: Vec<Value> = r
+            .stays_opened
+            .iter()
+            .map(|(m, d)| json!([m.account, m.group, m.user, day_text(*d)]))
+            .collect();
+        // A rejoin on the day of the leave continues that stay.
+        sqlx::query(
+            "INSERT INTO rollup_stays (account, group_id, user_id, joined_day)
+             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM json_each(?1) j WHERE true
+             ON CONFLICT (account, group_id, user_id, joined_day) DO UPDATE SET left_day = NULL",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !r.stays_closed.is_empty() {
+        let rows: Vec<Value> = r
+            .stays_closed
+            .iter()
+            .map(|(m, joined, left)| {
+                json!([
+                    m.account,
+                    m.group,
+                    m.user,
+                    day_text(*joined),
+                    day_text(*left)
+                ])
+            })
+            .collect();
+        sqlx::query(
+            "UPDATE rollup_stays SET left_day = j.value->>4
+             FROM json_each(?1) j
+             WHERE rollup_stays.account = j.value->>0 AND rollup_stays.group_id = j.value->>1
+               AND rollup_stays.user_id = j.value->>2 AND rollup_stays.joined_day = j.value->>3",
+        )
+        .bind(Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_presence(conn: &mut SqliteConnection, rows: Vec<Value>) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT OR IGNORE INTO rollup_presence (account, group_id, user_id)
+         SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?1) j",
+    )
+    .bind(Value::Array(rows).to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves each stay's last spoken day forward by the days its member spoke in the chunk.
+async fn last_spoke_in_stays(
+    conn: &mut SqliteConnection,
+    spoke: &HashSet<(DayKey, String)>,
+) -> Result<(), StoreError> {
+    let mut days: HashMap<MemberRef, Vec<NaiveDate>> = HashMap::new();
+    for (k, u) in spoke {
+        days.entry(MemberRef {
+            account: k.account.clone(),
+            group: k.group.clone(),
+            user: u.clone(),
+        })
+        .or_default()
+        .push(k.day);
+    }
+    let speakers: Vec<Value> = days.keys().map(member_json).collect();
+    let stays: Vec<StayRow> = sqlx::query_as(
+        "SELECT s.account, s.group_id, s.user_id, s.joined_day, s.left_day, s.last_spoke_day
+             FROM rollup_stays s
+             JOIN json_each(?1) j ON s.account = j.value->>0 AND s.group_id = j.value->>1
+                  AND s.user_id = j.value->>2",
+    )
+    .bind(Value::Array(speakers).to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut updates = Vec::new();
+    for (account, group, user, joined, left, last) in stays {
+        let m = MemberRef {
+            account,
+            group,
+            user,
+        };
+        let Some(spoken) = days.get(&m) else { continue };
+        let stay = Stay {
+            joined: parse_day("rollup_stays", &joined)?,
+            left: left
+                .as_deref()
+                .map(|l| parse_day("rollup_stays", l))
+                .transpose()?,
+        };
+        let Some(day) = last_spoke(std::slice::from_ref(&stay), spoken)[0] else {
+            continue;
+        };
+        let day = day_text(day);
+        if last.as_ref().is_none_or(|l| *l < day) {
+            updates.push(json!([m.account, m.group, m.user, joined, day]));
+        }
+    }
+    if !updates.is_empty() {
+        sqlx::query(
+            "UPDATE rollup_stays SET last_spoke_day = j.value->>4
+             FROM json_each(?1) j
+             WHERE rollup_stays.account = j.value->>0 AND rollup_stays.group_id = j.value->>1
+               AND rollup_stays.user_id = j.value->>2 AND rollup_stays.joined_day = j.value->>3",
+        )
+        .bind(Value::Array(updates).to_string())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
