@@ -297,6 +297,13 @@ impl Simulator {
         list.push(entry);
     }
 
+    /// Takes a member off a group's member list (they left).
+    pub fn unseat(&self, group: i64, user: i64) {
+        if let Some(list) = lock(&self.state).rosters.get_mut(&group.to_string()) {
+            list.retain(|m| m["user_id"].as_i64() != Some(user));
+        }
+    }
+
     /// The user ids of a group's member list now.
     pub fn seated(&self, group: i64) -> Vec<i64> {
         lock(&self.state)

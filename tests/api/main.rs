@@ -13,6 +13,7 @@ mod ping;
 mod raid;
 mod reactivation;
 mod red_packets;
+mod report;
 mod rewards;
 mod scan;
 mod schedules;
