@@ -14,6 +14,7 @@ mod raid;
 mod reactivation;
 mod red_packets;
 mod report;
+mod report_page;
 mod rewards;
 mod scan;
 mod schedules;

@@ -197,7 +197,7 @@ async fn activity_and_retention_are_counted_per_calendar_day_in_the_shops_time_z
     }
 }
 
-const COMMUNITY: &str = r#"
+pub const COMMUNITY: &str = r#"
 [welcome]
 batch_window = "1s"
 
