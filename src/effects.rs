@@ -4,7 +4,8 @@
 //! - [`effect_kind::RELOAD`]: ask the config reloader to read the files again;
 //! - [`effect_kind::EDIT_WORDS`]: `/words add|del` on the word-list file, answered in the group;
 //! - [`effect_kind::CHECK_IMAGES`]: hand a message's pictures to [`crate::media`];
-//! - [`reactivation::SCAN`]: hand a silent-member scan to [`crate::roster_scan`].
+//! - [`reactivation::SCAN`]: hand a silent-member scan to [`crate::roster_scan`];
+//! - [`effect_kind::STATS`]: hand an admin's `/stats` to [`crate::rollup_task`].
 //!
 //! Each handler is idempotent: run again after a crash, it finds its work done
 //! and answers as if it had just done it.
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::domain::{Action, Message, Outbound, Segment};
 use crate::engine::{EffectFuture, EffectHandler, EffectOutcome, Effects};
 use crate::features::reactivation::{self, ScanRequest};
-use crate::features::{effect_kind, ImageCheck, WordEditRequest};
+use crate::features::{effect_kind, ImageCheck, StatsRequest, WordEditRequest};
 use crate::filter::WordEdit;
 
 /// Every handler the daemon has, wired to its adapters.
@@ -28,12 +29,14 @@ pub fn handlers(
     reloader: Reloader,
     images: mpsc::Sender<ImageCheck>,
     scans: mpsc::Sender<ScanRequest>,
+    stats: mpsc::Sender<StatsRequest>,
 ) -> Effects {
     Effects::default()
         .with(effect_kind::RELOAD, ReloadConfig(reloader.clone()))
         .with(effect_kind::EDIT_WORDS, EditWordList { config, reloader })
         .with(effect_kind::CHECK_IMAGES, HandOver(images))
         .with(reactivation::SCAN, HandOver(scans))
+        .with(effect_kind::STATS, HandOver(stats))
 }
 
 /// Asks for a reload; asking twice is the same as asking once.

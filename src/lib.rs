@@ -24,6 +24,7 @@
 //! | [`media`] | reads QR codes in members' images, off the engine |
 //! | [`roster_scan`] | finds silent members for reactivation, off the engine |
 //! | [`reporting`] | `qunbot report`: opens the database, brings the roll-up up to date, renders |
+//! | [`rollup_task`] | keeps the report roll-up current beside the engine and answers `/stats` |
 //! | [`scan`] | `qunbot scan`: the filter over stdin lines |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
@@ -43,6 +44,7 @@ pub mod media;
 pub mod outbox;
 pub mod report;
 pub mod reporting;
+pub mod rollup_task;
 pub mod roster_scan;
 pub mod scan;
 pub mod simulator;

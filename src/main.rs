@@ -247,18 +247,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 ReportFormat::Json => reporting::Format::Json,
                 ReportFormat::Html => reporting::Format::Html,
             };
-            let request = match report_source(config, db) {
-                Ok(source) => reporting::Request {
-                    database: source.database,
-                    timezone: source.timezone,
-                    range,
-                    group,
-                    group_names: source.group_names,
-                    rebuild,
-                },
+            let source = match report_source(config, db) {
+                Ok(source) => source,
                 Err(code) => return Ok(code),
             };
-            report(request, format, out).await
+            let query = reporting::Query {
+                timezone: source.timezone,
+                range,
+                group,
+                group_names: source.group_names,
+                rebuild,
+            };
+            report(&source.database, query, format, out).await
         }
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
@@ -302,12 +302,13 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
 /// `qunbot report`: roll up, render, write. A progress bar on a terminal when
 /// there is a lot of log to roll up (never in a pipe, never with JSON).
 async fn report(
-    request: reporting::Request,
+    database: &Path,
+    request: reporting::Query,
     format: reporting::Format,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
-    let store = reporting::open(&request.database).await?;
+    let store = reporting::open(database).await?;
     let waiting = if request.rebuild {
         store.rollup_waiting().await? + store.rolled_up().await?
     } else {

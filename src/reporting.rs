@@ -37,8 +37,7 @@ pub enum Range {
 
 /// What to report on.
 #[derive(Clone, Debug)]
-pub struct Request {
-    pub database: PathBuf,
+pub struct Query {
     pub timezone: Tz,
     pub range: Range,
     pub group: Option<String>,
@@ -72,7 +71,7 @@ pub fn parse_since(text: &str) -> Result<u32, String> {
     u32::try_from(secs / 86_400).map_err(|_| format!("{text:?} is too long"))
 }
 
-impl Request {
+impl Query {
     /// The span in calendar days of the report's zone, as of `now`.
     pub fn span(&self, now: chrono::DateTime<Utc>) -> Result<Span, ReportError> {
         let today = now.with_timezone(&self.timezone).date_naive();
@@ -98,7 +97,7 @@ impl Request {
     }
 }
 
-/// Opens the database the request names; a missing file is an error, not a new
+/// Opens the shop's database; a missing file is an error, not a new
 /// empty database.
 pub async fn open(database: &Path) -> Result<Store, ReportError> {
     if !database.exists() {
@@ -110,7 +109,7 @@ pub async fn open(database: &Path) -> Result<Store, ReportError> {
 /// Brings the roll-up up to date (or rebuilds it) and builds the report.
 pub async fn build(
     store: &Store,
-    request: &Request,
+    request: &Query,
     now: chrono::DateTime<Utc>,
     progress: impl FnMut(RollupProgress),
 ) -> Result<Report, ReportError> {

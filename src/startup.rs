@@ -39,6 +39,7 @@ use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::media;
 use crate::outbox::OutboxWorker;
+use crate::rollup_task;
 use crate::roster_scan;
 use crate::store::{Store, StoreError};
 
@@ -71,6 +72,7 @@ pub struct Daemon {
     engine: JoinHandle<()>,
     media: JoinHandle<()>,
     scanner: JoinHandle<()>,
+    rollup: JoinHandle<()>,
     outbox: JoinHandle<()>,
     engine_wake: Arc<Notify>,
 }
@@ -121,13 +123,20 @@ impl Daemon {
         let outbox_wake = Arc::new(Notify::new());
         let (image_tx, image_rx) = mpsc::channel(media::QUEUE);
         let (scan_tx, scan_rx) = mpsc::channel(roster_scan::QUEUE);
+        let (stats_tx, stats_rx) = mpsc::channel(rollup_task::QUEUE);
         let mut engine = Engine::new(
             store.clone(),
             config_rx.clone(),
             clock.clone(),
             outbox_wake.clone(),
             features::all(),
-            effects::handlers(config_rx.clone(), reloader.clone(), image_tx, scan_tx),
+            effects::handlers(
+                config_rx.clone(),
+                reloader.clone(),
+                image_tx,
+                scan_tx,
+                stats_tx,
+            ),
         )
         .await?;
         let replay = engine.replay_unhandled().await?;
@@ -154,6 +163,15 @@ impl Daemon {
             store.clone(),
             journal.clone(),
             scan_rx,
+            clock.clone(),
+            stop_intake.clone(),
+        );
+
+        let rollup_task = rollup_task::spawn(
+            store.clone(),
+            journal.clone(),
+            stats_rx,
+            config_rx.clone(),
             clock.clone(),
             stop_intake.clone(),
         );
@@ -197,6 +215,7 @@ impl Daemon {
             engine: engine_task,
             media: media_task,
             scanner: scanner_task,
+            rollup: rollup_task,
             outbox: outbox_task,
             engine_wake,
         })
@@ -247,6 +266,7 @@ impl Daemon {
             &self.engine,
             &self.media,
             &self.scanner,
+            &self.rollup,
             &self.outbox,
         ] {
             task.abort();
@@ -264,6 +284,7 @@ impl Daemon {
         // their journal handles: the journal drains, then the engine.
         let _ = self.media.await;
         let _ = self.scanner.await;
+        let _ = self.rollup.await;
         let _ = self.journal.await;
         let _ = self.engine.await;
         self.stop_outbox.cancel();

@@ -145,6 +145,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         summary: "沉默成员：到期名单、立即扫描、唤醒效果、僵尸成员",
     },
     CommandSpec {
+        name: "stats",
+        aliases: &["统计"],
+        audience: Audience::Admins,
+        usage: "/stats [天数，如 7d、30d]",
+        summary: "本群数据：消息、发言人数、活跃率、入群退群",
+    },
+    CommandSpec {
         name: "strikes",
         aliases: &["违规"],
         audience: Audience::Admins,

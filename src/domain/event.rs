@@ -152,6 +152,15 @@ pub enum EventBody {
         asked_by: Option<Id>,
         members: Vec<super::SilentEntry>,
     },
+    /// A group's figures over its last `days` days, read from the report
+    /// roll-up for an admin's `/stats` (see [`crate::features::commands`]).
+    StatsFound {
+        group: Id,
+        days: u32,
+        /// The `/stats` message to answer.
+        asked_by: Id,
+        summary: StatsSummary,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -180,6 +189,7 @@ impl Event {
             EventBody::QrCodes { .. } => "media.qr_codes",
             EventBody::MemberList { .. } => "sync.member_list",
             EventBody::SilentFound { .. } => "reactivation.scanned",
+            EventBody::StatsFound { .. } => "report.stats",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),
@@ -197,7 +207,8 @@ impl Event {
             | EventBody::AdminChanged { group, .. }
             | EventBody::JoinRequest { group, .. }
             | EventBody::MemberList { group, .. }
-            | EventBody::SilentFound { group, .. } => Some(group),
+            | EventBody::SilentFound { group, .. }
+            | EventBody::StatsFound { group, .. } => Some(group),
             _ => None,
         }
     }
@@ -273,4 +284,25 @@ mod tests {
         };
         assert_eq!(s.display_name(), Some("nick"));
     }
+}
+
+/// A group's figures for `/stats`: the same numbers `qunbot report` shows for
+/// the group, over the span from `from` to `to` (calendar days).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatsSummary {
+    pub from: String,
+    pub to: String,
+    pub messages: i64,
+    /// Distinct members who spoke in the span.
+    pub speakers: i64,
+    /// Head count at the end of the span, once a member list was seen.
+    pub members: Option<i64>,
+    pub joins: i64,
+    pub leaves: i64,
+    pub checkins: i64,
+    pub tasks_handed_out: i64,
+    pub tasks_done: i64,
+    pub filter_hits: i64,
+    pub posts_sent: i64,
+    pub posts_delivered: i64,
 }

@@ -13,7 +13,9 @@ mod roster;
 mod template;
 
 pub use action::{Action, Outbound};
-pub use event::{Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender};
+pub use event::{
+    Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender, StatsSummary,
+};
 pub use id::Id;
 pub use keys::{GroupKey, MemberKey};
 pub use message::{Mention, Message, Segment};

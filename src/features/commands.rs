@@ -11,11 +11,14 @@ use serde_json::json;
 
 use super::points::{check_in, rank, CheckIn};
 use super::{
-    effect_kind, human_duration, reply, say, Change, Context, Decision, Feature, WordEditRequest,
+    effect_kind, human_duration, reply, say, Change, Context, Decision, Feature, StatsRequest,
+    WordEditRequest,
 };
 use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
 use crate::domain::MemberKey;
-use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role};
+use crate::domain::{
+    Action, Event, EventBody, GroupMessage, Id, Message, Role, Segment, StatsSummary,
+};
 use crate::engine::Effect;
 use crate::engine::TaskState;
 use crate::filter::WordEdit;
@@ -77,7 +80,10 @@ impl Feature for Commands {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        matches!(event.body, EventBody::GroupMessage(_))
+        matches!(
+            event.body,
+            EventBody::GroupMessage(_) | EventBody::StatsFound { .. }
+        )
     }
 
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
@@ -86,6 +92,26 @@ impl Feature for Commands {
 }
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {
+    if let EventBody::StatsFound {
+        group,
+        asked_by,
+        summary,
+        days,
+    } = &event.body
+    {
+        let answer = Message::from_segments([
+            Segment::Reply {
+                id: asked_by.clone(),
+            },
+            Segment::Text {
+                text: stats_text(*days, summary),
+            },
+        ]);
+        return Decision::default().act(Action::SendGroupMsg {
+            group: group.clone(),
+            message: answer,
+        });
+    }
     let EventBody::GroupMessage(m) = &event.body else {
         return Decision::default();
     };
@@ -161,6 +187,75 @@ fn note(kind: &str, member: &MemberKey, command: &str) -> Change {
         user: Some(member.user.clone()),
         detail: json!({"command": command}),
     }
+}
+
+/// The longest span `/stats` reads; `qunbot report` reads any.
+const STATS_MAX_DAYS: u32 = 90;
+
+/// `/stats [7d]`: the days to sum, 7 when not given.
+fn stats_days(args: &[String]) -> Result<u32, String> {
+    let Some(arg) = args.first() else {
+        return Ok(7);
+    };
+    let secs = parse_duration(arg)
+        .map(|d| d.as_secs())
+        .filter(|s| *s > 0 && s % 86_400 == 0)
+        .ok_or_else(|| format!("「{arg}」不是天数"))?;
+    let days = u32::try_from(secs / 86_400).unwrap_or(u32::MAX);
+    if days > STATS_MAX_DAYS {
+        return Err(format!("最多看 {STATS_MAX_DAYS} 天"));
+    }
+    Ok(days)
+}
+
+/// The `/stats` answer: the group's figures over the span.
+pub fn stats_text(days: u32, s: &StatsSummary) -> String {
+    let rate = |part: i64, whole: i64| {
+        if whole > 0 {
+            format!("{:.1}%", part as f64 * 100.0 / whole as f64)
+        } else {
+            "—".to_string()
+        }
+    };
+    let members = s.members.map_or("—".to_string(), |n| n.to_string());
+    let mut lines = vec![
+        format!("本群近 {days} 天（{} 至 {}）：", s.from, s.to),
+        format!(
+            "消息 {} 条，发言 {} 人，人均 {}",
+            s.messages,
+            s.speakers,
+            if s.speakers > 0 {
+                format!("{:.1} 条", s.messages as f64 / s.speakers as f64)
+            } else {
+                "—".to_string()
+            }
+        ),
+        format!(
+            "成员 {members} 人，活跃率 {}",
+            s.members.map_or("—".to_string(), |m| rate(s.speakers, m))
+        ),
+        format!(
+            "入群 {}，退群 {}，净增长 {:+}",
+            s.joins,
+            s.leaves,
+            s.joins - s.leaves
+        ),
+        format!(
+            "签到 {} 次，新人任务完成 {}/{}（{}）",
+            s.checkins,
+            s.tasks_done,
+            s.tasks_handed_out,
+            rate(s.tasks_done, s.tasks_handed_out)
+        ),
+        format!("违规消息 {} 条", s.filter_hits),
+    ];
+    if s.posts_sent > 0 {
+        lines.push(format!(
+            "公告与秒杀 发出 {}，送达 {}",
+            s.posts_sent, s.posts_delivered
+        ));
+    }
+    lines.join("\n")
 }
 
 fn usage(m: &GroupMessage, spec: &CommandSpec, why: &str) -> Decision {
@@ -305,6 +400,18 @@ fn run(
         },
         "redpacket" => match super::red_packets::command(&inv.args, m, member.group_key(), ctx) {
             Ok(d) => d,
+            Err(why) => usage(m, spec, &why),
+        },
+        "stats" => match stats_days(&inv.args) {
+            Ok(days) => Decision::default().effect(Effect::new(
+                effect_kind::STATS,
+                &StatsRequest {
+                    account: member.account.clone(),
+                    group: m.group.clone(),
+                    days,
+                    message_id: m.message_id.clone(),
+                },
+            )),
             Err(why) => usage(m, spec, &why),
         },
         "silent" => match super::reactivation::command(&inv.args, m, member.group_key(), ctx) {

@@ -59,6 +59,16 @@ pub struct ImageCheck {
     pub urls: Vec<String>,
 }
 
+/// An admin's `/stats`: the group, the last `days` days, the message to answer.
+/// The figures come back as [`crate::domain::EventBody::StatsFound`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatsRequest {
+    pub account: Id,
+    pub group: Id,
+    pub days: u32,
+    pub message_id: Id,
+}
+
 /// A word-list edit and the message to answer once it is done.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WordEditRequest {
@@ -76,6 +86,8 @@ pub mod effect_kind {
     pub const EDIT_WORDS: &str = "words.edit";
     /// Read pictures for QR codes ([`super::ImageCheck`]).
     pub const CHECK_IMAGES: &str = "media.check_images";
+    /// A group's figures for `/stats` ([`super::StatsRequest`]).
+    pub const STATS: &str = "stats.request";
 }
 
 /// A group message quoting the one it answers.

@@ -300,6 +300,26 @@ impl Report {
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
     }
+
+    /// The figures `/stats` shows: the report's totals.
+    pub fn summary(&self) -> crate::domain::StatsSummary {
+        let c = &self.totals.counts;
+        crate::domain::StatsSummary {
+            from: self.span.from.to_string(),
+            to: self.span.to.to_string(),
+            messages: c[Metric::Messages],
+            speakers: c[Metric::Speakers],
+            members: self.totals.members,
+            joins: c[Metric::Joins],
+            leaves: c[Metric::Leaves],
+            checkins: c[Metric::Checkins],
+            tasks_handed_out: c[Metric::TasksHandedOut],
+            tasks_done: c[Metric::TasksDone],
+            filter_hits: c[Metric::FilterHits],
+            posts_sent: c[Metric::PostsSent],
+            posts_delivered: c[Metric::PostsDelivered],
+        }
+    }
 }
 
 fn day(date: NaiveDate, g: &GroupRef, name: &str, counts: Counts, members: Option<i64>) -> Day {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Asia::Shanghai;
 use qunbot::clock::Clock;
 use qunbot::report::{Day, Metric, Report};
-use qunbot::reporting::{self, Format, Range, Request};
+use qunbot::reporting::{self, Format, Query, Range};
 use qunbot::simulator::events::VirtualMember;
 use serde_json::{json, Value};
 
@@ -32,7 +32,7 @@ fn member(id: i64, name: &str) -> VirtualMember {
 async fn report(app: &TestApp, range: Range) -> Report {
     reporting::build(
         app.daemon().store(),
-        &request(app, range, false),
+        &query(range, false),
         app.clock.now(),
         |_| {},
     )
@@ -40,9 +40,8 @@ async fn report(app: &TestApp, range: Range) -> Report {
     .expect("the report builds")
 }
 
-fn request(app: &TestApp, range: Range, rebuild: bool) -> Request {
-    Request {
-        database: app.dir.path().join("qunbot.db"),
+fn query(range: Range, rebuild: bool) -> Query {
+    Query {
         timezone: Shanghai,
         range,
         group: None,
@@ -171,7 +170,7 @@ async fn activity_and_retention_are_counted_per_calendar_day_in_the_shops_time_z
     // The roll-up rebuilt from the log says the same.
     let rebuilt = reporting::build(
         app.daemon().store(),
-        &request(&app, Range::Between(d1, d2), true),
+        &query(Range::Between(d1, d2), true),
         app.clock.now(),
         |_| {},
     )
@@ -334,4 +333,32 @@ async fn a_missing_or_foreign_database_is_a_clear_error_and_an_empty_range_an_em
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn an_admins_stats_answers_with_the_groups_figures_from_the_same_rollup() {
+    let mut app = spawn_app_configured(COMMUNITY, None).await;
+    a_busy_day(&mut app).await;
+    let admin = scripted_admin();
+    app.member_says(&admin, "/统计 abc").await;
+    app.wait_chat("不是天数").await;
+    app.member_says(&admin, "/stats 7d").await;
+
+    let chat = app.wait_chat("本群近 7 天").await;
+    let answer = chat.iter().find(|t| t.contains("本群近 7 天")).unwrap();
+    // The busy day's five messages and the two /stats before this answer.
+    let r = report(&app, Range::Last(7)).await;
+    let g = r.groups.iter().find(|g| g.group_id == "123456").unwrap();
+    assert_eq!(g.counts[Metric::Messages], 7);
+    assert!(answer.contains("消息 7 条，发言 2 人"), "{answer}");
+    assert!(answer.contains("入群 1，退群 0"), "{answer}");
+    assert!(
+        answer.contains("签到 1 次，新人任务完成 1/1（100.0%）"),
+        "{answer}"
+    );
+    assert!(answer.contains("违规消息 1 条"), "{answer}");
+
+    let member = member(50001, "新人");
+    app.member_says(&member, "/stats").await;
+    app.wait_chat("/stats 只有管理员可以使用").await;
 }

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use qunbot::clock::Clock;
 use qunbot::report::Metric;
-use qunbot::reporting::{self, Format, Range, Request};
+use qunbot::reporting::{self, Format, Query, Range};
 use regex::Regex;
 use serde_json::Value;
 
@@ -171,8 +171,7 @@ fn the_checks_catch_a_script_error_and_a_remote_request() {
 async fn the_report_page_draws_its_charts_offline_and_shows_chat_text_as_text() {
     let mut app = spawn_app_configured(COMMUNITY, None).await;
     a_busy_day(&mut app).await;
-    let request = Request {
-        database: app.dir.path().join("qunbot.db"),
+    let request = Query {
         timezone: chrono_tz::Asia::Shanghai,
         range: Range::Last(7),
         group: None,
