@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::clock::SkippingClock;
+use crate::clock::{Clock, SkippingClock};
 use crate::config::Config;
 use crate::domain::{GroupKey, Id};
 use crate::features::reactivation::{draw_arm, sum_arms, ArmCount, ARMS_PREFIX, HOLDOUT};
@@ -68,6 +68,8 @@ pub struct DemoReport {
     pub coupons: Vec<CouponClaim>,
     /// Reactivation's counts per arm, summed over groups.
     pub reactivation: std::collections::BTreeMap<String, ArmCount>,
+    /// The report of the demo's week, as `qunbot report` builds it.
+    pub report: crate::report::Report,
 }
 
 /// A line of narration placed in the timeline after simulator entry `after`.
@@ -161,7 +163,9 @@ impl Stage {
 }
 
 /// Runs the demo, writing the transcript and summary to `out`.
-pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
+/// Runs the demo, writing the transcript and summary to `out` and the shop
+/// owner's report page to `page` (`qunbot-report.html` from the command line).
+pub async fn run(out: &mut impl Write, page: &Path) -> anyhow::Result<DemoReport> {
     let dir = tempfile::tempdir().context("creating a temporary folder")?;
     let config_path = dir.path().join("bot-config.toml");
     // A flash sale an hour from now in the shop's group, for the countdown scene.
@@ -228,6 +232,8 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     drain(&stage.daemon).await?;
 
     let report = summarise(&stage, &groups).await?;
+    let html = crate::reporting::render(&report.report, crate::reporting::Format::Html)?;
+    std::fs::write(page, html).with_context(|| format!("writing {}", page.display()))?;
     for line in &report.transcript {
         writeln!(out, "{line}")?;
     }
@@ -286,6 +292,19 @@ pub async fn run(out: &mut impl Write) -> anyhow::Result<DemoReport> {
     for Count { name, n } in stage.daemon.store().member_counts().await? {
         writeln!(out, "  {n:>4}  {}", name_of(&groups, &name))?;
     }
+    let t = &report.report.totals;
+    writeln!(
+        out,
+        "\n── the shop owner's report (qunbot report --format html) ──\n\
+         this week: {} messages from {} members, {} joined, {} filtered, {} scheduled posts\n\
+         written to {} (one file, opens offline in any browser)",
+        t.counts[crate::report::Metric::Messages],
+        t.counts[crate::report::Metric::Speakers],
+        t.counts[crate::report::Metric::Joins],
+        t.counts[crate::report::Metric::FilterHits],
+        t.counts[crate::report::Metric::PostsSent],
+        page.display()
+    )?;
     stage.daemon.stop().await;
     stage.sim.stop().await;
     Ok(report)
@@ -635,6 +654,14 @@ async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result
     timeline.sort_by_key(|(k, _)| *k);
 
     let store = stage.daemon.store();
+    let query = crate::reporting::Query {
+        timezone: stage.daemon.config().timezone,
+        range: crate::reporting::Range::Last(7),
+        group: None,
+        group_names: groups.iter().cloned().collect(),
+        rebuild: false,
+    };
+    let week = crate::reporting::build(store, &query, stage.clock.now(), |_| {}).await?;
     let mut ledger = Vec::new();
     for (id, _) in groups {
         let group = Id::text(id.clone());
@@ -655,6 +682,7 @@ async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result
                 .await?;
             sum_arms(records.iter().map(|(k, v)| (k, v)))
         },
+        report: week,
     })
 }
 

@@ -262,7 +262,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
-            qunbot::demo::run(&mut stdout).await?;
+            qunbot::demo::run(&mut stdout, Path::new(reporting::HTML_FILE)).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

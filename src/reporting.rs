@@ -103,7 +103,9 @@ pub async fn open(database: &Path) -> Result<Store, ReportError> {
     if !database.exists() {
         return Err(ReportError::NoDatabase(database.to_path_buf()));
     }
-    Ok(Store::open_existing(database).await?)
+    let store = Store::open_existing(database).await?;
+    store.tune_for_reports().await?;
+    Ok(store)
 }
 
 /// Brings the roll-up up to date (or rebuilds it) and builds the report.

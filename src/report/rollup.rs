@@ -404,16 +404,44 @@ pub struct Stay {
     pub left: Option<NaiveDate>,
 }
 
-/// What the membership replay starts from, read from the roll-up.
+/// Members of one group by user id.
+pub type ByUser<T> = HashMap<String, T>;
+
+/// What the membership replay starts from, read from the roll-up. Kept by group:
+/// a member list replaces a group's members, and must not walk everyone's.
 #[derive(Debug, Default)]
 pub struct Known {
     /// Whether each member named by a join or leave is present.
-    pub present: HashMap<MemberRef, bool>,
+    pub present: HashMap<GroupRef, ByUser<bool>>,
     /// The head count of each group the ops touch, once a member list was seen.
     pub members: HashMap<GroupRef, i64>,
     /// The open stay (its join day) of each member named by a join or leave, and
     /// of every member of a listed group.
-    pub open_stays: HashMap<MemberRef, NaiveDate>,
+    pub open_stays: HashMap<GroupRef, ByUser<NaiveDate>>,
+}
+
+impl Known {
+    pub fn set_present(&mut self, m: &MemberRef, present: bool) {
+        self.present
+            .entry(group_of(m))
+            .or_default()
+            .insert(m.user.clone(), present);
+    }
+
+    pub fn set_open_stay(&mut self, m: &MemberRef, joined: NaiveDate) {
+        let stays = self.open_stays.entry(group_of(m)).or_default();
+        // A member with two open stays (a missed leave): the later one counts.
+        let e = stays.entry(m.user.clone()).or_insert(joined);
+        *e = (*e).max(joined);
+    }
+
+    fn is_present(&self, m: &MemberRef) -> bool {
+        self.present
+            .get(&group_of(m))
+            .and_then(|g| g.get(&m.user))
+            .copied()
+            .unwrap_or(false)
+    }
 }
 
 /// What the membership replay writes back.
@@ -422,7 +450,7 @@ pub struct Replayed {
     /// Groups whose presence is replaced: their members at the end of the chunk.
     pub relisted: BTreeMap<GroupRef, HashSet<String>>,
     /// Members of other groups whose presence changed.
-    pub present: HashMap<MemberRef, bool>,
+    pub present: HashMap<GroupRef, ByUser<bool>>,
     pub members: HashMap<GroupRef, i64>,
     /// The head count at the end of each day a change happened on.
     pub day_end: HashMap<DayKey, i64>,
@@ -439,34 +467,28 @@ pub fn replay(ops: &[MemberOp], mut known: Known) -> Replayed {
             MemberOp::Listed { group, day, users } => {
                 let listed: HashSet<String> = users.iter().cloned().collect();
                 // Open stays of members the list lacks are over.
-                let gone: Vec<MemberRef> = known
-                    .open_stays
-                    .keys()
-                    .filter(|m| {
-                        m.account == group.account
-                            && m.group == group.group
-                            && !listed.contains(&m.user)
-                    })
-                    .cloned()
-                    .collect();
-                for m in gone {
-                    if let Some(joined) = known.open_stays.remove(&m) {
-                        out.stays_closed.push((m, joined, *day));
+                if let Some(stays) = known.open_stays.get_mut(group) {
+                    let gone: Vec<String> = stays
+                        .keys()
+                        .filter(|u| !listed.contains(*u))
+                        .cloned()
+                        .collect();
+                    for user in gone {
+                        if let Some(joined) = stays.remove(&user) {
+                            let m = MemberRef {
+                                account: group.account.clone(),
+                                group: group.group.clone(),
+                                user,
+                            };
+                            out.stays_closed.push((m, joined, *day));
+                        }
                     }
                 }
-                known
-                    .present
-                    .retain(|m, _| !(m.account == group.account && m.group == group.group));
-                out.present
-                    .retain(|m, _| !(m.account == group.account && m.group == group.group));
-                for u in &listed {
-                    let m = MemberRef {
-                        account: group.account.clone(),
-                        group: group.group.clone(),
-                        user: u.clone(),
-                    };
-                    known.present.insert(m, true);
-                }
+                out.present.remove(group);
+                known.present.insert(
+                    group.clone(),
+                    listed.iter().map(|u| (u.clone(), true)).collect(),
+                );
                 let count = listed.len() as i64;
                 out.relisted.insert(group.clone(), listed);
                 known.members.insert(group.clone(), count);
@@ -475,7 +497,7 @@ pub fn replay(ops: &[MemberOp], mut known: Known) -> Replayed {
             }
             MemberOp::Joined { member, day } => {
                 let group = group_of(member);
-                if !known.present.get(member).copied().unwrap_or(false) {
+                if !known.is_present(member) {
                     // A head count starts at a member list: joins alone would
                     // count the newcomers and none of the members before them.
                     if let Some(count) = known.members.get_mut(&group) {
@@ -485,14 +507,15 @@ pub fn replay(ops: &[MemberOp], mut known: Known) -> Replayed {
                     }
                     set_present(&mut known, &mut out, member, true);
                 }
-                if !known.open_stays.contains_key(member) {
-                    known.open_stays.insert(member.clone(), *day);
+                let stays = known.open_stays.entry(group).or_default();
+                if !stays.contains_key(&member.user) {
+                    stays.insert(member.user.clone(), *day);
                     out.stays_opened.push((member.clone(), *day));
                 }
             }
             MemberOp::Left { member, day } => {
                 let group = group_of(member);
-                if known.present.get(member).copied().unwrap_or(false) {
+                if known.is_present(member) {
                     if let Some(count) = known.members.get_mut(&group) {
                         *count = (*count - 1).max(0);
                         out.members.insert(group.clone(), *count);
@@ -500,7 +523,11 @@ pub fn replay(ops: &[MemberOp], mut known: Known) -> Replayed {
                     }
                     set_present(&mut known, &mut out, member, false);
                 }
-                if let Some(joined) = known.open_stays.remove(member) {
+                let joined = known
+                    .open_stays
+                    .get_mut(&group)
+                    .and_then(|s| s.remove(&member.user));
+                if let Some(joined) = joined {
                     out.stays_closed.push((member.clone(), joined, *day));
                 }
             }
@@ -510,7 +537,7 @@ pub fn replay(ops: &[MemberOp], mut known: Known) -> Replayed {
 }
 
 fn set_present(known: &mut Known, out: &mut Replayed, member: &MemberRef, present: bool) {
-    known.present.insert(member.clone(), present);
+    known.set_present(member, present);
     match out.relisted.get_mut(&group_of(member)) {
         Some(list) => {
             if present {
@@ -520,7 +547,10 @@ fn set_present(known: &mut Known, out: &mut Replayed, member: &MemberRef, presen
             }
         }
         None => {
-            out.present.insert(member.clone(), present);
+            out.present
+                .entry(group_of(member))
+                .or_default()
+                .insert(member.user.clone(), present);
         }
     }
 }

@@ -3,10 +3,22 @@
 #[tokio::test]
 async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending() {
     let mut transcript = Vec::new();
-    let report = qunbot::demo::run(&mut transcript)
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("qunbot-report.html");
+    let report = qunbot::demo::run(&mut transcript, &page)
         .await
         .expect("the demo runs");
     let transcript = String::from_utf8(transcript).unwrap();
+
+    // It ends with the shop owner's page, and says where it is.
+    let html = std::fs::read_to_string(&page).expect("the report page is written");
+    assert!(html.contains("data-kpi=\"messages\""), "a KPI tile");
+    assert!(html.contains("宝妈福利群"), "the groups by name");
+    assert!(
+        transcript.contains(&format!("written to {}", page.display())),
+        "{transcript}"
+    );
+
     let count = |kind: &str| {
         report
             .event_counts
@@ -14,6 +26,13 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
             .find(|c| c.name == kind)
             .map_or(0, |c| c.n)
     };
+
+    // The week's report counts what the log holds: every member message.
+    let week = &report.report.totals.counts;
+    assert_eq!(
+        week[qunbot::report::Metric::Messages],
+        count("message.group")
+    );
 
     // The foundation: every ping answered once, the redelivery logged once.
     assert_eq!(report.pongs, 3, "{transcript}");

@@ -322,7 +322,7 @@ fn points_split_into_granted_and_spent_and_red_packet_moves_are_neither() {
 fn known(present: &[&str], members: i64, open: &[(&str, u32)]) -> Known {
     let mut k = Known::default();
     for u in present {
-        k.present.insert(member(u), true);
+        k.set_present(&member(u), true);
     }
     k.members.insert(
         GroupRef {
@@ -332,7 +332,7 @@ fn known(present: &[&str], members: i64, open: &[(&str, u32)]) -> Known {
         members,
     );
     for (u, d) in open {
-        k.open_stays.insert(member(u), day(*d));
+        k.set_open_stay(&member(u), day(*d));
     }
     k
 }
@@ -359,7 +359,11 @@ fn joins_and_leaves_move_the_head_count_and_open_and_close_stays() {
     assert_eq!(r.day_end[&key(26)], 10);
     assert_eq!(r.stays_opened, vec![(member("7"), day(24))]);
     assert_eq!(r.stays_closed, vec![(member("7"), day(24), day(26))]);
-    assert!(!r.present[&member("7")]);
+    let g = GroupRef {
+        account: BOT.into(),
+        group: "g".into(),
+    };
+    assert!(!r.present[&g]["7"]);
 }
 
 #[test]
