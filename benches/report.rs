@@ -232,13 +232,16 @@ async fn generate(
     Ok(())
 }
 
-/// Event `i` of the log: its kind by `i * 7919 mod 100` (85 % member messages,
-/// mostly from each group's dozen regulars), its group by a multiplicative hash.
+/// Event `i` of the log: its kind, group and member drawn from the high bits of
+/// independent multiplicative hashes of `i` (the low bits of one hash would tie
+/// a group to a few members): 85 % member messages, 85 % of those from each
+/// group's dozen regulars.
 const GENERATE: &str = "
 WITH RECURSIVE n(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?2),
 r AS (
-  SELECT i, (i * 7919) % 100 AS k, (i * 2654435761) % ?5 AS g,
-         CASE WHEN (i * 13) % 100 < 85 THEN (i * 31) % 12 ELSE (i * 31) % 300 END AS u,
+  SELECT i, ((i * 2654435761) / 65536) % 100 AS k, ((i * 2246822519) / 4096) % ?5 AS g,
+         CASE WHEN ((i * 3266489917) / 8192) % 100 < 85 THEN ((i * 668265263) / 1024) % 12
+              ELSE ((i * 668265263) / 1024) % 300 END AS u,
          strftime('%Y-%m-%dT%H:%M:%fZ', ?3 + i * ?4, 'unixepoch') AS at,
          CAST(?3 + i * ?4 AS INTEGER) AS t
   FROM n)
