@@ -11,7 +11,7 @@ use charming::series::{Bar, Heatmap, Line, Pie};
 use charming::{df, Chart};
 use serde_json::Value;
 
-use super::{count, decimal, percent, RenderError};
+use super::{admins_text, count, decimal, percent, RenderError};
 use crate::report::rollup::breakdown;
 use crate::report::{GroupTotals, Metric, Report, RETENTION_DAYS};
 
@@ -332,12 +332,7 @@ fn group_row(g: &GroupTotals) -> GroupRow<'_> {
     ];
     let mut notes = Vec::new();
     if !g.admin_commands_by_admin.is_empty() {
-        let admins: Vec<String> = g
-            .admin_commands_by_admin
-            .iter()
-            .map(|a| format!("{} {}", a.name, a.commands))
-            .collect();
-        notes.push(format!("管理员命令：{}", admins.join("，")));
+        notes.push(format!("管理员命令：{}", admins_text(g)));
     }
     for (metric, label) in [
         (breakdown::FILTER_CATEGORY, "违规类别"),

@@ -47,6 +47,16 @@ pub fn count(x: Option<i64>) -> String {
     x.map_or_else(|| "—".into(), |n| n.to_string())
 }
 
+/// A group's admins and their commands: `王姐 3，小李 1`.
+fn admins_text(g: &super::GroupTotals) -> String {
+    let admins: Vec<String> = g
+        .admin_commands_by_admin
+        .iter()
+        .map(|a| format!("{} {}", a.name, a.commands))
+        .collect();
+    admins.join("，")
+}
+
 /// The derived columns after the counts, in CSV order.
 const DERIVED: [&str; 3] = ["net_growth", "messages_per_speaker", "active_rate"];
 

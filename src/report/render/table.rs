@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 
-use super::{count, decimal, percent};
+use super::{admins_text, count, decimal, percent};
 use crate::report::rollup::breakdown;
 use crate::report::{GroupTotals, Metric, Report, RETENTION_DAYS};
 
@@ -131,15 +131,10 @@ fn details(g: &GroupTotals) -> String {
         ),
     ];
     if !g.admin_commands_by_admin.is_empty() {
-        let admins: Vec<String> = g
-            .admin_commands_by_admin
-            .iter()
-            .map(|a| format!("{} {}", a.name, a.commands))
-            .collect();
         lines.push(format!(
             "管理员命令 {}（{}）",
             c[Metric::AdminCommands],
-            admins.join("，")
+            admins_text(g)
         ));
     }
     lines.push(format!(
