@@ -41,7 +41,9 @@ pub fn spawn(
     stop: CancellationToken,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(EVERY);
+        // Not at once: a start has the engine's replay to do, and a report
+        // rolls up whatever is left anyway.
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let request = tokio::select! {

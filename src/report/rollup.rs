@@ -119,8 +119,9 @@ pub struct Chunk {
     tz: Tz,
     pub counts: HashMap<DayKey, Counts>,
     pub breakdown: HashMap<(DayKey, &'static str, String), i64>,
-    /// (group and day, user) for each member who spoke.
-    pub spoke: HashSet<(DayKey, String)>,
+    /// Members' messages, per (group and day, member). The day's message count
+    /// and speakers are summed from this where the rows are written.
+    pub spoke: HashMap<(DayKey, String), i64>,
     pub membership: Vec<MemberOp>,
     /// The day of the last row's minute, for the rows that follow (they come in
     /// time order, so nearly every row's day is this one).
@@ -133,7 +134,7 @@ impl Chunk {
             tz,
             counts: HashMap::new(),
             breakdown: HashMap::new(),
-            spoke: HashSet::new(),
+            spoke: HashMap::new(),
             membership: Vec::new(),
             day_cache: None,
         }
@@ -196,9 +197,8 @@ impl Chunk {
         };
         match (row.direction.as_str(), row.kind.as_str()) {
             ("in", "message.group") if by_member => {
-                self.add(&key, Metric::Messages, 1);
                 if let Some(u) = user {
-                    self.spoke.insert((key, u.to_string()));
+                    *self.spoke.entry((key, u.to_string())).or_default() += 1;
                 }
             }
             ("in", "notice.member_joined") if by_member => {

@@ -21,17 +21,45 @@ use crate::report::rollup::{
 };
 use crate::report::{BreakdownRow, CohortRow, Counts, DayRow, Metric, Rows, Span};
 
+/// A ledger beside the event log, read in id (or rowid) order after its mark:
+/// each row as (id, time, account, group, key, amount).
+struct Ledger {
+    source: &'static str,
+    read: &'static str,
+    last: &'static str,
+}
+
+type LedgerRow = (i64, String, String, String, String, i64);
+
+const LEDGERS: [Ledger; 4] = [
+    Ledger {
+        source: "points_ledger",
+        read: "SELECT id, at, account, group_id, reason, amount FROM points_ledger
+               WHERE id > ?1 ORDER BY id LIMIT ?2",
+        last: "SELECT MAX(id) FROM points_ledger",
+    },
+    Ledger {
+        source: "checkins",
+        read: "SELECT rowid, at, account, group_id, day, 1 FROM checkins
+               WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        last: "SELECT MAX(rowid) FROM checkins",
+    },
+    Ledger {
+        source: "coupon_claims",
+        read: "SELECT rowid, at, account, group_id, pool, 1 FROM coupon_claims
+               WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
+        last: "SELECT MAX(rowid) FROM coupon_claims",
+    },
+    Ledger {
+        source: "strikes",
+        read: "SELECT id, at, account, group_id, category, 1 FROM strikes
+               WHERE id > ?1 ORDER BY id LIMIT ?2",
+        last: "SELECT MAX(id) FROM strikes",
+    },
+];
+
 /// Rows of each source taken per transaction.
 const CHUNK: i64 = 50_000;
-
-/// The sources, each read in id (or rowid) order after its mark in `rollup_state`.
-const SOURCES: [&str; 5] = [
-    "events",
-    "points_ledger",
-    "checkins",
-    "coupon_claims",
-    "strikes",
-];
 
 const ROLLUP_TABLES: [&str; 7] = [
     "rollup_state",
@@ -94,17 +122,11 @@ impl Store {
     pub async fn rollup_waiting(&self) -> Result<u64, StoreError> {
         let mut conn = self.read.acquire().await?;
         let marks = marks(&mut conn).await?;
+        let lasts = std::iter::once(("events", "SELECT MAX(id) FROM events"))
+            .chain(LEDGERS.iter().map(|l| (l.source, l.last)));
         let mut waiting = 0;
-        for source in SOURCES {
-            let (last,): (Option<i64>,) = sqlx::query_as(match source {
-                "events" => "SELECT MAX(id) FROM events",
-                "points_ledger" => "SELECT MAX(id) FROM points_ledger",
-                "checkins" => "SELECT MAX(rowid) FROM checkins",
-                "coupon_claims" => "SELECT MAX(rowid) FROM coupon_claims",
-                _ => "SELECT MAX(id) FROM strikes",
-            })
-            .fetch_one(&mut *conn)
-            .await?;
+        for (source, sql) in lasts {
+            let (last,): (Option<i64>,) = sqlx::query_as(sql).fetch_one(&mut *conn).await?;
             let mark = marks.get(source).copied().unwrap_or(0);
             waiting += (last.unwrap_or(0) - mark).max(0) as u64;
         }
@@ -115,10 +137,7 @@ impl Store {
     pub async fn rolled_up(&self) -> Result<u64, StoreError> {
         let mut conn = self.read.acquire().await?;
         let marks = marks(&mut conn).await?;
-        Ok(SOURCES
-            .iter()
-            .map(|s| marks.get(*s).copied().unwrap_or(0).max(0) as u64)
-            .sum())
+        Ok(marks.values().map(|m| (*m).max(0) as u64).sum())
     }
 
     /// Brings the roll-up up to the end of the log, with days in `tz` (a roll-up
@@ -366,9 +385,9 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, Store
     // The chunk's id range and times: when the zone's offset is the same at
     // both ends (no daylight-saving change inside), SQLite itself can name each
     // row's day, and members' messages (most of the log) are summed there.
-    let (last_id, first_at, last_at): (Option<i64>, Option<String>, Option<String>) =
+    let (rows, last_id, first_at, last_at): (i64, Option<i64>, Option<String>, Option<String>) =
         sqlx::query_as(
-            "SELECT MAX(id), MIN(at), MAX(at) FROM
+            "SELECT COUNT(*), MAX(id), MIN(at), MAX(at) FROM
                  (SELECT id, at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2)",
         )
         .bind(mark("events"))
@@ -422,101 +441,37 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, Store
             };
             chunk.add_event(&row);
         }
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM events WHERE id > ?1 AND id <= ?2")
-            .bind(mark("events"))
-            .bind(last_id)
-            .fetch_one(&mut *conn)
+        taken += rows as u64;
+    }
+
+    for ledger in LEDGERS {
+        let rows: Vec<LedgerRow> = sqlx::query_as(ledger.read)
+            .bind(mark(ledger.source))
+            .bind(CHUNK)
+            .fetch_all(&mut *conn)
             .await?;
-        taken += n as u64;
-    }
-
-    let points: Vec<(i64, String, String, String, i64, String)> = sqlx::query_as(
-        "SELECT id, at, account, group_id, amount, reason FROM points_ledger
-         WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(mark("points_ledger"))
-    .bind(CHUNK)
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(last) = points.last() {
-        new_marks.push(("points_ledger", last.0));
-    }
-    taken += points.len() as u64;
-    for (id, at, account, group, amount, reason) in points {
-        let day = chunk.day_of(super::rows::parse_time("points_ledger", id, &at)?);
-        chunk.add_points(
-            DayKey {
+        if let Some(last) = rows.last() {
+            new_marks.push((ledger.source, last.0));
+        }
+        taken += rows.len() as u64;
+        for (id, at, account, group, key, amount) in rows {
+            let day = match ledger.source {
+                // A check-in's day is the member's calendar day, as stored.
+                "checkins" => parse_day("checkins", &key)?,
+                table => chunk.day_of(super::rows::parse_time(table, id, &at)?),
+            };
+            let day = DayKey {
                 account,
                 group,
                 day,
-            },
-            amount,
-            &reason,
-        );
-    }
-
-    let checkins: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT rowid, account, group_id, day FROM checkins WHERE rowid > ? ORDER BY rowid LIMIT ?",
-    )
-    .bind(mark("checkins"))
-    .bind(CHUNK)
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(last) = checkins.last() {
-        new_marks.push(("checkins", last.0));
-    }
-    taken += checkins.len() as u64;
-    for (_, account, group, day) in checkins {
-        let day = parse_day("checkins", &day)?;
-        chunk.add_checkin(DayKey {
-            account,
-            group,
-            day,
-        });
-    }
-
-    let coupons: Vec<(i64, String, String, String, String)> = sqlx::query_as(
-        "SELECT rowid, at, account, group_id, pool FROM coupon_claims
-         WHERE rowid > ? ORDER BY rowid LIMIT ?",
-    )
-    .bind(mark("coupon_claims"))
-    .bind(CHUNK)
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(last) = coupons.last() {
-        new_marks.push(("coupon_claims", last.0));
-    }
-    taken += coupons.len() as u64;
-    for (id, at, account, group, pool) in coupons {
-        let day = chunk.day_of(super::rows::parse_time("coupon_claims", id, &at)?);
-        chunk.add_coupon(
-            DayKey {
-                account,
-                group,
-                day,
-            },
-            &pool,
-        );
-    }
-
-    let strikes: Vec<(i64, String, String, String)> = sqlx::query_as(
-        "SELECT id, at, account, group_id FROM strikes WHERE id > ? ORDER BY id LIMIT ?",
-    )
-    .bind(mark("strikes"))
-    .bind(CHUNK)
-    .fetch_all(&mut *conn)
-    .await?;
-    if let Some(last) = strikes.last() {
-        new_marks.push(("strikes", last.0));
-    }
-    taken += strikes.len() as u64;
-    for (id, at, account, group) in strikes {
-        let day = chunk.day_of(super::rows::parse_time("strikes", id, &at)?);
-        chunk.add_strike(DayKey {
-            account,
-            group,
-            day,
-        });
+            };
+            match ledger.source {
+                "points_ledger" => chunk.add_points(day, amount, &key),
+                "checkins" => chunk.add_checkin(day),
+                "coupon_claims" => chunk.add_coupon(day, &key),
+                _ => chunk.add_strike(day),
+            }
+        }
     }
 
     if taken > 0 {
@@ -556,9 +511,8 @@ const MESSAGES: &str = "FROM events
        AND account IS NOT NULL AND group_id IS NOT NULL AND user_id IS NOT NULL
        AND user_id != account";
 
-async fn add_messages(conn: &mut SqliteConnection, range: &MessageRange) -> Result<(), StoreError> {
-    // One pass over the log's rows: who spoke how often in which group on which
-    // day; the roll-up's statements then read this small table.
+/// Empties the chunk's speech table (a temp table: this connection's own).
+async fn start_speech(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     sqlx::query(
         "CREATE TEMP TABLE IF NOT EXISTS rollup_chunk_speech (
              account TEXT, group_id TEXT, day TEXT, user_id TEXT, n INTEGER)",
@@ -568,6 +522,12 @@ async fn add_messages(conn: &mut SqliteConnection, range: &MessageRange) -> Resu
     sqlx::query("DELETE FROM rollup_chunk_speech")
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// Sums the members' messages of `range` inside SQLite, in one pass over the log.
+async fn add_messages(conn: &mut SqliteConnection, range: &MessageRange) -> Result<(), StoreError> {
+    start_speech(conn).await?;
     sqlx::query(&format!(
         "INSERT INTO rollup_chunk_speech
          SELECT account, group_id, date(at, ?3), user_id, COUNT(*) {MESSAGES}
@@ -578,6 +538,14 @@ async fn add_messages(conn: &mut SqliteConnection, range: &MessageRange) -> Resu
     .bind(&range.offset)
     .execute(&mut *conn)
     .await?;
+    add_speech(conn).await
+}
+
+/// Adds the chunk's speech (who spoke how often in which group on which day)
+/// to the roll-up: the days' messages and speakers, who spoke, and the stays'
+/// last spoken day. Runs after the chunk's membership, so a stay opened in the
+/// chunk hears its words.
+async fn add_speech(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     for sql in [
         "INSERT INTO rollup_days (account, group_id, day, messages)
          SELECT account, group_id, day, SUM(n) FROM rollup_chunk_speech
@@ -690,36 +658,21 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
     }
 
     write_membership(conn, &replayed).await?;
-
     if !spoke.is_empty() {
         let rows: Vec<Value> = spoke
             .iter()
-            .map(|(k, u)| json!([k.account, k.group, day_text(k.day), u]))
+            .map(|((k, u), n)| json!([k.account, k.group, day_text(k.day), u, n]))
             .collect();
+        start_speech(conn).await?;
         sqlx::query(
-            "INSERT OR IGNORE INTO rollup_speakers (account, group_id, day, user_id)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM json_each(?1) j",
+            "INSERT INTO rollup_chunk_speech
+             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4
+             FROM json_each(?1) j",
         )
         .bind(Value::Array(rows).to_string())
         .execute(&mut *conn)
         .await?;
-        let days: HashSet<&DayKey> = spoke.iter().map(|(k, _)| k).collect();
-        let days: Vec<Value> = days
-            .into_iter()
-            .map(|k| json!([k.account, k.group, day_text(k.day)]))
-            .collect();
-        sqlx::query(
-            "UPDATE rollup_days SET speakers = (
-                 SELECT COUNT(*) FROM rollup_speakers s
-                 WHERE s.account = rollup_days.account AND s.group_id = rollup_days.group_id
-                   AND s.day = rollup_days.day)
-             WHERE (day, account, group_id) IN
-                 (SELECT j.value->>2, j.value->>0, j.value->>1 FROM json_each(?1) j)",
-        )
-        .bind(Value::Array(days).to_string())
-        .execute(&mut *conn)
-        .await?;
-        last_spoke_in_stays(conn, &spoke).await?;
+        add_speech(conn).await?;
     }
     Ok(())
 }

@@ -546,3 +546,49 @@ async fn a_member_list_brings_in_the_listed_and_marks_the_unlisted_present_as_le
         .unwrap();
     assert!(get(1).await.unwrap().unwrap().left_at.is_none());
 }
+
+/// Across a daylight-saving change the roll-up cannot name days inside SQLite
+/// (the offset differs within the chunk); it reads each message instead, and
+/// must count the same.
+#[tokio::test]
+async fn a_rollup_across_a_daylight_saving_change_counts_each_message_on_its_local_day() {
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    // 00:30 UTC on 29 March 2026 is 01:30 in Berlin (CET), on the 29th.
+    let start = Utc.with_ymd_and_hms(2026, 3, 29, 0, 30, 0).unwrap();
+    let clock = Arc::new(crate::clock::ManualClock::at(start));
+    let store = Store::open_with_clock(&dir.path().join("t.db"), clock.clone())
+        .await
+        .unwrap();
+    store.record_inbound(&[said(1, 7, "甲", 0)]).await.unwrap();
+    store.record_inbound(&[said(2, 8, "乙", 0)]).await.unwrap();
+    // 23:30 UTC is 01:30 the next morning in Berlin (CEST, after the change).
+    clock.advance(chrono::Duration::hours(23));
+    store.record_inbound(&[said(3, 7, "甲", 0)]).await.unwrap();
+
+    let tz = chrono_tz::Europe::Berlin;
+    store.roll_up(tz, |_| {}).await.unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let span = crate::report::Span {
+        from: day(29),
+        to: day(30),
+        today: day(30),
+        timezone: tz.name().into(),
+    };
+    let rows = store.report_rows(&span, None).await.unwrap();
+    let mut figures: Vec<(u32, i64, i64)> = rows
+        .days
+        .iter()
+        .map(|r| {
+            use chrono::Datelike;
+            (
+                r.key.day.day(),
+                r.counts[crate::report::Metric::Messages],
+                r.counts[crate::report::Metric::Speakers],
+            )
+        })
+        .collect();
+    figures.sort();
+    assert_eq!(figures, vec![(29, 2, 2), (30, 1, 1)]);
+    assert_eq!(rows.speakers.values().copied().collect::<Vec<_>>(), vec![2]);
+}
