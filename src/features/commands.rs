@@ -210,29 +210,19 @@ fn stats_days(args: &[String]) -> Result<u32, String> {
 
 /// The `/stats` answer: the group's figures over the span.
 pub fn stats_text(days: u32, s: &StatsSummary) -> String {
-    let rate = |part: i64, whole: i64| {
-        if whole > 0 {
-            format!("{:.1}%", part as f64 * 100.0 / whole as f64)
-        } else {
-            "—".to_string()
-        }
-    };
-    let members = s.members.map_or("—".to_string(), |n| n.to_string());
+    use crate::report::ratio;
+    use crate::report::render::{count, percent};
+    let per_speaker = ratio(s.messages, s.speakers).map_or("—".into(), |x| format!("{x:.1} 条"));
     let mut lines = vec![
         format!("本群近 {days} 天（{} 至 {}）：", s.from, s.to),
         format!(
-            "消息 {} 条，发言 {} 人，人均 {}",
-            s.messages,
-            s.speakers,
-            if s.speakers > 0 {
-                format!("{:.1} 条", s.messages as f64 / s.speakers as f64)
-            } else {
-                "—".to_string()
-            }
+            "消息 {} 条，发言 {} 人，人均 {per_speaker}",
+            s.messages, s.speakers
         ),
         format!(
-            "成员 {members} 人，活跃率 {}",
-            s.members.map_or("—".to_string(), |m| rate(s.speakers, m))
+            "成员 {} 人，活跃率 {}",
+            count(s.members),
+            percent(s.members.and_then(|m| ratio(s.speakers, m)))
         ),
         format!(
             "入群 {}，退群 {}，净增长 {:+}",
@@ -245,7 +235,7 @@ pub fn stats_text(days: u32, s: &StatsSummary) -> String {
             s.checkins,
             s.tasks_done,
             s.tasks_handed_out,
-            rate(s.tasks_done, s.tasks_handed_out)
+            percent(ratio(s.tasks_done, s.tasks_handed_out))
         ),
         format!("违规消息 {} 条", s.filter_hits),
     ];
