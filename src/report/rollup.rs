@@ -113,15 +113,20 @@ pub mod breakdown {
 /// as red packets rather than as points granted or spent.
 const RED_PACKET_REASONS: &str = "red_packet.";
 
+/// Members' messages: account → group → member → (day, messages).
+type Spoken = HashMap<String, HashMap<String, ByUser<Vec<(NaiveDate, i64)>>>>;
+
 /// What a run of rows adds to the roll-up.
 #[derive(Debug)]
 pub struct Chunk {
     tz: Tz,
     pub counts: HashMap<DayKey, Counts>,
     pub breakdown: HashMap<(DayKey, &'static str, String), i64>,
-    /// Members' messages, per (group and day, member). The day's message count
-    /// and speakers are summed from this where the rows are written.
-    pub spoke: HashMap<(DayKey, String), i64>,
+    /// Members' messages: account → group → member → (day, messages), nested
+    /// so that counting a message (most of the log) allocates nothing once its
+    /// member is known. The day's messages and speakers are summed from this
+    /// where the rows are written; read it with [`Chunk::spoken`].
+    spoke: Spoken,
     pub membership: Vec<MemberOp>,
     /// The day of the last row's minute, for the rows that follow (they come in
     /// time order, so nearly every row's day is this one).
@@ -174,6 +179,45 @@ impl Chunk {
             .or_default() += n;
     }
 
+    /// Adds a member's message (the bulk of the log, so the store hands it over
+    /// without building an [`EventRow`]): the bot's own words are not the group's.
+    pub fn add_message(&mut self, at: DateTime<Utc>, account: &str, group: &str, user: &str) {
+        if user == account {
+            return;
+        }
+        let day = self.day_of(at);
+        fn slot<'a, T: Default>(map: &'a mut HashMap<String, T>, key: &str) -> &'a mut T {
+            if !map.contains_key(key) {
+                map.insert(key.to_string(), T::default());
+            }
+            map.get_mut(key).expect("inserted above")
+        }
+        let days = slot(slot(slot(&mut self.spoke, account), group), user);
+        // Rows come in time order: a member's latest day is nearly always last.
+        match days.iter_mut().rev().find(|(d, _)| *d == day) {
+            Some((_, n)) => *n += 1,
+            None => days.push((day, 1)),
+        }
+    }
+
+    /// Members' messages: each group and day, member, and how many messages.
+    pub fn spoken(&self) -> impl Iterator<Item = (DayKey, &str, i64)> + '_ {
+        self.spoke.iter().flat_map(|(account, groups)| {
+            groups.iter().flat_map(move |(group, users)| {
+                users.iter().flat_map(move |(user, days)| {
+                    days.iter().map(move |(day, n)| {
+                        let key = DayKey {
+                            account: account.clone(),
+                            group: group.clone(),
+                            day: *day,
+                        };
+                        (key, user.as_str(), *n)
+                    })
+                })
+            })
+        })
+    }
+
     /// Adds one row of the event log. Rows without a group (heartbeats, config
     /// reloads) add nothing: every figure is a group's.
     pub fn add_event(&mut self, row: &EventRow) {
@@ -196,9 +240,9 @@ impl Chunk {
             user: user.to_string(),
         };
         match (row.direction.as_str(), row.kind.as_str()) {
-            ("in", "message.group") if by_member => {
+            ("in", "message.group") => {
                 if let Some(u) = user {
-                    *self.spoke.entry((key, u.to_string())).or_default() += 1;
+                    self.add_message(row.at, account, group, u);
                 }
             }
             ("in", "notice.member_joined") if by_member => {

@@ -73,6 +73,9 @@ pub enum StoreError {
     Foreign { path: PathBuf, reason: String },
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// From the roll-up's direct reads and writes (see `store::rollup`).
+    #[error("database error: {0}")]
+    Direct(#[from] rusqlite::Error),
     #[error("stored row {id} of {table} is unreadable: {reason}")]
     Corrupt {
         table: &'static str,

@@ -9,10 +9,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{NaiveDate, Offset, TimeZone};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde_json::{json, Value};
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::{Store, StoreError};
 use crate::report::rollup::{
@@ -58,8 +58,24 @@ const LEDGERS: [Ledger; 4] = [
     },
 ];
 
-/// Rows of each source taken per transaction.
-const CHUNK: i64 = 50_000;
+/// Rows of each source taken per transaction: the first chunk's size, and the
+/// bounds the pace below keeps it in.
+const FIRST_CHUNK: i64 = 50_000;
+const CHUNK_BOUNDS: (i64, i64) = (10_000, 800_000);
+
+/// How long a chunk should hold the write lock: long enough that a commit's cost
+/// is spread over many rows, short enough that the daemon's intake beside a
+/// rebuild waits at most about this long (its busy timeout is 10 s).
+const CHUNK_PACE: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// The next chunk's size after one of `rows` rows took `took`: grows while
+/// chunks are quick, shrinks when one ran long.
+fn next_chunk(rows: i64, took: std::time::Duration) -> i64 {
+    let pace = CHUNK_PACE.as_secs_f64();
+    let took = took.as_secs_f64().max(1e-3);
+    let scaled = (rows as f64 * (pace / took).clamp(0.5, 2.0)) as i64;
+    scaled.clamp(CHUNK_BOUNDS.0, CHUNK_BOUNDS.1)
+}
 
 const ROLLUP_TABLES: [&str; 7] = [
     "rollup_state",
@@ -70,16 +86,6 @@ const ROLLUP_TABLES: [&str; 7] = [
     "rollup_groups",
     "rollup_stays",
 ];
-
-/// A stay as read: member, join day, leave day, last spoken day.
-type StayRow = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-);
 
 /// How far a roll-up got.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -151,13 +157,29 @@ impl Store {
             taken: 0,
             waiting: self.rollup_waiting().await?,
         };
+        let mut size = FIRST_CHUNK;
         loop {
+            let started = std::time::Instant::now();
             let mut conn = self.writer().await?;
-            let result = roll_up_chunk(&mut conn, tz).await;
+            let result = async {
+                // The roll-up is derived from the log and its marks commit with
+                // it, so a chunk lost to a power cut is read again: no fsync per
+                // chunk (WAL keeps the file consistent either way).
+                sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await?;
+                let taken = roll_up_chunk(&mut conn, tz, size).await?;
+                sqlx::query("PRAGMA synchronous = FULL")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(taken)
+            }
+            .await;
             let taken = Store::settle(conn, result)?;
             if taken == 0 {
                 return Ok(done);
             }
+            size = next_chunk(size, started.elapsed());
             done.taken += taken;
             done.waiting = done.waiting.max(done.taken);
             progress(done);
@@ -320,8 +342,9 @@ impl Store {
             .collect();
         if !named.is_empty() {
             let names: Vec<(String, String, String, String)> = sqlx::query_as(
-                "SELECT m.account, m.group_id, m.user_id, m.nickname FROM members m
-                 JOIN json_each(?1) j ON m.account = j.value->>0 AND m.group_id = j.value->>1
+                "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             SELECT m.account, m.group_id, m.user_id, m.nickname FROM members m
+                 JOIN rows1 j ON m.account = j.value->>0 AND m.group_id = j.value->>1
                       AND m.user_id = j.value->>2
                  WHERE m.nickname IS NOT NULL AND m.nickname != ''",
             )
@@ -360,7 +383,7 @@ async fn clear(conn: &mut SqliteConnection) -> Result<(), StoreError> {
 }
 
 /// Takes the next chunk of every source; returns how many rows it took.
-async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, StoreError> {
+async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz, size: i64) -> Result<u64, StoreError> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     let zone: Option<(String,)> =
         sqlx::query_as("SELECT value FROM rollup_state WHERE key = 'timezone'")
@@ -382,72 +405,18 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, Store
     let mut taken = 0u64;
     let mut new_marks = Vec::new();
 
-    // The chunk's id range and times: when the zone's offset is the same at
-    // both ends (no daylight-saving change inside), SQLite itself can name each
-    // row's day, and members' messages (most of the log) are summed there.
-    let (rows, last_id, first_at, last_at): (i64, Option<i64>, Option<String>, Option<String>) =
-        sqlx::query_as(
-            "SELECT COUNT(*), MAX(id), MIN(at), MAX(at) FROM
-                 (SELECT id, at FROM events WHERE id > ?1 ORDER BY id LIMIT ?2)",
-        )
-        .bind(mark("events"))
-        .bind(CHUNK)
-        .fetch_one(&mut *conn)
-        .await?;
-    let mut messages_in_sql = None;
-    if let (Some(last_id), Some(first_at), Some(last_at)) = (last_id, first_at, last_at) {
-        new_marks.push(("events", last_id));
-        let offset = |at: &str| {
-            super::rows::parse_time("events", last_id, at).map(|t| {
-                tz.offset_from_utc_datetime(&t.naive_utc())
-                    .fix()
-                    .local_minus_utc()
-            })
-        };
-        let (from, to) = (offset(&first_at)?, offset(&last_at)?);
-        if from == to {
-            messages_in_sql = Some(MessageRange {
-                after: mark("events"),
-                last: last_id,
-                offset: format!("{from:+} seconds"),
-            });
-        }
-        let kinds = json!(KINDS_WITH_DETAIL).to_string();
-        let events = sqlx::query(
-            "SELECT id, at, direction, kind, account, group_id, user_id,
-                    CASE WHEN kind IN (SELECT value FROM json_each(?1)) THEN detail END
-             FROM events WHERE id > ?2 AND id <= ?3
-               AND NOT (?4 AND +kind = 'message.group' AND direction = 'in')
-             ORDER BY id",
-        )
-        .bind(&kinds)
-        .bind(mark("events"))
-        .bind(last_id)
-        .bind(messages_in_sql.is_some())
-        .fetch_all(&mut *conn)
-        .await?;
-        for r in &events {
-            let id: i64 = r.try_get(0)?;
-            let detail: Option<String> = r.try_get(7)?;
-            let row = EventRow {
-                at: super::rows::parse_time("events", id, r.try_get(1)?)?,
-                direction: r.try_get(2)?,
-                kind: r.try_get(3)?,
-                account: r.try_get(4)?,
-                group: r.try_get(5)?,
-                user: r.try_get(6)?,
-                // A detail that does not parse adds what the columns say.
-                detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-            };
-            chunk.add_event(&row);
-        }
-        taken += rows as u64;
+    // Every row of the chunk, members' messages (most of the log) counted
+    // without a copy of the row.
+    let after = mark("events");
+    if let Some((last, rows)) = direct(conn, |db| read_events(db, after, size, &mut chunk)).await? {
+        new_marks.push(("events", last));
+        taken += rows;
     }
 
     for ledger in LEDGERS {
         let rows: Vec<LedgerRow> = sqlx::query_as(ledger.read)
             .bind(mark(ledger.source))
-            .bind(CHUNK)
+            .bind(size)
             .fetch_all(&mut *conn)
             .await?;
         if let Some(last) = rows.last() {
@@ -476,10 +445,6 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, Store
 
     if taken > 0 {
         write_chunk(conn, chunk).await?;
-        if let Some(range) = messages_in_sql {
-            // After the membership ops: a stay opened in this chunk hears its words.
-            add_messages(conn, &range).await?;
-        }
         for (source, last) in new_marks {
             sqlx::query(
                 "INSERT INTO rollup_state (key, value) VALUES (?1, ?2)
@@ -495,97 +460,74 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz) -> Result<u64, Store
     Ok(taken)
 }
 
-/// Members' messages of a run of the log, summed inside SQLite: the row's day
-/// is `date(at, offset)`, exact while the zone's offset holds.
-struct MessageRange {
+/// Runs `f` over this connection's own SQLite handle through rusqlite, for
+/// the roll-up's bulk reads and writes: sqlx hands rows over one at a time
+/// between threads, which for a chunk's hundreds of thousands of rows costs
+/// more than the work. It runs inside the transaction the connection is in.
+async fn direct<T>(
+    conn: &mut SqliteConnection,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the lock keeps sqlx's worker off the handle while `db` lives
+    // (`db` is dropped first), and a connection made by `from_handle` never
+    // closes the handle it was given.
+    let db = unsafe { rusqlite::Connection::from_handle(handle.as_raw_handle().as_ptr()) }?;
+    let result = f(&db);
+    drop(db);
+    result
+}
+
+/// Reads up to `size` rows of the log after id `after` into `chunk`; returns
+/// the last id read and how many rows, or `None` when none wait.
+fn read_events(
+    db: &rusqlite::Connection,
     after: i64,
-    last: i64,
-    offset: String,
-}
-
-/// The member messages of `range`, as the statements below select them.
-/// (`+kind`: the rows are found by id range, never through the kind index,
-/// which would walk every message of the log.)
-const MESSAGES: &str = "FROM events
-     WHERE id > ?1 AND id <= ?2 AND +kind = 'message.group' AND direction = 'in'
-       AND account IS NOT NULL AND group_id IS NOT NULL AND user_id IS NOT NULL
-       AND user_id != account";
-
-/// Empties the chunk's speech table (a temp table: this connection's own).
-async fn start_speech(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    sqlx::query(
-        "CREATE TEMP TABLE IF NOT EXISTS rollup_chunk_speech (
-             account TEXT, group_id TEXT, day TEXT, user_id TEXT, n INTEGER)",
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM rollup_chunk_speech")
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
-/// Sums the members' messages of `range` inside SQLite, in one pass over the log.
-async fn add_messages(conn: &mut SqliteConnection, range: &MessageRange) -> Result<(), StoreError> {
-    start_speech(conn).await?;
-    sqlx::query(&format!(
-        "INSERT INTO rollup_chunk_speech
-         SELECT account, group_id, date(at, ?3), user_id, COUNT(*) {MESSAGES}
-         GROUP BY account, group_id, date(at, ?3), user_id"
-    ))
-    .bind(range.after)
-    .bind(range.last)
-    .bind(&range.offset)
-    .execute(&mut *conn)
-    .await?;
-    add_speech(conn).await
-}
-
-/// Adds the chunk's speech (who spoke how often in which group on which day)
-/// to the roll-up: the days' messages and speakers, who spoke, and the stays'
-/// last spoken day. Runs after the chunk's membership, so a stay opened in the
-/// chunk hears its words.
-async fn add_speech(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    for sql in [
-        "INSERT INTO rollup_days (account, group_id, day, messages)
-         SELECT account, group_id, day, SUM(n) FROM rollup_chunk_speech
-         GROUP BY account, group_id, day
-         ON CONFLICT (day, account, group_id) DO UPDATE SET messages = messages + excluded.messages",
-        "INSERT OR IGNORE INTO rollup_speakers (account, group_id, day, user_id)
-         SELECT account, group_id, day, user_id FROM rollup_chunk_speech",
-        "UPDATE rollup_days SET speakers = (
-             SELECT COUNT(*) FROM rollup_speakers s
-             WHERE s.account = rollup_days.account AND s.group_id = rollup_days.group_id
-               AND s.day = rollup_days.day)
-         WHERE (day, account, group_id) IN
-             (SELECT DISTINCT day, account, group_id FROM rollup_chunk_speech)",
-    ] {
-        sqlx::query(sql).execute(&mut *conn).await?;
+    size: i64,
+    chunk: &mut Chunk,
+) -> Result<Option<(i64, u64)>, StoreError> {
+    let mut statement = db.prepare(
+        "SELECT id, at, direction, kind, account, group_id, user_id,
+                CASE WHEN kind IN (SELECT value FROM json_each(?3)) THEN detail END
+         FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let kinds = json!(KINDS_WITH_DETAIL).to_string();
+    let mut rows = statement.query(rusqlite::params![after, size, kinds])?;
+    let mut read = None;
+    let mut count = 0;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        let text = |i: usize| -> Result<Option<&str>, StoreError> {
+            row.get_ref(i)?
+                .as_str_or_null()
+                .map_err(|e| StoreError::Corrupt {
+                    table: "events",
+                    id,
+                    reason: e.to_string(),
+                })
+        };
+        let at = super::rows::parse_time("events", id, text(1)?.unwrap_or_default())?;
+        let (direction, kind) = (text(2)?.unwrap_or_default(), text(3)?.unwrap_or_default());
+        let (account, group, user) = (text(4)?, text(5)?, text(6)?);
+        match (direction, kind, account, group, user) {
+            ("in", "message.group", Some(account), Some(group), Some(user)) => {
+                chunk.add_message(at, account, group, user)
+            }
+            _ => chunk.add_event(&EventRow {
+                at,
+                direction: direction.to_string(),
+                kind: kind.to_string(),
+                account: account.map(str::to_string),
+                group: group.map(str::to_string),
+                user: user.map(str::to_string),
+                // A detail that does not parse adds what the columns say.
+                detail: text(7)?.and_then(|d| serde_json::from_str(d).ok()),
+            }),
+        }
+        read = Some(id);
+        count += 1;
     }
-    // Words said during a stay: only members who ever joined while logged have one.
-    let spoken: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT c.account, c.group_id, c.user_id, c.day FROM rollup_chunk_speech c
-         WHERE EXISTS (SELECT 1 FROM rollup_stays s WHERE s.account = c.account
-                       AND s.group_id = c.group_id AND s.user_id = c.user_id)",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut spoke = HashSet::new();
-    for (account, group, user, day) in spoken {
-        let day = parse_day("events", &day)?;
-        spoke.insert((
-            DayKey {
-                account,
-                group,
-                day,
-            },
-            user,
-        ));
-    }
-    if !spoke.is_empty() {
-        last_spoke_in_stays(conn, &spoke).await?;
-    }
-    Ok(())
+    Ok(read.map(|id| (id, count)))
 }
 
 fn member_json(m: &MemberRef) -> Value {
@@ -597,13 +539,22 @@ fn group_json(g: &GroupRef) -> Value {
 }
 
 async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), StoreError> {
+    // Members' messages in the order of the speakers' key, so that the
+    // inserts below walk the table rather than jump about it.
+    let mut spoken: Vec<(DayKey, String, i64)> = chunk
+        .spoken()
+        .map(|(k, user, n)| (k, user.to_string(), n))
+        .collect();
+    spoken.sort_unstable_by(|(a, u, _), (b, v, _)| {
+        (&a.account, &a.group, a.day, u).cmp(&(&b.account, &b.group, b.day, v))
+    });
     let Chunk {
         mut counts,
         breakdown,
-        spoke,
         membership,
         ..
     } = chunk;
+    add_speakers(conn, &spoken, &mut counts).await?;
 
     // Membership first: the head counts go in with the day's counts.
     let replayed = if membership.is_empty() {
@@ -646,9 +597,10 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
             })
             .collect();
         sqlx::query(
-            "INSERT INTO rollup_breakdown (account, group_id, day, metric, key, value)
+            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             INSERT INTO rollup_breakdown (account, group_id, day, metric, key, value)
              SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5
-             FROM json_each(?1) j WHERE true
+             FROM rows1 j WHERE true
              ON CONFLICT (day, account, group_id, metric, key)
              DO UPDATE SET value = value + excluded.value",
         )
@@ -658,23 +610,92 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
     }
 
     write_membership(conn, &replayed).await?;
-    if !spoke.is_empty() {
-        let rows: Vec<Value> = spoke
-            .iter()
-            .map(|((k, u), n)| json!([k.account, k.group, day_text(k.day), u, n]))
-            .collect();
-        start_speech(conn).await?;
-        sqlx::query(
-            "INSERT INTO rollup_chunk_speech
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4
-             FROM json_each(?1) j",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *conn)
-        .await?;
-        add_speech(conn).await?;
+    // After the membership: a stay opened in this chunk hears its words.
+    last_spoke_in_stays(conn, &spoken).await
+}
+
+/// Adds the chunk's messages to its days' counts, and each member who spoke
+/// on a day to that day's speakers unless they were heard already that day
+/// (the speakers table, which also answers distinct speakers over a span).
+async fn add_speakers(
+    conn: &mut SqliteConnection,
+    spoken: &[(DayKey, String, i64)],
+    counts: &mut HashMap<DayKey, Counts>,
+) -> Result<(), StoreError> {
+    let heard = direct(conn, |db| {
+        let mut insert = db.prepare(
+            "INSERT OR IGNORE INTO rollup_speakers (account, group_id, day, user_id)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut heard = Vec::with_capacity(spoken.len());
+        for (k, user, _) in spoken {
+            let new =
+                insert.execute(rusqlite::params![k.account, k.group, day_text(k.day), user])?;
+            heard.push(new == 1);
+        }
+        Ok(heard)
+    })
+    .await?;
+    for ((k, _, n), new) in spoken.iter().zip(heard) {
+        let c = counts.entry(k.clone()).or_default();
+        c[Metric::Messages] += n;
+        if new {
+            c[Metric::Speakers] += 1;
+        }
     }
     Ok(())
+}
+
+/// Moves each stay's last spoken day forward by the days its member spoke in
+/// the chunk (`spoken` comes sorted by member).
+async fn last_spoke_in_stays(
+    conn: &mut SqliteConnection,
+    spoken: &[(DayKey, String, i64)],
+) -> Result<(), StoreError> {
+    direct(conn, |db| {
+        let mut stays_of = db.prepare(
+            "SELECT joined_day, left_day, last_spoke_day FROM rollup_stays
+             WHERE account = ?1 AND group_id = ?2 AND user_id = ?3",
+        )?;
+        let mut set_last = db.prepare(
+            "UPDATE rollup_stays SET last_spoke_day = ?5
+             WHERE account = ?1 AND group_id = ?2 AND user_id = ?3 AND joined_day = ?4",
+        )?;
+        let same_member = |a: &(DayKey, String, i64), b: &(DayKey, String, i64)| {
+            a.1 == b.1 && a.0.group == b.0.group && a.0.account == b.0.account
+        };
+        for member in spoken.chunk_by(same_member) {
+            let (k, user, _) = &member[0];
+            let days: Vec<NaiveDate> = member.iter().map(|(k, _, _)| k.day).collect();
+            let stays = stays_of
+                .query_map(rusqlite::params![k.account, k.group, user], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            for (joined, left, last) in stays {
+                let stay = Stay {
+                    joined: parse_day("rollup_stays", &joined)?,
+                    left: left
+                        .as_deref()
+                        .map(|l| parse_day("rollup_stays", l))
+                        .transpose()?,
+                };
+                let Some(day) = last_spoke(std::slice::from_ref(&stay), &days)[0] else {
+                    continue;
+                };
+                let day = day_text(day);
+                if last.as_ref().is_none_or(|l| *l < day) {
+                    set_last.execute(rusqlite::params![k.account, k.group, user, joined, day])?;
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `INSERT … ON CONFLICT DO UPDATE` adding a chunk's counts to `rollup_days`.
@@ -688,8 +709,9 @@ fn upsert_days_sql() -> String {
         .map(|c| format!("{c} = {c} + excluded.{c}"))
         .collect();
     format!(
-        "INSERT INTO rollup_days (account, group_id, day, members, {})
-         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, {} FROM json_each(?1) j WHERE true
+        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             INSERT INTO rollup_days (account, group_id, day, members, {})
+         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, {} FROM rows1 j WHERE true
          ON CONFLICT (day, account, group_id)
          DO UPDATE SET members = coalesce(excluded.members, members), {}",
         columns.join(", "),
@@ -726,8 +748,9 @@ async fn known(conn: &mut SqliteConnection, ops: &[MemberOp]) -> Result<Known, S
         known.set_present(m, false);
     }
     let present: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT p.account, p.group_id, p.user_id FROM rollup_presence p
-         JOIN json_each(?1) j ON p.account = j.value->>0 AND p.group_id = j.value->>1
+        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             SELECT p.account, p.group_id, p.user_id FROM rollup_presence p
+         JOIN rows1 j ON p.account = j.value->>0 AND p.group_id = j.value->>1
               AND p.user_id = j.value->>2",
     )
     .bind(&named_json)
@@ -744,8 +767,9 @@ async fn known(conn: &mut SqliteConnection, ops: &[MemberOp]) -> Result<Known, S
         );
     }
     let counts: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT g.account, g.group_id, g.members FROM rollup_groups g
-         JOIN json_each(?1) j ON g.account = j.value->>0 AND g.group_id = j.value->>1",
+        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             SELECT g.account, g.group_id, g.members FROM rollup_groups g
+         JOIN rows1 j ON g.account = j.value->>0 AND g.group_id = j.value->>1",
     )
     .bind(&groups_json)
     .fetch_all(&mut *conn)
@@ -754,13 +778,14 @@ async fn known(conn: &mut SqliteConnection, ops: &[MemberOp]) -> Result<Known, S
         known.members.insert(GroupRef { account, group }, n);
     }
     let open: Vec<(String, String, String, String)> = sqlx::query_as(
-        "SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
-         JOIN json_each(?1) j ON s.account = j.value->>0 AND s.group_id = j.value->>1
+        "WITH rows2 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?2)), rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
+         JOIN rows1 j ON s.account = j.value->>0 AND s.group_id = j.value->>1
               AND s.user_id = j.value->>2
          WHERE s.left_day IS NULL
          UNION
          SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
-         JOIN json_each(?2) j ON s.account = j.value->>0 AND s.group_id = j.value->>1
+         JOIN rows2 j ON s.account = j.value->>0 AND s.group_id = j.value->>1
          WHERE s.left_day IS NULL",
     )
     .bind(&named_json)
@@ -786,8 +811,9 @@ async fn write_membership(
     if !r.relisted.is_empty() {
         let groups: Vec<Value> = r.relisted.keys().map(group_json).collect();
         sqlx::query(
-            "DELETE FROM rollup_presence WHERE (account, group_id) IN
-                 (SELECT j.value->>0, j.value->>1 FROM json_each(?1) j)",
+            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             DELETE FROM rollup_presence WHERE (account, group_id) IN
+                 (SELECT j.value->>0, j.value->>1 FROM rows1 j)",
         )
         .bind(Value::Array(groups).to_string())
         .execute(&mut *conn)
@@ -809,8 +835,9 @@ async fn write_membership(
     if !now_out.is_empty() {
         let rows: Vec<Value> = now_out.into_iter().map(|(m, _)| m).collect();
         sqlx::query(
-            "DELETE FROM rollup_presence WHERE (account, group_id, user_id) IN
-                 (SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?1) j)",
+            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             DELETE FROM rollup_presence WHERE (account, group_id, user_id) IN
+                 (SELECT j.value->>0, j.value->>1, j.value->>2 FROM rows1 j)",
         )
         .bind(Value::Array(rows).to_string())
         .execute(&mut *conn)
@@ -823,8 +850,9 @@ async fn write_membership(
             .map(|(g, n)| json!([g.account, g.group, n]))
             .collect();
         sqlx::query(
-            "INSERT INTO rollup_groups (account, group_id, members)
-             SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?1) j WHERE true
+            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             INSERT INTO rollup_groups (account, group_id, members)
+             SELECT j.value->>0, j.value->>1, j.value->>2 FROM rows1 j WHERE true
              ON CONFLICT (account, group_id) DO UPDATE SET members = excluded.members",
         )
         .bind(Value::Array(rows).to_string())
@@ -839,8 +867,9 @@ async fn write_membership(
             .collect();
         // A rejoin on the day of the leave continues that stay.
         sqlx::query(
-            "INSERT INTO rollup_stays (account, group_id, user_id, joined_day)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM json_each(?1) j WHERE true
+            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             INSERT INTO rollup_stays (account, group_id, user_id, joined_day)
+             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM rows1 j WHERE true
              ON CONFLICT (account, group_id, user_id, joined_day) DO UPDATE SET left_day = NULL",
         )
         .bind(Value::Array(rows).to_string())
@@ -862,8 +891,9 @@ async fn write_membership(
             })
             .collect();
         sqlx::query(
-            "UPDATE rollup_stays SET left_day = j.value->>4
-             FROM json_each(?1) j
+            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             UPDATE rollup_stays SET left_day = j.value->>4
+             FROM rows1 j
              WHERE rollup_stays.account = j.value->>0 AND rollup_stays.group_id = j.value->>1
                AND rollup_stays.user_id = j.value->>2 AND rollup_stays.joined_day = j.value->>3",
         )
@@ -879,73 +909,12 @@ async fn insert_presence(conn: &mut SqliteConnection, rows: Vec<Value>) -> Resul
         return Ok(());
     }
     sqlx::query(
-        "INSERT OR IGNORE INTO rollup_presence (account, group_id, user_id)
-         SELECT j.value->>0, j.value->>1, j.value->>2 FROM json_each(?1) j",
+        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
+             INSERT OR IGNORE INTO rollup_presence (account, group_id, user_id)
+         SELECT j.value->>0, j.value->>1, j.value->>2 FROM rows1 j",
     )
     .bind(Value::Array(rows).to_string())
     .execute(&mut *conn)
     .await?;
-    Ok(())
-}
-
-/// Moves each stay's last spoken day forward by the days its member spoke in the chunk.
-async fn last_spoke_in_stays(
-    conn: &mut SqliteConnection,
-    spoke: &HashSet<(DayKey, String)>,
-) -> Result<(), StoreError> {
-    let mut days: HashMap<MemberRef, Vec<NaiveDate>> = HashMap::new();
-    for (k, u) in spoke {
-        days.entry(MemberRef {
-            account: k.account.clone(),
-            group: k.group.clone(),
-            user: u.clone(),
-        })
-        .or_default()
-        .push(k.day);
-    }
-    let speakers: Vec<Value> = days.keys().map(member_json).collect();
-    let stays: Vec<StayRow> = sqlx::query_as(
-        "SELECT s.account, s.group_id, s.user_id, s.joined_day, s.left_day, s.last_spoke_day
-             FROM rollup_stays s
-             JOIN json_each(?1) j ON s.account = j.value->>0 AND s.group_id = j.value->>1
-                  AND s.user_id = j.value->>2",
-    )
-    .bind(Value::Array(speakers).to_string())
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut updates = Vec::new();
-    for (account, group, user, joined, left, last) in stays {
-        let m = MemberRef {
-            account,
-            group,
-            user,
-        };
-        let Some(spoken) = days.get(&m) else { continue };
-        let stay = Stay {
-            joined: parse_day("rollup_stays", &joined)?,
-            left: left
-                .as_deref()
-                .map(|l| parse_day("rollup_stays", l))
-                .transpose()?,
-        };
-        let Some(day) = last_spoke(std::slice::from_ref(&stay), spoken)[0] else {
-            continue;
-        };
-        let day = day_text(day);
-        if last.as_ref().is_none_or(|l| *l < day) {
-            updates.push(json!([m.account, m.group, m.user, joined, day]));
-        }
-    }
-    if !updates.is_empty() {
-        sqlx::query(
-            "UPDATE rollup_stays SET last_spoke_day = j.value->>4
-             FROM json_each(?1) j
-             WHERE rollup_stays.account = j.value->>0 AND rollup_stays.group_id = j.value->>1
-               AND rollup_stays.user_id = j.value->>2 AND rollup_stays.joined_day = j.value->>3",
-        )
-        .bind(Value::Array(updates).to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }
