@@ -113,8 +113,80 @@ pub mod breakdown {
 /// as red packets rather than as points granted or spent.
 const RED_PACKET_REASONS: &str = "red_packet.";
 
-/// Members' messages: account → group → member → (day, messages).
-type Spoken = HashMap<String, HashMap<String, ByUser<Vec<(NaiveDate, i64)>>>>;
+/// One member's messages on one day, as a chunk counted them. Ordered as the
+/// speakers table is keyed: account, group, day, member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Spoke<'a> {
+    pub account: &'a str,
+    pub group: &'a str,
+    pub day: NaiveDate,
+    pub user: &'a str,
+    pub messages: i64,
+}
+
+impl Spoke<'_> {
+    pub fn key(&self) -> DayKey {
+        DayKey {
+            account: self.account.to_string(),
+            group: self.group.to_string(),
+            day: self.day,
+        }
+    }
+}
+
+/// Members' messages (most of the log): account → group → member → (day,
+/// messages), nested so that counting a message allocates nothing once its
+/// member is known.
+#[derive(Debug, Default)]
+pub struct Speech(Nested<Nested<Nested<Days>>>);
+
+/// A member's messages per day, the latest last.
+type Days = Vec<(NaiveDate, i64)>;
+
+/// A map by name that looks a name up without copying it (`entry_ref`).
+type Nested<T> = hashbrown::HashMap<String, T>;
+
+impl Speech {
+    fn add(&mut self, account: &str, group: &str, user: &str, day: NaiveDate) {
+        let days = self
+            .0
+            .entry_ref(account)
+            .or_default()
+            .entry_ref(group)
+            .or_default()
+            .entry_ref(user)
+            .or_default();
+        // Rows come in time order: a member's latest day is nearly always last.
+        match days.iter_mut().rev().find(|(d, _)| *d == day) {
+            Some((_, n)) => *n += 1,
+            None => days.push((day, 1)),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every member's messages per day, in [`Spoke`]'s order.
+    pub fn entries(&self) -> Vec<Spoke<'_>> {
+        let mut all = Vec::new();
+        for (account, groups) in &self.0 {
+            for (group, users) in groups {
+                for (user, days) in users {
+                    all.extend(days.iter().map(|(day, messages)| Spoke {
+                        account,
+                        group,
+                        day: *day,
+                        user,
+                        messages: *messages,
+                    }));
+                }
+            }
+        }
+        all.sort_unstable();
+        all
+    }
+}
 
 /// What a run of rows adds to the roll-up.
 #[derive(Debug)]
@@ -122,11 +194,9 @@ pub struct Chunk {
     tz: Tz,
     pub counts: HashMap<DayKey, Counts>,
     pub breakdown: HashMap<(DayKey, &'static str, String), i64>,
-    /// Members' messages: account → group → member → (day, messages), nested
-    /// so that counting a message (most of the log) allocates nothing once its
-    /// member is known. The day's messages and speakers are summed from this
-    /// where the rows are written; read it with [`Chunk::spoken`].
-    spoke: Spoken,
+    /// Members' messages. The days' messages and speakers are summed from this
+    /// where the rows are written (only there is it known who spoke before).
+    pub spoke: Speech,
     pub membership: Vec<MemberOp>,
     /// The day of the last row's minute, for the rows that follow (they come in
     /// time order, so nearly every row's day is this one).
@@ -139,7 +209,7 @@ impl Chunk {
             tz,
             counts: HashMap::new(),
             breakdown: HashMap::new(),
-            spoke: HashMap::new(),
+            spoke: Speech::default(),
             membership: Vec::new(),
             day_cache: None,
         }
@@ -186,36 +256,7 @@ impl Chunk {
             return;
         }
         let day = self.day_of(at);
-        fn slot<'a, T: Default>(map: &'a mut HashMap<String, T>, key: &str) -> &'a mut T {
-            if !map.contains_key(key) {
-                map.insert(key.to_string(), T::default());
-            }
-            map.get_mut(key).expect("inserted above")
-        }
-        let days = slot(slot(slot(&mut self.spoke, account), group), user);
-        // Rows come in time order: a member's latest day is nearly always last.
-        match days.iter_mut().rev().find(|(d, _)| *d == day) {
-            Some((_, n)) => *n += 1,
-            None => days.push((day, 1)),
-        }
-    }
-
-    /// Members' messages: each group and day, member, and how many messages.
-    pub fn spoken(&self) -> impl Iterator<Item = (DayKey, &str, i64)> + '_ {
-        self.spoke.iter().flat_map(|(account, groups)| {
-            groups.iter().flat_map(move |(group, users)| {
-                users.iter().flat_map(move |(user, days)| {
-                    days.iter().map(move |(day, n)| {
-                        let key = DayKey {
-                            account: account.clone(),
-                            group: group.clone(),
-                            day: *day,
-                        };
-                        (key, user.as_str(), *n)
-                    })
-                })
-            })
-        })
+        self.spoke.add(account, group, user, day);
     }
 
     /// Adds one row of the event log. Rows without a group (heartbeats, config

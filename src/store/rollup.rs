@@ -16,7 +16,7 @@ use sqlx::SqliteConnection;
 
 use super::{Store, StoreError};
 use crate::report::rollup::{
-    last_spoke, replay, Chunk, DayKey, EventRow, GroupRef, Known, MemberOp, MemberRef, Stay,
+    last_spoke, replay, Chunk, DayKey, EventRow, GroupRef, Known, MemberOp, MemberRef, Spoke, Stay,
     KINDS_WITH_DETAIL,
 };
 use crate::report::{BreakdownRow, CohortRow, Counts, DayRow, Metric, Rows, Span};
@@ -96,8 +96,10 @@ pub struct RollupProgress {
     pub waiting: u64,
 }
 
+/// A day as the roll-up stores it: `2026-11-24` (`NaiveDate`'s own text,
+/// without the formatter's parsing of a pattern per call).
 fn day_text(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
+    d.to_string()
 }
 
 fn parse_day(table: &'static str, text: &str) -> Result<NaiveDate, StoreError> {
@@ -165,11 +167,11 @@ impl Store {
                 // The roll-up is derived from the log and its marks commit with
                 // it, so a chunk lost to a power cut is read again: no fsync per
                 // chunk (WAL keeps the file consistent either way).
-                sqlx::query("PRAGMA synchronous = NORMAL")
+                sqlx::query("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 32768")
                     .execute(&mut *conn)
                     .await?;
                 let taken = roll_up_chunk(&mut conn, tz, size).await?;
-                sqlx::query("PRAGMA synchronous = FULL")
+                sqlx::query("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000")
                     .execute(&mut *conn)
                     .await?;
                 Ok(taken)
@@ -488,7 +490,8 @@ fn read_events(
 ) -> Result<Option<(i64, u64)>, StoreError> {
     let mut statement = db.prepare(
         "SELECT id, at, direction, kind, account, group_id, user_id,
-                CASE WHEN kind IN (SELECT value FROM json_each(?3)) THEN detail END
+                CASE WHEN kind != 'message.group' AND kind IN (SELECT value FROM json_each(?3))
+                     THEN detail END
          FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
     )?;
     let kinds = json!(KINDS_WITH_DETAIL).to_string();
@@ -539,21 +542,14 @@ fn group_json(g: &GroupRef) -> Value {
 }
 
 async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), StoreError> {
-    // Members' messages in the order of the speakers' key, so that the
-    // inserts below walk the table rather than jump about it.
-    let mut spoken: Vec<(DayKey, String, i64)> = chunk
-        .spoken()
-        .map(|(k, user, n)| (k, user.to_string(), n))
-        .collect();
-    spoken.sort_unstable_by(|(a, u, _), (b, v, _)| {
-        (&a.account, &a.group, a.day, u).cmp(&(&b.account, &b.group, b.day, v))
-    });
     let Chunk {
         mut counts,
         breakdown,
+        spoke,
         membership,
         ..
     } = chunk;
+    let spoken = spoke.entries();
     add_speakers(conn, &spoken, &mut counts).await?;
 
     // Membership first: the head counts go in with the day's counts.
@@ -569,45 +565,45 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
         members.insert(key.clone(), *n);
     }
 
-    if !counts.is_empty() {
-        let rows: Vec<Value> = counts
-            .iter()
-            .map(|(k, c)| {
-                let mut row = vec![
-                    json!(k.account),
-                    json!(k.group),
-                    json!(day_text(k.day)),
-                    json!(members.get(k)),
-                ];
-                row.extend(Metric::ALL.iter().map(|m| json!(c[*m])));
-                Value::Array(row)
-            })
-            .collect();
-        sqlx::query(&upsert_days_sql())
-            .bind(Value::Array(rows).to_string())
-            .execute(&mut *conn)
-            .await?;
-    }
-
-    if !breakdown.is_empty() {
-        let rows: Vec<Value> = breakdown
-            .iter()
-            .map(|((k, metric, key), n)| {
-                json!([k.account, k.group, day_text(k.day), metric, key, n])
-            })
-            .collect();
-        sqlx::query(
-            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             INSERT INTO rollup_breakdown (account, group_id, day, metric, key, value)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, j.value->>4, j.value->>5
-             FROM rows1 j WHERE true
+    // Thousands of rows a chunk, in the tables' key order: prepared
+    // statements on the handle, one row each.
+    let mut days: Vec<(&DayKey, &Counts)> = counts.iter().collect();
+    days.sort_unstable_by_key(|(k, _)| (k.day, &k.account, &k.group));
+    let mut breakdown: Vec<_> = breakdown.into_iter().collect();
+    breakdown.sort_unstable_by(|((a, am, ak), _), ((b, bm, bk), _)| {
+        (a.day, &a.account, &a.group, am, ak).cmp(&(b.day, &b.account, &b.group, bm, bk))
+    });
+    direct(conn, |db| {
+        let mut upsert_day = db.prepare(&upsert_days_sql())?;
+        for (k, c) in days {
+            let mut row: Vec<rusqlite::types::Value> = vec![
+                k.account.clone().into(),
+                k.group.clone().into(),
+                day_text(k.day).into(),
+                members.get(k).copied().into(),
+            ];
+            row.extend(Metric::ALL.iter().map(|m| c[*m].into()));
+            upsert_day.execute(rusqlite::params_from_iter(row))?;
+        }
+        let mut upsert_breakdown = db.prepare(
+            "INSERT INTO rollup_breakdown (account, group_id, day, metric, key, value)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (day, account, group_id, metric, key)
              DO UPDATE SET value = value + excluded.value",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
+        )?;
+        for ((k, metric, key), n) in &breakdown {
+            upsert_breakdown.execute(rusqlite::params![
+                k.account,
+                k.group,
+                day_text(k.day),
+                metric,
+                key,
+                n
+            ])?;
+        }
+        Ok(())
+    })
+    .await?;
 
     write_membership(conn, &replayed).await?;
     // After the membership: a stay opened in this chunk hears its words.
@@ -619,7 +615,7 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
 /// (the speakers table, which also answers distinct speakers over a span).
 async fn add_speakers(
     conn: &mut SqliteConnection,
-    spoken: &[(DayKey, String, i64)],
+    spoken: &[Spoke<'_>],
     counts: &mut HashMap<DayKey, Counts>,
 ) -> Result<(), StoreError> {
     let heard = direct(conn, |db| {
@@ -628,30 +624,40 @@ async fn add_speakers(
              VALUES (?1, ?2, ?3, ?4)",
         )?;
         let mut heard = Vec::with_capacity(spoken.len());
-        for (k, user, _) in spoken {
-            let new =
-                insert.execute(rusqlite::params![k.account, k.group, day_text(k.day), user])?;
+        for s in spoken {
+            let new = insert.execute(rusqlite::params![
+                s.account,
+                s.group,
+                day_text(s.day),
+                s.user
+            ])?;
             heard.push(new == 1);
         }
         Ok(heard)
     })
     .await?;
-    for ((k, _, n), new) in spoken.iter().zip(heard) {
-        let c = counts.entry(k.clone()).or_default();
-        c[Metric::Messages] += n;
-        if new {
-            c[Metric::Speakers] += 1;
+    let same_day = |(a, _): &(&Spoke, bool), (b, _): &(&Spoke, bool)| {
+        (a.account, a.group, a.day) == (b.account, b.group, b.day)
+    };
+    let heard: Vec<(&Spoke, bool)> = spoken.iter().zip(heard).collect();
+    for day in heard.chunk_by(same_day) {
+        let c = counts.entry(day[0].0.key()).or_default();
+        for (s, new) in day {
+            c[Metric::Messages] += s.messages;
+            c[Metric::Speakers] += i64::from(*new);
         }
     }
     Ok(())
 }
 
 /// Moves each stay's last spoken day forward by the days its member spoke in
-/// the chunk (`spoken` comes sorted by member).
+/// the chunk.
 async fn last_spoke_in_stays(
     conn: &mut SqliteConnection,
-    spoken: &[(DayKey, String, i64)],
+    spoken: &[Spoke<'_>],
 ) -> Result<(), StoreError> {
+    let mut by_member: Vec<&Spoke> = spoken.iter().collect();
+    by_member.sort_unstable_by_key(|s| (s.account, s.group, s.user, s.day));
     direct(conn, |db| {
         let mut stays_of = db.prepare(
             "SELECT joined_day, left_day, last_spoke_day FROM rollup_stays
@@ -661,14 +667,13 @@ async fn last_spoke_in_stays(
             "UPDATE rollup_stays SET last_spoke_day = ?5
              WHERE account = ?1 AND group_id = ?2 AND user_id = ?3 AND joined_day = ?4",
         )?;
-        let same_member = |a: &(DayKey, String, i64), b: &(DayKey, String, i64)| {
-            a.1 == b.1 && a.0.group == b.0.group && a.0.account == b.0.account
-        };
-        for member in spoken.chunk_by(same_member) {
-            let (k, user, _) = &member[0];
-            let days: Vec<NaiveDate> = member.iter().map(|(k, _, _)| k.day).collect();
+        let same_member =
+            |a: &&Spoke, b: &&Spoke| (a.account, a.group, a.user) == (b.account, b.group, b.user);
+        for member in by_member.chunk_by(same_member) {
+            let m = member[0];
+            let days: Vec<NaiveDate> = member.iter().map(|s| s.day).collect();
             let stays = stays_of
-                .query_map(rusqlite::params![k.account, k.group, user], |r| {
+                .query_map(rusqlite::params![m.account, m.group, m.user], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<String>>(1)?,
@@ -689,7 +694,7 @@ async fn last_spoke_in_stays(
                 };
                 let day = day_text(day);
                 if last.as_ref().is_none_or(|l| *l < day) {
-                    set_last.execute(rusqlite::params![k.account, k.group, user, joined, day])?;
+                    set_last.execute(rusqlite::params![m.account, m.group, m.user, joined, day])?;
                 }
             }
         }
@@ -701,17 +706,14 @@ async fn last_spoke_in_stays(
 /// `INSERT … ON CONFLICT DO UPDATE` adding a chunk's counts to `rollup_days`.
 fn upsert_days_sql() -> String {
     let columns: Vec<&str> = Metric::ALL.iter().map(|m| m.column()).collect();
-    let values: Vec<String> = (0..columns.len())
-        .map(|i| format!("j.value->>{}", i + 4))
-        .collect();
+    let values: Vec<String> = (0..columns.len()).map(|i| format!("?{}", i + 5)).collect();
     let sums: Vec<String> = columns
         .iter()
         .map(|c| format!("{c} = {c} + excluded.{c}"))
         .collect();
     format!(
-        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             INSERT INTO rollup_days (account, group_id, day, members, {})
-         SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3, {} FROM rows1 j WHERE true
+        "INSERT INTO rollup_days (account, group_id, day, members, {})
+         VALUES (?1, ?2, ?3, ?4, {})
          ON CONFLICT (day, account, group_id)
          DO UPDATE SET members = coalesce(excluded.members, members), {}",
         columns.join(", "),

@@ -57,10 +57,13 @@ fn a_message_counts_on_the_calendar_day_of_the_shops_time_zone() {
     late.at += chrono::Duration::minutes(59);
     c.add_event(&late);
     c.add_event(&row(24, 16, "in", "message.group", Some("7"), json!(null)));
-    let spoken: Vec<_> = c.spoken().collect();
-    assert_eq!(spoken.len(), 2);
-    assert!(spoken.contains(&(key(24), "7", 1)));
-    assert!(spoken.contains(&(key(25), "7", 1)));
+    let spoken: Vec<_> = c
+        .spoke
+        .entries()
+        .iter()
+        .map(|s| (s.key(), s.user.to_string(), s.messages))
+        .collect();
+    assert_eq!(spoken, [(key(24), "7".into(), 1), (key(25), "7".into(), 1)]);
 }
 
 #[test]
