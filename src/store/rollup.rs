@@ -1,8 +1,12 @@
 //! The daily roll-up behind `qunbot report` and `/stats`: read the log after the
 //! last row taken, let [`crate::report::rollup`] say what each row adds, and write
-//! the sums, a chunk per transaction. Every statement takes its rows as one JSON
-//! array (`json_each`): a statement is a round trip to sqlx's thread, so a
-//! statement per row would cost more than the work.
+//! the sums, a chunk per transaction.
+//!
+//! A chunk's bulk (its rows of the log, the speakers, the day rows and
+//! breakdowns) goes through rusqlite on the connection's own handle
+//! ([`direct`]): sqlx hands rows to and from its worker thread one at a time,
+//! which for millions of rows costs more than the work. The smaller statements
+//! take their rows as one JSON array (`json_each`), one round trip each.
 //!
 //! A chunk reads and writes inside one `BEGIN IMMEDIATE`, so two roll-ups (the
 //! daemon's `/stats` and a `qunbot report` beside it) never take the same rows.

@@ -547,9 +547,8 @@ async fn a_member_list_brings_in_the_listed_and_marks_the_unlisted_present_as_le
     assert!(get(1).await.unwrap().unwrap().left_at.is_none());
 }
 
-/// Across a daylight-saving change the roll-up cannot name days inside SQLite
-/// (the offset differs within the chunk); it reads each message instead, and
-/// must count the same.
+/// Across a daylight-saving change a message's local day is not its UTC time
+/// plus one fixed offset: each must count on its own local day.
 #[tokio::test]
 async fn a_rollup_across_a_daylight_saving_change_counts_each_message_on_its_local_day() {
     use chrono::TimeZone;
