@@ -622,36 +622,29 @@ async fn add_speakers(
     spoken: &[Spoke<'_>],
     counts: &mut HashMap<DayKey, Counts>,
 ) -> Result<(), StoreError> {
-    let heard = direct(conn, |db| {
+    direct(conn, |db| {
         let mut insert = db.prepare(
             "INSERT OR IGNORE INTO rollup_speakers (account, group_id, day, user_id)
              VALUES (?1, ?2, ?3, ?4)",
         )?;
-        let mut heard = Vec::with_capacity(spoken.len());
-        for s in spoken {
-            let new = insert.execute(rusqlite::params![
-                s.account,
-                s.group,
-                day_text(s.day),
-                s.user
-            ])?;
-            heard.push(new == 1);
+        let same_day =
+            |a: &Spoke, b: &Spoke| (a.account, a.group, a.day) == (b.account, b.group, b.day);
+        for day in spoken.chunk_by(same_day) {
+            let c = counts.entry(day[0].key()).or_default();
+            for s in day {
+                let new = insert.execute(rusqlite::params![
+                    s.account,
+                    s.group,
+                    day_text(s.day),
+                    s.user
+                ])?;
+                c[Metric::Messages] += s.messages;
+                c[Metric::Speakers] += i64::from(new == 1);
+            }
         }
-        Ok(heard)
+        Ok(())
     })
-    .await?;
-    let same_day = |(a, _): &(&Spoke, bool), (b, _): &(&Spoke, bool)| {
-        (a.account, a.group, a.day) == (b.account, b.group, b.day)
-    };
-    let heard: Vec<(&Spoke, bool)> = spoken.iter().zip(heard).collect();
-    for day in heard.chunk_by(same_day) {
-        let c = counts.entry(day[0].0.key()).or_default();
-        for (s, new) in day {
-            c[Metric::Messages] += s.messages;
-            c[Metric::Speakers] += i64::from(*new);
-        }
-    }
-    Ok(())
+    .await
 }
 
 /// Moves each stay's last spoken day forward by the days its member spoke in
