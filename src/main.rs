@@ -339,22 +339,21 @@ async fn report(
     }
     store.close().await;
     let report = built?;
-    let text = reporting::render(&report, format)?;
     let out = out.or_else(|| {
         (format == reporting::Format::Html && std::io::stdout().is_terminal())
             .then(|| PathBuf::from(qunbot::reporting::HTML_FILE))
     });
     match out {
         Some(path) => {
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            reporting::write(&report, format, file)
+                .with_context(|| format!("writing {}", path.display()))?;
             if format == reporting::Format::Html {
                 eprintln!("report written to {}", path.display());
             }
         }
-        None => {
-            use std::io::Write;
-            std::io::stdout().lock().write_all(text.as_bytes())?;
-        }
+        None => reporting::write(&report, format, std::io::stdout().lock())?,
     }
     Ok(ExitCode::SUCCESS)
 }

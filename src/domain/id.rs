@@ -125,6 +125,11 @@ impl<'de> Deserialize<'de> for Id {
                 if v.is_empty() {
                     return Err(E::custom("id is empty"));
                 }
+                // Nothing a gateway means as an id holds one, and the report's
+                // roll-up lists ids one per line.
+                if v.chars().any(char::is_control) {
+                    return Err(E::custom("id holds a control character"));
+                }
                 Ok(Id::text(v))
             }
         }
@@ -157,5 +162,6 @@ mod tests {
     fn empty_strings_and_floats_are_not_ids() {
         assert!(serde_json::from_str::<Id>("\"\"").is_err());
         assert!(serde_json::from_str::<Id>("1.5").is_err());
+        assert!(serde_json::from_str::<Id>("\"wxid_a\\nwxid_b\"").is_err());
     }
 }

@@ -8,6 +8,7 @@
 pub mod metrics;
 pub mod render;
 pub mod rollup;
+pub mod sums;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -177,18 +178,38 @@ const ALL: &str = "all";
 impl Report {
     /// Builds the report: every day of the span for every group the roll-up has
     /// rows for, gaps filled with zeros and the last known head count.
-    pub fn build(span: Span, rows: Rows) -> Report {
-        let mut by_group: BTreeMap<GroupRef, BTreeMap<NaiveDate, DayRow>> = BTreeMap::new();
-        for row in rows.days {
-            let g = GroupRef {
-                account: row.key.account.clone(),
-                group: row.key.group.clone(),
-            };
-            by_group.entry(g).or_default().insert(row.key.day, row);
-        }
-        for g in rows.members_before.keys() {
-            by_group.entry(g.clone()).or_default();
-        }
+    pub fn build(span: Span, mut rows: Rows) -> Report {
+        // Each group's rows in day order, as slices of one sorted list (a
+        // quarter of 2,000 groups is 180,000 rows), and the groups known only
+        // by a head count from before the span.
+        rows.days.sort_unstable_by(|a, b| {
+            (&a.key.account, &a.key.group, a.key.day).cmp(&(
+                &b.key.account,
+                &b.key.group,
+                b.key.day,
+            ))
+        });
+        let same_group =
+            |a: &DayRow, b: &DayRow| a.key.account == b.key.account && a.key.group == b.key.group;
+        let mut by_group: Vec<(GroupRef, &[DayRow])> = rows
+            .days
+            .chunk_by(same_group)
+            .map(|d| {
+                let g = GroupRef {
+                    account: d[0].key.account.clone(),
+                    group: d[0].key.group.clone(),
+                };
+                (g, d)
+            })
+            .collect();
+        let quiet: Vec<GroupRef> = rows
+            .members_before
+            .keys()
+            .filter(|g| by_group.binary_search_by(|(k, _)| k.cmp(g)).is_err())
+            .cloned()
+            .collect();
+        by_group.extend(quiet.into_iter().map(|g| (g, &[][..])));
+        by_group.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
         let name_of = |g: &GroupRef| {
             rows.group_names
                 .get(&g.group)
@@ -214,12 +235,14 @@ impl Report {
         let mut all_admins = Vec::new();
         let mut all_members = None;
         let mut all_counts = Counts::default();
-        for (g, by_day) in &by_group {
+        for (g, day_rows) in &by_group {
             let name = name_of(g);
             let mut members = rows.members_before.get(g).copied();
             let mut sum = Counts::default();
+            let mut day_rows = day_rows.iter().peekable();
             for date in span.days() {
-                let (counts, m) = match by_day.get(&date) {
+                while day_rows.next_if(|r| r.key.day < date).is_some() {}
+                let (counts, m) = match day_rows.next_if(|r| r.key.day == date) {
                     Some(r) => (r.counts.clone(), r.members),
                     None => (Counts::default(), None),
                 };

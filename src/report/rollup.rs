@@ -144,7 +144,7 @@ pub struct Speech(Nested<Nested<Nested<Days>>>);
 type Days = Vec<(NaiveDate, i64)>;
 
 /// A map by name that looks a name up without copying it (`entry_ref`).
-type Nested<T> = hashbrown::HashMap<String, T>;
+pub(crate) type Nested<T> = hashbrown::HashMap<String, T>;
 
 impl Speech {
     fn add(&mut self, account: &str, group: &str, user: &str, day: NaiveDate) {

@@ -22,6 +22,7 @@
 //! by itself once the fault clears.
 
 mod read;
+mod report_rows;
 mod rollup;
 mod roster;
 mod rows;

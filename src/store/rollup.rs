@@ -23,7 +23,7 @@ use crate::report::rollup::{
     last_spoke, replay, Chunk, DayKey, EventRow, GroupRef, Known, MemberOp, MemberRef, Spoke, Stay,
     KINDS_WITH_DETAIL,
 };
-use crate::report::{BreakdownRow, CohortRow, Counts, DayRow, Metric, Rows, Span};
+use crate::report::{Counts, Metric};
 
 /// A ledger beside the event log, read in id (or rowid) order after its mark:
 /// each row as (id, time, account, group, key, amount).
@@ -102,11 +102,11 @@ pub struct RollupProgress {
 
 /// A day as the roll-up stores it: `2026-11-24` (`NaiveDate`'s own text,
 /// without the formatter's parsing of a pattern per call).
-fn day_text(d: NaiveDate) -> String {
+pub(super) fn day_text(d: NaiveDate) -> String {
     d.to_string()
 }
 
-fn parse_day(table: &'static str, text: &str) -> Result<NaiveDate, StoreError> {
+pub(super) fn parse_day(table: &'static str, text: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::CorruptKeyed {
         table,
         key: text.to_string(),
@@ -202,167 +202,6 @@ impl Store {
         let result = clear(&mut conn).await;
         Store::settle(conn, result)?;
         self.roll_up(tz, progress).await
-    }
-
-    /// What a report over `span` shows, for one group or all (`group`), from the
-    /// roll-up as it stands (call [`Store::roll_up`] first).
-    pub async fn report_rows(&self, span: &Span, group: Option<&str>) -> Result<Rows, StoreError> {
-        let mut conn = self.read.acquire().await?;
-        let (from, to) = (day_text(span.from), day_text(span.to));
-        let columns: Vec<&str> = Metric::ALL.iter().map(|m| m.column()).collect();
-        // The column list is the fixed metric list, never input. Each group's
-        // days come as one JSON array: sqlx hands rows over one at a time between
-        // threads, which for a quarter of 2,000 groups (180,000 rows of 30)
-        // costs far more than the query.
-        let sql = format!(
-            "SELECT account, group_id, json_group_array(json_array(day, members, json_array({}))) FROM rollup_days
-             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
-             GROUP BY account, group_id",
-            columns.join(", ")
-        );
-        let mut rows = Rows::default();
-        let found: Vec<(String, String, String)> = sqlx::query_as(&sql)
-            .bind(&from)
-            .bind(&to)
-            .bind(group)
-            .fetch_all(&mut *conn)
-            .await?;
-        for (account, group, days) in found {
-            let corrupt = |reason: String| StoreError::CorruptKeyed {
-                table: "rollup_days",
-                key: group.clone(),
-                reason,
-            };
-            let days: Vec<(String, Option<i64>, Vec<i64>)> =
-                serde_json::from_str(&days).map_err(|e| corrupt(e.to_string()))?;
-            for (day, members, values) in days {
-                let mut counts = Counts::default();
-                for (m, v) in Metric::ALL.iter().zip(values) {
-                    counts[*m] = v;
-                }
-                rows.days.push(DayRow {
-                    key: DayKey {
-                        account: account.clone(),
-                        group: group.clone(),
-                        day: parse_day("rollup_days", &day)?,
-                    },
-                    members,
-                    counts,
-                });
-            }
-        }
-        let before: Vec<(String, String, i64, String)> = sqlx::query_as(
-            "SELECT account, group_id, members, MAX(day) FROM rollup_days
-             WHERE day < ?1 AND members IS NOT NULL AND (?2 IS NULL OR group_id = ?2)
-             GROUP BY account, group_id",
-        )
-        .bind(&from)
-        .bind(group)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.members_before = before
-            .into_iter()
-            .map(|(account, group, members, _)| (GroupRef { account, group }, members))
-            .collect();
-        let speakers: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT account, group_id, COUNT(DISTINCT user_id) FROM rollup_speakers
-             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
-             GROUP BY account, group_id",
-        )
-        .bind(&from)
-        .bind(&to)
-        .bind(group)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.speakers = speakers
-            .into_iter()
-            .map(|(account, group, n)| (GroupRef { account, group }, n))
-            .collect();
-        let breakdowns: Vec<(String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT account, group_id, metric, key, SUM(value) FROM rollup_breakdown
-             WHERE day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
-             GROUP BY account, group_id, metric, key",
-        )
-        .bind(&from)
-        .bind(&to)
-        .bind(group)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.breakdowns = breakdowns
-            .into_iter()
-            .map(|(account, group, metric, key, value)| BreakdownRow {
-                group: GroupRef { account, group },
-                metric,
-                key,
-                value,
-            })
-            .collect();
-        // Stays by join day and how they went; the horizons are reckoned here
-        // (a handful of rows per day, not one per stay).
-        let stays: Vec<(String, Option<String>, Option<String>, i64)> = sqlx::query_as(
-            "SELECT joined_day, left_day, last_spoke_day, COUNT(*) FROM rollup_stays
-             WHERE joined_day BETWEEN ?1 AND ?2 AND (?3 IS NULL OR group_id = ?3)
-             GROUP BY joined_day, left_day, last_spoke_day ORDER BY joined_day",
-        )
-        .bind(&from)
-        .bind(&to)
-        .bind(group)
-        .fetch_all(&mut *conn)
-        .await?;
-        for (joined, left, spoke, n) in stays {
-            let joined = parse_day("rollup_stays", &joined)?;
-            let left = left
-                .as_deref()
-                .map(|d| parse_day("rollup_stays", d))
-                .transpose()?;
-            let spoke = spoke
-                .as_deref()
-                .map(|d| parse_day("rollup_stays", d))
-                .transpose()?;
-            if rows.cohorts.last().is_none_or(|c| c.date != joined) {
-                rows.cohorts.push(CohortRow {
-                    date: joined,
-                    ..CohortRow::default()
-                });
-            }
-            let Some(c) = rows.cohorts.last_mut() else {
-                continue;
-            };
-            c.joined += n;
-            for (i, days) in crate::report::RETENTION_DAYS.iter().enumerate() {
-                let horizon = joined + chrono::Days::new(u64::from(*days));
-                if left.is_none_or(|l| l > horizon) {
-                    c.still_member[i] += n;
-                }
-                if spoke.is_some_and(|s| s >= horizon) {
-                    c.spoke[i] += n;
-                }
-            }
-        }
-        // Names of the members the report lists (admins), as last seen.
-        let named: Vec<Value> = rows
-            .breakdowns
-            .iter()
-            .filter(|b| b.metric == crate::report::rollup::breakdown::ADMIN)
-            .map(|b| json!([b.group.account, b.group.group, b.key]))
-            .collect();
-        if !named.is_empty() {
-            let names: Vec<(String, String, String, String)> = sqlx::query_as(
-                "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             SELECT m.account, m.group_id, m.user_id, m.nickname FROM members m
-                 JOIN rows1 j ON m.account = j.value->>0 AND m.group_id = j.value->>1
-                      AND m.user_id = j.value->>2
-                 WHERE m.nickname IS NOT NULL AND m.nickname != ''",
-            )
-            .bind(Value::Array(named).to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-            rows.user_names = names
-                .into_iter()
-                .map(|(account, group, user, name)| ((GroupRef { account, group }, user), name))
-                .collect();
-        }
-        Ok(rows)
     }
 }
 
@@ -470,7 +309,7 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz, size: i64) -> Result
 /// the roll-up's bulk reads and writes: sqlx hands rows over one at a time
 /// between threads, which for a chunk's hundreds of thousands of rows costs
 /// more than the work. It runs inside the transaction the connection is in.
-async fn direct<T>(
+pub(super) async fn direct<T>(
     conn: &mut SqliteConnection,
     f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
@@ -482,6 +321,38 @@ async fn direct<T>(
     let result = f(&db);
     drop(db);
     result
+}
+
+/// As [`direct`], over two connections at once: `first` on a thread of its own,
+/// `second` on this one (a report reads its day rows beside the rest).
+pub(super) async fn direct_parallel<A: Send, B>(
+    (a, first): (
+        &mut SqliteConnection,
+        impl FnOnce(&rusqlite::Connection) -> Result<A, StoreError> + Send,
+    ),
+    (b, second): (
+        &mut SqliteConnection,
+        impl FnOnce(&rusqlite::Connection) -> Result<B, StoreError>,
+    ),
+) -> Result<(A, B), StoreError> {
+    let mut handle_a = a.lock_handle().await?;
+    let mut handle_b = b.lock_handle().await?;
+    // SAFETY: as in `direct`: both locks are held until both connections are
+    // dropped (the scope joins the thread that owns `db_a` before it returns).
+    let db_a = unsafe { rusqlite::Connection::from_handle(handle_a.as_raw_handle().as_ptr()) }?;
+    let db_b = unsafe { rusqlite::Connection::from_handle(handle_b.as_raw_handle().as_ptr()) }?;
+    let (result_a, result_b) = std::thread::scope(|scope| {
+        let thread = scope.spawn(move || {
+            let result = first(&db_a);
+            drop(db_a);
+            result
+        });
+        let result_b = second(&db_b);
+        (thread.join(), result_b)
+    });
+    drop(db_b);
+    let result_a = result_a.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    Ok((result_a?, result_b?))
 }
 
 /// Reads up to `size` rows of the log after id `after` into `chunk`; returns
@@ -554,7 +425,7 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
         ..
     } = chunk;
     let spoken = spoke.entries();
-    add_speakers(conn, &spoken, &mut counts).await?;
+    let speaker_ids = add_speakers(conn, &spoken, &mut counts).await?;
 
     // Membership first: the head counts go in with the day's counts.
     let replayed = if membership.is_empty() {
@@ -587,6 +458,7 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
                 members.get(k).copied().into(),
             ];
             row.extend(Metric::ALL.iter().map(|m| c[*m].into()));
+            row.push(speaker_ids.get(k).cloned().into());
             upsert_day.execute(rusqlite::params_from_iter(row))?;
         }
         let mut upsert_breakdown = db.prepare(
@@ -616,12 +488,14 @@ async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), St
 
 /// Adds the chunk's messages to its days' counts, and each member who spoke
 /// on a day to that day's speakers unless they were heard already that day
-/// (the speakers table, which also answers distinct speakers over a span).
+/// (the speakers table). Returns the ids of each day's new speakers, one per
+/// line, for the day row's list that answers distinct speakers over a span.
 async fn add_speakers(
     conn: &mut SqliteConnection,
     spoken: &[Spoke<'_>],
     counts: &mut HashMap<DayKey, Counts>,
-) -> Result<(), StoreError> {
+) -> Result<HashMap<DayKey, String>, StoreError> {
+    let mut ids: HashMap<DayKey, String> = HashMap::new();
     direct(conn, |db| {
         let mut insert = db.prepare(
             "INSERT OR IGNORE INTO rollup_speakers (account, group_id, day, user_id)
@@ -630,21 +504,33 @@ async fn add_speakers(
         let same_day =
             |a: &Spoke, b: &Spoke| (a.account, a.group, a.day) == (b.account, b.group, b.day);
         for day in spoken.chunk_by(same_day) {
-            let c = counts.entry(day[0].key()).or_default();
+            let key = day[0].key();
+            let c = counts.entry(key.clone()).or_default();
+            let mut new_ids = String::new();
             for s in day {
                 let new = insert.execute(rusqlite::params![
                     s.account,
                     s.group,
                     day_text(s.day),
                     s.user
-                ])?;
+                ])? == 1;
                 c[Metric::Messages] += s.messages;
-                c[Metric::Speakers] += i64::from(new == 1);
+                if new {
+                    c[Metric::Speakers] += 1;
+                    if !new_ids.is_empty() {
+                        new_ids.push('\n');
+                    }
+                    new_ids.push_str(s.user);
+                }
+            }
+            if !new_ids.is_empty() {
+                ids.insert(key, new_ids);
             }
         }
         Ok(())
     })
-    .await
+    .await?;
+    Ok(ids)
 }
 
 /// Moves each stay's last spoken day forward by the days its member spoke in
@@ -708,11 +594,15 @@ fn upsert_days_sql() -> String {
         .iter()
         .map(|c| format!("{c} = {c} + excluded.{c}"))
         .collect();
+    let ids = columns.len() + 5;
     format!(
-        "INSERT INTO rollup_days (account, group_id, day, members, {})
-         VALUES (?1, ?2, ?3, ?4, {})
+        "INSERT INTO rollup_days (account, group_id, day, members, {}, speaker_ids)
+         VALUES (?1, ?2, ?3, ?4, {}, ?{ids})
          ON CONFLICT (day, account, group_id)
-         DO UPDATE SET members = coalesce(excluded.members, members), {}",
+         DO UPDATE SET members = coalesce(excluded.members, members), {},
+            speaker_ids = CASE WHEN speaker_ids IS NULL THEN excluded.speaker_ids
+                               WHEN excluded.speaker_ids IS NULL THEN speaker_ids
+                               ELSE speaker_ids || char(10) || excluded.speaker_ids END",
         columns.join(", "),
         values.join(", "),
         sums.join(", ")

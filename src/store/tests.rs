@@ -591,3 +591,68 @@ async fn a_rollup_across_a_daylight_saving_change_counts_each_message_on_its_loc
     assert_eq!(figures, vec![(29, 2, 2), (30, 1, 1)]);
     assert_eq!(rows.speakers.values().copied().collect::<Vec<_>>(), vec![2]);
 }
+
+/// A day rolled up in two passes (the daemon rolls up every minute): its
+/// speakers are added once each, and a span's distinct speakers come from the
+/// day rows' lists, whatever form the ids take.
+#[tokio::test]
+async fn distinct_speakers_over_a_span_count_each_member_once_across_passes_and_days() {
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    let start = Utc.with_ymd_and_hms(2026, 5, 4, 2, 0, 0).unwrap();
+    let clock = Arc::new(crate::clock::ManualClock::at(start));
+    let store = Store::open_with_clock(&dir.path().join("t.db"), clock.clone())
+        .await
+        .unwrap();
+    let tz = chrono_tz::Asia::Shanghai;
+    let by_wxid = |message_id: i64, wxid: &str| {
+        let mut event = said(message_id, 0, "丙", 0);
+        if let EventBody::GroupMessage(m) = &mut event.body {
+            m.user = Id::text(wxid);
+        }
+        event
+    };
+    store
+        .record_inbound(&[said(1, 7, "甲", 0), by_wxid(2, "wxid_c")])
+        .await
+        .unwrap();
+    store.roll_up(tz, |_| {}).await.unwrap();
+    // Later the same day: one already heard, one new.
+    store
+        .record_inbound(&[said(3, 7, "甲", 0), said(4, 8, "乙", 0)])
+        .await
+        .unwrap();
+    store.roll_up(tz, |_| {}).await.unwrap();
+    // The next day: the same three again, one by its wxid.
+    clock.advance(chrono::Duration::days(1));
+    store
+        .record_inbound(&[said(5, 8, "乙", 0), by_wxid(6, "wxid_c")])
+        .await
+        .unwrap();
+    store.roll_up(tz, |_| {}).await.unwrap();
+
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 5, d).unwrap();
+    let span = |from, to| crate::report::Span {
+        from: day(from),
+        to: day(to),
+        today: day(5),
+        timezone: tz.name().into(),
+    };
+    let rows = store.report_rows(&span(4, 5), None).await.unwrap();
+    let mut daily: Vec<(u32, i64)> = rows
+        .days
+        .iter()
+        .map(|r| {
+            use chrono::Datelike;
+            (r.key.day.day(), r.counts[crate::report::Metric::Speakers])
+        })
+        .collect();
+    daily.sort();
+    assert_eq!(daily, vec![(4, 3), (5, 2)]);
+    assert_eq!(rows.speakers.values().copied().collect::<Vec<_>>(), vec![3]);
+    let second_day = store.report_rows(&span(5, 5), None).await.unwrap();
+    assert_eq!(
+        second_day.speakers.values().copied().collect::<Vec<_>>(),
+        vec![2]
+    );
+}

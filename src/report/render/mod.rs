@@ -18,8 +18,8 @@ pub fn csv(report: &Report) -> Result<String, RenderError> {
 /// The report's JSON: one document on one line (its shape is in README; `jq`
 /// pretty-prints it). A quarter of 2,000 groups is 180,000 day rows: indenting
 /// them would double the output.
-pub fn json(report: &Report) -> Result<String, RenderError> {
-    Ok(serde_json::to_string(report)?)
+pub fn json(report: &Report, out: impl std::io::Write) -> Result<(), RenderError> {
+    Ok(serde_json::to_writer(out, report)?)
 }
 
 #[derive(Debug, thiserror::Error)]
