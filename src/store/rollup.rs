@@ -12,55 +12,20 @@
 //! daemon's `/stats` and a `qunbot report` beside it) never take the same rows.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 
+use super::rollup_reader::{read_ahead, Marks, ReadChunk, LEDGERS, SOURCES};
 use super::{Store, StoreError};
 use crate::report::rollup::{
-    last_spoke, replay, Chunk, DayKey, EventRow, GroupRef, Known, MemberOp, MemberRef, Spoke, Stay,
-    KINDS_WITH_DETAIL,
+    last_spoke, replay, Chunk, DayKey, GroupRef, Known, MemberOp, MemberRef, Spoke, Stay,
 };
 use crate::report::{Counts, Metric};
-
-/// A ledger beside the event log, read in id (or rowid) order after its mark:
-/// each row as (id, time, account, group, key, amount).
-struct Ledger {
-    source: &'static str,
-    read: &'static str,
-    last: &'static str,
-}
-
-type LedgerRow = (i64, String, String, String, String, i64);
-
-const LEDGERS: [Ledger; 4] = [
-    Ledger {
-        source: "points_ledger",
-        read: "SELECT id, at, account, group_id, reason, amount FROM points_ledger
-               WHERE id > ?1 ORDER BY id LIMIT ?2",
-        last: "SELECT MAX(id) FROM points_ledger",
-    },
-    Ledger {
-        source: "checkins",
-        read: "SELECT rowid, at, account, group_id, day, 1 FROM checkins
-               WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-        last: "SELECT MAX(rowid) FROM checkins",
-    },
-    Ledger {
-        source: "coupon_claims",
-        read: "SELECT rowid, at, account, group_id, pool, 1 FROM coupon_claims
-               WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-        last: "SELECT MAX(rowid) FROM coupon_claims",
-    },
-    Ledger {
-        source: "strikes",
-        read: "SELECT id, at, account, group_id, category, 1 FROM strikes
-               WHERE id > ?1 ORDER BY id LIMIT ?2",
-        last: "SELECT MAX(id) FROM strikes",
-    },
-];
 
 /// Rows of each source taken per transaction: the first chunk's size, and the
 /// bounds the pace below keeps it in.
@@ -154,6 +119,12 @@ impl Store {
 
     /// Brings the roll-up up to the end of the log, with days in `tz` (a roll-up
     /// in another zone is rebuilt). `progress` hears after each chunk.
+    ///
+    /// A reader thread reads and sums the log a chunk ahead
+    /// ([`super::rollup_reader`]) while this task writes each chunk in a
+    /// transaction of its own. A chunk whose starting marks are not the stored
+    /// ones (another roll-up, the daemon's or a second `qunbot report`, took
+    /// those rows first) is dropped, and reading starts again from the marks.
     pub async fn roll_up(
         &self,
         tz: Tz,
@@ -163,33 +134,63 @@ impl Store {
             taken: 0,
             waiting: self.rollup_waiting().await?,
         };
-        let mut size = FIRST_CHUNK;
-        loop {
-            let started = std::time::Instant::now();
-            let mut conn = self.writer().await?;
-            let result = async {
-                // The roll-up is derived from the log and its marks commit with
-                // it, so a chunk lost to a power cut is read again: no fsync per
-                // chunk (WAL keeps the file consistent either way).
-                sqlx::query("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 32768")
-                    .execute(&mut *conn)
-                    .await?;
-                let taken = roll_up_chunk(&mut conn, tz, size).await?;
-                sqlx::query("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000")
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(taken)
+        let path = self.read.connect_options().get_filename().to_path_buf();
+        'pass: loop {
+            let from = self.start_rollup(tz).await?;
+            let size = Arc::new(AtomicI64::new(FIRST_CHUNK));
+            let mut chunks = read_ahead(path.clone(), tz, from, size.clone());
+            while let Some(read) = chunks.recv().await {
+                let read = read?;
+                let rows = read.rows;
+                let started = std::time::Instant::now();
+                let mut conn = self.writer().await?;
+                let result = async {
+                    // The roll-up is derived from the log and its marks commit
+                    // with it, so a chunk lost to a power cut is read again: no
+                    // fsync per chunk (WAL keeps the file consistent either way).
+                    sqlx::query("PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 32768")
+                        .execute(&mut *conn)
+                        .await?;
+                    let written = write_read_chunk(&mut conn, tz, read).await?;
+                    sqlx::query("PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 1000")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(written)
+                }
+                .await;
+                if !Store::settle(conn, result)? {
+                    continue 'pass;
+                }
+                let next = next_chunk(size.load(Ordering::Relaxed), started.elapsed());
+                size.store(next, Ordering::Relaxed);
+                done.taken += rows;
+                done.waiting = done.waiting.max(done.taken);
+                progress(done);
             }
-            .await;
-            let taken = Store::settle(conn, result)?;
-            if taken == 0 {
-                return Ok(done);
-            }
-            size = next_chunk(size, started.elapsed());
-            done.taken += taken;
-            done.waiting = done.waiting.max(done.taken);
-            progress(done);
+            return Ok(done);
         }
+    }
+
+    /// Checks the roll-up's time zone (emptying a roll-up in another zone) and
+    /// returns its marks.
+    async fn start_rollup(&self, tz: Tz) -> Result<Marks, StoreError> {
+        let mut conn = self.writer().await?;
+        let result = async {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            if stored_zone(&mut conn).await?.as_deref() != Some(tz.name()) {
+                // Days in another zone are other days: start again.
+                clear(&mut conn).await?;
+                sqlx::query("INSERT INTO rollup_state (key, value) VALUES ('timezone', ?)")
+                    .bind(tz.name())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let marks = marks(&mut conn).await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(marks)
+        }
+        .await;
+        Store::settle(conn, result)
     }
 
     /// Empties the roll-up and reads the whole log again.
@@ -199,98 +200,64 @@ impl Store {
         progress: impl FnMut(RollupProgress),
     ) -> Result<RollupProgress, StoreError> {
         let mut conn = self.writer().await?;
-        let result = clear(&mut conn).await;
+        let result = async {
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            clear(&mut conn).await?;
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(())
+        }
+        .await;
         Store::settle(conn, result)?;
         self.roll_up(tz, progress).await
     }
 }
 
-async fn marks(conn: &mut SqliteConnection) -> Result<HashMap<String, i64>, StoreError> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT key, value FROM rollup_state")
+/// How far the roll-up has read each source (0: not at all).
+async fn marks(conn: &mut SqliteConnection) -> Result<Marks, StoreError> {
+    let rows: HashMap<String, String> = sqlx::query_as("SELECT key, value FROM rollup_state")
         .fetch_all(&mut *conn)
-        .await?;
-    Ok(rows
+        .await?
         .into_iter()
-        .filter_map(|(k, v)| v.parse().ok().map(|n| (k, n)))
+        .collect();
+    Ok(SOURCES
+        .iter()
+        .map(|s| (*s, rows.get(*s).and_then(|v| v.parse().ok()).unwrap_or(0)))
         .collect())
 }
 
+async fn stored_zone(conn: &mut SqliteConnection) -> Result<Option<String>, StoreError> {
+    let zone: Option<(String,)> =
+        sqlx::query_as("SELECT value FROM rollup_state WHERE key = 'timezone'")
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(zone.map(|(z,)| z))
+}
+
+/// Empties every roll-up table, in the transaction the connection is in.
 async fn clear(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
     for table in ROLLUP_TABLES {
         // The table names are the fixed list above.
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *conn)
             .await?;
     }
-    sqlx::query("COMMIT").execute(&mut *conn).await?;
     Ok(())
 }
 
-/// Takes the next chunk of every source; returns how many rows it took.
-async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz, size: i64) -> Result<u64, StoreError> {
+/// Writes a chunk the reader summed, with its marks, in one transaction;
+/// `false` (nothing written) when the stored marks or zone are no longer the
+/// ones it was read from.
+async fn write_read_chunk(
+    conn: &mut SqliteConnection,
+    tz: Tz,
+    read: ReadChunk,
+) -> Result<bool, StoreError> {
     sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let zone: Option<(String,)> =
-        sqlx::query_as("SELECT value FROM rollup_state WHERE key = 'timezone'")
-            .fetch_optional(&mut *conn)
-            .await?;
-    if zone.as_ref().map(|(z,)| z.as_str()) != Some(tz.name()) {
-        // Days in another zone are other days: start again.
-        sqlx::query("COMMIT").execute(&mut *conn).await?;
-        clear(conn).await?;
-        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-        sqlx::query("INSERT INTO rollup_state (key, value) VALUES ('timezone', ?)")
-            .bind(tz.name())
-            .execute(&mut *conn)
-            .await?;
-    }
-    let marks = marks(conn).await?;
-    let mark = |s: &str| marks.get(s).copied().unwrap_or(0);
-    let mut chunk = Chunk::new(tz);
-    let mut taken = 0u64;
-    let mut new_marks = Vec::new();
-
-    // Every row of the chunk, members' messages (most of the log) counted
-    // without a copy of the row.
-    let after = mark("events");
-    if let Some((last, rows)) = direct(conn, |db| read_events(db, after, size, &mut chunk)).await? {
-        new_marks.push(("events", last));
-        taken += rows;
-    }
-
-    for ledger in LEDGERS {
-        let rows: Vec<LedgerRow> = sqlx::query_as(ledger.read)
-            .bind(mark(ledger.source))
-            .bind(size)
-            .fetch_all(&mut *conn)
-            .await?;
-        if let Some(last) = rows.last() {
-            new_marks.push((ledger.source, last.0));
-        }
-        taken += rows.len() as u64;
-        for (id, at, account, group, key, amount) in rows {
-            let day = match ledger.source {
-                // A check-in's day is the member's calendar day, as stored.
-                "checkins" => parse_day("checkins", &key)?,
-                table => chunk.day_of(super::rows::parse_time(table, id, &at)?),
-            };
-            let day = DayKey {
-                account,
-                group,
-                day,
-            };
-            match ledger.source {
-                "points_ledger" => chunk.add_points(day, amount, &key),
-                "checkins" => chunk.add_checkin(day),
-                "coupon_claims" => chunk.add_coupon(day, &key),
-                _ => chunk.add_strike(day),
-            }
-        }
-    }
-
-    if taken > 0 {
-        write_chunk(conn, chunk).await?;
-        for (source, last) in new_marks {
+    let current =
+        stored_zone(conn).await?.as_deref() == Some(tz.name()) && marks(conn).await? == read.from;
+    if current {
+        write_chunk(conn, read.chunk).await?;
+        for (source, last) in &read.to {
             sqlx::query(
                 "INSERT INTO rollup_state (key, value) VALUES (?1, ?2)
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -302,7 +269,7 @@ async fn roll_up_chunk(conn: &mut SqliteConnection, tz: Tz, size: i64) -> Result
         }
     }
     sqlx::query("COMMIT").execute(&mut *conn).await?;
-    Ok(taken)
+    Ok(current)
 }
 
 /// Runs `f` over this connection's own SQLite handle through rusqlite, for
@@ -353,59 +320,6 @@ pub(super) async fn direct_parallel<A: Send, B>(
     drop(db_b);
     let result_a = result_a.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     Ok((result_a?, result_b?))
-}
-
-/// Reads up to `size` rows of the log after id `after` into `chunk`; returns
-/// the last id read and how many rows, or `None` when none wait.
-fn read_events(
-    db: &rusqlite::Connection,
-    after: i64,
-    size: i64,
-    chunk: &mut Chunk,
-) -> Result<Option<(i64, u64)>, StoreError> {
-    let mut statement = db.prepare(
-        "SELECT id, at, direction, kind, account, group_id, user_id,
-                CASE WHEN kind != 'message.group' AND kind IN (SELECT value FROM json_each(?3))
-                     THEN detail END
-         FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-    )?;
-    let kinds = json!(KINDS_WITH_DETAIL).to_string();
-    let mut rows = statement.query(rusqlite::params![after, size, kinds])?;
-    let mut read = None;
-    let mut count = 0;
-    while let Some(row) = rows.next()? {
-        let id: i64 = row.get(0)?;
-        let text = |i: usize| -> Result<Option<&str>, StoreError> {
-            row.get_ref(i)?
-                .as_str_or_null()
-                .map_err(|e| StoreError::Corrupt {
-                    table: "events",
-                    id,
-                    reason: e.to_string(),
-                })
-        };
-        let at = super::rows::parse_time("events", id, text(1)?.unwrap_or_default())?;
-        let (direction, kind) = (text(2)?.unwrap_or_default(), text(3)?.unwrap_or_default());
-        let (account, group, user) = (text(4)?, text(5)?, text(6)?);
-        match (direction, kind, account, group, user) {
-            ("in", "message.group", Some(account), Some(group), Some(user)) => {
-                chunk.add_message(at, account, group, user)
-            }
-            _ => chunk.add_event(&EventRow {
-                at,
-                direction: direction.to_string(),
-                kind: kind.to_string(),
-                account: account.map(str::to_string),
-                group: group.map(str::to_string),
-                user: user.map(str::to_string),
-                // A detail that does not parse adds what the columns say.
-                detail: text(7)?.and_then(|d| serde_json::from_str(d).ok()),
-            }),
-        }
-        read = Some(id);
-        count += 1;
-    }
-    Ok(read.map(|id| (id, count)))
 }
 
 fn member_json(m: &MemberRef) -> Value {
@@ -806,4 +720,53 @@ async fn insert_presence(conn: &mut SqliteConnection, rows: Vec<Value>) -> Resul
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::engine::storage::EventLog as _;
+    use crate::report::Span;
+    use crate::store::tests::said;
+
+    /// The daemon rolls up every minute and `qunbot report` may run beside it:
+    /// a chunk read ahead before the other took its rows must not count them again.
+    #[tokio::test]
+    async fn a_chunk_read_before_another_rollup_took_its_rows_is_dropped_not_counted_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let start = chrono::Utc.with_ymd_and_hms(2026, 5, 4, 2, 0, 0).unwrap();
+        let clock = Arc::new(crate::clock::ManualClock::at(start));
+        let store = Store::open_with_clock(&path, clock).await.unwrap();
+        store
+            .record_inbound(&[said(1, 7, "甲", 0), said(2, 8, "乙", 0)])
+            .await
+            .unwrap();
+        let tz = chrono_tz::Asia::Shanghai;
+        let from = store.start_rollup(tz).await.unwrap();
+        let mut chunks = read_ahead(path, tz, from, Arc::new(AtomicI64::new(FIRST_CHUNK)));
+        let stale = chunks.recv().await.unwrap().unwrap();
+        assert_eq!(stale.rows, 2);
+
+        store.roll_up(tz, |_| {}).await.unwrap();
+        let mut conn = store.writer().await.unwrap();
+        let written = write_read_chunk(&mut conn, tz, stale).await.unwrap();
+        drop(conn);
+        assert!(!written, "a stale chunk is not written");
+
+        let day = NaiveDate::from_ymd_opt(2026, 5, 4).unwrap();
+        let span = Span {
+            from: day,
+            to: day,
+            today: day,
+            timezone: tz.name().into(),
+        };
+        let rows = store.report_rows(&span, None).await.unwrap();
+        let messages: i64 = rows.days.iter().map(|r| r.counts[Metric::Messages]).sum();
+        assert_eq!(messages, 2);
+        // And a roll-up now finds nothing left to take.
+        assert_eq!(store.roll_up(tz, |_| {}).await.unwrap().taken, 0);
+    }
 }

@@ -9,7 +9,7 @@ async fn temp_store() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn said(message_id: i64, user: i64, nickname: &str, time: i64) -> Event {
+pub(super) fn said(message_id: i64, user: i64, nickname: &str, time: i64) -> Event {
     Event {
         account: Id::number(1),
         time,
