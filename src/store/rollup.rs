@@ -2,22 +2,23 @@
 //! last row taken, let [`crate::report::rollup`] say what each row adds, and write
 //! the sums, a chunk per transaction.
 //!
-//! A chunk's bulk (its rows of the log, the speakers, the day rows and
-//! breakdowns) goes through rusqlite on the connection's own handle
-//! ([`direct`]): sqlx hands rows to and from its worker thread one at a time,
-//! which for millions of rows costs more than the work. The smaller statements
-//! take their rows as one JSON array (`json_each`), one round trip each.
+//! A reader thread ([`super::rollup_reader`]) reads and sums the next chunk
+//! while this side writes the one before. The writes (speakers, day rows,
+//! breakdowns, membership, stays) go through rusqlite on the writer
+//! connection's own handle ([`direct`]), each table's rows in its key order
+//! through one prepared statement: sqlx hands rows to and from its worker
+//! thread one at a time, which for millions of rows costs more than the work.
 //!
-//! A chunk reads and writes inside one `BEGIN IMMEDIATE`, so two roll-ups (the
-//! daemon's `/stats` and a `qunbot report` beside it) never take the same rows.
+//! A chunk is written inside one `BEGIN IMMEDIATE` that first checks the stored
+//! marks are the ones it was read from, so two roll-ups (the daemon's and a
+//! `qunbot report` beside it) never count the same rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use serde_json::{json, Value};
 use sqlx::SqliteConnection;
 
 use super::rollup_reader::{read_ahead, Marks, ReadChunk, LEDGERS, SOURCES};
@@ -322,14 +323,6 @@ pub(super) async fn direct_parallel<A: Send, B>(
     Ok((result_a?, result_b?))
 }
 
-fn member_json(m: &MemberRef) -> Value {
-    json!([m.account, m.group, m.user])
-}
-
-fn group_json(g: &GroupRef) -> Value {
-    json!([g.account, g.group])
-}
-
 async fn write_chunk(conn: &mut SqliteConnection, chunk: Chunk) -> Result<(), StoreError> {
     let Chunk {
         mut counts,
@@ -525,201 +518,159 @@ fn upsert_days_sql() -> String {
 
 /// What the membership replay needs from the roll-up.
 async fn known(conn: &mut SqliteConnection, ops: &[MemberOp]) -> Result<Known, StoreError> {
-    let mut named: HashSet<&MemberRef> = HashSet::new();
-    let mut groups: HashSet<GroupRef> = HashSet::new();
-    let mut listed: HashSet<&GroupRef> = HashSet::new();
+    let mut named: BTreeSet<&MemberRef> = BTreeSet::new();
+    let mut groups: BTreeSet<&GroupRef> = BTreeSet::new();
+    let mut listed: BTreeSet<&GroupRef> = BTreeSet::new();
+    let mut named_groups: Vec<GroupRef> = Vec::new();
     for op in ops {
         match op {
             MemberOp::Joined { member, .. } | MemberOp::Left { member, .. } => {
                 named.insert(member);
-                groups.insert(GroupRef {
-                    account: member.account.clone(),
-                    group: member.group.clone(),
-                });
             }
             MemberOp::Listed { group, .. } => {
                 listed.insert(group);
-                groups.insert(group.clone());
+                groups.insert(group);
             }
         }
     }
-    let named_json = Value::Array(named.iter().map(|m| member_json(m)).collect()).to_string();
-    let listed_json = Value::Array(listed.iter().map(|g| group_json(g)).collect()).to_string();
-    let groups_json = Value::Array(groups.iter().map(group_json).collect()).to_string();
-    let mut known = Known::default();
     for m in &named {
-        known.set_present(m, false);
+        if named_groups
+            .last()
+            .is_none_or(|g| (&g.account, &g.group) != (&m.account, &m.group))
+        {
+            named_groups.push(GroupRef {
+                account: m.account.clone(),
+                group: m.group.clone(),
+            });
+        }
     }
-    let present: Vec<(String, String, String)> = sqlx::query_as(
-        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             SELECT p.account, p.group_id, p.user_id FROM rollup_presence p
-         JOIN rows1 j ON p.account = j.value->>0 AND p.group_id = j.value->>1
-              AND p.user_id = j.value->>2",
-    )
-    .bind(&named_json)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (account, group, user) in present {
-        known.set_present(
-            &MemberRef {
-                account,
-                group,
-                user,
-            },
-            true,
-        );
-    }
-    let counts: Vec<(String, String, i64)> = sqlx::query_as(
-        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             SELECT g.account, g.group_id, g.members FROM rollup_groups g
-         JOIN rows1 j ON g.account = j.value->>0 AND g.group_id = j.value->>1",
-    )
-    .bind(&groups_json)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (account, group, n) in counts {
-        known.members.insert(GroupRef { account, group }, n);
-    }
-    let open: Vec<(String, String, String, String)> = sqlx::query_as(
-        "WITH rows2 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?2)), rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
-         JOIN rows1 j ON s.account = j.value->>0 AND s.group_id = j.value->>1
-              AND s.user_id = j.value->>2
-         WHERE s.left_day IS NULL
-         UNION
-         SELECT s.account, s.group_id, s.user_id, s.joined_day FROM rollup_stays s
-         JOIN rows2 j ON s.account = j.value->>0 AND s.group_id = j.value->>1
-         WHERE s.left_day IS NULL",
-    )
-    .bind(&named_json)
-    .bind(&listed_json)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (account, group, user, joined) in open {
-        let joined = parse_day("rollup_stays", &joined)?;
-        let m = MemberRef {
-            account,
-            group,
-            user,
-        };
-        known.set_open_stay(&m, joined);
-    }
-    Ok(known)
+    groups.extend(named_groups.iter());
+    // In the tables' key order, one prepared statement per question.
+    direct(conn, |db| {
+        let mut known = Known::default();
+        let mut is_present = db.prepare(
+            "SELECT 1 FROM rollup_presence WHERE account = ?1 AND group_id = ?2 AND user_id = ?3",
+        )?;
+        let mut open_stay_of = db.prepare(
+            "SELECT joined_day FROM rollup_stays
+             WHERE account = ?1 AND group_id = ?2 AND user_id = ?3 AND left_day IS NULL",
+        )?;
+        let mut open_stays_in = db.prepare(
+            "SELECT user_id, joined_day FROM rollup_stays
+             WHERE account = ?1 AND group_id = ?2 AND left_day IS NULL",
+        )?;
+        let mut members_of =
+            db.prepare("SELECT members FROM rollup_groups WHERE account = ?1 AND group_id = ?2")?;
+        for m in &named {
+            let key = rusqlite::params![m.account, m.group, m.user];
+            known.set_present(m, is_present.exists(key)?);
+            let mut stays = open_stay_of.query(key)?;
+            while let Some(row) = stays.next()? {
+                let joined: String = row.get(0)?;
+                known.set_open_stay(m, parse_day("rollup_stays", &joined)?);
+            }
+        }
+        for g in &listed {
+            let mut stays = open_stays_in.query(rusqlite::params![g.account, g.group])?;
+            while let Some(row) = stays.next()? {
+                let (user, joined): (String, String) = (row.get(0)?, row.get(1)?);
+                let m = MemberRef {
+                    account: g.account.clone(),
+                    group: g.group.clone(),
+                    user,
+                };
+                known.set_open_stay(&m, parse_day("rollup_stays", &joined)?);
+            }
+        }
+        for g in &groups {
+            let mut found = members_of.query(rusqlite::params![g.account, g.group])?;
+            if let Some(row) = found.next()? {
+                known.members.insert((*g).clone(), row.get(0)?);
+            }
+        }
+        Ok(known)
+    })
+    .await
 }
 
+/// Writes the replayed membership: presence, head counts and stays, each
+/// table's rows in its key order through one prepared statement.
 async fn write_membership(
     conn: &mut SqliteConnection,
     r: &crate::report::rollup::Replayed,
 ) -> Result<(), StoreError> {
-    if !r.relisted.is_empty() {
-        let groups: Vec<Value> = r.relisted.keys().map(group_json).collect();
-        sqlx::query(
-            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             DELETE FROM rollup_presence WHERE (account, group_id) IN
-                 (SELECT j.value->>0, j.value->>1 FROM rows1 j)",
-        )
-        .bind(Value::Array(groups).to_string())
-        .execute(&mut *conn)
-        .await?;
-        let rows: Vec<Value> = r
-            .relisted
-            .iter()
-            .flat_map(|(g, users)| users.iter().map(move |u| json!([g.account, g.group, u])))
-            .collect();
-        insert_presence(conn, rows).await?;
+    let mut now_in: Vec<(&GroupRef, &str)> = Vec::new();
+    let mut now_out: Vec<(&GroupRef, &str)> = Vec::new();
+    for (g, users) in &r.present {
+        for (u, present) in users {
+            if *present {
+                now_in.push((g, u));
+            } else {
+                now_out.push((g, u));
+            }
+        }
     }
-    let changed = r.present.iter().flat_map(|(g, users)| {
-        users
-            .iter()
-            .map(move |(u, p)| (json!([g.account, g.group, u]), *p))
-    });
-    let (now_in, now_out): (Vec<_>, Vec<_>) = changed.partition(|(_, p)| *p);
-    insert_presence(conn, now_in.into_iter().map(|(m, _)| m).collect()).await?;
-    if !now_out.is_empty() {
-        let rows: Vec<Value> = now_out.into_iter().map(|(m, _)| m).collect();
-        sqlx::query(
-            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             DELETE FROM rollup_presence WHERE (account, group_id, user_id) IN
-                 (SELECT j.value->>0, j.value->>1, j.value->>2 FROM rows1 j)",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *conn)
-        .await?;
+    for (g, users) in &r.relisted {
+        now_in.extend(users.iter().map(|u| (g, u.as_str())));
     }
-    if !r.members.is_empty() {
-        let rows: Vec<Value> = r
-            .members
-            .iter()
-            .map(|(g, n)| json!([g.account, g.group, n]))
-            .collect();
-        sqlx::query(
-            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             INSERT INTO rollup_groups (account, group_id, members)
-             SELECT j.value->>0, j.value->>1, j.value->>2 FROM rows1 j WHERE true
+    now_in.sort_unstable();
+    now_out.sort_unstable();
+    let mut members: Vec<(&GroupRef, &i64)> = r.members.iter().collect();
+    members.sort_unstable();
+    let mut opened: Vec<&(MemberRef, NaiveDate)> = r.stays_opened.iter().collect();
+    opened.sort_unstable();
+    let mut closed: Vec<&(MemberRef, NaiveDate, NaiveDate)> = r.stays_closed.iter().collect();
+    closed.sort_unstable();
+    direct(conn, |db| {
+        // A relisted group's presence is its list at the end of the chunk.
+        let mut forget_group =
+            db.prepare("DELETE FROM rollup_presence WHERE account = ?1 AND group_id = ?2")?;
+        for g in r.relisted.keys() {
+            forget_group.execute(rusqlite::params![g.account, g.group])?;
+        }
+        let mut add = db.prepare(
+            "INSERT OR IGNORE INTO rollup_presence (account, group_id, user_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (g, u) in now_in {
+            add.execute(rusqlite::params![g.account, g.group, u])?;
+        }
+        let mut remove = db.prepare(
+            "DELETE FROM rollup_presence WHERE account = ?1 AND group_id = ?2 AND user_id = ?3",
+        )?;
+        for (g, u) in now_out {
+            remove.execute(rusqlite::params![g.account, g.group, u])?;
+        }
+        let mut set_members = db.prepare(
+            "INSERT INTO rollup_groups (account, group_id, members) VALUES (?1, ?2, ?3)
              ON CONFLICT (account, group_id) DO UPDATE SET members = excluded.members",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !r.stays_opened.is_empty() {
-        let rows: Vec<Value> = r
-            .stays_opened
-            .iter()
-            .map(|(m, d)| json!([m.account, m.group, m.user, day_text(*d)]))
-            .collect();
+        )?;
+        for (g, n) in members {
+            set_members.execute(rusqlite::params![g.account, g.group, n])?;
+        }
         // A rejoin on the day of the leave continues that stay.
-        sqlx::query(
-            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             INSERT INTO rollup_stays (account, group_id, user_id, joined_day)
-             SELECT j.value->>0, j.value->>1, j.value->>2, j.value->>3 FROM rows1 j WHERE true
+        let mut open = db.prepare(
+            "INSERT INTO rollup_stays (account, group_id, user_id, joined_day) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (account, group_id, user_id, joined_day) DO UPDATE SET left_day = NULL",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if !r.stays_closed.is_empty() {
-        let rows: Vec<Value> = r
-            .stays_closed
-            .iter()
-            .map(|(m, joined, left)| {
-                json!([
-                    m.account,
-                    m.group,
-                    m.user,
-                    day_text(*joined),
-                    day_text(*left)
-                ])
-            })
-            .collect();
-        sqlx::query(
-            "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             UPDATE rollup_stays SET left_day = j.value->>4
-             FROM rows1 j
-             WHERE rollup_stays.account = j.value->>0 AND rollup_stays.group_id = j.value->>1
-               AND rollup_stays.user_id = j.value->>2 AND rollup_stays.joined_day = j.value->>3",
-        )
-        .bind(Value::Array(rows).to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-async fn insert_presence(conn: &mut SqliteConnection, rows: Vec<Value>) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "WITH rows1 AS MATERIALIZED (SELECT jsonb(value) AS value FROM json_each(?1))
-             INSERT OR IGNORE INTO rollup_presence (account, group_id, user_id)
-         SELECT j.value->>0, j.value->>1, j.value->>2 FROM rows1 j",
-    )
-    .bind(Value::Array(rows).to_string())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+        )?;
+        for (m, joined) in opened {
+            open.execute(rusqlite::params![m.account, m.group, m.user, day_text(*joined)])?;
+        }
+        let mut close = db.prepare(
+            "UPDATE rollup_stays SET left_day = ?5
+             WHERE account = ?1 AND group_id = ?2 AND user_id = ?3 AND joined_day = ?4",
+        )?;
+        for (m, joined, left) in closed {
+            close.execute(rusqlite::params![
+                m.account,
+                m.group,
+                m.user,
+                day_text(*joined),
+                day_text(*left)
+            ])?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 #[cfg(test)]
