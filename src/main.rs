@@ -518,17 +518,18 @@ async fn simulate(
 }
 
 fn scan(words: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    // Only the filter's part of the config: scanning needs no gateway secrets.
     let loaded = match (&words, config) {
         (Some(_), None) => None,
         (_, path) => {
             let path = path.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
-            match Config::load(&path, &Env::from_process()) {
-                Ok(c) => Some(c),
+            match Config::load_filter(&path) {
+                Ok(filter) => filter,
                 Err(e) => return Ok(report_invalid(&e)),
             }
         }
     };
-    let rules = loaded.as_ref().and_then(|c| c.filter.as_ref());
+    let rules = loaded.as_ref();
     let filter = match (words, rules) {
         (Some(path), _) => {
             let normalization = rules.map(|r| r.filter.normalization()).unwrap_or_default();

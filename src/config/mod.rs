@@ -207,6 +207,37 @@ impl Config {
         Config::parse(path, &text, env)
     }
 
+    /// Reads only the `[filter]` section of the file at `path` (and the word
+    /// list it names): what `qunbot scan` needs. Nothing else is checked and no
+    /// environment variable is read, so a shell without the daemon's secrets
+    /// can try the filter. `None` when the file has no `[filter]`.
+    pub fn load_filter(path: &Path) -> Result<Option<FilterConfig>, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let file = path.display().to_string();
+        let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+            ConfigError::Invalid(vec![Problem::at_span(&file, &text, e.span(), e.message())])
+        })?;
+        let Some(raw_filter) = &raw.filter else {
+            return Ok(None);
+        };
+        let env = Env::default();
+        let mut check = Checker {
+            file: &file,
+            text: &text,
+            env: &env,
+            problems: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        match check.filter(base, raw_filter) {
+            Some(filter) if check.problems.is_empty() => Ok(Some(filter)),
+            _ => Err(ConfigError::Invalid(check.problems)),
+        }
+    }
+
     /// Validates `text` as if read from `path`.
     pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
         let file = path.display().to_string();

@@ -9,8 +9,8 @@ fn qunbot_scan(args: &[&str], input: &[u8]) -> Vec<serde_json::Value> {
         .arg("scan")
         .args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("QUNBOT_ACCESS_TOKEN", "t")
-        .env("QUNBOT_SECRET", "s")
+        // Scanning reads only the filter: no gateway secret, no variable at all.
+        .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -28,6 +28,13 @@ fn qunbot_scan(args: &[&str], input: &[u8]) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+#[test]
+fn in_a_fresh_checkout_scan_works_without_any_environment_variable() {
+    let lines = qunbot_scan(&[], "加群\n".as_bytes());
+    assert_eq!(lines[0]["hits"][0]["word"], "加群", "{}", lines[0]);
+    assert_eq!(lines[0]["action"], "recall+warn");
 }
 
 #[test]
