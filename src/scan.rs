@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(lines[0], json!({"line": 1, "hits": [], "action": "none"}));
         assert_eq!(
             lines[1]["hits"][0],
-            json!({"word": "加群", "category": "ad", "start": 0, "end": 3})
+            json!({"word": "加群", "category": "ad", "start": 0, "end": 3, "via": "normalized"})
         );
         assert_eq!(lines[1]["action"], "flag");
         assert!(lines[2]["error"]

@@ -459,7 +459,7 @@ fn run(
                 } else {
                     let found: Vec<String> = hits
                         .iter()
-                        .map(|h| format!("{}（{}）", h.word, h.category))
+                        .map(|h| format!("{}（{}，{}）", h.word, h.category, h.via.label()))
                         .collect();
                     answer(m, format!("命中：{}", found.join("、")))
                 }

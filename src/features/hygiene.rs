@@ -14,7 +14,7 @@ use crate::domain::{
 };
 use crate::engine::{Effect, WakeError};
 use crate::filter::rules::LINK;
-use crate::filter::Hit;
+use crate::filter::{Hit, Via};
 
 /// The rule name of a QR code read in an image (category `link`).
 pub const QR_CODE: &str = "qr_code";
@@ -228,6 +228,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
                 category: LINK,
                 start: 0,
                 end: 0,
+                via: Via::Rule,
             })
             .collect();
         return act(event, m, filter, hits, Decision::default(), ctx);
@@ -245,6 +246,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         category: LINK,
         start: r.start,
         end: r.end,
+        via: Via::Rule,
     }));
     for segment in m.message.segments() {
         if let Segment::Other { kind, .. } = segment {
@@ -254,6 +256,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
                     category: LINK,
                     start: 0,
                     end: 0,
+                    via: Via::Rule,
                 });
             }
         }
@@ -285,6 +288,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
                 category: FLOOD,
                 start: 0,
                 end: text.chars().count(),
+                via: Via::Rule,
             });
         }
         spoke = Some(Change::Spoke {
@@ -562,7 +566,7 @@ fn act(
 }
 
 pub fn hit_json(h: &Hit) -> serde_json::Value {
-    json!({"word": h.word, "category": h.category, "start": h.start, "end": h.end})
+    json!({"word": h.word, "category": h.category, "start": h.start, "end": h.end, "via": h.via.as_str()})
 }
 
 #[cfg(test)]

@@ -32,8 +32,8 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
-pub use normalize::Normalization;
-use normalize::{is_cjk, View};
+use normalize::{is_cjk, numeral_digits, View};
+pub use normalize::{Normalization, Via};
 pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
 /// One dictionary word found in a text. It borrows the word and category from
@@ -46,6 +46,8 @@ pub struct Hit<'a> {
     /// Character offsets into the original text, end exclusive.
     pub start: usize,
     pub end: usize,
+    /// The fold that found it.
+    pub via: Via,
 }
 
 /// "None" in the packed tables below.
@@ -150,6 +152,10 @@ struct Scratch {
     runs: Runs,
     found: Vec<Span>,
     allowed: Vec<Span>,
+    /// The same for the numerals view (see [`Filter::numerals`]).
+    numeral_view: View,
+    numeral_runs: Runs,
+    numeral_found: Vec<Span>,
 }
 
 thread_local! {
@@ -471,6 +477,10 @@ pub struct Filter {
     normalization: Normalization,
     deny: Matcher,
     allow: Matcher,
+    /// The deny words listed with digits, matched a second time in a view
+    /// where Chinese numerals are digits (`加q一二三四五` hits `加q12345`), only
+    /// when the text has a numeral: no other word ever sees 一 as 1.
+    numerals: Matcher,
 }
 
 impl std::fmt::Debug for Filter {
@@ -481,10 +491,20 @@ impl std::fmt::Debug for Filter {
 
 impl Filter {
     pub fn new(list: &WordList, normalization: Normalization) -> Filter {
+        let with_digits: Vec<Entry> = if normalization == Normalization::OFF {
+            Vec::new()
+        } else {
+            list.deny
+                .iter()
+                .filter(|e| e.normalized.chars().any(|c| c.is_ascii_digit()))
+                .cloned()
+                .collect()
+        };
         Filter {
             normalization,
             deny: Matcher::build(&list.deny, normalization, MatchKind::LeftmostLongest),
             allow: Matcher::build(&list.allow, normalization, MatchKind::Standard),
+            numerals: Matcher::build(&with_digits, normalization, MatchKind::LeftmostLongest),
         }
     }
 
@@ -508,7 +528,7 @@ impl Filter {
 
     /// Heap bytes held by the compiled automata and word tables.
     pub fn memory_usage(&self) -> usize {
-        self.deny.memory_usage() + self.allow.memory_usage()
+        self.deny.memory_usage() + self.allow.memory_usage() + self.numerals.memory_usage()
     }
 
     /// Every deny hit in `text`, leftmost-longest, in text order.
@@ -520,77 +540,136 @@ impl Filter {
                 runs,
                 found,
                 allowed,
+                numeral_view,
+                numeral_runs,
+                numeral_found,
             } = &mut *scratch;
             if self.normalization == Normalization::OFF {
-                // Nothing to fold: search the text as it is, offsets in bytes.
-                let token_start = |p: usize| {
-                    !text[..p]
-                        .chars()
-                        .next_back()
-                        .is_some_and(|c| c.is_ascii_alphanumeric())
-                };
-                self.deny.leftmost(
-                    text,
-                    found,
-                    |p, s, e| self.deny.check_raw(text, p, s, e),
-                    token_start,
-                );
-                if found.is_empty() {
-                    return Vec::new();
-                }
-                self.allow
-                    .all(text, allowed, |p, s, e| self.allow.check_raw(text, p, s, e));
-                // Spans come in text order: count characters from the previous one.
-                let mut counted = (0, 0);
-                let mut to_char = |byte: usize| {
-                    let (from_byte, from_char) = counted;
-                    let chars = from_char + text[from_byte..byte].chars().count();
-                    counted = (byte, chars);
-                    chars
-                };
-                return self.hits(found, allowed, |s| (to_char(s.start), to_char(s.end)));
+                return self.scan_raw(text, found, allowed);
             }
             view.build(text, self.normalization);
-            runs.build(view.chars.iter().copied(), self.normalization.repeats);
-            let (view, runs) = (&*view, &*runs);
-            // A token may start at a run's first character, or inside a run whose
-            // repeats a skipped separator splits ("aba ab" collapses "a a" into one run).
-            let token_start = |p: usize| {
-                let run = runs.run_of_byte[p] as usize;
-                let (at, len) = (runs.start[run] as usize, runs.len[run] as usize);
-                at == 0
-                    || !view.chars[at - 1].is_ascii_alphanumeric()
-                    || view.gap_before[at..at + len].iter().any(|gap| *gap)
-            };
-            self.deny.leftmost(
-                &runs.text,
-                found,
-                |p, s, _| self.deny.check_runs(view, runs, p, s),
-                token_start,
-            );
-            if found.is_empty() {
-                return Vec::new();
+            let mut hits = self.scan_view(&self.deny, view, runs, found, allowed);
+            if !self.numerals.words.is_empty()
+                && view.chars.iter().any(|c| numeral_digits(*c).is_some())
+            {
+                numeral_view.build_numerals(text, self.normalization);
+                let more = self.scan_view(
+                    &self.numerals,
+                    numeral_view,
+                    numeral_runs,
+                    numeral_found,
+                    allowed,
+                );
+                // A hit of the plain view stands; a numerals hit is added where
+                // none overlaps it, and only when two numerals or more spell its
+                // digits: a number written out, never a lone 十 or 一 of prose.
+                let before = hits.len();
+                for hit in more {
+                    let numerals = text
+                        .chars()
+                        .skip(hit.start)
+                        .take(hit.end - hit.start)
+                        .filter(|c| numeral_digits(normalize::simplify(*c)).is_some())
+                        .count();
+                    if numerals >= 2
+                        && !hits[..before]
+                            .iter()
+                            .any(|h| h.start < hit.end && hit.start < h.end)
+                    {
+                        hits.push(hit);
+                    }
+                }
+                if hits.len() > before {
+                    hits.sort_by_key(|h| (h.start, h.end));
+                }
             }
-            self.allow.all(&runs.text, allowed, |p, s, _| {
-                self.allow.check_runs(view, runs, p, s)
-            });
-            self.hits(found, allowed, |s| {
-                (
-                    view.origin[s.start] as usize,
-                    view.origin[s.end - 1] as usize + 1,
-                )
-            })
+            hits
+        })
+    }
+
+    /// Nothing to fold: search the text as it is, offsets in bytes.
+    fn scan_raw(&self, text: &str, found: &mut Vec<Span>, allowed: &mut Vec<Span>) -> Vec<Hit<'_>> {
+        let token_start = |p: usize| {
+            !text[..p]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+        };
+        self.deny.leftmost(
+            text,
+            found,
+            |p, s, e| self.deny.check_raw(text, p, s, e),
+            token_start,
+        );
+        if found.is_empty() {
+            return Vec::new();
+        }
+        self.allow
+            .all(text, allowed, |p, s, e| self.allow.check_raw(text, p, s, e));
+        // Spans come in text order: count characters from the previous one.
+        let mut counted = (0, 0);
+        let mut to_char = |byte: usize| {
+            let (from_byte, from_char) = counted;
+            let chars = from_char + text[from_byte..byte].chars().count();
+            counted = (byte, chars);
+            chars
+        };
+        self.hits(&self.deny, found, allowed, |s| {
+            (to_char(s.start), to_char(s.end), Via::Exact)
+        })
+    }
+
+    /// The hits of `matcher` in a text's normalised `view`.
+    fn scan_view<'f>(
+        &'f self,
+        matcher: &'f Matcher,
+        view: &View,
+        runs: &mut Runs,
+        found: &mut Vec<Span>,
+        allowed: &mut Vec<Span>,
+    ) -> Vec<Hit<'f>> {
+        runs.build(view.chars.iter().copied(), self.normalization.repeats);
+        let runs = &*runs;
+        // A token may start at a run's first character, or inside a run whose
+        // repeats a skipped separator splits ("aba ab" collapses "a a" into one run).
+        let token_start = |p: usize| {
+            let run = runs.run_of_byte[p] as usize;
+            let (at, len) = (runs.start[run] as usize, runs.len[run] as usize);
+            at == 0
+                || !view.chars[at - 1].is_ascii_alphanumeric()
+                || view.gap_before[at..at + len].iter().any(|gap| *gap)
+        };
+        matcher.leftmost(
+            &runs.text,
+            found,
+            |p, s, _| matcher.check_runs(view, runs, p, s),
+            token_start,
+        );
+        if found.is_empty() {
+            return Vec::new();
+        }
+        self.allow.all(&runs.text, allowed, |p, s, _| {
+            self.allow.check_runs(view, runs, p, s)
+        });
+        self.hits(matcher, found, allowed, |s| {
+            (
+                view.origin[s.start] as usize,
+                view.origin[s.end - 1] as usize + 1,
+                view.via(s.start, s.end),
+            )
         })
     }
 
     /// The found spans no allow phrase covers, as hits; `place` gives a span's
-    /// character offsets in the original text, called in text order.
-    fn hits(
-        &self,
+    /// character offsets in the original text and how it was found, called in
+    /// text order.
+    fn hits<'f>(
+        &'f self,
+        matcher: &'f Matcher,
         found: &[Span],
         allowed: &[Span],
-        mut place: impl FnMut(&Span) -> (usize, usize),
-    ) -> Vec<Hit<'_>> {
+        mut place: impl FnMut(&Span) -> (usize, usize, Via),
+    ) -> Vec<Hit<'f>> {
         found
             .iter()
             .filter(|span| {
@@ -599,13 +678,14 @@ impl Filter {
                     .any(|a| a.start <= span.start && span.end <= a.end)
             })
             .map(|span| {
-                let (start, end) = place(span);
-                let (word, category) = self.deny.entry(span);
+                let (start, end, via) = place(span);
+                let (word, category) = matcher.entry(span);
                 Hit {
                     word,
                     category,
                     start,
                     end,
+                    via,
                 }
             })
             .collect()

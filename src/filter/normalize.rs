@@ -41,6 +41,95 @@ impl Normalization {
     };
 }
 
+/// How a hit was found: the fold that made the text match the listed word
+/// (`"via"` in `qunbot scan` and `/words test`). Within a hit, the latest in
+/// this order names it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Via {
+    /// The word as listed: nothing folded, nothing skipped.
+    #[default]
+    Exact,
+    /// The folds every word gets: width, case, traditional characters,
+    /// separators and repeats.
+    Normalized,
+    /// Digits of other scripts, and enclosed or dingbat digits (`❶`, `⓵`).
+    Digits,
+    /// Chinese numerals (一二三, 壹贰叁) in a word listed with digits.
+    Numerals,
+    /// Not the word list: links, QR codes, cards, flooding.
+    Rule,
+}
+
+impl Via {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Exact => "exact",
+            Via::Normalized => "normalized",
+            Via::Digits => "digits",
+            Via::Numerals => "numerals",
+            Via::Rule => "rule",
+        }
+    }
+
+    /// What `/words test` says in the chat.
+    pub fn label(self) -> &'static str {
+        match self {
+            Via::Exact => "原词",
+            Via::Normalized => "变形",
+            Via::Digits => "数字变体",
+            Via::Numerals => "中文数字",
+            Via::Rule => "规则",
+        }
+    }
+}
+
+/// The value of a digit written in another form than ASCII: a decimal digit
+/// of any script (general category Nd), or an enclosed or dingbat digit that
+/// compatibility decomposition leaves alone. Circled ① and the like decompose
+/// already; ❿ and ⓫–⓴ stand for 10 to 20.
+pub fn digit_value(c: char) -> Option<u32> {
+    let u = c as u32;
+    let from = |first: u32, value: u32| Some(u - first + value);
+    match u {
+        0x2776..=0x277F => from(0x2776, 1), // ❶–❿ dingbat negative circled
+        0x2780..=0x2789 => from(0x2780, 1), // ➀–➉ dingbat circled sans-serif
+        0x278A..=0x2793 => from(0x278A, 1), // ➊–➓ dingbat negative circled sans-serif
+        0x24EB..=0x24F4 => from(0x24EB, 11), // ⓫–⓴ negative circled
+        0x24F5..=0x24FE => from(0x24F5, 1), // ⓵–⓾ double circled
+        0x24FF | 0x1F10B | 0x1F10C => Some(0), // ⓿ 🄋 🄌
+        _ if !c.is_ascii() && get_general_category(c) == G::DecimalNumber => {
+            // Unicode encodes every script's decimal digits as contiguous runs
+            // of ten, zero first: the value is the place in its run.
+            let run = (0..u)
+                .rev()
+                .map_while(char::from_u32)
+                .take_while(|p| get_general_category(*p) == G::DecimalNumber)
+                .count() as u32;
+            Some(run % 10)
+        }
+        _ => None,
+    }
+}
+
+/// The digits a Chinese numeral stands for, as a word listed with digits
+/// means them (十 as 10, as in 一十一 for 11).
+pub fn numeral_digits(c: char) -> Option<&'static str> {
+    Some(match c {
+        '〇' | '零' => "0",
+        '一' | '壹' | '幺' => "1",
+        '二' | '贰' | '两' => "2",
+        '三' | '叁' => "3",
+        '四' | '肆' => "4",
+        '五' | '伍' => "5",
+        '六' | '陆' => "6",
+        '七' | '柒' => "7",
+        '八' | '捌' => "8",
+        '九' | '玖' => "9",
+        '十' | '拾' => "10",
+        _ => return None,
+    })
+}
+
 /// Stands in the normalised view for a hard boundary (newline, CJK clause marks):
 /// no dictionary word contains it, so no match crosses one.
 pub const BOUNDARY: char = '\n';
@@ -126,6 +215,8 @@ pub struct View {
     pub gap_before: Vec<bool>,
     /// Whether a skipped character stands after the last kept one.
     pub gap_at_end: bool,
+    /// For each kept character, the fold that made it (Exact: none).
+    pub via: Vec<Via>,
 }
 
 impl View {
@@ -134,23 +225,35 @@ impl View {
         self.origin.clear();
         self.gap_before.clear();
         self.gap_at_end = false;
+        self.via.clear();
     }
 
     /// Normalises `text` into this view.
     pub fn build(&mut self, text: &str, n: Normalization) {
+        self.fill(text, n, false);
+    }
+
+    /// As [`View::build`], with Chinese numerals read as digits: the view the
+    /// words listed with digits are matched in (and only they: 一起 and 十分
+    /// keep their meaning everywhere else).
+    pub fn build_numerals(&mut self, text: &str, n: Normalization) {
+        self.fill(text, n, true);
+    }
+
+    fn fill(&mut self, text: &str, n: Normalization, numerals: bool) {
         self.clear();
         let mut gap = false;
         for (index, c) in text.chars().enumerate() {
             let index = index as u32;
             if is_hard_boundary(c) {
-                self.push(BOUNDARY, index, gap);
+                self.push(BOUNDARY, index, gap, Via::Exact);
                 gap = false;
                 continue;
             }
             // Fast path: ASCII letters and digits, and common ideographs.
             if c.is_ascii_alphanumeric() {
-                let c = if n.case { c.to_ascii_lowercase() } else { c };
-                self.push(c, index, gap);
+                let folded = if n.case { c.to_ascii_lowercase() } else { c };
+                self.push(folded, index, gap, via_if(folded != c, Via::Normalized));
                 gap = false;
                 continue;
             }
@@ -159,9 +262,26 @@ impl View {
                 continue;
             }
             if (0x4E00..=0x9FFF).contains(&(c as u32)) {
-                let c = if n.traditional { simplify(c) } else { c };
-                self.push(c, index, gap);
-                gap = false;
+                let folded = if n.traditional { simplify(c) } else { c };
+                match numeral_digits(folded).filter(|_| numerals) {
+                    Some(digits) => {
+                        for d in digits.chars() {
+                            self.push(d, index, gap, Via::Numerals);
+                            gap = false;
+                        }
+                    }
+                    None => {
+                        self.push(folded, index, gap, via_if(folded != c, Via::Normalized));
+                        gap = false;
+                    }
+                }
+                continue;
+            }
+            if let Some(value) = digit_value(c).filter(|_| n.compatibility) {
+                for d in value.to_string().chars() {
+                    self.push(d, index, gap, Via::Digits);
+                    gap = false;
+                }
                 continue;
             }
             let mut emit = |d: char| {
@@ -172,10 +292,10 @@ impl View {
                 let d = if n.traditional { simplify(d) } else { d };
                 if n.case && d.is_uppercase() {
                     for l in d.to_lowercase() {
-                        self.push(l, index, gap);
+                        self.push(l, index, gap, Via::Normalized);
                     }
                 } else {
-                    self.push(d, index, gap);
+                    self.push(d, index, gap, via_if(d != c, Via::Normalized));
                 }
                 gap = false;
             };
@@ -188,15 +308,43 @@ impl View {
         self.gap_at_end = gap;
     }
 
-    fn push(&mut self, c: char, origin: u32, gap: bool) {
+    fn push(&mut self, c: char, origin: u32, gap: bool, via: Via) {
         self.chars.push(c);
         self.origin.push(origin);
         self.gap_before.push(gap);
+        self.via.push(via);
+    }
+
+    /// How the kept characters `start..end` were found: the latest fold among
+    /// them, or Normalized when nothing was folded but separators were skipped
+    /// or repeats collapsed between them.
+    pub fn via(&self, start: usize, end: usize) -> Via {
+        let folded = self.via[start..end]
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or_default();
+        let original = (self.origin[end - 1] - self.origin[start] + 1) as usize;
+        if folded == Via::Exact
+            && (original != end - start || self.gap_before[start + 1..end].iter().any(|g| *g))
+        {
+            Via::Normalized
+        } else {
+            folded
+        }
     }
 
     /// The folded characters as a string (for dictionary words and tests).
     pub fn text(&self) -> String {
         self.chars.iter().collect()
+    }
+}
+
+fn via_if(folded: bool, via: Via) -> Via {
+    if folded {
+        via
+    } else {
+        Via::Exact
     }
 }
 

@@ -93,13 +93,15 @@ fn hits_report_the_dictionary_entry_category_and_original_offsets() {
                 word: "傻逼",
                 category: "abuse",
                 start: 3,
-                end: 6
+                end: 6,
+                via: Via::Normalized,
             },
             Hit {
                 word: "加群",
                 category: "ad",
                 start: 7,
-                end: 10
+                end: 10,
+                via: Via::Normalized,
             },
         ]
     );
@@ -429,4 +431,67 @@ mod oracle {
             check(&list, &text, Normalization::OFF)?;
         }
     }
+}
+
+fn vias(f: &Filter, text: &str) -> Vec<(String, &'static str)> {
+    f.scan(text)
+        .into_iter()
+        .map(|h| (h.word.to_string(), h.via.as_str()))
+        .collect()
+}
+
+#[test]
+fn each_hit_says_which_fold_found_it() {
+    let f = filter("[ad]\n加群\nweixin\n[abuse]\n傻逼\n");
+    assert_eq!(vias(&f, "加群"), [("加群".to_string(), "exact")]);
+    assert_eq!(vias(&f, "加 群"), [("加群".to_string(), "normalized")]);
+    assert_eq!(
+        vias(&f, "ＷＥＩＸＩＮ"),
+        [("weixin".to_string(), "normalized")]
+    );
+    assert_eq!(vias(&f, "傻傻傻逼"), [("傻逼".to_string(), "exact")]);
+}
+
+#[test]
+fn digits_of_every_style_fold_to_ascii_digits() {
+    let f = filter("[ad]\nqq12345\n");
+    for text in [
+        "qq12345",
+        "qq①②③④⑤",
+        "qq❶❷❸❹❺",
+        "qq➀➁➂➃➄",
+        "qq➊➋➌➍➎",
+        "qq⓵⓶⓷⓸⓹",
+        "qq١٢٣٤٥",      // Arabic-Indic
+        "qq१२३४५",      // Devanagari
+        "qq１２３４５", // full-width
+        "qq𝟏𝟐𝟑𝟒𝟓",      // mathematical bold
+    ] {
+        assert_eq!(words(&f, text), ["qq12345"], "{text}");
+    }
+    assert_eq!(vias(&f, "qq❶❷❸❹❺")[0].1, "digits");
+    assert_eq!(normalize::digit_value('❿'), Some(10));
+    assert_eq!(normalize::digit_value('⓿'), Some(0));
+    assert_eq!(normalize::digit_value('٩'), Some(9));
+    assert_eq!(normalize::digit_value('a'), None);
+}
+
+#[test]
+fn chinese_numerals_count_as_digits_only_inside_a_word_listed_with_digits() {
+    let f = filter("[ad]\nqq12345\n加v888\n[abuse]\n一起\n[spam]\n10分\n");
+    assert_eq!(
+        vias(&f, "加qq一二三四五"),
+        [("qq12345".to_string(), "numerals")]
+    );
+    assert_eq!(words(&f, "qq壹贰叁肆伍"), ["qq12345"]);
+    assert_eq!(words(&f, "快加V捌捌捌"), ["加v888"]);
+    // Words listed with characters keep their characters, a numeral is a
+    // digit only for a word listed with digits, and only in a number written
+    // out (two numerals or more): 十分 stays "very".
+    assert_eq!(words(&f, "我们一起去"), ["一起"]);
+    assert!(words(&f, "这个十分好").is_empty());
+    assert_eq!(words(&f, "一零分"), ["10分"]);
+    assert!(words(&f, "一二三四五").is_empty());
+    // The plain view's hit stands; the numerals view adds no second one.
+    assert_eq!(words(&f, "qq12345"), ["qq12345"]);
 }

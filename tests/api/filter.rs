@@ -21,6 +21,28 @@ fn spammer() -> VirtualMember {
 }
 
 #[tokio::test]
+async fn a_number_in_dingbat_digits_or_chinese_numerals_is_caught_and_says_how() {
+    let mut app = spawn_app_configured(FILTER, None).await;
+    // Events are handled in order: once the two ads are logged, the plain
+    // sentence before them has been judged.
+    app.member_says(&spammer(), "我们一起十分开心").await;
+    app.member_says(&spammer(), "快加V❽❽❽有福利").await;
+    app.member_says(&spammer(), "快加v捌捌捌有福利").await;
+
+    let hits = app.wait_logged("filter.hit", 2).await;
+    assert_eq!(hits.len(), 2, "the plain sentence is left alone");
+    let found: Vec<(&str, &str)> = hits
+        .iter()
+        .map(|h| {
+            let hit = &h.detail["hits"][0];
+            (hit["word"].as_str().unwrap(), hit["via"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(found, [("加v888", "digits"), ("加v888", "numerals")]);
+    app.sim.wait_for("delete_msg", 2, PATIENCE).await;
+}
+
+#[tokio::test]
 async fn an_ad_is_recalled_and_its_sender_warned() {
     let mut app = spawn_app_configured(FILTER, None).await;
     let ad = app.member_says(&spammer(), "想要优惠的加@群").await;
@@ -38,7 +60,7 @@ async fn an_ad_is_recalled_and_its_sender_warned() {
     let hits = app.wait_logged("filter.hit", 1).await;
     assert_eq!(
         hits[0].detail["hits"][0],
-        json!({"word": "加群", "category": "ad", "start": 5, "end": 8})
+        json!({"word": "加群", "category": "ad", "start": 5, "end": 8, "via": "normalized"})
     );
     assert_eq!(hits[0].detail["actions"], json!(["recall", "warn"]));
 }
