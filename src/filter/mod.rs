@@ -32,7 +32,7 @@ use std::collections::HashMap;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
-use normalize::{is_cjk, numeral_digits, View};
+use normalize::{is_cjk, is_numeral, View};
 pub use normalize::{Normalization, Via};
 pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
@@ -550,7 +550,10 @@ impl Filter {
             view.build(text, self.normalization);
             let mut hits = self.scan_view(&self.deny, view, runs, found, allowed);
             if !self.numerals.words.is_empty()
-                && view.chars.iter().any(|c| numeral_digits(*c).is_some())
+                && view
+                    .chars
+                    .windows(2)
+                    .any(|w| is_numeral(w[1]) && is_numeral(w[0]))
             {
                 numeral_view.build_numerals(text, self.normalization);
                 let more = self.scan_view(
@@ -561,17 +564,11 @@ impl Filter {
                     allowed,
                 );
                 // A hit of the plain view stands; a numerals hit is added where
-                // none overlaps it, and only when two numerals or more spell its
-                // digits: a number written out, never a lone 十 or 一 of prose.
+                // none overlaps it, and only when two numerals side by side spell
+                // its digits: a number written out, never a lone 十 or 一 of prose.
                 let before = hits.len();
                 for hit in more {
-                    let numerals = text
-                        .chars()
-                        .skip(hit.start)
-                        .take(hit.end - hit.start)
-                        .filter(|c| numeral_digits(normalize::simplify(*c)).is_some())
-                        .count();
-                    if numerals >= 2
+                    if numeral_view.numerals_side_by_side(hit.start, hit.end)
                         && !hits[..before]
                             .iter()
                             .any(|h| h.start < hit.end && hit.start < h.end)

@@ -88,6 +88,13 @@ impl Via {
 /// compatibility decomposition leaves alone. Circled ① and the like decompose
 /// already; ❿ and ⓫–⓴ stand for 10 to 20.
 pub fn digit_value(c: char) -> Option<u32> {
+    enclosed_digit(c).or_else(|| {
+        (!c.is_ascii() && get_general_category(c) == G::DecimalNumber).then(|| decimal_value(c))
+    })
+}
+
+/// The enclosed and dingbat digits compatibility decomposition leaves alone.
+fn enclosed_digit(c: char) -> Option<u32> {
     let u = c as u32;
     let from = |first: u32, value: u32| Some(u - first + value);
     match u {
@@ -97,18 +104,20 @@ pub fn digit_value(c: char) -> Option<u32> {
         0x24EB..=0x24F4 => from(0x24EB, 11), // ⓫–⓴ negative circled
         0x24F5..=0x24FE => from(0x24F5, 1), // ⓵–⓾ double circled
         0x24FF | 0x1F10B | 0x1F10C => Some(0), // ⓿ 🄋 🄌
-        _ if !c.is_ascii() && get_general_category(c) == G::DecimalNumber => {
-            // Unicode encodes every script's decimal digits as contiguous runs
-            // of ten, zero first: the value is the place in its run.
-            let run = (0..u)
-                .rev()
-                .map_while(char::from_u32)
-                .take_while(|p| get_general_category(*p) == G::DecimalNumber)
-                .count() as u32;
-            Some(run % 10)
-        }
         _ => None,
     }
+}
+
+/// The value of a decimal digit (general category Nd) of any script: Unicode
+/// encodes each script's digits as contiguous runs of ten, zero first, so the
+/// value is the place in its run.
+fn decimal_value(c: char) -> u32 {
+    let run = (0..c as u32)
+        .rev()
+        .map_while(char::from_u32)
+        .take_while(|p| get_general_category(*p) == G::DecimalNumber)
+        .count() as u32;
+    run % 10
 }
 
 /// The digits a Chinese numeral stands for, as a word listed with digits
@@ -128,6 +137,28 @@ pub fn numeral_digits(c: char) -> Option<&'static str> {
         '十' | '拾' => "10",
         _ => return None,
     })
+}
+
+/// Whether `c` is a Chinese numeral, by a bit per ideograph: the filter asks
+/// this of every character of every message.
+pub fn is_numeral(c: char) -> bool {
+    static NUMERALS: OnceLock<Vec<u64>> = OnceLock::new();
+    let u = c as u32;
+    if !(T2S_FIRST..=T2S_LAST).contains(&u) {
+        return c == '〇';
+    }
+    let bits = NUMERALS.get_or_init(|| {
+        let mut bits = vec![0u64; ((T2S_LAST - T2S_FIRST) / 64 + 1) as usize];
+        for u in T2S_FIRST..=T2S_LAST {
+            if char::from_u32(u).and_then(numeral_digits).is_some() {
+                let i = (u - T2S_FIRST) as usize;
+                bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        bits
+    });
+    let i = (u - T2S_FIRST) as usize;
+    bits[i / 64] & (1 << (i % 64)) != 0
 }
 
 /// Stands in the normalised view for a hard boundary (newline, CJK clause marks):
@@ -150,8 +181,8 @@ enum Class {
     Skip,
 }
 
-fn class(c: char) -> Class {
-    match get_general_category(c) {
+fn class(category: G) -> Class {
+    match category {
         G::UppercaseLetter
         | G::LowercaseLetter
         | G::TitlecaseLetter
@@ -277,7 +308,7 @@ impl View {
                 }
                 continue;
             }
-            if let Some(value) = digit_value(c).filter(|_| n.compatibility) {
+            if let Some(value) = enclosed_digit(c).filter(|_| n.compatibility) {
                 for d in value.to_string().chars() {
                     self.push(d, index, gap, Via::Digits);
                     gap = false;
@@ -285,8 +316,15 @@ impl View {
                 continue;
             }
             let mut emit = |d: char| {
-                if n.skip && class(d) == Class::Skip {
+                let category = get_general_category(d);
+                if n.skip && class(category) == Class::Skip {
                     gap = true;
+                    return;
+                }
+                if n.compatibility && category == G::DecimalNumber && !d.is_ascii() {
+                    let digit = char::from_digit(decimal_value(d), 10).unwrap_or(d);
+                    self.push(digit, index, gap, Via::Digits);
+                    gap = false;
                     return;
                 }
                 let d = if n.traditional { simplify(d) } else { d };
@@ -313,6 +351,27 @@ impl View {
         self.origin.push(origin);
         self.gap_before.push(gap);
         self.via.push(via);
+    }
+
+    /// Whether two numerals read as digits stand side by side (separators
+    /// between them skipped) among the kept characters that come from the
+    /// original text's `start..end` (character offsets).
+    pub fn numerals_side_by_side(&self, start: usize, end: usize) -> bool {
+        let kept = self
+            .origin
+            .iter()
+            .zip(&self.via)
+            .filter(|(origin, _)| (start..end).contains(&(**origin as usize)));
+        let mut previous: Option<(u32, Via)> = None;
+        for (origin, via) in kept {
+            if *via == Via::Numerals
+                && previous.is_some_and(|(o, v)| v == Via::Numerals && o != *origin)
+            {
+                return true;
+            }
+            previous = Some((*origin, *via));
+        }
+        false
     }
 
     /// How the kept characters `start..end` were found: the latest fold among

@@ -495,3 +495,10 @@ fn chinese_numerals_count_as_digits_only_inside_a_word_listed_with_digits() {
     // The plain view's hit stands; the numerals view adds no second one.
     assert_eq!(words(&f, "qq12345"), ["qq12345"]);
 }
+
+#[test]
+fn a_number_needs_two_numerals_side_by_side_separators_skipped() {
+    let f = filter("[ad]\nqq123\n1对1\n");
+    assert_eq!(words(&f, "qq 一 二 三"), ["qq123"]);
+    assert!(words(&f, "一对一辅导").is_empty(), "one-on-one is prose");
+}
