@@ -34,10 +34,11 @@ async fn answered_with(app: &TestApp, status: u16, n: usize) {
 
 #[tokio::test]
 async fn a_pong_queued_while_the_gateway_is_down_arrives_exactly_once_when_it_returns() {
-    // Reserve a port for the gateway, then leave it closed: connections are refused.
-    let port_holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // Reserve a port for the gateway: bound but not listening, so connections
+    // are refused, and no other test can take the port while the gateway is down.
+    let port_holder = tokio::net::TcpSocket::new_v4().unwrap();
+    port_holder.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let gateway_addr = port_holder.local_addr().unwrap();
-    drop(port_holder);
     let mut app = spawn_app_with_api(Some(format!("http://{gateway_addr}/"))).await;
 
     let ping = app.says("/ping");
@@ -49,6 +50,7 @@ async fn a_pong_queued_while_the_gateway_is_down_arrives_exactly_once_when_it_re
     // Refused connections are retried: let it fail more than once.
     tried(&app, 2).await;
 
+    drop(port_holder);
     let gateway = Simulator::start(gateway_addr, SimulatorOptions::new(TOKEN, SECRET))
         .await
         .expect("the gateway comes back on its port");
