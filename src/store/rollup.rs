@@ -21,7 +21,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use sqlx::SqliteConnection;
 
-use super::rollup_reader::{read_ahead, Marks, ReadChunk, LEDGERS, SOURCES};
+use super::rollup_reader::{read_ahead, sources, Marks, ReadChunk, LEDGERS};
 use super::{Store, StoreError};
 use crate::report::rollup::{
     last_spoke, replay, Chunk, DayKey, GroupRef, Known, MemberOp, MemberRef, Spoke, Stay,
@@ -220,9 +220,8 @@ async fn marks(conn: &mut SqliteConnection) -> Result<Marks, StoreError> {
         .await?
         .into_iter()
         .collect();
-    Ok(SOURCES
-        .iter()
-        .map(|s| (*s, rows.get(*s).and_then(|v| v.parse().ok()).unwrap_or(0)))
+    Ok(sources()
+        .map(|s| (s, rows.get(s).and_then(|v| v.parse().ok()).unwrap_or(0)))
         .collect())
 }
 

@@ -26,15 +26,6 @@ use crate::report::rollup::{Chunk, DayKey, EventRow, KINDS_WITH_DETAIL};
 /// How far the roll-up has read each source: the last id (or rowid) taken.
 pub(super) type Marks = BTreeMap<&'static str, i64>;
 
-/// The sources the roll-up reads, the event log first.
-pub(super) const SOURCES: [&str; 5] = [
-    "events",
-    "points_ledger",
-    "checkins",
-    "coupon_claims",
-    "strikes",
-];
-
 /// A ledger beside the event log, read in id (or rowid) order after its mark:
 /// each row as (id, time, account, group, key, amount).
 pub(super) struct Ledger {
@@ -69,6 +60,11 @@ pub(super) const LEDGERS: [Ledger; 4] = [
         last: "SELECT MAX(id) FROM strikes",
     },
 ];
+
+/// The sources the roll-up reads: the event log, then the ledgers.
+pub(super) fn sources() -> impl Iterator<Item = &'static str> {
+    std::iter::once("events").chain(LEDGERS.iter().map(|l| l.source))
+}
 
 /// A chunk read and summed, with the marks it starts from and ends at.
 #[derive(Debug)]
