@@ -277,6 +277,24 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
             report(label, total_bytes, msgs.len(), run);
         }
     }
+    // `BENCH_SLOWEST=n` prints the n messages the filter took longest over.
+    if let Some(n) = std::env::var("BENCH_SLOWEST")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let mut timed: Vec<(Duration, &String)> = msgs
+            .iter()
+            .map(|m| {
+                let t = Instant::now();
+                std::hint::black_box(filter.scan(m));
+                (t.elapsed(), m)
+            })
+            .collect();
+        timed.sort_by_key(|t| std::cmp::Reverse(t.0));
+        for (took, m) in timed.iter().take(n) {
+            println!("  slow {:>7} ns  {m}", took.as_nanos());
+        }
+    }
     if only.is_empty() {
         println!(
             "  R (filter ÷ raw, median of {ROUNDS} interleaved rounds): all on {:.2}, all off {:.2}",

@@ -533,12 +533,17 @@ fn scan(words: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitC
     let filter = match (words, rules) {
         (Some(path), _) => {
             let normalization = rules.map(|r| r.filter.normalization()).unwrap_or_default();
+            let folds = rules.map(|r| r.filter.folds().clone()).unwrap_or_default();
             match config::load_words(&path, normalization) {
                 Ok((list, warnings)) => {
                     for w in warnings {
                         eprintln!("{w}");
                     }
-                    std::sync::Arc::new(qunbot::filter::Filter::new(&list, normalization))
+                    std::sync::Arc::new(qunbot::filter::Filter::with_folds(
+                        &list,
+                        normalization,
+                        folds,
+                    ))
                 }
                 Err(problems) => {
                     for p in problems {

@@ -10,7 +10,7 @@ use super::raw::RawFilter;
 use super::{Checker, Location, Problem};
 use crate::domain::Id;
 use crate::filter::rules::Rules;
-use crate::filter::{Filter, Normalization, WordList};
+use crate::filter::{Filter, Folds, Normalization, PinyinMode, WordList};
 
 /// One thing the filter can do about a hit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,18 +159,44 @@ impl Checker<'_> {
             traditional: n.traditional.unwrap_or(d.traditional),
             skip: n.skip.unwrap_or(d.skip),
             repeats: n.repeats.unwrap_or(d.repeats),
+            lookalikes: n.lookalikes.unwrap_or(d.lookalikes),
         };
         let mut categories = BTreeMap::new();
         let mut ok = true;
+        let mut folds = Folds::default();
         for (name, c) in &raw.categories {
             let mut actions = Vec::new();
-            for a in c.actions.get_ref() {
-                match FilterAction::parse(a) {
-                    Some(action) => actions.push(action),
+            match &c.actions {
+                None => actions = FilterCategory::default().actions,
+                Some(listed) => {
+                    for a in listed.get_ref() {
+                        match FilterAction::parse(a) {
+                            Some(action) => actions.push(action),
+                            None => {
+                                self.problem(
+                                    listed,
+                                    format!(
+                                        "unknown action `{a}`; use warn, recall, mute, kick, notify"
+                                    ),
+                                );
+                                ok = false;
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(mode) = &c.pinyin {
+                match PinyinMode::parse(mode.get_ref()) {
+                    Some(m) => {
+                        folds.pinyin.insert(name.to_lowercase(), m);
+                    }
                     None => {
                         self.problem(
-                            &c.actions,
-                            format!("unknown action `{a}`; use warn, recall, mute, kick, notify"),
+                            mode,
+                            format!(
+                                "pinyin is `full`, `initials` or `off`, not `{}`",
+                                mode.get_ref()
+                            ),
                         );
                         ok = false;
                     }
@@ -250,7 +276,7 @@ impl Checker<'_> {
         };
         ok.then(|| FilterConfig {
             words_file,
-            filter: Arc::new(Filter::new(&list, normalization)),
+            filter: Arc::new(Filter::with_folds(&list, normalization, folds)),
             exempt: raw.exempt.clone(),
             categories,
             escalation,

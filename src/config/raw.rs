@@ -110,15 +110,19 @@ pub struct RawNormalize {
     pub traditional: Option<bool>,
     pub skip: Option<bool>,
     pub repeats: Option<bool>,
+    pub lookalikes: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCategory {
-    pub actions: Spanned<Vec<String>>,
+    /// Default: recall and warn.
+    pub actions: Option<Spanned<Vec<String>>>,
     pub mute: Option<HumanDuration>,
     #[serde(default)]
     pub dry_run: bool,
+    /// `full`, `initials` or `off`: which pinyin forms of the category's words hit.
+    pub pinyin: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -23,17 +23,20 @@
 //! WeChat ids.
 
 pub mod normalize;
+pub mod pinyin;
 pub mod rules;
 pub mod words;
 
 use std::cell::RefCell;
 use std::collections::hash_map::Entry as Slot;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
 use normalize::{is_cjk, is_numeral, View};
 pub use normalize::{Normalization, Via};
+pub use pinyin::PinyinMode;
+use pinyin::{PinyinMatcher, SoundView};
 pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
 /// One dictionary word found in a text. It borrows the word and category from
@@ -156,6 +159,8 @@ struct Scratch {
     numeral_view: View,
     numeral_runs: Runs,
     numeral_found: Vec<Span>,
+    sound: SoundView,
+    pinyin_found: Vec<pinyin::Found>,
 }
 
 thread_local! {
@@ -472,15 +477,31 @@ fn whole_token(view: &View, start: usize, end: usize) -> bool {
     left && right
 }
 
+/// The folds chosen per category of the word list (`[filter.categories.NAME]`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Folds {
+    /// Categories not named here get [`PinyinMode::Full`].
+    pub pinyin: BTreeMap<String, PinyinMode>,
+}
+
+impl Folds {
+    pub fn pinyin(&self, category: &str) -> PinyinMode {
+        self.pinyin.get(category).copied().unwrap_or_default()
+    }
+}
+
 /// A compiled word list.
 pub struct Filter {
     normalization: Normalization,
+    folds: Folds,
     deny: Matcher,
     allow: Matcher,
     /// The deny words listed with digits, matched a second time in a view
     /// where Chinese numerals are digits (`加q一二三四五` hits `加q12345`), only
     /// when the text has a numeral: no other word ever sees 一 as 1.
     numerals: Matcher,
+    /// The pinyin forms of the deny words (see [`pinyin`]); None when no word has one.
+    pinyin: Option<PinyinMatcher>,
 }
 
 impl std::fmt::Debug for Filter {
@@ -490,26 +511,56 @@ impl std::fmt::Debug for Filter {
 }
 
 impl Filter {
+    /// Compiles `list` with every category's folds at their defaults.
     pub fn new(list: &WordList, normalization: Normalization) -> Filter {
-        let with_digits: Vec<Entry> = if normalization == Normalization::OFF {
-            Vec::new()
-        } else {
-            list.deny
-                .iter()
-                .filter(|e| e.normalized.chars().any(|c| c.is_ascii_digit()))
-                .cloned()
-                .collect()
-        };
+        Filter::with_folds(list, normalization, Folds::default())
+    }
+
+    /// Compiles `list`. The deny automaton, the biggest piece, is built on
+    /// this thread while the others are built on a second one.
+    pub fn with_folds(list: &WordList, normalization: Normalization, folds: Folds) -> Filter {
+        let folding = normalization != Normalization::OFF;
+        let (deny, (allow, numerals, pinyin)) = std::thread::scope(|scope| {
+            let rest = scope.spawn(|| {
+                let with_digits: Vec<Entry> = if folding {
+                    list.deny
+                        .iter()
+                        .filter(|e| e.normalized.chars().any(|c| c.is_ascii_digit()))
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                (
+                    Matcher::build(&list.allow, normalization, MatchKind::Standard),
+                    Matcher::build(&with_digits, normalization, MatchKind::LeftmostLongest),
+                    folding
+                        .then(|| PinyinMatcher::build(&list.deny, |c| folds.pinyin(c)))
+                        .flatten(),
+                )
+            });
+            let deny = Matcher::build(&list.deny, normalization, MatchKind::LeftmostLongest);
+            (
+                deny,
+                rest.join().expect("building the filter's other automata"),
+            )
+        });
         Filter {
             normalization,
-            deny: Matcher::build(&list.deny, normalization, MatchKind::LeftmostLongest),
-            allow: Matcher::build(&list.allow, normalization, MatchKind::Standard),
-            numerals: Matcher::build(&with_digits, normalization, MatchKind::LeftmostLongest),
+            folds,
+            deny,
+            allow,
+            numerals,
+            pinyin,
         }
     }
 
     pub fn normalization(&self) -> Normalization {
         self.normalization
+    }
+
+    pub fn folds(&self) -> &Folds {
+        &self.folds
     }
 
     /// The automaton kind in use (for benchmarks).
@@ -528,7 +579,10 @@ impl Filter {
 
     /// Heap bytes held by the compiled automata and word tables.
     pub fn memory_usage(&self) -> usize {
-        self.deny.memory_usage() + self.allow.memory_usage() + self.numerals.memory_usage()
+        self.deny.memory_usage()
+            + self.allow.memory_usage()
+            + self.numerals.memory_usage()
+            + self.pinyin.as_ref().map_or(0, PinyinMatcher::memory_usage)
     }
 
     /// Every deny hit in `text`, leftmost-longest, in text order.
@@ -543,6 +597,8 @@ impl Filter {
                 numeral_view,
                 numeral_runs,
                 numeral_found,
+                sound,
+                pinyin_found,
             } = &mut *scratch;
             if self.normalization == Normalization::OFF {
                 return self.scan_raw(text, found, allowed);
@@ -580,8 +636,58 @@ impl Filter {
                     hits.sort_by_key(|h| (h.start, h.end));
                 }
             }
+            if let Some(pinyin) = &self.pinyin {
+                pinyin.scan(view, sound, pinyin_found);
+                if !pinyin_found.is_empty() {
+                    self.add_pinyin_hits(pinyin, view, runs, pinyin_found, allowed, &mut hits);
+                }
+            }
             hits
         })
+    }
+
+    /// Adds the pinyin matches that no allow phrase covers and no other hit
+    /// overlaps: a word found as written stands.
+    fn add_pinyin_hits<'f>(
+        &'f self,
+        pinyin: &'f PinyinMatcher,
+        view: &View,
+        runs: &Runs,
+        found: &[pinyin::Found],
+        allowed: &mut Vec<Span>,
+        hits: &mut Vec<Hit<'f>>,
+    ) {
+        // `runs` still holds the main view's runs from the deny scan.
+        self.allow.all(&runs.text, allowed, |p, s, _| {
+            self.allow.check_runs(view, runs, p, s)
+        });
+        let before = hits.len();
+        for f in found {
+            if allowed.iter().any(|a| a.start <= f.start && f.end <= a.end) {
+                continue;
+            }
+            let (start, end) = (
+                view.origin[f.start] as usize,
+                view.origin[f.end - 1] as usize + 1,
+            );
+            if hits[..before]
+                .iter()
+                .any(|h| h.start < end && start < h.end)
+            {
+                continue;
+            }
+            let (word, category) = pinyin.entry(f);
+            hits.push(Hit {
+                word,
+                category,
+                start,
+                end,
+                via: Via::Pinyin,
+            });
+        }
+        if hits.len() > before {
+            hits.sort_by_key(|h| (h.start, h.end));
+        }
     }
 
     /// Nothing to fold: search the text as it is, offsets in bytes.

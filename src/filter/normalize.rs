@@ -17,6 +17,9 @@ pub struct Normalization {
     pub skip: bool,
     /// A run of one character matches a shorter run of it in a word.
     pub repeats: bool,
+    /// Letters of other scripts that look like Latin ones (Cyrillic а, Greek ο)
+    /// fold to them inside Latin tokens.
+    pub lookalikes: bool,
 }
 
 impl Default for Normalization {
@@ -27,6 +30,7 @@ impl Default for Normalization {
             traditional: true,
             skip: true,
             repeats: true,
+            lookalikes: true,
         }
     }
 }
@@ -38,6 +42,7 @@ impl Normalization {
         traditional: false,
         skip: false,
         repeats: false,
+        lookalikes: false,
     };
 }
 
@@ -52,10 +57,16 @@ pub enum Via {
     /// The folds every word gets: width, case, traditional characters,
     /// separators and repeats.
     Normalized,
+    /// Variant characters (異體字) beyond traditional → simplified.
+    Variant,
     /// Digits of other scripts, and enclosed or dingbat digits (`❶`, `⓵`).
     Digits,
+    /// Letters of other scripts that look like Latin ones, in a Latin token.
+    Lookalike,
     /// Chinese numerals (一二三, 壹贰叁) in a word listed with digits.
     Numerals,
+    /// The word written (partly) in pinyin, or its initials.
+    Pinyin,
     /// Not the word list: links, QR codes, cards, flooding.
     Rule,
 }
@@ -65,8 +76,11 @@ impl Via {
         match self {
             Via::Exact => "exact",
             Via::Normalized => "normalized",
+            Via::Variant => "variant",
             Via::Digits => "digits",
+            Via::Lookalike => "lookalike",
             Via::Numerals => "numerals",
+            Via::Pinyin => "pinyin",
             Via::Rule => "rule",
         }
     }
@@ -76,8 +90,11 @@ impl Via {
         match self {
             Via::Exact => "原词",
             Via::Normalized => "变形",
+            Via::Variant => "异体字",
             Via::Digits => "数字变体",
+            Via::Lookalike => "形近字母",
             Via::Numerals => "中文数字",
+            Via::Pinyin => "拼音",
             Via::Rule => "规则",
         }
     }
@@ -197,37 +214,161 @@ fn class(category: G) -> Class {
     }
 }
 
-/// Traditional → simplified for the BMP ideograph blocks, built once from the
-/// `fast2s` table (MIT) so that a lookup is an array index.
+/// The ideograph range the fold table covers (the BMP's CJK blocks); other
+/// ideographs are rare and left as they are.
 const T2S_FIRST: u32 = 0x3400;
 const T2S_LAST: u32 = 0x9FFF;
+/// Marks a table entry that a variant table made (rather than plain
+/// traditional → simplified), so a hit through it says `variant`.
+const VARIANT_BIT: u32 = 1 << 31;
 
-fn t2s_table() -> &'static [char] {
-    static TABLE: OnceLock<Vec<char>> = OnceLock::new();
+/// Traditional and variant characters → simplified for the BMP ideograph
+/// blocks, built once from OpenCC's tables (Apache-2.0, through
+/// `ferrous-opencc`) so that a lookup is an array index.
+///
+/// One character at a time: no phrase context, so the mapping is stable and a
+/// word folds exactly as a text does. The variant tables (Taiwan, Hong Kong and
+/// Japanese shinjitai forms → OpenCC's standard traditional form) apply only to
+/// characters outside GB 2312: a character of the simplified standard set is
+/// never remapped as someone else's variant (Taiwan's 么 is 幺, but 什么 is not 什幺).
+fn fold_table() -> &'static [u32] {
+    static TABLE: OnceLock<Vec<u32>> = OnceLock::new();
     TABLE.get_or_init(|| {
+        use ferrous_opencc::{config::BuiltinConfig, OpenCC};
+        let open = |config| OpenCC::from_config(config).ok();
+        let t2s = open(BuiltinConfig::T2s);
+        let variants: Vec<OpenCC> = [
+            BuiltinConfig::Tw2s,
+            BuiltinConfig::Hk2s,
+            BuiltinConfig::Jp2t,
+        ]
+        .into_iter()
+        .filter_map(open)
+        .collect();
+        let single = |s: String| {
+            let mut chars = s.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(c),
+                _ => None,
+            }
+        };
+        let simplified = |c: char| {
+            t2s.as_ref()
+                .and_then(|t| single(t.convert(c.encode_utf8(&mut [0; 4]))))
+                .unwrap_or(c)
+        };
         (T2S_FIRST..=T2S_LAST)
             .map(|u| {
-                let c = char::from_u32(u).unwrap_or('\0');
-                // One character at a time: no phrase context, so the mapping is stable.
-                let converted = fast2s::convert(c.encode_utf8(&mut [0; 4]));
-                let mut chars = converted.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(s), None) => s,
-                    _ => c,
+                let Some(c) = char::from_u32(u) else {
+                    return u;
+                };
+                let plain = simplified(c);
+                if in_gb2312(c) {
+                    return plain as u32;
+                }
+                let variant = variants.iter().find_map(|v| {
+                    single(v.convert(c.encode_utf8(&mut [0; 4])))
+                        .map(simplified)
+                        .filter(|s| *s != plain && *s != c)
+                });
+                match variant {
+                    Some(s) => s as u32 | VARIANT_BIT,
+                    None => plain as u32,
                 }
             })
             .collect()
     })
 }
 
+/// Whether `c` is one of GB 2312's 6,763 hanzi: the simplified characters in
+/// everyday use (its level 1 is the 3,755 most common, [`is_common`]).
+fn in_gb2312(c: char) -> bool {
+    gb2312_bytes(c).is_some()
+}
+
+/// `c`'s GB 2312 code (row byte, cell byte) when it is one of its hanzi.
+fn gb2312_bytes(c: char) -> Option<(u8, u8)> {
+    if !is_cjk(c) {
+        return None;
+    }
+    let mut utf8 = [0; 4];
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(c.encode_utf8(&mut utf8));
+    match *bytes {
+        [row, cell] if !unmappable && (0xB0..=0xF7).contains(&row) && cell >= 0xA1 => {
+            Some((row, cell))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `c` is a common hanzi: GB 2312 level 1 (rows 16–55), the 3,755
+/// characters every reader knows.
+pub fn is_common(c: char) -> bool {
+    gb2312_bytes(c).is_some_and(|(row, _)| row <= 0xD7)
+}
+
+/// Simplified form of an ideograph (others unchanged), and whether a variant
+/// table (rather than traditional → simplified) made it.
+pub fn fold_ideograph(c: char) -> (char, bool) {
+    let u = c as u32;
+    if !(T2S_FIRST..=T2S_LAST).contains(&u) {
+        return (c, false);
+    }
+    let entry = fold_table()[(u - T2S_FIRST) as usize];
+    let folded = char::from_u32(entry & !VARIANT_BIT).unwrap_or(c);
+    (folded, entry & VARIANT_BIT != 0)
+}
+
 /// Simplified form of an ideograph (others unchanged).
 pub fn simplify(c: char) -> char {
-    let u = c as u32;
-    if (T2S_FIRST..=T2S_LAST).contains(&u) {
-        t2s_table()[(u - T2S_FIRST) as usize]
-    } else {
-        c
+    fold_ideograph(c).0
+}
+
+/// The ASCII letter or digit a letter of another script is made to look like
+/// (Cyrillic а, Greek ο, Cherokee Ꭺ), by Unicode's confusables (UTS #39
+/// skeletons, through `unicode-security`); None for anything else.
+pub fn lookalike(c: char) -> Option<char> {
+    static TABLE: OnceLock<Vec<(char, char)>> = OnceLock::new();
+    if c.is_ascii() || is_cjk(c) {
+        return None;
     }
+    let table = TABLE.get_or_init(|| {
+        use unicode_security::confusable_detection::skeleton;
+        let one = |c: char| {
+            let mut s = skeleton(c.encode_utf8(&mut [0; 4])).collect::<Vec<char>>();
+            (s.len() == 1).then(|| s.pop()).flatten()
+        };
+        // Several ASCII characters share a prototype (I, l and 1 all look
+        // like l): a letter takes the one of its own case first.
+        let ascii: Vec<(char, char)> = ('0'..='9')
+            .chain('a'..='z')
+            .chain('A'..='Z')
+            .filter_map(|a| one(a).map(|p| (p, a)))
+            .collect();
+        let pick = |c: char, prototype: char| {
+            let rank = |a: char| match (c.is_uppercase(), a) {
+                (true, 'A'..='Z') | (false, 'a'..='z') => 0,
+                (_, 'a'..='z' | 'A'..='Z') => 1,
+                _ => 2,
+            };
+            ascii
+                .iter()
+                .filter(|(p, _)| *p == prototype)
+                .map(|(_, a)| *a)
+                .min_by_key(|a| rank(*a))
+        };
+        (0x80u32..=0x2FFF)
+            .chain(0xA640..=0xABFF)
+            .chain(0x10400..=0x104FF)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_alphabetic() && !is_cjk(*c))
+            .filter_map(|c| one(c).and_then(|p| pick(c, p)).map(|a| (c, a)))
+            .collect()
+    });
+    table
+        .binary_search_by_key(&c, |(from, _)| *from)
+        .ok()
+        .map(|i| table[i].1)
 }
 
 /// Whether `c` is a CJK ideograph (a word with one is not a Latin token).
@@ -248,6 +389,9 @@ pub struct View {
     pub gap_at_end: bool,
     /// For each kept character, the fold that made it (Exact: none).
     pub via: Vec<Via>,
+    /// Kept characters folded as look-alikes, with what they were before:
+    /// undone in tokens that turn out not to be Latin.
+    lookalikes: Vec<(u32, char, Via)>,
 }
 
 impl View {
@@ -257,6 +401,7 @@ impl View {
         self.gap_before.clear();
         self.gap_at_end = false;
         self.via.clear();
+        self.lookalikes.clear();
     }
 
     /// Normalises `text` into this view.
@@ -293,7 +438,11 @@ impl View {
                 continue;
             }
             if (0x4E00..=0x9FFF).contains(&(c as u32)) {
-                let folded = if n.traditional { simplify(c) } else { c };
+                let (folded, variant) = if n.traditional {
+                    fold_ideograph(c)
+                } else {
+                    (c, false)
+                };
                 match numeral_digits(folded).filter(|_| numerals) {
                     Some(digits) => {
                         for d in digits.chars() {
@@ -302,7 +451,12 @@ impl View {
                         }
                     }
                     None => {
-                        self.push(folded, index, gap, via_if(folded != c, Via::Normalized));
+                        let via = if variant {
+                            Via::Variant
+                        } else {
+                            Via::Normalized
+                        };
+                        self.push(folded, index, gap, via_if(folded != c, via));
                         gap = false;
                     }
                 }
@@ -327,8 +481,29 @@ impl View {
                     gap = false;
                     return;
                 }
-                let d = if n.traditional { simplify(d) } else { d };
-                if n.case && d.is_uppercase() {
+                let (d, variant) = if n.traditional {
+                    fold_ideograph(d)
+                } else {
+                    (d, false)
+                };
+                let latin = if n.lookalikes { lookalike(d) } else { None };
+                if let Some(latin) = latin {
+                    let latin = if n.case {
+                        latin.to_ascii_lowercase()
+                    } else {
+                        latin
+                    };
+                    let before = if n.case {
+                        d.to_lowercase().next().unwrap_or(d)
+                    } else {
+                        d
+                    };
+                    let via = via_if(before != c, Via::Normalized);
+                    self.lookalikes.push((self.chars.len() as u32, before, via));
+                    self.push(latin, index, gap, Via::Lookalike);
+                } else if variant {
+                    self.push(d, index, gap, Via::Variant);
+                } else if n.case && d.is_uppercase() {
                     for l in d.to_lowercase() {
                         self.push(l, index, gap, Via::Normalized);
                     }
@@ -344,6 +519,43 @@ impl View {
             }
         }
         self.gap_at_end = gap;
+        if !self.lookalikes.is_empty() {
+            self.settle_lookalikes();
+        }
+    }
+
+    /// Keeps a look-alike fold only inside a Latin token: one with a real
+    /// ASCII letter in it (`wеixin` with a Cyrillic е), or one that folds
+    /// wholly to ASCII (`ѕех`). In any other token (a Russian or Greek word) the
+    /// letters go back to what they were: only Latin words are disguised this way.
+    fn settle_lookalikes(&mut self) {
+        let letter = |c: char| c != BOUNDARY && c.is_alphanumeric() && !is_cjk(c);
+        let mut undo = Vec::new();
+        for &(at, _, _) in &self.lookalikes {
+            let at = at as usize;
+            let mut start = at;
+            while start > 0 && !self.gap_before[start] && letter(self.chars[start - 1]) {
+                start -= 1;
+            }
+            let mut end = at + 1;
+            while end < self.chars.len() && !self.gap_before[end] && letter(self.chars[end]) {
+                end += 1;
+            }
+            let token = start..end;
+            let real_latin = token
+                .clone()
+                .any(|i| self.via[i] != Via::Lookalike && self.chars[i].is_ascii_alphabetic());
+            let all_ascii = token.clone().all(|i| self.chars[i].is_ascii_alphanumeric());
+            if !real_latin && !all_ascii {
+                undo.push(at);
+            }
+        }
+        for &(at, before, via) in &self.lookalikes {
+            if undo.contains(&(at as usize)) {
+                self.chars[at as usize] = before;
+                self.via[at as usize] = via;
+            }
+        }
     }
 
     fn push(&mut self, c: char, origin: u32, gap: bool, via: Via) {

@@ -164,6 +164,24 @@ mod properties {
         "a",
     ];
 
+    /// Whether `cut` is `word` with at least one character written as one
+    /// of its readings, by trying every way.
+    fn spelled_in_pinyin(word: &str, cut: &str) -> bool {
+        fn go(word: &[char], cut: &[char], latin: bool) -> bool {
+            let Some((c, rest)) = word.split_first() else {
+                return cut.is_empty() && latin;
+            };
+            (cut.first() == Some(c) && go(rest, &cut[1..], latin))
+                || pinyin::readings(*c).any(|r| {
+                    let r: Vec<char> = r.chars().collect();
+                    cut.starts_with(&r) && go(rest, &cut[r.len()..], true)
+                })
+        }
+        let word: Vec<char> = word.chars().collect();
+        let cut: Vec<char> = cut.chars().collect();
+        go(&word, &cut, false)
+    }
+
     proptest! {
         #[test]
         fn every_reported_span_normalises_to_text_containing_its_word(parts in proptest::collection::vec(0..PIECES.len(), 0..40)) {
@@ -177,10 +195,12 @@ mod properties {
                 let normalized_word = normalize::normalize_word(hit.word, Normalization::default());
                 // Runs in the cut may be longer than in the word; compare collapsed forms too.
                 let collapse = |s: &str| { let mut v: Vec<char> = s.chars().collect(); v.dedup(); v.into_iter().collect::<String>() };
-                prop_assert!(
-                    normalized_cut.contains(&normalized_word) || collapse(&normalized_cut).contains(&collapse(&normalized_word)),
-                    "{:?} cut {:?} → {:?} lacks {:?}", text, cut, normalized_cut, normalized_word
-                );
+                let found = if hit.via == Via::Pinyin {
+                    spelled_in_pinyin(&normalized_word, &normalized_cut)
+                } else {
+                    normalized_cut.contains(&normalized_word) || collapse(&normalized_cut).contains(&collapse(&normalized_word))
+                };
+                prop_assert!(found, "{:?} cut {:?} → {:?} lacks {:?}", text, cut, normalized_cut, normalized_word);
                 prop_assert!(!f.scan(&cut).is_empty(), "the cut alone hits again: {cut:?}");
             }
         }
@@ -366,10 +386,12 @@ mod oracle {
             .collect()
     }
 
-    const WORD_CHARS: &[&str] = &["a", "b", "c", "加", "群", "嘻", "哈", "傻", "逼"];
+    const WORD_CHARS: &[&str] = &["a", "b", "c", "e", "加", "群", "嘻", "哈", "傻", "逼", "卖"];
+    // Besides plain pieces: a variant (売 for 卖), look-alikes (Cyrillic е and
+    // Е, Greek α) and a Cyrillic letter that looks like nothing Latin (д).
     const TEXT_PIECES: &[&str] = &[
-        "a", "b", "c", "A", "ｂ", "加", "群", "嘻", "哈", "傻", "逼", "嘻嘻", "哈哈", "aa", " ",
-        "@", "，", "😀", "x", "1",
+        "a", "b", "c", "e", "A", "ｂ", "加", "群", "嘻", "哈", "傻", "逼", "卖", "嘻嘻", "哈哈",
+        "aa", " ", "@", "，", "😀", "x", "1", "売", "е", "Е", "α", "д",
     ];
 
     fn word_list() -> impl Strategy<Value = String> {
@@ -501,4 +523,138 @@ fn a_number_needs_two_numerals_side_by_side_separators_skipped() {
     let f = filter("[ad]\nqq123\n1对1\n");
     assert_eq!(words(&f, "qq 一 二 三"), ["qq123"]);
     assert!(words(&f, "一对一辅导").is_empty(), "one-on-one is prose");
+}
+
+#[test]
+fn variant_characters_fold_like_traditional_ones() {
+    let f = filter("[ad]\n加群\n单价\n卖号\n[fraud]\n伪造\n");
+    // Variant forms beyond traditional → simplified (here Japanese shinjitai).
+    assert_eq!(vias(&f, "低价売号"), [("卖号".to_string(), "variant")]);
+    assert_eq!(vias(&f, "単価"), [("单价".to_string(), "variant")]);
+    assert_eq!(vias(&f, "加羣"), [("加群".to_string(), "normalized")]);
+    // Traditional characters, and variants OpenCC's own traditional table
+    // knows, still say normalized.
+    assert_eq!(vias(&f, "偽造"), [("伪造".to_string(), "normalized")]);
+    assert_eq!(vias(&f, "僞造"), [("伪造".to_string(), "normalized")]);
+}
+
+#[test]
+fn a_simplified_character_is_never_remapped_as_another_regions_variant() {
+    // Taiwan writes 幺 as 么; in simplified text 么 is 什么's, and stays so.
+    assert_eq!(normalize::simplify('么'), '么');
+    assert_eq!(normalize::simplify('呱'), '呱');
+    let f = filter("[spam]\n幺幺\n");
+    assert!(words(&f, "什么什么").is_empty());
+}
+
+#[test]
+fn look_alike_letters_of_other_scripts_fold_inside_latin_words() {
+    let f = filter("[ad]\nweixin\nsex\n加v\n");
+    // Cyrillic е and і inside a Latin word; Greek ν for v.
+    assert_eq!(vias(&f, "加wеіxin"), [("weixin".to_string(), "lookalike")]);
+    assert_eq!(words(&f, "WЕIXIN"), ["weixin"]);
+    // A token written wholly in look-alikes (Cyrillic ѕ, е, х) folds too.
+    assert_eq!(words(&f, "看ѕех片"), ["sex"]);
+    assert_eq!(normalize::lookalike('ο'), Some('o'));
+    assert_eq!(
+        normalize::lookalike('Ι'),
+        Some('I'),
+        "Greek capital iota is an I, not an l"
+    );
+}
+
+#[test]
+fn words_of_other_scripts_and_cjk_keep_their_letters() {
+    let f = filter("[ad]\nweixin\nbop\ncop\n");
+    // Russian and Greek words are not Latin tokens: a word with letters that
+    // look like nothing Latin keeps every letter (вор is not bop, сорт not copt).
+    assert!(words(&f, "вор").is_empty());
+    assert!(words(&f, "копия сорт").is_empty());
+    assert!(words(&f, "Ελλάδα").is_empty());
+    assert_eq!(normalize::lookalike('微'), None);
+    assert_eq!(
+        normalize::normalize_word("сорт", Normalization::default()),
+        "сорт"
+    );
+}
+
+fn pinyin_filter(list: &str, modes: &[(&str, PinyinMode)]) -> Filter {
+    let words = WordList::parse(list, Normalization::default());
+    let folds = Folds {
+        pinyin: modes.iter().map(|(c, m)| (c.to_string(), *m)).collect(),
+    };
+    Filter::with_folds(&words, Normalization::default(), folds)
+}
+
+#[test]
+fn a_listed_word_written_in_pinyin_or_half_in_pinyin_hits() {
+    let f = filter("[ad]\n加微\n微信号\n");
+    assert_eq!(vias(&f, "想要的jiawei"), [("加微".to_string(), "pinyin")]);
+    assert_eq!(words(&f, "JiaWei 详聊"), ["加微"]);
+    assert_eq!(words(&f, "jia wei"), ["加微"]);
+    assert_eq!(words(&f, "jia微"), ["加微"]);
+    assert_eq!(words(&f, "加wei"), ["加微"]);
+    assert_eq!(words(&f, "我的wei信hao是"), ["微信号"]);
+    // Reported at the characters of the original text.
+    let hit = f.scan("快jia微")[0];
+    assert_eq!((hit.start, hit.end), (1, 5));
+}
+
+#[test]
+fn every_reading_of_a_heteronym_counts() {
+    let f = filter("[ad]\n长城\n");
+    assert_eq!(words(&f, "changcheng"), ["长城"]);
+    assert_eq!(words(&f, "zhangcheng"), ["长城"]);
+    assert_eq!(words(&f, "长cheng"), ["长城"]);
+}
+
+#[test]
+fn pinyin_hits_only_as_whole_latin_tokens_so_english_words_and_names_pass() {
+    let f = filter("[ad]\n加微\n八那\n你可\n[abuse]\n傻逼\n");
+    for text in [
+        "jiaweixin",      // a longer token
+        "dajiawei",       // a longer token
+        "Zhangjiawei123", // a name inside a longer token
+        "I ate a banana", // ba+na+na holds bana
+        "Nikestore",      // ni+ke inside a brand's longer name
+        "jiawei8",        // a digit joins the token
+    ] {
+        assert!(words(&f, text).is_empty(), "{text} should pass");
+    }
+}
+
+#[test]
+fn a_homophone_written_as_a_character_is_not_a_pinyin_hit() {
+    let f = filter("[ad]\n加微\n");
+    // 威 sounds like 微 but is not it: only the word's own characters or
+    // pinyin letters make a pinyin match.
+    assert!(words(&f, "给技能加威力").is_empty());
+    assert!(words(&f, "jia威").is_empty());
+    assert!(words(&f, "佳wei").is_empty());
+}
+
+#[test]
+fn initials_hit_only_where_the_category_asks_and_pinyin_can_be_switched_off() {
+    let list = "[ad]\n加微\n[abuse]\n傻逼\n[brand]\n苹果\n";
+    let f = pinyin_filter(
+        list,
+        &[("ad", PinyinMode::Initials), ("brand", PinyinMode::Off)],
+    );
+    assert_eq!(vias(&f, "速度jw"), [("加微".to_string(), "pinyin")]);
+    assert!(words(&f, "sb").is_empty(), "abuse has full pinyin only");
+    assert_eq!(words(&f, "shabi"), ["傻逼"]);
+    assert!(words(&f, "pingguo").is_empty(), "brand has pinyin off");
+    assert_eq!(words(&f, "苹果"), ["苹果"]);
+    // One-character words get no pinyin form.
+    let f = filter("[abuse]\n操\n");
+    assert!(words(&f, "cao").is_empty());
+}
+
+#[test]
+fn an_allow_phrase_covers_a_pinyin_hit_and_a_word_found_as_written_stands() {
+    let f = filter("[ad]\n加微\n[allow]\njiawei\n");
+    assert!(words(&f, "my name is Jiawei").is_empty());
+    assert_eq!(words(&f, "jia微"), ["加微"]);
+    let f = filter("[ad]\n加微\nweixin\n");
+    assert_eq!(vias(&f, "weixin"), [("weixin".to_string(), "exact")]);
 }

@@ -1,0 +1,733 @@
+//! Pinyin forms of listed words: `jiawei`, `jia微` and `加wei` for 加微, and
+//! `jw` where the word's category asks for initials.
+//!
+//! Texts are never turned into pinyin wholesale: that would make every
+//! homophone a hit (加威 sounds like 加微). Instead the text is read in a
+//! *sound view* where each ideograph stands as its main reading and ASCII
+//! letters as themselves, and each eligible word is looked for there by its
+//! *anchors*: the spellings of each two neighbouring characters, every
+//! reading. An anchor found with no Latin letter inside is passed over at
+//! once (the word, if there, is in characters and the plain matcher's). From
+//! one with a Latin letter the word is walked outwards character by character:
+//! each is either the word's own character in the text or Latin letters
+//! spelling one of its readings. The Latin letters at either end of a match
+//! must make whole tokens, so English words and names that merely contain the
+//! syllables never hit.
+//!
+//! Anchors rather than whole spellings keep the automaton small: the real
+//! 65k list's words have 284,000 whole spellings (heteronyms multiply).
+//!
+//! The sound view is built only for texts with a run of ASCII letters that
+//! spells pinyin syllables (or could be initials): most messages never pay for it.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use pinyin::ToPinyinMulti;
+
+use super::normalize::{is_cjk, View, BOUNDARY};
+use super::words::Entry;
+
+/// Which pinyin forms of its words a category's list also catches
+/// (`pinyin = "full" | "initials" | "off"` under `[filter.categories.NAME]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PinyinMode {
+    /// Full pinyin and mixed forms, for words of two or more characters.
+    #[default]
+    Full,
+    /// Full, and the initials (`jw` for 加微) too.
+    Initials,
+    Off,
+}
+
+impl PinyinMode {
+    pub fn parse(s: &str) -> Option<PinyinMode> {
+        Some(match s {
+            "full" => PinyinMode::Full,
+            "initials" => PinyinMode::Initials,
+            "off" => PinyinMode::Off,
+            _ => return None,
+        })
+    }
+}
+
+/// Two characters of many readings could spell dozens of anchors; past this
+/// many the rarest combinations are left out (main readings come first).
+const MAX_ANCHORS_PER_WORD: usize = 16;
+
+/// Words longer than this get no pinyin form: a phrase that long is a
+/// sentence, not a word anyone spells out to slip past a filter (89% of the
+/// real 65k list's words are this short or shorter).
+pub const MAX_PINYIN_CHARS: usize = 8;
+
+/// The pinyin readings of common syllable spellings, interned: a character's
+/// readings are indices into [`Syllables::names`].
+struct Syllables {
+    names: Vec<Box<str>>,
+    /// Per ideograph 0x3400..=0x9FFF: its readings at `readings[at..at + len]`.
+    table: Vec<(u32, u8)>,
+    readings: Vec<u16>,
+    /// Every spelling, for segmenting a Latin run.
+    /// Every spelling packed five bits a letter, sorted: segmenting a Latin
+    /// run asks this for each piece, for every message with letters.
+    packed: Vec<u32>,
+    longest: usize,
+}
+
+const FIRST: u32 = 0x3400;
+const LAST: u32 = 0x9FFF;
+
+fn syllables() -> &'static Syllables {
+    static TABLE: OnceLock<Syllables> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut ids: HashMap<String, u16> = HashMap::new();
+        let mut names: Vec<Box<str>> = Vec::new();
+        let mut table = Vec::with_capacity((LAST - FIRST + 1) as usize);
+        let mut readings: Vec<u16> = Vec::new();
+        for u in FIRST..=LAST {
+            let at = readings.len() as u32;
+            let spellings = char::from_u32(u)
+                .and_then(|c| c.to_pinyin_multi())
+                .into_iter()
+                .flatten()
+                .flat_map(|p| spellings(p.plain()));
+            for spelling in spellings {
+                let next = names.len() as u16;
+                let id = *ids.entry(spelling.clone()).or_insert_with(|| {
+                    names.push(spelling.as_str().into());
+                    next
+                });
+                if !readings[at as usize..].contains(&id) {
+                    readings.push(id);
+                }
+            }
+            table.push((at, (readings.len() as u32 - at) as u8));
+        }
+        let mut packed: Vec<u32> = names.iter().map(|n| pack(n.as_bytes())).collect();
+        packed.sort_unstable();
+        let longest = names.iter().map(|n| n.len()).max().unwrap_or(0);
+        Syllables {
+            names,
+            table,
+            readings,
+            packed,
+            longest,
+        }
+    })
+}
+
+/// How a reading is typed on a keyboard: ü as v (and as u, which many type),
+/// ê as e; only ASCII letters remain.
+fn spellings(plain: &str) -> Vec<String> {
+    let ascii = |u: &str| plain.replace('ü', u).replace('ê', "e");
+    let mut out = vec![ascii("v")];
+    if plain.contains('ü') {
+        out.push(ascii("u"));
+    }
+    out.retain(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase()));
+    out
+}
+
+/// A character's readings as typed, main reading first; empty when it has none.
+pub fn readings(c: char) -> impl Iterator<Item = &'static str> {
+    let s = syllables();
+    let u = c as u32;
+    let ids: &[u16] = if (FIRST..=LAST).contains(&u) {
+        let (at, len) = s.table[(u - FIRST) as usize];
+        &s.readings[at as usize..at as usize + len as usize]
+    } else {
+        &[]
+    };
+    ids.iter().map(move |id| &*s.names[*id as usize])
+}
+
+/// Whether `letters` (lower-case ASCII) splits wholly into pinyin syllables.
+/// Runs longer than this are not pinyin tokens: a word of at most
+/// [`MAX_PINYIN_CHARS`] syllables of at most six letters.
+const MAX_PINYIN_LETTERS: usize = MAX_PINYIN_CHARS * 6;
+
+pub fn is_syllables(letters: &[u8]) -> bool {
+    if letters.len() > MAX_PINYIN_LETTERS {
+        return false;
+    }
+    let s = syllables();
+    let mut reachable = [false; MAX_PINYIN_LETTERS + 1];
+    reachable[0] = true;
+    for i in 0..letters.len() {
+        if !reachable[i] {
+            continue;
+        }
+        for len in 1..=s.longest.min(letters.len() - i) {
+            if s.packed.binary_search(&pack(&letters[i..i + len])).is_ok() {
+                reachable[i + len] = true;
+            }
+        }
+    }
+    reachable[letters.len()]
+}
+
+/// Up to six lower-case letters as one number, five bits each.
+fn pack(letters: &[u8]) -> u32 {
+    letters.iter().fold(0, |n, b| {
+        (n << 5) | u32::from(b.wrapping_sub(b'a' - 1) & 31)
+    })
+}
+
+/// A word an anchor stands in.
+#[derive(Debug)]
+struct Form {
+    /// Index into [`PinyinMatcher::entries`].
+    entry: u32,
+    /// The word's character the anchor starts at.
+    at: u8,
+    /// The word's characters just before and just after the anchor ('\0':
+    /// none), kept here so that most candidates are refused without reading
+    /// the word: the text's neighbour is a character, and not this one.
+    before: char,
+    after: char,
+    /// Whether the anchor spells initials (`jw`) rather than readings.
+    initials: bool,
+}
+
+/// One eligible word.
+#[derive(Debug)]
+struct Word {
+    /// As listed.
+    text: Box<str>,
+    category: u16,
+    /// Its characters (folded) at `PinyinMatcher::chars[at..at + len]`.
+    at: u32,
+    len: u8,
+}
+
+/// The anchors of every eligible word, and what each stands for.
+pub struct PinyinMatcher {
+    automaton: AhoCorasick,
+    /// Every anchor's forms, pattern by pattern: pattern `p`'s are
+    /// `forms[first_form[p]..first_form[p + 1]]`.
+    forms: Vec<Form>,
+    first_form: Vec<u32>,
+    chars: Vec<char>,
+    entries: Vec<Word>,
+    categories: Vec<Box<str>>,
+    /// The longest initials pattern, in letters; 0 when no category asks for initials.
+    initials_up_to: usize,
+}
+
+impl std::fmt::Debug for PinyinMatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PinyinMatcher({} forms)", self.forms.len())
+    }
+}
+
+/// A verified pinyin match: view indices, end exclusive, and the entry.
+#[derive(Clone, Copy, Debug)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    entry: u32,
+}
+
+impl PinyinMatcher {
+    /// The pinyin forms of `deny`'s words whose category's mode (by `mode`) is
+    /// not off; None when no word has one.
+    pub fn build(deny: &[Entry], mode: impl Fn(&str) -> PinyinMode) -> Option<PinyinMatcher> {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut index: HashMap<String, u32> = HashMap::new();
+        let mut forms: Vec<(u32, Form)> = Vec::new();
+        let mut chars: Vec<char> = Vec::new();
+        let mut entries: Vec<Word> = Vec::new();
+        let mut categories: Vec<Box<str>> = Vec::new();
+        let mut initials_up_to = 0;
+        let mut add = |pattern: String, form: Form| {
+            let p = match index.get(&pattern) {
+                Some(p) => *p,
+                None => {
+                    let p = patterns.len() as u32;
+                    index.insert(pattern.clone(), p);
+                    patterns.push(pattern);
+                    p
+                }
+            };
+            forms.push((p, form));
+        };
+        for entry in deny {
+            let mode = mode(&entry.category);
+            let word: Vec<char> = entry.normalized.chars().collect();
+            if mode == PinyinMode::Off
+                || word.len() < 2
+                || word.len() > MAX_PINYIN_CHARS
+                || !word
+                    .iter()
+                    .all(|c| is_cjk(*c) && readings(*c).next().is_some())
+            {
+                continue;
+            }
+            let category = match categories.iter().position(|c| **c == *entry.category) {
+                Some(c) => c,
+                None => {
+                    categories.push(entry.category.as_str().into());
+                    categories.len() - 1
+                }
+            } as u16;
+            let e = entries.len() as u32;
+            entries.push(Word {
+                text: entry.word.as_str().into(),
+                category,
+                at: chars.len() as u32,
+                len: word.len() as u8,
+            });
+            chars.extend(&word);
+            for k in 0..word.len() - 1 {
+                let pair: Vec<Vec<&str>> = word[k..k + 2]
+                    .iter()
+                    .map(|c| readings(*c).collect())
+                    .collect();
+                for spelling in combinations(&pair, MAX_ANCHORS_PER_WORD) {
+                    let form = Form {
+                        entry: e,
+                        at: k as u8,
+                        before: k.checked_sub(1).map_or('\0', |b| word[b]),
+                        after: word.get(k + 2).copied().unwrap_or('\0'),
+                        initials: false,
+                    };
+                    add(spelling.concat(), form);
+                }
+            }
+            if mode == PinyinMode::Initials {
+                let initials: Vec<Vec<&str>> = word
+                    .iter()
+                    .map(|c| {
+                        let mut firsts: Vec<&str> = readings(*c).map(|r| &r[..1]).collect();
+                        firsts.sort_unstable();
+                        firsts.dedup();
+                        firsts
+                    })
+                    .collect();
+                initials_up_to = initials_up_to.max(word.len());
+                for spelling in combinations(&initials, MAX_ANCHORS_PER_WORD) {
+                    let form = Form {
+                        entry: e,
+                        at: 0,
+                        before: '\0',
+                        after: '\0',
+                        initials: true,
+                    };
+                    add(spelling.concat(), form);
+                }
+            }
+        }
+        if patterns.is_empty() {
+            return None;
+        }
+        // Each anchor's forms side by side: a candidate reads them in one sweep
+        // of memory, most refused by their own neighbour characters.
+        forms.sort_by_key(|(p, _)| *p);
+        let mut first_form = vec![0u32; patterns.len() + 1];
+        for (p, _) in &forms {
+            first_form[*p as usize + 1] += 1;
+        }
+        for p in 0..patterns.len() {
+            first_form[p + 1] += first_form[p];
+        }
+        let forms: Vec<Form> = forms.into_iter().map(|(_, form)| form).collect();
+        // Searched only in the few texts with pinyin-like letters: the
+        // noncontiguous automaton builds fastest and is quick enough there.
+        let automaton = AhoCorasickBuilder::new()
+            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+            .match_kind(MatchKind::Standard)
+            .build(&patterns)
+            .ok()?;
+        Some(PinyinMatcher {
+            automaton,
+            forms,
+            first_form,
+            chars,
+            entries,
+            categories,
+            initials_up_to,
+        })
+    }
+
+    pub fn memory_usage(&self) -> usize {
+        self.automaton.memory_usage()
+            + self.forms.capacity() * std::mem::size_of::<Form>()
+            + self.first_form.capacity() * 4
+            + self.chars.capacity() * 4
+            + self
+                .entries
+                .iter()
+                .map(|e| e.text.len() + 32)
+                .sum::<usize>()
+    }
+
+    /// The listed word and category of a found match.
+    pub fn entry(&self, found: &Found) -> (&str, &str) {
+        let word = &self.entries[found.entry as usize];
+        (&word.text, &self.categories[word.category as usize])
+    }
+
+    /// Every pinyin match in `view`, verified, leftmost-longest. Only the
+    /// stretches around a run of ASCII letters that could be pinyin (one that
+    /// splits into syllables, or short enough to be initials) are read: a
+    /// match holds at least one such letter and is at most
+    /// [`MAX_PINYIN_CHARS`] characters long.
+    pub fn scan(&self, view: &View, sound: &mut SoundView, out: &mut Vec<Found>) {
+        out.clear();
+        let reach = MAX_PINYIN_CHARS - 1;
+        let mut candidates: Vec<Found> = Vec::new();
+        let mut run: Vec<u8> = std::mem::take(&mut sound.run);
+        for (i, c) in view
+            .chars
+            .iter()
+            .chain(std::iter::once(&BOUNDARY))
+            .enumerate()
+        {
+            if c.is_ascii_alphabetic() {
+                run.push(c.to_ascii_lowercase() as u8);
+                continue;
+            }
+            if run.is_empty() {
+                continue;
+            }
+            let letters = i - run.len()..i;
+            if run.len() <= self.initials_up_to || is_syllables(&run) {
+                // The word may reach `reach` characters past the letters; an
+                // anchor with a letter in it starts at most one before them.
+                let from = letters.start.saturating_sub(reach);
+                let to = (letters.end + reach).min(view.chars.len());
+                sound.build(view, from..to);
+                let anchors = sound.bytes_of(letters.start.saturating_sub(1)..letters.end + 1);
+                self.candidates(view, sound, anchors, &mut candidates);
+            }
+            run.clear();
+        }
+        sound.run = run;
+        candidates.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        let mut reached = 0;
+        for found in candidates {
+            if found.start >= reached {
+                reached = found.end;
+                out.push(found);
+            }
+        }
+    }
+
+    /// The verified matches of every anchor in the sound view.
+    fn candidates(
+        &self,
+        view: &View,
+        sound: &SoundView,
+        anchors: std::ops::Range<usize>,
+        out: &mut Vec<Found>,
+    ) {
+        let input = aho_corasick::Input::new(&sound.text).range(anchors);
+        for m in self.automaton.find_overlapping_iter(input) {
+            if !sound.element[m.start()..m.end()]
+                .iter()
+                .any(|e| view.chars[*e as usize].is_ascii_alphabetic())
+            {
+                continue;
+            }
+            let p = m.pattern().as_usize();
+            let forms = &self.forms[self.first_form[p] as usize..self.first_form[p + 1] as usize];
+            for form in forms {
+                out.extend(self.verify(view, sound, form, m.start(), m.end()));
+            }
+        }
+    }
+
+    /// Walks the word of `form` outwards from its anchor at byte `anchor` of
+    /// the sound view: each character is the word's own character in the text
+    /// (one whole element) or Latin letters spelling one of its readings (its
+    /// initial, for an initials form). The Latin letters at either end must
+    /// make whole tokens; the longest walk that fits wins.
+    fn verify(
+        &self,
+        view: &View,
+        sound: &SoundView,
+        form: &Form,
+        anchor: usize,
+        anchor_end: usize,
+    ) -> Option<Found> {
+        if !sound.starts(anchor) || !self.neighbours_may_fit(view, sound, form, anchor, anchor_end)
+        {
+            return None;
+        }
+        let word = &self.entries[form.entry as usize];
+        let chars = &self.chars[word.at as usize..word.at as usize + word.len as usize];
+        let (before, from_anchor) = chars.split_at(form.at as usize);
+        let mut start: Option<usize> = None;
+        self.walk_back(view, sound, before, form.initials, anchor, &mut |b| {
+            if whole_token_start(view, sound.element[b] as usize) && start.is_none_or(|s| b < s) {
+                start = Some(b);
+            }
+        });
+        let start = start?;
+        let mut end: Option<usize> = None;
+        self.walk(view, sound, from_anchor, form.initials, anchor, &mut |e| {
+            if whole_token_end(view, sound.element[e - 1] as usize) && end.is_none_or(|b| e > b) {
+                end = Some(e);
+            }
+        });
+        end.map(|end| Found {
+            start: sound.element[start] as usize,
+            end: sound.element[end - 1] as usize + 1,
+            entry: form.entry,
+        })
+    }
+
+    /// A quick refusal: the word goes on past the anchor, but the text there
+    /// ends, or holds a character that is not the word's.
+    fn neighbours_may_fit(
+        &self,
+        view: &View,
+        sound: &SoundView,
+        form: &Form,
+        anchor: usize,
+        anchor_end: usize,
+    ) -> bool {
+        let fits = |want: char, at: Option<usize>| {
+            if want == '\0' {
+                return true;
+            }
+            match at.and_then(|b| sound.element.get(b)) {
+                None => false,
+                Some(e) => {
+                    let have = view.chars[*e as usize];
+                    have.is_ascii_alphabetic() || have == want
+                }
+            }
+        };
+        fits(form.before, anchor.checked_sub(1)) && fits(form.after, Some(anchor_end))
+    }
+
+    /// Calls `each` with the bytes one character can take of the sound view
+    /// at byte `b` (forwards) or up to it (backwards): the Latin spellings of
+    /// its readings there (initials: its initial), or the whole element when
+    /// it is the character itself.
+    #[allow(clippy::too_many_arguments)]
+    fn spellings_at(
+        &self,
+        view: &View,
+        sound: &SoundView,
+        c: char,
+        initials: bool,
+        b: usize,
+        forward: bool,
+        each: &mut impl FnMut(usize),
+    ) {
+        let element = if forward {
+            sound.element.get(b)
+        } else {
+            b.checked_sub(1).and_then(|p| sound.element.get(p))
+        };
+        let Some(&element) = element else {
+            return;
+        };
+        let bytes = sound.text.as_bytes();
+        if view.chars[element as usize].is_ascii_alphabetic() {
+            let latin = |from: usize, to: usize| {
+                sound.element[from..to]
+                    .iter()
+                    .all(|e| view.chars[*e as usize].is_ascii_alphabetic())
+            };
+            let mut tried: [usize; 4] = [0; 4];
+            for r in readings(c).map(|r| if initials { &r[..1] } else { r }) {
+                let n = r.len();
+                let fits = if forward {
+                    bytes[b..].starts_with(r.as_bytes()) && latin(b, b + n)
+                } else {
+                    bytes[..b].ends_with(r.as_bytes()) && latin(b - n, b)
+                };
+                // Readings that differ only in tone spell alike: each length once.
+                if fits && !tried.contains(&n) {
+                    if let Some(slot) = tried.iter_mut().find(|t| **t == 0) {
+                        *slot = n;
+                    }
+                    each(n);
+                }
+            }
+        } else if !initials && view.chars[element as usize] == c {
+            let len = sound.text_len_of(element, b, forward);
+            if len > 0 {
+                each(len);
+            }
+        }
+    }
+
+    /// Calls `done` with every byte where `chars` can end when read forwards from byte `b`.
+    fn walk(
+        &self,
+        view: &View,
+        sound: &SoundView,
+        chars: &[char],
+        initials: bool,
+        b: usize,
+        done: &mut impl FnMut(usize),
+    ) {
+        let Some((c, rest)) = chars.split_first() else {
+            done(b);
+            return;
+        };
+        self.spellings_at(view, sound, *c, initials, b, true, &mut |len| {
+            self.walk(view, sound, rest, initials, b + len, done)
+        });
+    }
+
+    /// Calls `done` with every byte where `chars` can start when read backwards to byte `b`.
+    fn walk_back(
+        &self,
+        view: &View,
+        sound: &SoundView,
+        chars: &[char],
+        initials: bool,
+        b: usize,
+        done: &mut impl FnMut(usize),
+    ) {
+        let Some((c, rest)) = chars.split_last() else {
+            done(b);
+            return;
+        };
+        self.spellings_at(view, sound, *c, initials, b, false, &mut |len| {
+            self.walk_back(view, sound, rest, initials, b - len, done)
+        });
+    }
+}
+
+/// A match's first element begins a Latin token, or is no Latin letter.
+fn whole_token_start(view: &View, first: usize) -> bool {
+    let alnum = |i: usize| view.chars[i].is_ascii_alphanumeric();
+    first == 0 || view.gap_before[first] || !alnum(first) || !alnum(first - 1)
+}
+
+/// A match's last element ends a Latin token, or is no Latin letter.
+fn whole_token_end(view: &View, last: usize) -> bool {
+    let alnum = |i: usize| view.chars[i].is_ascii_alphanumeric();
+    last + 1 == view.chars.len() || view.gap_before[last + 1] || !alnum(last) || !alnum(last + 1)
+}
+
+/// Every way to pick one spelling per character, main readings first, at most `cap`.
+fn combinations<'a>(per_char: &[Vec<&'a str>], cap: usize) -> Vec<Vec<&'a str>> {
+    let mut out: Vec<Vec<&str>> = vec![Vec::new()];
+    for options in per_char {
+        let mut next = Vec::new();
+        'grow: for prefix in &out {
+            for option in options {
+                if next.len() == cap {
+                    break 'grow;
+                }
+                let mut spelling = prefix.clone();
+                spelling.push(*option);
+                next.push(spelling);
+            }
+        }
+        out = next;
+    }
+    out
+}
+
+/// A text as it sounds: each ideograph as its main reading, ASCII letters as
+/// themselves (lower case), anything else as a byte no pattern holds.
+#[derive(Debug, Default)]
+pub struct SoundView {
+    pub text: String,
+    /// For each byte of `text`, the view index it comes from.
+    element: Vec<u32>,
+    /// The Latin run being read (kept to spare an allocation per message).
+    run: Vec<u8>,
+}
+
+impl SoundView {
+    /// Reads the view's elements `range`.
+    fn build(&mut self, view: &View, range: std::ops::Range<usize>) {
+        self.text.clear();
+        self.element.clear();
+        for (i, c) in view
+            .chars
+            .iter()
+            .enumerate()
+            .take(range.end)
+            .skip(range.start)
+        {
+            let before = self.text.len();
+            if c.is_ascii_alphabetic() {
+                self.text.push(c.to_ascii_lowercase());
+            } else {
+                match readings(*c).next() {
+                    Some(reading) => self.text.push_str(reading),
+                    None => self.text.push('#'),
+                }
+            }
+            self.element
+                .extend(std::iter::repeat_n(i as u32, self.text.len() - before));
+        }
+    }
+
+    /// The bytes of the view's elements `elements` (those of them read).
+    fn bytes_of(&self, elements: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let inside = |e: &u32| elements.contains(&(*e as usize));
+        let start = self.element.iter().position(inside).unwrap_or(0);
+        let end = self.element.iter().rposition(inside).map_or(0, |b| b + 1);
+        start..end.max(start)
+    }
+
+    /// Whether byte `b` starts an element (or is the end).
+    fn starts(&self, b: usize) -> bool {
+        b == 0 || b == self.element.len() || self.element[b - 1] != self.element[b]
+    }
+
+    /// The bytes of `element`, which starts at byte `b` (forward) or ends there
+    /// (backward); 0 when `b` is not on its edge.
+    fn text_len_of(&self, element: u32, b: usize, forward: bool) -> usize {
+        let len = self.element.iter().filter(|e| **e == element).count();
+        let on_edge = if forward {
+            self.starts(b)
+        } else {
+            b == self.element.len() || self.element[b] != element
+        };
+        if on_edge {
+            len
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_character_has_every_reading_main_first_as_typed() {
+        assert_eq!(readings('加').collect::<Vec<_>>(), ["jia"]);
+        let chang: Vec<_> = readings('长').collect();
+        assert!(
+            chang.contains(&"zhang") && chang.contains(&"chang"),
+            "{chang:?}"
+        );
+        let lv: Vec<_> = readings('绿').collect();
+        assert_eq!(lv[0], "lv");
+        assert!(lv.contains(&"lu"));
+        assert_eq!(readings('a').count(), 0);
+    }
+
+    #[test]
+    fn latin_runs_split_into_syllables_or_not() {
+        assert!(is_syllables(b"jiawei"));
+        assert!(is_syllables(b"xian"));
+        assert!(!is_syllables(b"https"));
+        assert!(!is_syllables(b"ok"));
+        assert!(!is_syllables(b"shop"));
+    }
+
+    #[test]
+    fn combinations_stop_at_the_cap_main_readings_first() {
+        let per_char = vec![vec!["a", "b"], vec!["c", "d"], vec!["e", "f"]];
+        let all = combinations(&per_char, 64);
+        assert_eq!(all.len(), 8);
+        assert_eq!(all[0], ["a", "c", "e"]);
+        assert_eq!(combinations(&per_char, 3).len(), 3);
+    }
+}
