@@ -185,6 +185,9 @@ impl Checker<'_> {
                     }
                 }
             }
+            if c.homophones {
+                folds.homophones.insert(name.to_lowercase());
+            }
             if let Some(mode) = &c.pinyin {
                 match PinyinMode::parse(mode.get_ref()) {
                     Some(m) => {

@@ -123,6 +123,10 @@ pub struct RawCategory {
     pub dry_run: bool,
     /// `full`, `initials` or `off`: which pinyin forms of the category's words hit.
     pub pinyin: Option<Spanned<String>>,
+    /// Whether a common character of the same sound swapped into one of the
+    /// category's words (three characters or more) still hits. Default false.
+    #[serde(default)]
+    pub homophones: bool,
 }
 
 #[derive(Debug, Deserialize)]

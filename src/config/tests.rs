@@ -402,3 +402,48 @@ fn reactivation_refuses_a_holdout_of_one_and_no_variants() {
     let p = problems(&format!("{ONE_GROUP}[reactivation]\nenabled = true\n"));
     assert!(p.iter().any(|p| p.contains("has no variants")), "{p:?}");
 }
+
+fn with_words(categories: &str) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let words = dir.path().join("words.txt");
+    std::fs::write(&words, "[ad]\n加微\n").unwrap();
+    let text = format!(
+        "{MINIMAL}[filter]\nwords_file = {:?}\n{categories}",
+        words.display().to_string()
+    );
+    parse(&text, &Env::default())
+}
+
+#[test]
+fn a_category_sets_its_pinyin_forms_and_homophones_without_repeating_its_actions() {
+    let c =
+        with_words("[filter.categories.ad]\npinyin = \"initials\"\nhomophones = true\n").unwrap();
+    let filter = c.filter.expect("the filter section");
+    assert_eq!(
+        filter.filter.folds().pinyin("ad"),
+        crate::filter::PinyinMode::Initials
+    );
+    assert_eq!(
+        filter.filter.folds().pinyin("abuse"),
+        crate::filter::PinyinMode::Full
+    );
+    assert!(filter.filter.folds().homophones.contains("ad"));
+    assert_eq!(
+        filter.category("ad").actions,
+        FilterCategory::default().actions
+    );
+}
+
+#[test]
+fn an_unknown_pinyin_mode_is_refused_at_its_value() {
+    let p = with_words("[filter.categories.ad]\npinyin = \"sometimes\"\n")
+        .unwrap_err()
+        .problems();
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with(
+            "bot-config.toml:8:10: pinyin is `full`, `initials` or `off`, not `sometimes`"
+        ),
+        "{p:?}"
+    );
+}

@@ -29,7 +29,7 @@ pub mod words;
 
 use std::cell::RefCell;
 use std::collections::hash_map::Entry as Slot;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
 
@@ -85,6 +85,18 @@ struct Word {
     pattern_len: u32,
     /// Index into `Matcher::categories`.
     category: u16,
+    /// With sound keys on: the character of each run at
+    /// `Matcher::spelled[spelled_at..]`, to tell the word as written from a
+    /// homophone of it; NONE otherwise.
+    spelled_at: u32,
+    /// A digest of those characters: a text spelling the word as written is
+    /// told from this record alone, without reading `spelled`.
+    spelled_digest: u32,
+}
+
+/// The digest of run characters [`Word::spelled_digest`] keeps.
+fn digest(chars: impl Iterator<Item = char>) -> u32 {
+    chars.fold(0x811C_9DC5, |h, c| (h ^ c as u32).wrapping_mul(0x0100_0193))
 }
 
 /// One automaton over collapsed words; several words may collapse alike.
@@ -101,6 +113,13 @@ struct Matcher {
     categories: Vec<Box<str>>,
     /// ASCII characters that begin a word with a CJK character in it (`qq群`).
     mixed_first: [bool; 128],
+    /// Whether patterns and texts are spelled in sound keys
+    /// ([`normalize::homophone_key`]): on when any category takes homophones.
+    keys: bool,
+    /// Per category: whether its words hit through homophones.
+    homophones: Vec<bool>,
+    /// The words' run characters (see [`Word::spelled_at`]).
+    spelled: Vec<char>,
 }
 
 /// A verified match: view indices (or byte offsets when nothing is normalised)
@@ -110,6 +129,8 @@ struct Span {
     start: usize,
     end: usize,
     word: u32,
+    /// Found through a homophone rather than as written.
+    homophone: bool,
 }
 
 /// The collapsed text: one character per run, with the runs' places in the view.
@@ -125,8 +146,10 @@ struct Runs {
 
 impl Runs {
     /// Collapses `chars` (a text's view, or a dictionary word) into runs; with
-    /// `repeats` off every character is its own run.
-    fn build(&mut self, chars: impl IntoIterator<Item = char>, repeats: bool) {
+    /// `repeats` off every character is its own run. With `keys` each run is
+    /// written as its character's sound key: runs stay runs of one character,
+    /// so 是事 is two runs that both read as the key of shì.
+    fn build(&mut self, chars: impl IntoIterator<Item = char>, repeats: bool, keys: bool) {
         self.text.clear();
         self.start.clear();
         self.len.clear();
@@ -141,6 +164,7 @@ impl Runs {
             let run = self.start.len() as u32;
             self.start.push(at);
             self.len.push(len);
+            let c = if keys { normalize::homophone_key(c) } else { c };
             self.text.push(c);
             self.run_of_byte
                 .extend(std::iter::repeat_n(run, c.len_utf8()));
@@ -176,13 +200,14 @@ fn compile(
     category: u16,
     counts: &mut Vec<u32>,
     runs: &mut Runs,
+    spelled: Option<&mut Vec<char>>,
 ) -> Option<(String, Word, bool)> {
     let word = if n == Normalization::OFF {
         &entry.word
     } else {
         &entry.normalized
     };
-    runs.build(word.chars(), n.repeats);
+    runs.build(word.chars(), n.repeats, spelled.is_some());
     if runs.text.is_empty() {
         return None;
     }
@@ -192,6 +217,18 @@ fn compile(
         counts.extend_from_slice(&runs.len);
         (counts.len() - runs.len.len()) as u32
     };
+    let (spelled_at, spelled_digest) = match spelled {
+        Some(spelled) => {
+            let at = spelled.len();
+            let mut chars = word.chars().peekable();
+            while let Some(c) = chars.next() {
+                while n.repeats && chars.next_if_eq(&c).is_some() {}
+                spelled.push(c);
+            }
+            (at as u32, digest(spelled[at..].iter().copied()))
+        }
+        None => (NONE, 0),
+    };
     let word = Word {
         text: entry.word.as_str().into(),
         counts_at,
@@ -200,12 +237,23 @@ fn compile(
         runs: runs.len.len() as u32,
         pattern_len: runs.text.len() as u32,
         category,
+        spelled_at,
+        spelled_digest,
     };
     Some((runs.text.clone(), word, !runs.text.chars().any(is_cjk)))
 }
 
 impl Matcher {
-    fn build(entries: &[Entry], n: Normalization, kind: MatchKind) -> Matcher {
+    /// `homophones`: the categories whose words also hit through homophones;
+    /// None when no category does (texts are then matched as spelled).
+    fn build(
+        entries: &[Entry],
+        n: Normalization,
+        kind: MatchKind,
+        homophones: Option<&BTreeSet<String>>,
+    ) -> Matcher {
+        let keys = homophones.is_some() && n != Normalization::OFF;
+        let mut spelled = Vec::new();
         let mut counts = Vec::new();
         let mut categories: Vec<Box<str>> = Vec::new();
         let mut scratch = Runs::default();
@@ -220,9 +268,14 @@ impl Matcher {
                     categories.len() - 1
                 }
             };
-            if let Some((pattern, word, is_latin)) =
-                compile(entry, n, category as u16, &mut counts, &mut scratch)
-            {
+            if let Some((pattern, word, is_latin)) = compile(
+                entry,
+                n,
+                category as u16,
+                &mut counts,
+                &mut scratch,
+                keys.then_some(&mut spelled),
+            ) {
                 patterns.push(pattern);
                 words.push(word);
                 latin.push(is_latin);
@@ -290,8 +343,14 @@ impl Matcher {
             counts,
             prefixes,
             latin_patterns,
+            homophones: categories
+                .iter()
+                .map(|c| homophones.is_some_and(|h| h.contains(&**c)))
+                .collect(),
             categories,
             mixed_first,
+            keys,
+            spelled,
         }
     }
 
@@ -437,15 +496,46 @@ impl Matcher {
             if latin && !whole_token(view, start, end) {
                 continue;
             }
+            let homophone = match self.keys {
+                false => false,
+                true => match self.spelled_as(w, view, runs, first) {
+                    Spelled::AsWritten => false,
+                    Spelled::Homophone => true,
+                    Spelled::Otherwise => continue,
+                },
+            };
             if best.is_none_or(|b| (end - start, b.start) > (b.end - b.start, start)) {
                 best = Some(Span {
                     start,
                     end,
                     word: at,
+                    homophone,
                 });
             }
         }
         best
+    }
+
+    /// How the text's runs from `first` spell word `w`, when their sound keys
+    /// match: as written, or through homophones the word's category takes
+    /// under the length rule ([`homophone_allowed`]).
+    fn spelled_as(&self, w: &Word, view: &View, runs: &Runs, first: usize) -> Spelled {
+        let n = w.runs as usize;
+        let text = (0..n).map(|k| view.chars[runs.start[first + k] as usize]);
+        if digest(text) == w.spelled_digest && !self.homophones[w.category as usize] {
+            return Spelled::AsWritten;
+        }
+        let word = &self.spelled[w.spelled_at as usize..w.spelled_at as usize + n];
+        let swapped = (0..n)
+            .filter(|k| view.chars[runs.start[first + k] as usize] != word[*k])
+            .count();
+        if swapped == 0 {
+            Spelled::AsWritten
+        } else if self.homophones[w.category as usize] && homophone_allowed(n, swapped) {
+            Spelled::Homophone
+        } else {
+            Spelled::Otherwise
+        }
     }
 
     /// The same over raw text, when nothing is normalised: the pattern is the
@@ -464,8 +554,24 @@ impl Matcher {
             start,
             end,
             word: p as u32,
+            homophone: false,
         })
     }
+}
+
+/// How a text spells a word whose sound keys it matches.
+enum Spelled {
+    AsWritten,
+    Homophone,
+    Otherwise,
+}
+
+/// The length rule for homophones: a word of three characters or more, at
+/// most one character in three swapped. Two-character words never hit by
+/// sound: too many everyday phrases sound like one (给技能加威力 holds 加威,
+/// which sounds like 加微).
+fn homophone_allowed(chars: usize, swapped: usize) -> bool {
+    chars >= 3 && swapped * 3 <= chars
 }
 
 /// A Latin word's neighbours (after folding) must not be letters or digits; a
@@ -482,6 +588,8 @@ fn whole_token(view: &View, start: usize, end: usize) -> bool {
 pub struct Folds {
     /// Categories not named here get [`PinyinMode::Full`].
     pub pinyin: BTreeMap<String, PinyinMode>,
+    /// The categories whose words also hit through homophones (`homophones = true`).
+    pub homophones: BTreeSet<String>,
 }
 
 impl Folds {
@@ -520,6 +628,7 @@ impl Filter {
     /// this thread while the others are built on a second one.
     pub fn with_folds(list: &WordList, normalization: Normalization, folds: Folds) -> Filter {
         let folding = normalization != Normalization::OFF;
+        let sounds = (folding && !folds.homophones.is_empty()).then_some(&folds.homophones);
         let (deny, (allow, numerals, pinyin)) = std::thread::scope(|scope| {
             let rest = scope.spawn(|| {
                 let with_digits: Vec<Entry> = if folding {
@@ -532,14 +641,24 @@ impl Filter {
                     Vec::new()
                 };
                 (
-                    Matcher::build(&list.allow, normalization, MatchKind::Standard),
-                    Matcher::build(&with_digits, normalization, MatchKind::LeftmostLongest),
+                    Matcher::build(&list.allow, normalization, MatchKind::Standard, sounds),
+                    Matcher::build(
+                        &with_digits,
+                        normalization,
+                        MatchKind::LeftmostLongest,
+                        sounds,
+                    ),
                     folding
                         .then(|| PinyinMatcher::build(&list.deny, |c| folds.pinyin(c)))
                         .flatten(),
                 )
             });
-            let deny = Matcher::build(&list.deny, normalization, MatchKind::LeftmostLongest);
+            let deny = Matcher::build(
+                &list.deny,
+                normalization,
+                MatchKind::LeftmostLongest,
+                sounds,
+            );
             (
                 deny,
                 rest.join().expect("building the filter's other automata"),
@@ -636,7 +755,7 @@ impl Filter {
                     hits.sort_by_key(|h| (h.start, h.end));
                 }
             }
-            if let Some(pinyin) = &self.pinyin {
+            if let Some(pinyin) = self.pinyin.as_ref().filter(|_| view.has_ascii_letter) {
                 pinyin.scan(view, sound, pinyin_found);
                 if !pinyin_found.is_empty() {
                     self.add_pinyin_hits(pinyin, view, runs, pinyin_found, allowed, &mut hits);
@@ -731,7 +850,11 @@ impl Filter {
         found: &mut Vec<Span>,
         allowed: &mut Vec<Span>,
     ) -> Vec<Hit<'f>> {
-        runs.build(view.chars.iter().copied(), self.normalization.repeats);
+        runs.build(
+            view.chars.iter().copied(),
+            self.normalization.repeats,
+            self.deny.keys,
+        );
         let runs = &*runs;
         // A token may start at a run's first character, or inside a run whose
         // repeats a skipped separator splits ("aba ab" collapses "a a" into one run).
@@ -758,7 +881,11 @@ impl Filter {
             (
                 view.origin[s.start] as usize,
                 view.origin[s.end - 1] as usize + 1,
-                view.via(s.start, s.end),
+                if s.homophone {
+                    Via::Homophone
+                } else {
+                    view.via(s.start, s.end)
+                },
             )
         })
     }

@@ -67,6 +67,8 @@ pub enum Via {
     Numerals,
     /// The word written (partly) in pinyin, or its initials.
     Pinyin,
+    /// A character of the word swapped for a common one of the same sound.
+    Homophone,
     /// Not the word list: links, QR codes, cards, flooding.
     Rule,
 }
@@ -81,6 +83,7 @@ impl Via {
             Via::Lookalike => "lookalike",
             Via::Numerals => "numerals",
             Via::Pinyin => "pinyin",
+            Via::Homophone => "homophone",
             Via::Rule => "rule",
         }
     }
@@ -95,6 +98,7 @@ impl Via {
             Via::Lookalike => "形近字母",
             Via::Numerals => "中文数字",
             Via::Pinyin => "拼音",
+            Via::Homophone => "同音字",
             Via::Rule => "规则",
         }
     }
@@ -307,6 +311,37 @@ pub fn is_common(c: char) -> bool {
     gb2312_bytes(c).is_some_and(|(row, _)| row <= 0xD7)
 }
 
+/// The sound class of a character: common hanzi (see [`is_common`]) that
+/// share their main reading, tone included, share a key (the first of them in
+/// code order); any other character is its own key. 微 and 威 (wēi) share one;
+/// 微 and 为 (wèi) do not.
+pub fn homophone_key(c: char) -> char {
+    // Offsets from T2S_FIRST in 16 bits: half the cache lines of chars.
+    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
+    let u = c as u32;
+    if !(T2S_FIRST..=T2S_LAST).contains(&u) {
+        return c;
+    }
+    let table = TABLE.get_or_init(|| {
+        use pinyin::ToPinyin;
+        let mut first: std::collections::HashMap<&'static str, u32> = Default::default();
+        (T2S_FIRST..=T2S_LAST)
+            .map(|u| {
+                let sound = char::from_u32(u)
+                    .filter(|c| is_common(*c))
+                    .and_then(|c| c.to_pinyin())
+                    .map(|p| p.with_tone_num_end());
+                let key = match sound {
+                    Some(sound) => *first.entry(sound).or_insert(u),
+                    None => u,
+                };
+                (key - T2S_FIRST) as u16
+            })
+            .collect()
+    });
+    char::from_u32(T2S_FIRST + u32::from(table[(u - T2S_FIRST) as usize])).unwrap_or(c)
+}
+
 /// Simplified form of an ideograph (others unchanged), and whether a variant
 /// table (rather than traditional → simplified) made it.
 pub fn fold_ideograph(c: char) -> (char, bool) {
@@ -392,6 +427,8 @@ pub struct View {
     /// Kept characters folded as look-alikes, with what they were before:
     /// undone in tokens that turn out not to be Latin.
     lookalikes: Vec<(u32, char, Via)>,
+    /// Whether an ASCII letter was kept (the pinyin matcher reads only such texts).
+    pub has_ascii_letter: bool,
 }
 
 impl View {
@@ -402,6 +439,7 @@ impl View {
         self.gap_at_end = false;
         self.via.clear();
         self.lookalikes.clear();
+        self.has_ascii_letter = false;
     }
 
     /// Normalises `text` into this view.
@@ -559,6 +597,7 @@ impl View {
     }
 
     fn push(&mut self, c: char, origin: u32, gap: bool, via: Via) {
+        self.has_ascii_letter |= c.is_ascii_alphabetic();
         self.chars.push(c);
         self.origin.push(origin);
         self.gap_before.push(gap);

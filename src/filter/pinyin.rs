@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use pinyin::ToPinyinMulti;
 
-use super::normalize::{is_cjk, View, BOUNDARY};
+use super::normalize::{is_cjk, Via, View, BOUNDARY};
 use super::words::Entry;
 
 /// Which pinyin forms of its words a category's list also catches
@@ -442,7 +442,9 @@ impl PinyinMatcher {
     /// the sound view: each character is the word's own character in the text
     /// (one whole element) or Latin letters spelling one of its readings (its
     /// initial, for an initials form). The Latin letters at either end must
-    /// make whole tokens; the longest walk that fits wins.
+    /// make whole tokens; the longest walk that fits wins. A name's last
+    /// syllable before a sentence (`Zhang Wei 大家好`) is not half of a word:
+    /// pinyin and characters must touch, and a match written like a name is none.
     fn verify(
         &self,
         view: &View,
@@ -471,11 +473,16 @@ impl PinyinMatcher {
                 end = Some(e);
             }
         });
-        end.map(|end| Found {
+        let found = Found {
             start: sound.element[start] as usize,
-            end: sound.element[end - 1] as usize + 1,
+            end: sound.element[end? - 1] as usize + 1,
             entry: form.entry,
-        })
+        };
+        let apart = (found.start + 1..found.end).any(|i| {
+            view.gap_before[i]
+                && view.chars[i - 1].is_ascii_alphabetic() != view.chars[i].is_ascii_alphabetic()
+        });
+        (!apart && !written_like_a_name(view, found.start, found.end)).then_some(found)
     }
 
     /// A quick refusal: the word goes on past the anchor, but the text there
@@ -594,6 +601,22 @@ impl PinyinMatcher {
             self.walk_back(view, sound, rest, initials, b - len, done)
         });
     }
+}
+
+/// Whether view elements `start..end` are all Latin letters written the way
+/// pinyin names are: each piece (between separators) a capital and then
+/// lower case (`Jiawei`, `Li Na`). Such a match is read as a name, not as a
+/// word spelled out: a word is only ever half-written (`jia微`), run together
+/// in one case (`jiawei`, `JIAWEI`) or mixed (`JiaWei`) to slip past a filter.
+fn written_like_a_name(view: &View, start: usize, end: usize) -> bool {
+    // Case folding marks an upper-case ASCII letter Normalized, a lower-case one Exact.
+    let upper = |i: usize| view.via[i] != Via::Exact;
+    (start..end).all(|i| {
+        view.chars[i].is_ascii_alphabetic() && {
+            let piece_starts = i == start || view.gap_before[i];
+            piece_starts == upper(i)
+        }
+    })
 }
 
 /// A match's first element begins a Latin token, or is no Latin letter.

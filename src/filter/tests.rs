@@ -335,7 +335,7 @@ mod oracle {
         let mut view = View::default();
         view.build(text, n);
         let mut runs = Runs::default();
-        runs.build(view.chars.iter().copied(), n.repeats);
+        runs.build(view.chars.iter().copied(), n.repeats, false);
         let text_runs: Vec<char> = runs.text.chars().collect();
         let deny = collapsed(&list.deny, n);
         let allow = collapsed(&list.allow, n);
@@ -391,7 +391,7 @@ mod oracle {
     // Е, Greek α) and a Cyrillic letter that looks like nothing Latin (д).
     const TEXT_PIECES: &[&str] = &[
         "a", "b", "c", "e", "A", "ｂ", "加", "群", "嘻", "哈", "傻", "逼", "卖", "嘻嘻", "哈哈",
-        "aa", " ", "@", "，", "😀", "x", "1", "売", "е", "Е", "α", "д",
+        "aa", " ", "@", "，", "😀", "x", "1", "売", "е", "Е", "α", "д", "西", "家", "佳",
     ];
 
     fn word_list() -> impl Strategy<Value = String> {
@@ -421,8 +421,17 @@ mod oracle {
     }
 
     fn check(list_text: &str, text: &str, n: Normalization) -> Result<(), TestCaseError> {
+        check_with(list_text, text, n, Folds::default())
+    }
+
+    fn check_with(
+        list_text: &str,
+        text: &str,
+        n: Normalization,
+        folds: Folds,
+    ) -> Result<(), TestCaseError> {
         let list = WordList::parse(list_text, n);
-        let filter = Filter::new(&list, n);
+        let filter = Filter::with_folds(&list, n, folds);
         let got: Vec<(String, String, usize, usize)> = filter
             .scan(text)
             .iter()
@@ -446,6 +455,17 @@ mod oracle {
         #[test]
         fn with_every_normalisation_on_the_filter_finds_what_brute_force_finds(list in word_list(), text in text()) {
             check(&list, &text, Normalization::default())?;
+        }
+
+        /// With a category taking homophones, every text and word is matched in
+        /// sound keys; words of other categories must still hit exactly as written.
+        #[test]
+        fn matching_in_sound_keys_finds_what_brute_force_finds_as_written(list in word_list(), text in text()) {
+            let folds = Folds {
+                homophones: ["sound".to_string()].into(),
+                ..Folds::default()
+            };
+            check_with(&list, &text, Normalization::default(), folds)?;
         }
 
         #[test]
@@ -582,6 +602,7 @@ fn pinyin_filter(list: &str, modes: &[(&str, PinyinMode)]) -> Filter {
     let words = WordList::parse(list, Normalization::default());
     let folds = Folds {
         pinyin: modes.iter().map(|(c, m)| (c.to_string(), *m)).collect(),
+        ..Folds::default()
     };
     Filter::with_folds(&words, Normalization::default(), folds)
 }
@@ -591,6 +612,7 @@ fn a_listed_word_written_in_pinyin_or_half_in_pinyin_hits() {
     let f = filter("[ad]\n加微\n微信号\n");
     assert_eq!(vias(&f, "想要的jiawei"), [("加微".to_string(), "pinyin")]);
     assert_eq!(words(&f, "JiaWei 详聊"), ["加微"]);
+    assert_eq!(words(&f, "JIAWEI"), ["加微"]);
     assert_eq!(words(&f, "jia wei"), ["加微"]);
     assert_eq!(words(&f, "jia微"), ["加微"]);
     assert_eq!(words(&f, "加wei"), ["加微"]);
@@ -610,14 +632,17 @@ fn every_reading_of_a_heteronym_counts() {
 
 #[test]
 fn pinyin_hits_only_as_whole_latin_tokens_so_english_words_and_names_pass() {
-    let f = filter("[ad]\n加微\n八那\n你可\n[abuse]\n傻逼\n");
+    let f = filter("[ad]\n加微\n八那\n你可\n伪大\n[abuse]\n傻逼\n");
     for text in [
-        "jiaweixin",      // a longer token
-        "dajiawei",       // a longer token
-        "Zhangjiawei123", // a name inside a longer token
-        "I ate a banana", // ba+na+na holds bana
-        "Nikestore",      // ni+ke inside a brand's longer name
-        "jiawei8",        // a digit joins the token
+        "jiaweixin",        // a longer token
+        "dajiawei",         // a longer token
+        "Zhangjiawei123",   // a name inside a longer token
+        "I ate a banana",   // ba+na+na holds bana
+        "Nikestore",        // ni+ke inside a brand's longer name
+        "jiawei8",          // a digit joins the token
+        "@Jiawei 快递到了", // a name, written as names are
+        "Jia Wei说好的",    // a name in two pieces
+        "zhang wei 大家好", // pinyin and characters apart are not one word
     ] {
         assert!(words(&f, text).is_empty(), "{text} should pass");
     }
@@ -657,4 +682,53 @@ fn an_allow_phrase_covers_a_pinyin_hit_and_a_word_found_as_written_stands() {
     assert_eq!(words(&f, "jia微"), ["加微"]);
     let f = filter("[ad]\n加微\nweixin\n");
     assert_eq!(vias(&f, "weixin"), [("weixin".to_string(), "exact")]);
+}
+
+fn homophone_filter(list: &str, categories: &[&str]) -> Filter {
+    let words = WordList::parse(list, Normalization::default());
+    let folds = Folds {
+        homophones: categories.iter().map(|c| c.to_string()).collect(),
+        ..Folds::default()
+    };
+    Filter::with_folds(&words, Normalization::default(), folds)
+}
+
+#[test]
+fn a_homophone_swapped_into_a_long_enough_word_hits_and_names_the_listed_word() {
+    let f = homophone_filter("[ad]\n加微信\n办假证\n", &["ad"]);
+    // 威 sounds exactly like 微 (wēi); 症 like 证 (zhèng).
+    assert_eq!(vias(&f, "快加威信"), [("加微信".to_string(), "homophone")]);
+    assert_eq!(
+        vias(&f, "专业办假症"),
+        [("办假证".to_string(), "homophone")]
+    );
+    assert_eq!(vias(&f, "加微信"), [("加微信".to_string(), "exact")]);
+}
+
+#[test]
+fn everyday_phrases_a_homophone_away_from_a_listed_word_pass() {
+    let f = homophone_filter("[ad]\n加微\n加微信\n[allow]\n加威信号\n", &["ad"]);
+    // Two-character words never hit by sound.
+    assert!(words(&f, "给技能加威力").is_empty());
+    // A different tone is a different sound: 为 is wèi, 微 wēi.
+    assert!(words(&f, "加为信").is_empty());
+    // At most one character in three swapped: 佳 and 威 are two.
+    assert!(words(&f, "佳威信").is_empty());
+    // An allow phrase covers it.
+    assert!(words(&f, "加威信号").is_empty());
+}
+
+#[test]
+fn homophones_are_only_for_the_categories_that_ask() {
+    let f = homophone_filter("[ad]\n加微信\n[fraud]\n办假证\n", &["fraud"]);
+    assert!(words(&f, "快加威信").is_empty());
+    assert_eq!(words(&f, "办假症"), ["办假证"]);
+    assert_eq!(
+        normalize::homophone_key('微'),
+        normalize::homophone_key('威')
+    );
+    assert_ne!(
+        normalize::homophone_key('微'),
+        normalize::homophone_key('为')
+    );
 }

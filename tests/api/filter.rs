@@ -42,6 +42,45 @@ async fn a_number_in_dingbat_digits_or_chinese_numerals_is_caught_and_says_how()
     app.sim.wait_for("delete_msg", 2, PATIENCE).await;
 }
 
+/// The daemon with homophones on for `[fraud]`: the word and fold of the one
+/// hit `text` gets, as logged.
+async fn caught(text: &str) -> (String, String) {
+    let config = format!("{FILTER}\n[filter.categories.fraud]\nhomophones = true\n");
+    let mut app = spawn_app_configured(&config, None).await;
+    app.member_says(&spammer(), text).await;
+    let hits = app.wait_logged("filter.hit", 1).await;
+    let hit = &hits[0].detail["hits"][0];
+    app.sim.wait_for("delete_msg", 1, PATIENCE).await;
+    (
+        hit["word"].as_str().unwrap().to_string(),
+        hit["via"].as_str().unwrap().to_string(),
+    )
+}
+
+fn pair(word: &str, via: &str) -> (String, String) {
+    (word.to_string(), via.to_string())
+}
+
+#[tokio::test]
+async fn a_variant_character_is_caught_as_the_listed_word() {
+    assert_eq!(caught("低价売号").await, pair("卖号", "variant"));
+}
+
+#[tokio::test]
+async fn cyrillic_look_alike_letters_in_a_latin_word_are_caught() {
+    assert_eq!(caught("加wеіxin详聊").await, pair("weixin", "lookalike"));
+}
+
+#[tokio::test]
+async fn a_word_half_written_in_pinyin_is_caught() {
+    assert_eq!(caught("我的wei信hao是这个").await, pair("微信号", "pinyin"));
+}
+
+#[tokio::test]
+async fn a_homophone_is_caught_where_the_category_asks_and_names_the_listed_word() {
+    assert_eq!(caught("专业办假症").await, pair("办假证", "homophone"));
+}
+
 #[tokio::test]
 async fn an_ad_is_recalled_and_its_sender_warned() {
     let mut app = spawn_app_configured(FILTER, None).await;

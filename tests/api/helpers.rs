@@ -23,7 +23,8 @@ pub const SECRET: &str = "test-secret";
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// The word list `words.txt` beside the config, for tests that configure `[filter]`.
-pub const WORDS: &str = "[ad]\n加群\n加v888\n[abuse]\n傻逼\n[allow]\n参加群众\n";
+pub const WORDS: &str =
+    "[ad]\n加群\n加v888\n卖号\nweixin\n微信号\n[abuse]\n傻逼\n[fraud]\n办假证\n[allow]\n参加群众\n";
 
 /// The config every test starts from: fast pacing and retries, two managed groups.
 pub const TEST_CONFIG: &str = r#"
