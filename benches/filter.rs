@@ -7,7 +7,7 @@
 //! ../shared/bench/sensitive-dict-65k.txt is measured too when present.
 //! Environment: `BENCH_MB` (default 12) sets the text per dictionary;
 //! `BENCH_DICT` runs only the dictionaries whose name contains it (`64000`,
-//! `shared`); `BENCH_ONLY` (`raw`, `on`, `off`) times one contender alone, for
+//! `shared`); `BENCH_ONLY` (`raw`, `on`, `default`, `off`) times one contender alone, for
 //! a profiler.
 
 use std::alloc::System;
@@ -22,15 +22,13 @@ use rand::{Rng, SeedableRng};
 
 const SEED: u64 = 20261123;
 
+#[path = "support/chat.rs"]
+mod chat;
+use chat::{ideograph, messages};
+
 /// Counts heap bytes, so the filter's memory is measured rather than estimated.
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// Common ideographs for chat-like text and generated words.
-fn ideograph(rng: &mut StdRng) -> char {
-    // The first ~3500 code points of the unified block are dense with everyday characters.
-    char::from_u32(0x4E00 + rng.random_range(0..3500)).unwrap_or('的')
-}
 
 fn generated_dictionary(rng: &mut StdRng, n: usize) -> Vec<String> {
     let mut words = std::collections::BTreeSet::new();
@@ -56,61 +54,6 @@ fn word_list(words: &[String]) -> String {
         text.push('\n');
     }
     text
-}
-
-/// Disguises a dictionary word the way members do.
-fn evade(rng: &mut StdRng, word: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in word.chars().enumerate() {
-        if i > 0 {
-            match rng.random_range(0..4) {
-                0 => out.push(' '),
-                1 => out.push('@'),
-                2 => out.push('￥'),
-                _ => out.push('\u{200b}'),
-            }
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
-}
-
-fn messages(rng: &mut StdRng, dictionary: &[String], bytes: usize) -> Vec<String> {
-    let fillers = [
-        "哈哈",
-        "好的",
-        "谢谢",
-        "OK",
-        "👍",
-        "😂",
-        "https://shop.example.com/item",
-        "明天见",
-        "多少钱？",
-        "包邮吗",
-        "123",
-        "！",
-    ];
-    let mut out = Vec::new();
-    let mut total = 0;
-    while total < bytes {
-        let len = rng.random_range(4..60);
-        let mut m = String::new();
-        while m.chars().count() < len {
-            match rng.random_range(0..100) {
-                0..=69 => m.push(ideograph(rng)),
-                70..=84 => m.push_str(fillers[rng.random_range(0..fillers.len())]),
-                85..=92 => m.push(' '),
-                93..=96 => m.push_str(&dictionary[rng.random_range(0..dictionary.len())]),
-                _ => {
-                    let word = &dictionary[rng.random_range(0..dictionary.len())];
-                    m.push_str(&evade(rng, word));
-                }
-            }
-        }
-        total += m.len();
-        out.push(m);
-    }
-    out
 }
 
 struct Run {
@@ -227,6 +170,11 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
         &WordList::parse(&text, Normalization::OFF),
         Normalization::OFF,
     );
+    // The same without homophones (opt-in per category; pinyin is on by default).
+    let plain = Filter::new(
+        &WordList::parse(&text, Normalization::default()),
+        Normalization::default(),
+    );
     let region = Region::new(GLOBAL);
     let started = Instant::now();
     let raw: AhoCorasick = AhoCorasickBuilder::new()
@@ -267,15 +215,17 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
         &[
             contender("raw", Box::new(|m| raw.find_iter(m).count())),
             contender("on", Box::new(|m| filter.scan(m).len())),
+            contender("default", Box::new(|m| plain.scan(m).len())),
             contender("off", Box::new(|m| off.scan(m).len())),
         ],
     );
-    let [raw_run, on_run, off_run] = &runs[..] else {
-        unreachable!("three contenders")
+    let [raw_run, on_run, default_run, off_run] = &runs[..] else {
+        unreachable!("four contenders")
     };
     for (mode, label, run) in [
         ("raw", "raw aho-corasick (leftmost-longest)", raw_run),
         ("on", "filter, every fold on", on_run),
+        ("default", "filter, defaults (no homophones)", default_run),
         ("off", "filter, every normalisation off", off_run),
     ] {
         if !skip(mode) {
@@ -302,8 +252,9 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
     }
     if only.is_empty() {
         println!(
-            "  R (filter ÷ raw, median of {ROUNDS} interleaved rounds): all on {:.2}, all off {:.2}",
+            "  R (filter ÷ raw, median of {ROUNDS} interleaved rounds): all on {:.2}, defaults {:.2}, all off {:.2}",
             on_run.ratio(raw_run),
+            default_run.ratio(raw_run),
             off_run.ratio(raw_run)
         );
     }

@@ -556,8 +556,14 @@ fn scan(words: Option<PathBuf>, config: Option<PathBuf>) -> anyhow::Result<ExitC
         (None, Some(rules)) => rules.filter.clone(),
         (None, None) => anyhow::bail!("the config has no [filter] section; pass --words FILE"),
     };
+    use std::io::IsTerminal;
     let stdin = std::io::stdin().lock();
+    let batches = if stdin.is_terminal() {
+        qunbot::scan::Batches::INTERACTIVE
+    } else {
+        qunbot::scan::Batches::piped()
+    };
     let stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    qunbot::scan::scan_lines(stdin, stdout, &filter, rules)?;
+    qunbot::scan::scan_lines(stdin, stdout, &filter, rules, batches)?;
     Ok(ExitCode::SUCCESS)
 }

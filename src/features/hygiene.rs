@@ -566,7 +566,7 @@ fn act(
 }
 
 pub fn hit_json(h: &Hit) -> serde_json::Value {
-    json!({"word": h.word, "category": h.category, "start": h.start, "end": h.end, "via": h.via.as_str()})
+    serde_json::to_value(h).unwrap_or_default()
 }
 
 #[cfg(test)]

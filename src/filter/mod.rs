@@ -40,8 +40,9 @@ use pinyin::{PinyinMatcher, SoundView};
 pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
 /// One dictionary word found in a text. It borrows the word and category from
-/// the filter, so a hit costs no allocation and no reference count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// the filter, so a hit costs no allocation and no reference count. Its JSON
+/// (`qunbot scan`, the log) is `{"word", "category", "start", "end", "via"}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Hit<'a> {
     /// The dictionary entry as written in the word list.
     pub word: &'a str,
@@ -522,7 +523,10 @@ impl Matcher {
     fn spelled_as(&self, w: &Word, view: &View, runs: &Runs, first: usize) -> Spelled {
         let n = w.runs as usize;
         let text = (0..n).map(|k| view.chars[runs.start[first + k] as usize]);
-        if digest(text) == w.spelled_digest && !self.homophones[w.category as usize] {
+        // Equal digests are taken as the same spelling: a collision (about one
+        // candidate in four billion) could only pass a text that sounds like
+        // the word, since the keys already match.
+        if digest(text) == w.spelled_digest {
             return Spelled::AsWritten;
         }
         let word = &self.spelled[w.spelled_at as usize..w.spelled_at as usize + n];

@@ -73,6 +73,12 @@ pub enum Via {
     Rule,
 }
 
+impl serde::Serialize for Via {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl Via {
     pub fn as_str(self) -> &'static str {
         match self {

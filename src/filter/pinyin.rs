@@ -151,6 +151,19 @@ pub fn is_syllables(letters: &[u8]) -> bool {
     if letters.len() > MAX_PINYIN_LETTERS {
         return false;
     }
+    // Most English runs fail here: no syllable starts with i, u or v, and
+    // every one ends in a vowel, n, g, r or m.
+    let (Some(first), Some(last)) = (letters.first(), letters.last()) else {
+        return false;
+    };
+    if matches!(first, b'i' | b'u' | b'v')
+        || !matches!(
+            last,
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'v' | b'n' | b'g' | b'r' | b'm'
+        )
+    {
+        return false;
+    }
     let s = syllables();
     let mut reachable = [false; MAX_PINYIN_LETTERS + 1];
     reachable[0] = true;
@@ -734,6 +747,14 @@ mod tests {
         assert_eq!(lv[0], "lv");
         assert!(lv.contains(&"lu"));
         assert_eq!(readings('a').count(), 0);
+    }
+
+    #[test]
+    fn the_quick_refusal_agrees_with_every_syllable() {
+        let s = syllables();
+        for name in &s.names {
+            assert!(is_syllables(name.as_bytes()), "{name}");
+        }
     }
 
     #[test]
