@@ -157,6 +157,7 @@ impl Runs {
         self.run_of_byte.clear();
         let mut chars = chars.into_iter().peekable();
         let mut at = 0;
+        let sound = keys.then(normalize::SoundKeys::get);
         while let Some(c) = chars.next() {
             let mut len = 1;
             while repeats && chars.next_if_eq(&c).is_some() {
@@ -165,7 +166,7 @@ impl Runs {
             let run = self.start.len() as u32;
             self.start.push(at);
             self.len.push(len);
-            let c = if keys { normalize::homophone_key(c) } else { c };
+            let c = sound.map_or(c, |s| s.key(c));
             self.text.push(c);
             self.run_of_byte
                 .extend(std::iter::repeat_n(run, c.len_utf8()));

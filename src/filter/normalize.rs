@@ -322,30 +322,43 @@ pub fn is_common(c: char) -> bool {
 /// code order); any other character is its own key. 微 and 威 (wēi) share one;
 /// 微 and 为 (wèi) do not.
 pub fn homophone_key(c: char) -> char {
-    // Offsets from T2S_FIRST in 16 bits: half the cache lines of chars.
-    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
-    let u = c as u32;
-    if !(T2S_FIRST..=T2S_LAST).contains(&u) {
-        return c;
+    SoundKeys::get().key(c)
+}
+
+/// The sound-key table ([`homophone_key`]), fetched once for a whole text.
+#[derive(Clone, Copy)]
+pub struct SoundKeys(&'static [u16]);
+
+impl SoundKeys {
+    pub fn get() -> SoundKeys {
+        // Offsets from T2S_FIRST in 16 bits: half the cache lines of chars.
+        static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
+        SoundKeys(TABLE.get_or_init(|| {
+            use pinyin::ToPinyin;
+            let mut first: std::collections::HashMap<&'static str, u32> = Default::default();
+            (T2S_FIRST..=T2S_LAST)
+                .map(|u| {
+                    let sound = char::from_u32(u)
+                        .filter(|c| is_common(*c))
+                        .and_then(|c| c.to_pinyin())
+                        .map(|p| p.with_tone_num_end());
+                    let key = match sound {
+                        Some(sound) => *first.entry(sound).or_insert(u),
+                        None => u,
+                    };
+                    (key - T2S_FIRST) as u16
+                })
+                .collect()
+        }))
     }
-    let table = TABLE.get_or_init(|| {
-        use pinyin::ToPinyin;
-        let mut first: std::collections::HashMap<&'static str, u32> = Default::default();
-        (T2S_FIRST..=T2S_LAST)
-            .map(|u| {
-                let sound = char::from_u32(u)
-                    .filter(|c| is_common(*c))
-                    .and_then(|c| c.to_pinyin())
-                    .map(|p| p.with_tone_num_end());
-                let key = match sound {
-                    Some(sound) => *first.entry(sound).or_insert(u),
-                    None => u,
-                };
-                (key - T2S_FIRST) as u16
-            })
-            .collect()
-    });
-    char::from_u32(T2S_FIRST + u32::from(table[(u - T2S_FIRST) as usize])).unwrap_or(c)
+
+    pub fn key(self, c: char) -> char {
+        let u = c as u32;
+        if !(T2S_FIRST..=T2S_LAST).contains(&u) {
+            return c;
+        }
+        char::from_u32(T2S_FIRST + u32::from(self.0[(u - T2S_FIRST) as usize])).unwrap_or(c)
+    }
 }
 
 /// Simplified form of an ideograph (others unchanged), and whether a variant

@@ -199,6 +199,10 @@ struct Form {
     /// the word: the text's neighbour is a character, and not this one.
     before: char,
     after: char,
+    /// The letters a reading of `before` can end with, and one of `after` can
+    /// begin with, a bit each: the same refusal where the neighbour is Latin.
+    before_ends: u32,
+    after_begins: u32,
     /// Whether the anchor spells initials (`jw`) rather than readings.
     initials: bool,
 }
@@ -303,6 +307,8 @@ impl PinyinMatcher {
                         at: k as u8,
                         before: k.checked_sub(1).map_or('\0', |b| word[b]),
                         after: word.get(k + 2).copied().unwrap_or('\0'),
+                        before_ends: k.checked_sub(1).map_or(0, |b| letters(word[b], false)),
+                        after_begins: word.get(k + 2).map_or(0, |c| letters(*c, true)),
                         initials: false,
                     };
                     add(spelling.concat(), form);
@@ -325,6 +331,8 @@ impl PinyinMatcher {
                         at: 0,
                         before: '\0',
                         after: '\0',
+                        before_ends: 0,
+                        after_begins: 0,
                         initials: true,
                     };
                     add(spelling.concat(), form);
@@ -345,10 +353,10 @@ impl PinyinMatcher {
             first_form[p + 1] += first_form[p];
         }
         let forms: Vec<Form> = forms.into_iter().map(|(_, form)| form).collect();
-        // Searched only in the few texts with pinyin-like letters: the
-        // noncontiguous automaton builds fastest and is quick enough there.
+        // Built on the second thread while the main automaton is built: the
+        // contiguous kind costs more to build there and less for every window read.
         let automaton = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .match_kind(MatchKind::Standard)
             .build(&patterns)
             .ok()?;
@@ -508,7 +516,7 @@ impl PinyinMatcher {
         anchor: usize,
         anchor_end: usize,
     ) -> bool {
-        let fits = |want: char, at: Option<usize>| {
+        let fits = |want: char, spelled: u32, at: Option<usize>| {
             if want == '\0' {
                 return true;
             }
@@ -516,11 +524,16 @@ impl PinyinMatcher {
                 None => false,
                 Some(e) => {
                     let have = view.chars[*e as usize];
-                    have.is_ascii_alphabetic() || have == want
+                    if have.is_ascii_alphabetic() {
+                        spelled & letter_bit(have) != 0
+                    } else {
+                        have == want
+                    }
                 }
             }
         };
-        fits(form.before, anchor.checked_sub(1)) && fits(form.after, Some(anchor_end))
+        fits(form.before, form.before_ends, anchor.checked_sub(1))
+            && fits(form.after, form.after_begins, Some(anchor_end))
     }
 
     /// Calls `each` with the bytes one character can take of the sound view
@@ -630,6 +643,24 @@ fn written_like_a_name(view: &View, start: usize, end: usize) -> bool {
             piece_starts == upper(i)
         }
     })
+}
+
+/// A bit per lower-case ASCII letter.
+fn letter_bit(c: char) -> u32 {
+    1 << ((c.to_ascii_lowercase() as u32).wrapping_sub('a' as u32) & 31)
+}
+
+/// The letters `c`'s readings begin (`first`) or end with, a bit each.
+fn letters(c: char, first: bool) -> u32 {
+    readings(c)
+        .filter_map(|r| {
+            if first {
+                r.chars().next()
+            } else {
+                r.chars().next_back()
+            }
+        })
+        .fold(0, |bits, l| bits | letter_bit(l))
 }
 
 /// A match's first element begins a Latin token, or is no Latin letter.
