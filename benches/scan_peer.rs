@@ -93,46 +93,30 @@ fn main() {
     let theirs = dir.join("mint.jsonl");
     let empty = dir.join("empty.txt");
     std::fs::write(&empty, "").expect("empty input written");
+    // Each side as a command with its stdin and stdout files: the wall time.
+    let scan = |stdin: &Path| {
+        let mut command = Command::new(qunbot);
+        command.args(["scan", "--words"]).arg(&list).env_clear();
+        timed(&mut command, stdin, &ours)
+    };
+    let mint = |stdin: &Path| {
+        let mut command = Command::new("node");
+        command.arg(peer.join("mint.js")).arg(&list);
+        timed(&mut command, stdin, &theirs)
+    };
+    // Best whole run of each, then best start-and-load alone (empty input).
     let mut best = [Duration::MAX; 4];
     for _ in 0..runs {
-        // Start and load only: the part of each run that is not matching.
-        let started = timed(
-            Command::new(qunbot)
-                .args(["scan", "--words"])
-                .arg(&list)
-                .env_clear(),
-            &empty,
-            &ours,
-        );
-        let mint_started = timed(
-            Command::new("node").arg(peer.join("mint.js")).arg(&list),
-            &empty,
-            &theirs,
-        );
-        best[2] = best[2].min(started.unwrap_or(Duration::MAX));
-        best[3] = best[3].min(mint_started.unwrap_or(Duration::MAX));
-        let scan = timed(
-            Command::new(qunbot)
-                .args(["scan", "--words"])
-                .arg(&list)
-                .env_clear(),
-            &input,
-            &ours,
-        );
-        let mint = timed(
-            Command::new("node").arg(peer.join("mint.js")).arg(&list),
-            &input,
-            &theirs,
-        );
-        match (scan, mint) {
-            (Some(a), Some(b)) => {
-                best[0] = best[0].min(a);
-                best[1] = best[1].min(b);
-            }
-            _ => {
-                println!("scan_peer: a run failed (qunbot {scan:?}, node {mint:?})");
+        for (i, took) in [scan(&empty), mint(&empty), scan(&input), mint(&input)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(took) = took else {
+                println!("scan_peer: a run failed");
                 return;
-            }
+            };
+            let at = [2, 3, 0, 1][i];
+            best[at] = best[at].min(took);
         }
     }
     let mb_s = |d: Duration| bytes / 1e6 / d.as_secs_f64();

@@ -482,18 +482,36 @@ impl PinyinMatcher {
         let chars = &self.chars[word.at as usize..word.at as usize + word.len as usize];
         let (before, from_anchor) = chars.split_at(form.at as usize);
         let mut start: Option<usize> = None;
-        self.walk_back(view, sound, before, form.initials, anchor, &mut |b| {
-            if whole_token_start(view, sound.element[b] as usize) && start.is_none_or(|s| b < s) {
-                start = Some(b);
-            }
-        });
+        self.walk(
+            view,
+            sound,
+            before,
+            form.initials,
+            anchor,
+            false,
+            &mut |b| {
+                if whole_token_start(view, sound.element[b] as usize) && start.is_none_or(|s| b < s)
+                {
+                    start = Some(b);
+                }
+            },
+        );
         let start = start?;
         let mut end: Option<usize> = None;
-        self.walk(view, sound, from_anchor, form.initials, anchor, &mut |e| {
-            if whole_token_end(view, sound.element[e - 1] as usize) && end.is_none_or(|b| e > b) {
-                end = Some(e);
-            }
-        });
+        self.walk(
+            view,
+            sound,
+            from_anchor,
+            form.initials,
+            anchor,
+            true,
+            &mut |e| {
+                if whole_token_end(view, sound.element[e - 1] as usize) && end.is_none_or(|b| e > b)
+                {
+                    end = Some(e);
+                }
+            },
+        );
         let found = Found {
             start: sound.element[start] as usize,
             end: sound.element[end? - 1] as usize + 1,
@@ -590,7 +608,9 @@ impl PinyinMatcher {
         }
     }
 
-    /// Calls `done` with every byte where `chars` can end when read forwards from byte `b`.
+    /// Calls `done` with every byte where `chars` can end when read forwards
+    /// from byte `b`, or where they can start when read backwards to it.
+    #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
         view: &View,
@@ -598,33 +618,21 @@ impl PinyinMatcher {
         chars: &[char],
         initials: bool,
         b: usize,
+        forward: bool,
         done: &mut impl FnMut(usize),
     ) {
-        let Some((c, rest)) = chars.split_first() else {
+        let next = if forward {
+            chars.split_first()
+        } else {
+            chars.split_last()
+        };
+        let Some((c, rest)) = next else {
             done(b);
             return;
         };
-        self.spellings_at(view, sound, *c, initials, b, true, &mut |len| {
-            self.walk(view, sound, rest, initials, b + len, done)
-        });
-    }
-
-    /// Calls `done` with every byte where `chars` can start when read backwards to byte `b`.
-    fn walk_back(
-        &self,
-        view: &View,
-        sound: &SoundView,
-        chars: &[char],
-        initials: bool,
-        b: usize,
-        done: &mut impl FnMut(usize),
-    ) {
-        let Some((c, rest)) = chars.split_last() else {
-            done(b);
-            return;
-        };
-        self.spellings_at(view, sound, *c, initials, b, false, &mut |len| {
-            self.walk_back(view, sound, rest, initials, b - len, done)
+        self.spellings_at(view, sound, *c, initials, b, forward, &mut |len| {
+            let to = if forward { b + len } else { b - len };
+            self.walk(view, sound, rest, initials, to, forward, done)
         });
     }
 }
