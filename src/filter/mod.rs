@@ -760,7 +760,11 @@ impl Filter {
                     hits.sort_by_key(|h| (h.start, h.end));
                 }
             }
-            if let Some(pinyin) = self.pinyin.as_ref().filter(|_| view.has_ascii_letter) {
+            if let Some(pinyin) = self
+                .pinyin
+                .as_ref()
+                .filter(|_| !view.letter_runs.is_empty())
+            {
                 pinyin.scan(view, sound, pinyin_found);
                 if !pinyin_found.is_empty() {
                     self.add_pinyin_hits(pinyin, view, runs, pinyin_found, allowed, &mut hits);

@@ -446,8 +446,9 @@ pub struct View {
     /// Kept characters folded as look-alikes, with what they were before:
     /// undone in tokens that turn out not to be Latin.
     lookalikes: Vec<(u32, char, Via)>,
-    /// Whether an ASCII letter was kept (the pinyin matcher reads only such texts).
-    pub has_ascii_letter: bool,
+    /// The runs of kept ASCII letters (skipped characters between them do not
+    /// break a run), as view ranges: the pinyin matcher reads only around these.
+    pub letter_runs: Vec<std::ops::Range<u32>>,
 }
 
 impl View {
@@ -458,7 +459,7 @@ impl View {
         self.gap_at_end = false;
         self.via.clear();
         self.lookalikes.clear();
-        self.has_ascii_letter = false;
+        self.letter_runs.clear();
     }
 
     /// Normalises `text` into this view.
@@ -613,10 +614,30 @@ impl View {
                 self.via[at as usize] = via;
             }
         }
+        if !undo.is_empty() {
+            // Letters given back split the runs of ASCII letters.
+            self.letter_runs.clear();
+            for (i, c) in self.chars.iter().enumerate() {
+                let at = i as u32;
+                if !c.is_ascii_alphabetic() {
+                    continue;
+                }
+                match self.letter_runs.last_mut() {
+                    Some(run) if run.end == at => run.end += 1,
+                    _ => self.letter_runs.push(at..at + 1),
+                }
+            }
+        }
     }
 
     fn push(&mut self, c: char, origin: u32, gap: bool, via: Via) {
-        self.has_ascii_letter |= c.is_ascii_alphabetic();
+        if c.is_ascii_alphabetic() {
+            let at = self.chars.len() as u32;
+            match self.letter_runs.last_mut() {
+                Some(run) if run.end == at => run.end += 1,
+                _ => self.letter_runs.push(at..at + 1),
+            }
+        }
         self.chars.push(c);
         self.origin.push(origin);
         self.gap_before.push(gap);

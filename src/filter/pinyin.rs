@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use pinyin::ToPinyinMulti;
 
-use super::normalize::{is_cjk, Via, View, BOUNDARY};
+use super::normalize::{is_cjk, Via, View};
 use super::words::Entry;
 
 /// Which pinyin forms of its words a category's list also catches
@@ -69,9 +69,10 @@ struct Syllables {
     table: Vec<(u32, u8)>,
     readings: Vec<u16>,
     /// Every spelling, for segmenting a Latin run.
-    /// Every spelling packed five bits a letter, sorted: segmenting a Latin
+    /// Every spelling and every beginning of one, packed five bits a letter,
+    /// each with whether it is a whole spelling: segmenting a Latin
     /// run asks this for each piece, for every message with letters.
-    packed: Vec<u32>,
+    packed: hashbrown::HashMap<u32, bool>,
     longest: usize,
 }
 
@@ -104,8 +105,14 @@ fn syllables() -> &'static Syllables {
             }
             table.push((at, (readings.len() as u32 - at) as u8));
         }
-        let mut packed: Vec<u32> = names.iter().map(|n| pack(n.as_bytes())).collect();
-        packed.sort_unstable();
+        let mut packed: hashbrown::HashMap<u32, bool> = hashbrown::HashMap::new();
+        for name in &names {
+            let bytes = name.as_bytes();
+            for len in 1..bytes.len() {
+                packed.entry(pack(&bytes[..len])).or_insert(false);
+            }
+            packed.insert(pack(bytes), true);
+        }
         let longest = names.iter().map(|n| n.len()).max().unwrap_or(0);
         Syllables {
             names,
@@ -148,20 +155,10 @@ pub fn readings(c: char) -> impl Iterator<Item = &'static str> {
 const MAX_PINYIN_LETTERS: usize = MAX_PINYIN_CHARS * 6;
 
 pub fn is_syllables(letters: &[u8]) -> bool {
-    if letters.len() > MAX_PINYIN_LETTERS {
-        return false;
-    }
-    // Most English runs fail here: no syllable starts with i, u or v, and
-    // every one ends in a vowel, n, g, r or m.
     let (Some(first), Some(last)) = (letters.first(), letters.last()) else {
         return false;
     };
-    if matches!(first, b'i' | b'u' | b'v')
-        || !matches!(
-            last,
-            b'a' | b'e' | b'i' | b'o' | b'u' | b'v' | b'n' | b'g' | b'r' | b'm'
-        )
-    {
+    if !may_be_syllables(*first, *last, letters.len()) {
         return false;
     }
     let s = syllables();
@@ -171,13 +168,29 @@ pub fn is_syllables(letters: &[u8]) -> bool {
         if !reachable[i] {
             continue;
         }
-        for len in 1..=s.longest.min(letters.len() - i) {
-            if s.packed.binary_search(&pack(&letters[i..i + len])).is_ok() {
-                reachable[i + len] = true;
+        // Longer pieces only while the piece so far begins some spelling.
+        let mut piece = 0u32;
+        for (len, letter) in letters[i..].iter().take(s.longest).enumerate() {
+            piece = (piece << 5) | u32::from(letter.wrapping_sub(b'a' - 1) & 31);
+            match s.packed.get(&piece) {
+                None => break,
+                Some(whole) => reachable[i + len + 1] |= *whole,
             }
         }
     }
     reachable[letters.len()]
+}
+
+/// A quick refusal most English runs fail: no syllable starts with i, u or
+/// v, every one ends in a vowel, n, g, r or m, and a word's pinyin is at most
+/// [`MAX_PINYIN_LETTERS`] letters long.
+fn may_be_syllables(first: u8, last: u8, len: usize) -> bool {
+    len <= MAX_PINYIN_LETTERS
+        && !matches!(first, b'i' | b'u' | b'v')
+        && matches!(
+            last,
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'v' | b'n' | b'g' | b'r' | b'm'
+        )
 }
 
 /// Up to six lower-case letters as one number, five bits each.
@@ -399,20 +412,20 @@ impl PinyinMatcher {
         let reach = MAX_PINYIN_CHARS - 1;
         let mut candidates: Vec<Found> = Vec::new();
         let mut run: Vec<u8> = std::mem::take(&mut sound.run);
-        for (i, c) in view
-            .chars
-            .iter()
-            .chain(std::iter::once(&BOUNDARY))
-            .enumerate()
-        {
-            if c.is_ascii_alphabetic() {
-                run.push(c.to_ascii_lowercase() as u8);
+        for letters in &view.letter_runs {
+            let letters = letters.start as usize..letters.end as usize;
+            let lower = |i: usize| view.chars[i].to_ascii_lowercase() as u8;
+            if letters.len() > self.initials_up_to
+                && !may_be_syllables(lower(letters.start), lower(letters.end - 1), letters.len())
+            {
                 continue;
             }
-            if run.is_empty() {
-                continue;
-            }
-            let letters = i - run.len()..i;
+            run.clear();
+            run.extend(
+                view.chars[letters.clone()]
+                    .iter()
+                    .map(|c| c.to_ascii_lowercase() as u8),
+            );
             if run.len() <= self.initials_up_to || is_syllables(&run) {
                 // The word may reach `reach` characters past the letters; an
                 // anchor with a letter in it starts at most one before them.
@@ -422,7 +435,6 @@ impl PinyinMatcher {
                 let anchors = sound.bytes_of(letters.start.saturating_sub(1)..letters.end + 1);
                 self.candidates(view, sound, anchors, &mut candidates);
             }
-            run.clear();
         }
         sound.run = run;
         candidates.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
