@@ -501,7 +501,11 @@ impl View {
                 } else {
                     (c, false)
                 };
-                match numeral_digits(folded).filter(|_| numerals) {
+                match if numerals {
+                    numeral_digits(folded)
+                } else {
+                    None
+                } {
                     Some(digits) => {
                         for d in digits.chars() {
                             self.push(d, index, gap, Via::Numerals);
