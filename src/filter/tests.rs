@@ -732,3 +732,31 @@ fn homophones_are_only_for_the_categories_that_ask() {
         normalize::homophone_key('为')
     );
 }
+
+mod arbitrary_text {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const LIST: &str = "[ad]\n加微\n加微信\n微信号\nweixin\n长城\nqq12345\n卖号\n[fraud]\n办假证\n[allow]\n参加群众\n";
+
+    proptest! {
+        /// Any text at all, with every fold on (initials and homophones too):
+        /// no panic, and every hit lies inside the text, in order.
+        #[test]
+        fn any_text_scans_without_panic_and_hits_stay_inside_it(text in "\\PC{0,60}|[a-zA-Z 加微信号长城卖売办假证症威佳jiawexnq0-9一二三 .@]{0,40}") {
+            let words = WordList::parse(LIST, Normalization::default());
+            let folds = Folds {
+                pinyin: [("ad".to_string(), PinyinMode::Initials)].into(),
+                homophones: ["ad".to_string(), "fraud".to_string()].into(),
+            };
+            let f = Filter::with_folds(&words, Normalization::default(), folds);
+            let chars = text.chars().count();
+            let hits = f.scan(&text);
+            for h in &hits {
+                prop_assert!(h.start < h.end && h.end <= chars, "{h:?} in {text:?}");
+            }
+            prop_assert!(hits.windows(2).all(|w| w[0].start <= w[1].start), "{hits:?}");
+        }
+    }
+}
