@@ -5,8 +5,11 @@
 //!
 //! How a text is matched:
 //! 1. [`normalize`] folds every character (compatibility forms, case, traditional
-//!    → simplified), skips what evasions put between letters, and keeps newline
-//!    and CJK clause marks as hard boundaries.
+//!    and variant characters → simplified, digits of every form, look-alike
+//!    letters inside Latin tokens), skips what evasions put between letters, and
+//!    keeps newline and CJK clause marks as hard boundaries. When a category
+//!    takes homophones, the automaton reads each character as its sound key and
+//!    every candidate is checked against the word as written.
 //! 2. Runs of one character are collapsed, in the text and in every word alike,
 //!    remembering their lengths: a text run matches a word run when it is at least
 //!    as long (傻傻傻逼 hits 傻逼, 嘻哈 does not hit 嘻嘻哈哈).
@@ -18,6 +21,10 @@
 //!    longer candidate that fails its check.
 //! 4. A hit is dropped when an allow phrase covers its whole span (出口交易额
 //!    passes); another occurrence of the word elsewhere still hits.
+//!
+//! Two more passes add hits where none overlaps: the words listed with digits
+//! over a view where Chinese numerals are digits, and [`pinyin`] for words
+//! written (partly) in pinyin.
 //!
 //! [`words`] parses the word list; [`rules`] finds links, phone numbers and
 //! WeChat ids.
