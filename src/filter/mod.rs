@@ -38,7 +38,7 @@ use std::cell::RefCell;
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Input, MatchKind};
+use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
 
 use normalize::{is_cjk, is_numeral, View};
 pub use normalize::{Normalization, Via};
@@ -108,9 +108,11 @@ fn digest(chars: impl Iterator<Item = char>) -> u32 {
 }
 
 /// One automaton over collapsed words; several words may collapse alike.
-#[derive(Debug)]
 struct Matcher {
-    automaton: AhoCorasick,
+    /// Charwise double-array Aho-Corasick (`daachorse`): over CJK text it
+    /// builds about three times faster than the `aho-corasick` crate's
+    /// automaton and searches faster; None when there are no patterns.
+    automaton: Option<CharwiseDoubleArrayAhoCorasick<u32>>,
     /// Per automaton pattern its first word, then the chained ones.
     words: Vec<Word>,
     counts: Vec<u32>,
@@ -340,12 +342,16 @@ impl Matcher {
                 }
             }
         }
-        let automaton = AhoCorasickBuilder::new()
+        // Patterns are distinct and never empty; an empty list has no automaton.
+        let automaton = CharwiseDoubleArrayAhoCorasickBuilder::new()
             .match_kind(kind)
-            .build(first.iter().map(|i| &patterns[*i]))
-            .unwrap_or_else(|_| {
-                AhoCorasick::new(Vec::<String>::new()).expect("an empty automaton builds")
-            });
+            .build_with_values(
+                first
+                    .iter()
+                    .enumerate()
+                    .map(|(p, i)| (&patterns[*i], p as u32)),
+            )
+            .ok();
         Matcher {
             automaton,
             words,
@@ -406,17 +412,22 @@ impl Matcher {
         token_start: impl Fn(usize) -> bool,
     ) {
         out.clear();
+        let Some(automaton) = &self.automaton else {
+            return;
+        };
         let mut pos = 0;
         while pos < hay.len() {
-            let Some(m) = self.automaton.find(Input::new(hay).range(pos..)) else {
+            // `pos` is always on a character boundary: a match's end or a
+            // character past a refused start.
+            let Some(m) = automaton.leftmost_find_iter(&hay[pos..]).next() else {
                 break;
             };
-            let start = m.start();
-            let longest = m.pattern().as_usize();
+            let (start, end) = (pos + m.start(), pos + m.end());
+            let longest = m.value() as usize;
             // The next search starts from the end of this one's match, known
             // without a table read: the search waits for nothing.
-            let hit = check(longest, start, m.end())
-                .map(|span| (span, m.end()))
+            let hit = check(longest, start, end)
+                .map(|span| (span, end))
                 .or_else(|| {
                     self.prefixes_of(longest).find_map(|p| {
                         let end = start + self.words[p].pattern_len as usize;
@@ -454,11 +465,11 @@ impl Matcher {
         check: impl Fn(usize, usize, usize) -> Option<Span>,
     ) {
         out.clear();
-        if self.words.is_empty() {
+        let Some(automaton) = &self.automaton else {
             return;
-        }
-        for m in self.automaton.find_overlapping_iter(hay) {
-            if let Some(span) = check(m.pattern().as_usize(), m.start(), m.end()) {
+        };
+        for m in automaton.find_overlapping_iter(hay) {
+            if let Some(span) = check(m.value() as usize, m.start(), m.end()) {
                 out.push(span);
             }
         }
@@ -471,7 +482,9 @@ impl Matcher {
     }
 
     fn memory_usage(&self) -> usize {
-        self.automaton.memory_usage()
+        self.automaton
+            .as_ref()
+            .map_or(0, CharwiseDoubleArrayAhoCorasick::heap_bytes)
             + self.words.capacity() * std::mem::size_of::<Word>()
             + (self.counts.capacity() + self.prefixes.capacity()) * 4
             + self.words.iter().map(|w| w.text.len() + 16).sum::<usize>()
@@ -696,7 +709,7 @@ impl Filter {
 
     /// The automaton kind in use (for benchmarks).
     pub fn automaton_kind(&self) -> String {
-        format!("{:?}", self.deny.automaton.kind())
+        "daachorse charwise double-array".to_string()
     }
 
     /// How many deny words are compiled.

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind};
 use pinyin::ToPinyinMulti;
 
 use super::normalize::{is_cjk, Via, View};
@@ -233,7 +233,8 @@ struct Word {
 
 /// The anchors of every eligible word, and what each stands for.
 pub struct PinyinMatcher {
-    automaton: AhoCorasick,
+    /// Over the sound view's bytes (ASCII letters): a bytewise double array.
+    automaton: DoubleArrayAhoCorasick<u32>,
     /// Every anchor's forms, pattern by pattern: pattern `p`'s are
     /// `forms[first_form[p]..first_form[p + 1]]`.
     forms: Vec<Form>,
@@ -366,12 +367,10 @@ impl PinyinMatcher {
             first_form[p + 1] += first_form[p];
         }
         let forms: Vec<Form> = forms.into_iter().map(|(_, form)| form).collect();
-        // Built on the second thread while the main automaton is built: the
-        // contiguous kind costs more to build there and less for every window read.
-        let automaton = AhoCorasickBuilder::new()
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
+        // Built on the second thread while the main automaton is built.
+        let automaton = DoubleArrayAhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
-            .build(&patterns)
+            .build_with_values(patterns.iter().enumerate().map(|(p, a)| (a, p as u32)))
             .ok()?;
         Some(PinyinMatcher {
             automaton,
@@ -385,7 +384,7 @@ impl PinyinMatcher {
     }
 
     pub fn memory_usage(&self) -> usize {
-        self.automaton.memory_usage()
+        self.automaton.heap_bytes()
             + self.forms.capacity() * std::mem::size_of::<Form>()
             + self.first_form.capacity() * 4
             + self.chars.capacity() * 4
@@ -455,18 +454,23 @@ impl PinyinMatcher {
         anchors: std::ops::Range<usize>,
         out: &mut Vec<Found>,
     ) {
-        let input = aho_corasick::Input::new(&sound.text).range(anchors);
-        for m in self.automaton.find_overlapping_iter(input) {
-            if !sound.element[m.start()..m.end()]
+        // The sound view is ASCII, so any byte range of it is a string.
+        let from = anchors.start;
+        for m in self
+            .automaton
+            .find_overlapping_iter(&sound.text.as_bytes()[anchors])
+        {
+            let (start, end) = (from + m.start(), from + m.end());
+            if !sound.element[start..end]
                 .iter()
                 .any(|e| view.chars[*e as usize].is_ascii_alphabetic())
             {
                 continue;
             }
-            let p = m.pattern().as_usize();
+            let p = m.value() as usize;
             let forms = &self.forms[self.first_form[p] as usize..self.first_form[p + 1] as usize];
             for form in forms {
-                out.extend(self.verify(view, sound, form, m.start(), m.end()));
+                out.extend(self.verify(view, sound, form, start, end));
             }
         }
     }
