@@ -446,8 +446,9 @@ pub struct View {
     /// Kept characters folded as look-alikes, with what they were before:
     /// undone in tokens that turn out not to be Latin.
     lookalikes: Vec<(u32, char, Via)>,
-    /// The runs of kept ASCII letters (skipped characters between them do not
-    /// break a run), as view ranges: the pinyin matcher reads only around these.
+    /// The runs of kept ASCII letters as view ranges, a skipped character
+    /// between two letters ending a run (`jia wei` is two): the pinyin matcher
+    /// reads only around these.
     pub letter_runs: Vec<std::ops::Range<u32>>,
 }
 
@@ -627,7 +628,7 @@ impl View {
                     continue;
                 }
                 match self.letter_runs.last_mut() {
-                    Some(run) if run.end == at => run.end += 1,
+                    Some(run) if run.end == at && !self.gap_before[i] => run.end += 1,
                     _ => self.letter_runs.push(at..at + 1),
                 }
             }
@@ -638,7 +639,7 @@ impl View {
         if c.is_ascii_alphabetic() {
             let at = self.chars.len() as u32;
             match self.letter_runs.last_mut() {
-                Some(run) if run.end == at => run.end += 1,
+                Some(run) if run.end == at && !gap => run.end += 1,
                 _ => self.letter_runs.push(at..at + 1),
             }
         }

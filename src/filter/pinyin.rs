@@ -408,35 +408,39 @@ impl PinyinMatcher {
     /// [`MAX_PINYIN_CHARS`] characters long.
     pub fn scan(&self, view: &View, sound: &mut SoundView, out: &mut Vec<Found>) {
         out.clear();
-        let reach = MAX_PINYIN_CHARS - 1;
+        // A word reaches past a run by at most its other characters, each a
+        // character or up to six letters.
+        let reach = MAX_PINYIN_LETTERS;
         let mut candidates: Vec<Found> = Vec::new();
         let mut run: Vec<u8> = std::mem::take(&mut sound.run);
-        for letters in &view.letter_runs {
-            let letters = letters.start as usize..letters.end as usize;
-            let lower = |i: usize| view.chars[i].to_ascii_lowercase() as u8;
-            if letters.len() > self.initials_up_to
-                && !may_be_syllables(lower(letters.start), lower(letters.end - 1), letters.len())
-            {
-                continue;
-            }
-            run.clear();
-            run.extend(
-                view.chars[letters.clone()]
-                    .iter()
-                    .map(|c| c.to_ascii_lowercase() as u8),
-            );
-            if run.len() <= self.initials_up_to || is_syllables(&run) {
-                // The word may reach `reach` characters past the letters; an
-                // anchor with a letter in it starts at most one before them.
-                let from = letters.start.saturating_sub(reach);
-                let to = (letters.end + reach).min(view.chars.len());
-                sound.build(view, from..to);
-                let anchors = sound.bytes_of(letters.start.saturating_sub(1)..letters.end + 1);
-                self.candidates(view, sound, anchors, &mut candidates);
+        let runs = &view.letter_runs;
+        // A Latin part of a match is whole runs side by side with only skipped
+        // characters between them (`jia wei`, `j i a`): look for stretches of
+        // runs whose letters split into syllables, or could be initials.
+        for first in 0..runs.len() {
+            let mut last = first;
+            loop {
+                let letters = runs[first].start as usize..runs[last].end as usize;
+                if self.could_spell(view, letters.clone(), &mut run) {
+                    let from = letters.start.saturating_sub(reach);
+                    let to = (letters.end + reach).min(view.chars.len());
+                    sound.build(view, from..to);
+                    let anchors = sound.bytes_of(letters.start.saturating_sub(1)..letters.end + 1);
+                    self.candidates(view, sound, anchors, &mut candidates);
+                }
+                // The next run joins only across skipped characters.
+                let joins = runs.get(last + 1).is_some_and(|next| {
+                    next.start == runs[last].end && view.gap_before[next.start as usize]
+                });
+                if !joins || letters.len() >= MAX_PINYIN_LETTERS {
+                    break;
+                }
+                last += 1;
             }
         }
         sound.run = run;
-        candidates.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end)));
+        // Of matches with one span, the word listed first.
+        candidates.sort_by_key(|f| (f.start, std::cmp::Reverse(f.end), f.entry));
         let mut reached = 0;
         for found in candidates {
             if found.start >= reached {
@@ -444,6 +448,21 @@ impl PinyinMatcher {
                 out.push(found);
             }
         }
+    }
+
+    /// Whether the letters of view range `letters` could spell a word: they
+    /// split into syllables, or are few enough to be initials.
+    fn could_spell(&self, view: &View, letters: std::ops::Range<usize>, run: &mut Vec<u8>) -> bool {
+        let lower = |i: usize| view.chars[i].to_ascii_lowercase() as u8;
+        if letters.len() <= self.initials_up_to {
+            return true;
+        }
+        if !may_be_syllables(lower(letters.start), lower(letters.end - 1), letters.len()) {
+            return false;
+        }
+        run.clear();
+        run.extend(letters.map(lower));
+        is_syllables(run)
     }
 
     /// The verified matches of every anchor in the sound view.
@@ -454,13 +473,17 @@ impl PinyinMatcher {
         anchors: std::ops::Range<usize>,
         out: &mut Vec<Found>,
     ) {
-        // The sound view is ASCII, so any byte range of it is a string.
+        // Anchors that start among `anchors` and end anywhere after (matches
+        // come in order of their ends, so the rest are passed over, not cut).
         let from = anchors.start;
         for m in self
             .automaton
-            .find_overlapping_iter(&sound.text.as_bytes()[anchors])
+            .find_overlapping_iter(&sound.text.as_bytes()[from..])
         {
             let (start, end) = (from + m.start(), from + m.end());
+            if start >= anchors.end {
+                continue;
+            }
             if !sound.element[start..end]
                 .iter()
                 .any(|e| view.chars[*e as usize].is_ascii_alphabetic())

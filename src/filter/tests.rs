@@ -132,6 +132,24 @@ fn with_every_normalisation_off_only_exact_text_hits() {
     assert!(f.scan("ＳＢ").is_empty());
 }
 
+/// Whether `cut` is `word` with at least one character written as one
+/// of its readings, by trying every way.
+fn spelled_in_pinyin(word: &str, cut: &str) -> bool {
+    fn go(word: &[char], cut: &[char], latin: bool) -> bool {
+        let Some((c, rest)) = word.split_first() else {
+            return cut.is_empty() && latin;
+        };
+        (cut.first() == Some(c) && go(rest, &cut[1..], latin))
+            || pinyin::readings(*c).any(|r| {
+                let r: Vec<char> = r.chars().collect();
+                cut.starts_with(&r) && go(rest, &cut[r.len()..], true)
+            })
+    }
+    let word: Vec<char> = word.chars().collect();
+    let cut: Vec<char> = cut.chars().collect();
+    go(&word, &cut, false)
+}
+
 mod properties {
     use proptest::prelude::*;
 
@@ -163,24 +181,6 @@ mod properties {
         "額",
         "a",
     ];
-
-    /// Whether `cut` is `word` with at least one character written as one
-    /// of its readings, by trying every way.
-    fn spelled_in_pinyin(word: &str, cut: &str) -> bool {
-        fn go(word: &[char], cut: &[char], latin: bool) -> bool {
-            let Some((c, rest)) = word.split_first() else {
-                return cut.is_empty() && latin;
-            };
-            (cut.first() == Some(c) && go(rest, &cut[1..], latin))
-                || pinyin::readings(*c).any(|r| {
-                    let r: Vec<char> = r.chars().collect();
-                    cut.starts_with(&r) && go(rest, &cut[r.len()..], true)
-                })
-        }
-        let word: Vec<char> = word.chars().collect();
-        let cut: Vec<char> = cut.chars().collect();
-        go(&word, &cut, false)
-    }
 
     proptest! {
         #[test]
@@ -395,7 +395,7 @@ mod oracle {
                     .collect::<Vec<_>>()
             })
             .collect();
-        found
+        let mut hits: Vec<(String, String, usize, usize)> = found
             .into_iter()
             .filter(|(s, e, _)| !allowed.iter().any(|(a, b)| a <= s && e <= b))
             .map(|(s, e, entry)| {
@@ -406,7 +406,80 @@ mod oracle {
                     view.origin[e - 1] as usize + 1,
                 )
             })
-            .collect()
+            .collect();
+        if n != Normalization::OFF {
+            // Pinyin hits join where no allow phrase covers them and no other
+            // hit overlaps them.
+            let before = hits.len();
+            for (s, e, entry) in pinyin_matches(list, &view) {
+                if allowed.iter().any(|(a, b)| *a <= s && e <= *b) {
+                    continue;
+                }
+                let (start, end) = (view.origin[s] as usize, view.origin[e - 1] as usize + 1);
+                if hits[..before].iter().any(|h| h.2 < end && start < h.3) {
+                    continue;
+                }
+                hits.push((entry.word.clone(), entry.category.clone(), start, end));
+            }
+            hits.sort_by_key(|h| (h.2, h.3));
+        }
+        hits
+    }
+
+    /// Every span of the view that spells a word of two to eight characters
+    /// with at least one in pinyin, by trying them all: Latin ends are whole
+    /// tokens, pinyin and characters touch, nothing written like a name. Taken
+    /// leftmost-longest, the word listed first on equal spans.
+    fn pinyin_matches<'e>(list: &'e WordList, view: &View) -> Vec<(usize, usize, &'e Entry)> {
+        let eligible: Vec<(&Entry, String)> = list
+            .deny
+            .iter()
+            .filter(|e| {
+                let w: Vec<char> = e.normalized.chars().collect();
+                (2..=pinyin::MAX_PINYIN_CHARS).contains(&w.len())
+                    && w.iter()
+                        .all(|c| normalize::is_cjk(*c) && pinyin::readings(*c).next().is_some())
+            })
+            .map(|e| (e, e.normalized.clone()))
+            .collect();
+        let n = view.chars.len();
+        let alnum = |i: usize| view.chars[i].is_ascii_alphanumeric();
+        let latin = |i: usize| view.chars[i].is_ascii_alphabetic();
+        let mut spans = Vec::new();
+        for s in 0..n {
+            for e in s + 1..=n {
+                let left = s == 0 || view.gap_before[s] || !alnum(s) || !alnum(s - 1);
+                let right = e == n || view.gap_before[e] || !alnum(e - 1) || !alnum(e);
+                let apart = (s + 1..e).any(|i| view.gap_before[i] && latin(i - 1) != latin(i));
+                let name = (s..e).all(|i| {
+                    latin(i) && (i == s || view.gap_before[i]) == (view.via[i] != Via::Exact)
+                });
+                if !left || !right || apart || name {
+                    continue;
+                }
+                let cut: String = view.chars[s..e].iter().collect();
+                if let Some((entry, _)) = eligible.iter().find(|(_, w)| spelled_in_pinyin(w, &cut))
+                {
+                    spans.push((s, e, *entry));
+                }
+            }
+        }
+        // Spans come by start, then end ascending: the last one per start is
+        // its longest. Then leftmost-longest, none overlapping.
+        let mut longest: Vec<(usize, usize, &Entry)> = Vec::new();
+        for span in spans {
+            if longest.last().is_some_and(|l| l.0 == span.0) {
+                longest.pop();
+            }
+            longest.push(span);
+        }
+        let mut out: Vec<(usize, usize, &Entry)> = Vec::new();
+        for (s, e, entry) in longest {
+            if out.last().is_none_or(|(_, le, _)| s >= *le) {
+                out.push((s, e, entry));
+            }
+        }
+        out
     }
 
     const WORD_CHARS: &[&str] = &["a", "b", "c", "e", "加", "群", "嘻", "哈", "傻", "逼", "卖"];
@@ -414,7 +487,8 @@ mod oracle {
     // Е, Greek α) and a Cyrillic letter that looks like nothing Latin (д).
     const TEXT_PIECES: &[&str] = &[
         "a", "b", "c", "e", "A", "ｂ", "加", "群", "嘻", "哈", "傻", "逼", "卖", "嘻嘻", "哈哈",
-        "aa", " ", "@", "，", "😀", "x", "1", "売", "е", "Е", "α", "д", "西", "家", "佳",
+        "aa", " ", "@", "，", "😀", "x", "1", "売", "е", "Е", "α", "д", "西", "家", "佳", "jia",
+        "Jia", "qun", "xi", "ha", "sha", "bi", "mai",
     ];
 
     fn word_list() -> impl Strategy<Value = String> {
@@ -650,6 +724,8 @@ fn a_listed_word_written_in_pinyin_or_half_in_pinyin_hits() {
     assert_eq!(words(&f, "JiaWei 详聊"), ["加微"]);
     assert_eq!(words(&f, "JIAWEI"), ["加微"]);
     assert_eq!(words(&f, "jia wei"), ["加微"]);
+    assert_eq!(words(&f, "j i a w e i"), ["加微"], "letter by letter");
+    assert_eq!(words(&f, "jia wei ok"), ["加微"], "a word after it is its own token");
     assert_eq!(words(&f, "jia微"), ["加微"]);
     assert_eq!(words(&f, "加wei"), ["加微"]);
     assert_eq!(words(&f, "我的wei信hao是"), ["微信号"]);
