@@ -410,23 +410,24 @@ impl PinyinMatcher {
         out.clear();
         // A word reaches past a run by at most its other characters, each a
         // character or up to six letters.
-        let reach = MAX_PINYIN_LETTERS;
         let mut candidates: Vec<Found> = Vec::new();
         let mut run: Vec<u8> = std::mem::take(&mut sound.run);
         let runs = &view.letter_runs;
         // A Latin part of a match is whole runs side by side with only skipped
         // characters between them (`jia wei`, `j i a`): look for stretches of
-        // runs whose letters split into syllables, or could be initials.
+        // runs whose letters split into syllables, or could be initials. An
+        // anchor with a letter of one in it starts at most one element before it.
+        let mut anchored: Vec<std::ops::Range<usize>> = Vec::new();
         for first in 0..runs.len() {
             let mut last = first;
             loop {
                 let letters = runs[first].start as usize..runs[last].end as usize;
                 if self.could_spell(view, letters.clone(), &mut run) {
-                    let from = letters.start.saturating_sub(reach);
-                    let to = (letters.end + reach).min(view.chars.len());
-                    sound.build(view, from..to);
-                    let anchors = sound.bytes_of(letters.start.saturating_sub(1)..letters.end + 1);
-                    self.candidates(view, sound, anchors, &mut candidates);
+                    let range = letters.start.saturating_sub(1)..letters.end + 1;
+                    match anchored.last_mut() {
+                        Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
+                        _ => anchored.push(range),
+                    }
                 }
                 // The next run joins only across skipped characters.
                 let joins = runs.get(last + 1).is_some_and(|next| {
@@ -436,6 +437,14 @@ impl PinyinMatcher {
                     break;
                 }
                 last += 1;
+            }
+        }
+        if !anchored.is_empty() {
+            // One sound view of the whole text: a word may reach any way from its letters.
+            sound.build(view, 0..view.chars.len());
+            for range in anchored {
+                let anchors = sound.bytes_of(range);
+                self.candidates(view, sound, anchors, &mut candidates);
             }
         }
         sound.run = run;

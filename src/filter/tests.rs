@@ -725,7 +725,11 @@ fn a_listed_word_written_in_pinyin_or_half_in_pinyin_hits() {
     assert_eq!(words(&f, "JIAWEI"), ["加微"]);
     assert_eq!(words(&f, "jia wei"), ["加微"]);
     assert_eq!(words(&f, "j i a w e i"), ["加微"], "letter by letter");
-    assert_eq!(words(&f, "jia wei ok"), ["加微"], "a word after it is its own token");
+    assert_eq!(
+        words(&f, "jia wei ok"),
+        ["加微"],
+        "a word after it is its own token"
+    );
     assert_eq!(words(&f, "jia微"), ["加微"]);
     assert_eq!(words(&f, "加wei"), ["加微"]);
     assert_eq!(words(&f, "我的wei信hao是"), ["微信号"]);
