@@ -161,10 +161,22 @@ pub fn is_syllables(letters: &[u8]) -> bool {
     if !may_be_syllables(*first, *last, letters.len()) {
         return false;
     }
+    segment(letters)[letters.len()]
+}
+
+/// For each length, whether the first that many of `letters` (at most
+/// [`MAX_PINYIN_LETTERS`]) split wholly into syllables. Stops as soon as no
+/// split can go on.
+fn segment(letters: &[u8]) -> [bool; MAX_PINYIN_LETTERS + 1] {
     let s = syllables();
+    let letters = &letters[..letters.len().min(MAX_PINYIN_LETTERS)];
     let mut reachable = [false; MAX_PINYIN_LETTERS + 1];
     reachable[0] = true;
+    let mut furthest = 0;
     for i in 0..letters.len() {
+        if i > furthest {
+            break;
+        }
         if !reachable[i] {
             continue;
         }
@@ -174,11 +186,16 @@ pub fn is_syllables(letters: &[u8]) -> bool {
             piece = (piece << 5) | u32::from(letter.wrapping_sub(b'a' - 1) & 31);
             match s.packed.get(&piece) {
                 None => break,
-                Some(whole) => reachable[i + len + 1] |= *whole,
+                Some(whole) => {
+                    if *whole {
+                        reachable[i + len + 1] = true;
+                        furthest = furthest.max(i + len + 1);
+                    }
+                }
             }
         }
     }
-    reachable[letters.len()]
+    reachable
 }
 
 /// A quick refusal most English runs fail: no syllable starts with i, u or
@@ -419,24 +436,43 @@ impl PinyinMatcher {
         // anchor with a letter of one in it starts at most one element before it.
         let mut anchored: Vec<std::ops::Range<usize>> = Vec::new();
         for first in 0..runs.len() {
+            // The letters of this run and the runs joined after it (across
+            // skipped characters only), split into syllables once.
+            run.clear();
+            let mut ends = Vec::new();
             let mut last = first;
             loop {
-                let letters = runs[first].start as usize..runs[last].end as usize;
-                if self.could_spell(view, letters.clone(), &mut run) {
-                    let range = letters.start.saturating_sub(1)..letters.end + 1;
+                let r = &runs[last];
+                run.extend(
+                    view.chars[r.start as usize..r.end as usize]
+                        .iter()
+                        .map(|c| c.to_ascii_lowercase() as u8),
+                );
+                ends.push(run.len());
+                let joins = runs.get(last + 1).is_some_and(|next| {
+                    next.start == r.end && view.gap_before[next.start as usize]
+                });
+                if !joins || run.len() >= MAX_PINYIN_LETTERS {
+                    break;
+                }
+                last += 1;
+            }
+            let splits = if matches!(run.first(), Some(b'i' | b'u' | b'v')) {
+                [false; MAX_PINYIN_LETTERS + 1]
+            } else {
+                segment(&run)
+            };
+            let start = runs[first].start as usize;
+            for end in ends {
+                let spells =
+                    end <= self.initials_up_to || (end <= MAX_PINYIN_LETTERS && splits[end]);
+                if spells {
+                    let range = start.saturating_sub(1)..start + end + 1;
                     match anchored.last_mut() {
                         Some(last) if range.start <= last.end => last.end = last.end.max(range.end),
                         _ => anchored.push(range),
                     }
                 }
-                // The next run joins only across skipped characters.
-                let joins = runs.get(last + 1).is_some_and(|next| {
-                    next.start == runs[last].end && view.gap_before[next.start as usize]
-                });
-                if !joins || letters.len() >= MAX_PINYIN_LETTERS {
-                    break;
-                }
-                last += 1;
             }
         }
         if !anchored.is_empty() {
@@ -459,21 +495,6 @@ impl PinyinMatcher {
         }
     }
 
-    /// Whether the letters of view range `letters` could spell a word: they
-    /// split into syllables, or are few enough to be initials.
-    fn could_spell(&self, view: &View, letters: std::ops::Range<usize>, run: &mut Vec<u8>) -> bool {
-        let lower = |i: usize| view.chars[i].to_ascii_lowercase() as u8;
-        if letters.len() <= self.initials_up_to {
-            return true;
-        }
-        if !may_be_syllables(lower(letters.start), lower(letters.end - 1), letters.len()) {
-            return false;
-        }
-        run.clear();
-        run.extend(letters.map(lower));
-        is_syllables(run)
-    }
-
     /// The verified matches of every anchor in the sound view.
     fn candidates(
         &self,
@@ -484,10 +505,12 @@ impl PinyinMatcher {
     ) {
         // Anchors that start among `anchors` and end anywhere after (matches
         // come in order of their ends, so the rest are passed over, not cut).
+        // An anchor is two readings of at most six letters each.
         let from = anchors.start;
+        let to = (anchors.end + 12).min(sound.text.len());
         for m in self
             .automaton
-            .find_overlapping_iter(&sound.text.as_bytes()[from..])
+            .find_overlapping_iter(&sound.text.as_bytes()[from..to])
         {
             let (start, end) = (from + m.start(), from + m.end());
             if start >= anchors.end {
