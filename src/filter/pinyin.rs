@@ -17,8 +17,10 @@
 //! Anchors rather than whole spellings keep the automaton small: the real
 //! 65k list's words have 284,000 whole spellings (heteronyms multiply).
 //!
-//! The sound view is built only for texts with a run of ASCII letters that
-//! spells pinyin syllables (or could be initials): most messages never pay for it.
+//! The sound view is built only for texts with a stretch of ASCII letters
+//! (runs joined by skipped characters only: `jia wei`, `j i a`) that splits into
+//! pinyin syllables or could be initials, and anchors are looked for only
+//! around such stretches: most messages never pay for it.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -503,9 +505,9 @@ impl PinyinMatcher {
         anchors: std::ops::Range<usize>,
         out: &mut Vec<Found>,
     ) {
-        // Anchors that start among `anchors` and end anywhere after (matches
-        // come in order of their ends, so the rest are passed over, not cut).
-        // An anchor is two readings of at most six letters each.
+        // Anchors that start among `anchors`, so end at most two readings of
+        // six letters later (matches come in order of their ends, so those
+        // starting later are passed over, not cut off).
         let from = anchors.start;
         let to = (anchors.end + 12).min(sound.text.len());
         for m in self
