@@ -58,6 +58,23 @@ async fn unsigned_forged_malformed_and_oversized_pushes_are_refused_and_not_logg
 }
 
 #[tokio::test]
+async fn a_lone_surrogate_escape_is_kept_as_a_replacement_character_not_refused() {
+    let mut app = spawn_app().await;
+    // JavaScript's JSON.stringify writes half an emoji this way.
+    let text = serde_json::to_string(&app.says("好的PLACEHOLDER")).unwrap();
+    let body = text.replace("PLACEHOLDER", "\\ud83d!").into_bytes();
+    let sig = signature::sign(SECRET.as_bytes(), &body);
+    assert_eq!(app.sim.push_raw(body, Some(sig)).await.unwrap(), 204);
+
+    let rows = app.logged("message.group").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0].detail["body"]["message"][0]["text"],
+        "好的\u{fffd}!"
+    );
+}
+
+#[tokio::test]
 async fn a_self_id_header_that_contradicts_the_body_is_refused() {
     let mut app = spawn_app().await;
     let body = serde_json::to_vec(&app.says("hi")).unwrap();

@@ -71,6 +71,7 @@ struct WireSender {
 /// `EventBody::Unhandled` with the raw JSON kept; only bodies that are not JSON,
 /// lack the common fields, or lack what their own type needs are errors.
 pub fn parse_event(body: &[u8]) -> Result<Event, WireError> {
+    let body = &*mend_lone_surrogates(body);
     let w: WireEvent =
         serde_json::from_slice(body).map_err(|e| WireError(format!("invalid event JSON: {e}")))?;
     let account = w.self_id.clone();
@@ -85,6 +86,43 @@ pub fn parse_event(body: &[u8]) -> Result<Event, WireError> {
         time,
         body,
     })
+}
+
+/// Replaces each `\uD800`–`\uDFFF` escape that is not half of a valid pair
+/// with `\uFFFD`, which `serde_json` would refuse, losing the whole event:
+/// JavaScript's `JSON.stringify` writes half an emoji this way. The body is
+/// copied only when there is something to mend (same length: six bytes each).
+fn mend_lone_surrogates(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let surrogate = |at: usize| -> Option<u16> {
+        let hex = body.get(at + 2..at + 6)?;
+        let code = u16::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?;
+        (body.get(at..at + 2) == Some(b"\\u") && (0xD800..=0xDFFF).contains(&code)).then_some(code)
+    };
+    let mut mended: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        match surrogate(i) {
+            Some(0xD800..=0xDBFF)
+                if surrogate(i + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) =>
+            {
+                i += 12;
+            }
+            Some(_) => {
+                mended.get_or_insert_with(|| body.to_vec())[i..i + 6].copy_from_slice(b"\\uFFFD");
+                i += 6;
+            }
+            // Any other escape: skip the escaped byte, so `\\` never starts one.
+            None => i += 2,
+        }
+    }
+    match mended {
+        Some(bytes) => std::borrow::Cow::Owned(bytes),
+        None => std::borrow::Cow::Borrowed(body),
+    }
 }
 
 fn unhandled(body: &[u8]) -> Result<EventBody, WireError> {
@@ -398,6 +436,30 @@ mod tests {
             parse_event(br#"{"time":1,"self_id":"wxid_bot","post_type":"message_sent"}"#).unwrap();
         assert_eq!(e.kind(), "unhandled.message_sent");
         assert_eq!(e.account, Id::text("wxid_bot"));
+    }
+
+    #[test]
+    fn lone_surrogate_escapes_become_replacement_characters_and_pairs_stay() {
+        let mend =
+            |s: &str| String::from_utf8(mend_lone_surrogates(s.as_bytes()).into_owned()).unwrap();
+        assert_eq!(mend(r#""a\ud83d!""#), r#""a\uFFFD!""#);
+        assert_eq!(mend(r#""\ude00""#), r#""\uFFFD""#, "a low half alone");
+        assert_eq!(
+            mend(r#""\ud83d\ude00""#),
+            r#""\ud83d\ude00""#,
+            "a pair stays"
+        );
+        assert_eq!(
+            mend(r#""\\ud83d""#),
+            r#""\\ud83d""#,
+            "an escaped backslash, then letters"
+        );
+        assert_eq!(mend(r#""\ud83d\u0041""#), r#""\uFFFD\u0041""#);
+        assert_eq!(mend("\\ud8"), "\\ud8", "cut short: left to the parser");
+        assert!(matches!(
+            mend_lone_surrogates(b"{}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]
