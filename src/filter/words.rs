@@ -319,6 +319,16 @@ pub fn apply_edit(text: &str, edit: &WordEdit, n: Normalization) -> Result<Strin
     if let Some(e) = WordList::parse(&result, n).errors().next() {
         return Err(format!("修改后的词库有误：第 {} 行 {}", e.line, e.reason));
     }
+    // A line that reads as a comment (`#…`), a header, or nothing the filter
+    // keeps would be written but never match: say so instead of "added".
+    if !edit_is_applied(&result, edit, n) {
+        if let WordEdit::Add { word, .. } = edit {
+            return Err(format!(
+                "「{}」不会成为词（# 开头是注释，[ ] 是分类，单个字母或只有符号会被忽略）",
+                word.trim()
+            ));
+        }
+    }
     Ok(result)
 }
 
@@ -330,6 +340,21 @@ mod edit_tests {
 
     fn edit(e: WordEdit) -> Result<String, String> {
         apply_edit(LIST, &e, Normalization::default())
+    }
+
+    #[test]
+    fn a_word_that_would_be_a_comment_a_header_or_ignored_is_refused_not_written() {
+        for word in ["#hidden", "[ad]", "x", "@@@"] {
+            let edit = WordEdit::Add {
+                category: "ad".into(),
+                word: word.into(),
+            };
+            let refused = apply_edit(LIST, &edit, Normalization::default());
+            assert!(
+                refused.as_ref().is_err_and(|e| e.contains("不会成为词")),
+                "{word}: {refused:?}"
+            );
+        }
     }
 
     #[test]
