@@ -267,6 +267,11 @@ fn run(
     ctx: &Context,
 ) -> Decision {
     let group = member.group_key();
+    if matches!(spec.name, "mute" | "kick") {
+        if let Some(refusal) = out_of_reach(inv, member, m, ctx) {
+            return answer(m, refusal);
+        }
+    }
     match spec.name {
         "ping" => answer(m, "pong"),
         "help" => answer(m, help(is_admin(m, ctx))),
@@ -502,6 +507,22 @@ fn edit_words(m: &GroupMessage, member: &MemberKey, edit: WordEdit) -> Decision 
 }
 
 /// One admin action per @mentioned target, and an answer naming them all.
+/// Why a mute or kick may not go ahead: it names the bot's own account, or
+/// an operator while the one commanding is only a group admin.
+fn out_of_reach(
+    inv: &Invocation,
+    member: &MemberKey,
+    m: &GroupMessage,
+    ctx: &Context,
+) -> Option<&'static str> {
+    if inv.targets.contains(&member.account) {
+        return Some("不能对机器人自己执行这个命令");
+    }
+    let operator_named = inv.targets.iter().any(|t| ctx.config.is_operator(t));
+    (operator_named && !ctx.config.is_operator(&m.user))
+        .then_some("不能对运营者执行这个命令，请联系运营者")
+}
+
 fn on_each_target(
     m: &GroupMessage,
     inv: &Invocation,

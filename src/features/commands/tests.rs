@@ -218,3 +218,51 @@ fn a_refused_mute_is_reported_and_a_refused_chat_message_is_not() {
     };
     assert!(report_failure(&chat, "x").is_none());
 }
+
+#[test]
+fn the_bot_itself_and_operators_are_out_of_a_group_admins_reach() {
+    let mut bot = Bot::new("");
+    // The bot's own account: never muted or kicked by a command.
+    for command in ["/mute ", "/kick "] {
+        let d = ask(
+            &mut bot,
+            OPERATOR,
+            Role::Member,
+            with_mentions(command, &[ACCOUNT], " 10m"),
+        );
+        assert!(
+            d.actions
+                .iter()
+                .all(|a| !matches!(a, Action::SetGroupBan { .. } | Action::SetGroupKick { .. })),
+            "{command}: {:?}",
+            d.actions
+        );
+        assert!(said(&d)[0].contains("不能对机器人"), "{:?}", said(&d));
+    }
+    // A group admin may not mute or kick an operator; an operator may.
+    let d = ask(
+        &mut bot,
+        50,
+        Role::Admin,
+        with_mentions("/mute ", &[OPERATOR], " 10m"),
+    );
+    assert!(bans(&d).is_empty());
+    assert!(said(&d)[0].contains("运营者"), "{:?}", said(&d));
+    let d = ask(
+        &mut bot,
+        50,
+        Role::Admin,
+        with_mentions("/kick ", &[OPERATOR], ""),
+    );
+    assert!(d
+        .actions
+        .iter()
+        .all(|a| !matches!(a, Action::SetGroupKick { .. })));
+    let d = ask(
+        &mut bot,
+        OPERATOR,
+        Role::Member,
+        with_mentions("/mute ", &[7], " 10m"),
+    );
+    assert_eq!(bans(&d), vec![(Id::number(7), 600)]);
+}
