@@ -12,6 +12,10 @@
 use std::collections::BTreeMap;
 
 use qunbot::filter::{Filter, Folds, Normalization, PinyinMode, Via, WordList};
+mod support;
+use support::chat::{shared_dictionary, word_list, SHARED_DICTIONARY};
+use support::env_usize;
+
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -324,23 +328,14 @@ fn fold_of(via: Via) -> &'static str {
 }
 
 fn main() {
-    let Ok(text) = std::fs::read_to_string("../shared/bench/sensitive-dict-65k.txt") else {
-        println!(
-            "false alarms: ../shared/bench/sensitive-dict-65k.txt not found; nothing measured"
-        );
+    let Some(dictionary) = shared_dictionary() else {
+        println!("false alarms: {SHARED_DICTIONARY} not found; nothing measured");
         return;
     };
-    let mut list = String::from("[bench]\n");
-    for w in text.lines().map(str::trim).filter(|w| !w.is_empty()) {
-        list.push_str(w);
-        list.push('\n');
-    }
+    let list = word_list(&dictionary);
     let words = WordList::parse(&list, Normalization::default());
     let messages = corpus();
-    let show: usize = std::env::var("ALARMS_SHOW")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let show = env_usize("ALARMS_SHOW", 0);
     // The filter as it was before pinyin, homophones and look-alikes.
     let before = Normalization {
         lookalikes: false,

@@ -22,9 +22,9 @@ use rand::{Rng, SeedableRng};
 
 const SEED: u64 = 20261123;
 
-#[path = "support/chat.rs"]
-mod chat;
-use chat::{ideograph, messages};
+mod support;
+use support::chat::{ideograph, messages, shared_dictionary, word_list};
+use support::env_usize;
 
 /// Counts heap bytes, so the filter's memory is measured rather than estimated.
 #[global_allocator]
@@ -45,15 +45,6 @@ fn generated_dictionary(rng: &mut StdRng, n: usize) -> Vec<String> {
         words.insert(word);
     }
     words.into_iter().collect()
-}
-
-fn word_list(words: &[String]) -> String {
-    let mut text = String::from("[bench]\n");
-    for w in words {
-        text.push_str(w);
-        text.push('\n');
-    }
-    text
 }
 
 struct Run {
@@ -233,10 +224,8 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
         }
     }
     // `BENCH_SLOWEST=n` prints the n messages the filter took longest over.
-    if let Some(n) = std::env::var("BENCH_SLOWEST")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    {
+    let slowest = env_usize("BENCH_SLOWEST", 0);
+    if slowest > 0 {
         let mut timed: Vec<(Duration, &String)> = msgs
             .iter()
             .map(|m| {
@@ -246,7 +235,7 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
             })
             .collect();
         timed.sort_by_key(|t| std::cmp::Reverse(t.0));
-        for (took, m) in timed.iter().take(n) {
+        for (took, m) in timed.iter().take(slowest) {
             println!("  slow {:>7} ns  {m}", took.as_nanos());
         }
     }
@@ -261,10 +250,7 @@ fn bench_dictionary(name: &str, words: &[String], seed: u64, bytes: usize) {
 }
 
 fn main() {
-    let mb: usize = std::env::var("BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(12);
+    let mb = env_usize("BENCH_MB", 12);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("filter benchmark: {mb} MB of generated chat per dictionary, seed {SEED}, {cores} cores, one thread");
     // Warm the traditional→simplified table so no build below pays for it.
@@ -280,14 +266,7 @@ fn main() {
         let words = generated_dictionary(&mut StdRng::seed_from_u64(seed), n);
         bench_dictionary(&format!("generated {n}"), &words, seed, mb * 1_000_000);
     }
-    let shared = std::path::Path::new("../shared/bench/sensitive-dict-65k.txt");
-    if let Ok(text) = std::fs::read_to_string(shared) {
-        let words: Vec<String> = text
-            .lines()
-            .map(str::trim)
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect();
+    if let Some(words) = shared_dictionary() {
         bench_dictionary("shared sensitive-dict-65k", &words, SEED, mb * 1_000_000);
     }
 }

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-#[path = "support/chat.rs"]
-mod chat;
+mod support;
+use support::chat::{self, shared_dictionary, word_list, SHARED_DICTIONARY};
+use support::env_usize;
 
 const SEED: u64 = 20261125;
 
@@ -40,12 +41,8 @@ fn lines_in(path: &Path) -> usize {
 }
 
 fn main() {
-    let shared = Path::new("../shared/bench/sensitive-dict-65k.txt");
-    let Ok(dictionary) = std::fs::read_to_string(shared) else {
-        println!(
-            "scan_peer: {} not found; nothing measured",
-            shared.display()
-        );
+    let Some(words) = shared_dictionary() else {
+        println!("scan_peer: {SHARED_DICTIONARY} not found; nothing measured");
         return;
     };
     let peer = Path::new("benches/scan_peer");
@@ -59,19 +56,13 @@ fn main() {
             return;
         }
     }
-    let count = support_env("BENCH_LINES", 200_000);
-    let runs = support_env("BENCH_RUNS", 5);
-    let words: Vec<String> = dictionary
-        .lines()
-        .map(str::trim)
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
+    let count = env_usize("BENCH_LINES", 200_000);
+    let runs = env_usize("BENCH_RUNS", 5);
     // Kept after the run, to profile either side by hand.
     let dir = Path::new("target/bench-scan-peer");
     std::fs::create_dir_all(dir).expect("a folder under target");
     let list = dir.join("words.txt");
-    std::fs::write(&list, format!("[bench]\n{}\n", words.join("\n"))).expect("list written");
+    std::fs::write(&list, word_list(&words)).expect("list written");
     let rng = &mut StdRng::seed_from_u64(SEED);
     let mut messages = Vec::new();
     while messages.len() < count {
@@ -137,11 +128,4 @@ fn main() {
         "  ratio (qunbot ÷ mint-filter throughput): {:.2}×",
         best[1].as_secs_f64() / best[0].as_secs_f64()
     );
-}
-
-fn support_env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }

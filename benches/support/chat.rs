@@ -4,6 +4,31 @@
 use rand::rngs::StdRng;
 use rand::Rng;
 
+/// The real 65k-word dictionary (Apache-2.0) the filter benchmarks measure.
+pub const SHARED_DICTIONARY: &str = "../shared/bench/sensitive-dict-65k.txt";
+
+/// The shared dictionary's words, one a line; None when it is not there.
+pub fn shared_dictionary() -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(SHARED_DICTIONARY).ok()?;
+    Some(
+        text.lines()
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+/// `words` as a word list, all in one `[bench]` category.
+pub fn word_list(words: &[String]) -> String {
+    let mut text = String::from("[bench]\n");
+    for w in words {
+        text.push_str(w);
+        text.push('\n');
+    }
+    text
+}
+
 /// Common ideographs for chat-like text and generated words.
 pub fn ideograph(rng: &mut StdRng) -> char {
     // The first ~3500 code points of the unified block are dense with everyday characters.

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod chat;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
