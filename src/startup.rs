@@ -36,6 +36,7 @@ use crate::engine::journal::Journal;
 use crate::engine::{Engine, Replay};
 use crate::features;
 use crate::gateway::onebot::api::ApiClient;
+use crate::gateway::onebot::listener;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::media;
 use crate::outbox::OutboxWorker;
@@ -92,10 +93,10 @@ impl Daemon {
     ) -> Result<Daemon, StartError> {
         let store = Store::open_with_clock(&config.storage.database, clock.clone()).await?;
         let addr = config.gateway.listen;
-        let listener = TcpListener::bind(addr)
+        let socket = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
-        let addr = listener
+        let addr = socket
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         tracing::info!("{}", config.summary());
@@ -194,12 +195,11 @@ impl Daemon {
             journal,
             config: config_rx.clone(),
         });
-        let intake_stopped = stop_intake.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { intake_stopped.cancelled().await })
-                .await
-        });
+        let limits = listener::Limits {
+            header_timeout: config_rx.borrow().gateway.header_timeout,
+            max_connections: config_rx.borrow().gateway.max_connections,
+        };
+        let server = tokio::spawn(listener::serve(socket, app, limits, stop_intake.clone()));
         tracing::info!("webhook listening on http://{addr}/onebot");
 
         Ok(Daemon {
@@ -254,8 +254,6 @@ impl Daemon {
         Ok(())
     }
 
-    /// Stops taking events, writes and handles what was accepted, finishes the
-    /// outbox's call in flight, and closes the database.
     /// Stops every task where it stands, with nothing drained or flushed: what
     /// SQLite committed is all that survives, as after a SIGKILL (SQLite's own
     /// commit is atomic, so a torn write is not among what this can show).
@@ -275,6 +273,8 @@ impl Daemon {
         self.stop_reload.cancel();
     }
 
+    /// Stops taking events, writes and handles what was accepted, finishes the
+    /// outbox's call in flight, and closes the database.
     pub async fn stop(self) {
         self.stop_intake.cancel();
         if let Ok(Err(e)) = self.server.await {

@@ -98,6 +98,13 @@ pub struct GatewayConfig {
     pub secret: Option<SecretString>,
     /// Time limit of one API call.
     pub timeout: Duration,
+    /// A webhook connection that has not sent a whole request head this long
+    /// after it opened (or since its last request) is closed.
+    pub header_timeout: Duration,
+    /// A pushed event's body must arrive within this, or the answer is 408.
+    pub body_timeout: Duration,
+    /// Webhook connections served at once; more wait until one closes.
+    pub max_connections: usize,
     /// Bot accounts served by another gateway than `api_url` (one gateway per
     /// account is common: each NapCat or bridge instance logs in one account).
     pub accounts: Vec<AccountGateway>,
@@ -311,6 +318,12 @@ impl Config {
         if self.gateway.listen != newer.gateway.listen {
             changed.push("gateway.listen");
         }
+        if self.gateway.header_timeout != newer.gateway.header_timeout {
+            changed.push("gateway.header_timeout");
+        }
+        if self.gateway.max_connections != newer.gateway.max_connections {
+            changed.push("gateway.max_connections");
+        }
         if self.storage.database != newer.storage.database {
             changed.push("storage.database");
         }
@@ -508,6 +521,9 @@ impl Checker<'_> {
                 listen: listen?,
                 secret: secret?,
                 timeout: g.timeout.map_or(Duration::from_secs(10), |d| d.0),
+                header_timeout: g.header_timeout.map_or(Duration::from_secs(10), |d| d.0),
+                body_timeout: g.body_timeout.map_or(Duration::from_secs(10), |d| d.0),
+                max_connections: g.max_connections.map_or(256, |n| n.get() as usize),
                 accounts,
             },
             storage: StorageConfig {

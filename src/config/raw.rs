@@ -154,6 +154,9 @@ pub struct RawGateway {
     pub listen: Option<Spanned<String>>,
     pub secret: Option<Spanned<String>>,
     pub timeout: Option<HumanDuration>,
+    pub header_timeout: Option<HumanDuration>,
+    pub body_timeout: Option<HumanDuration>,
+    pub max_connections: Option<std::num::NonZeroU32>,
     #[serde(default)]
     pub accounts: Vec<RawAccount>,
 }

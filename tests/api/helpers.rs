@@ -93,12 +93,24 @@ pub async fn spawn_app_with_api(api_url: Option<String>) -> TestApp {
 /// As [`spawn_app`], with `extra` TOML after the test config. A coupon pool file
 /// `coupons.txt` with codes C-01..C-40 sits beside the config.
 pub async fn spawn_app_configured(extra: &str, api_url: Option<String>) -> TestApp {
+    spawn_app_from(&format!("{TEST_CONFIG}\n{extra}"), api_url).await
+}
+
+/// As [`spawn_app`], with `settings` (TOML lines) added to the test config's `[gateway]`.
+pub async fn spawn_app_with_gateway(settings: &str) -> TestApp {
+    let anchor = "timeout = \"2s\"\n";
+    assert!(TEST_CONFIG.contains(anchor));
+    let config = TEST_CONFIG.replacen(anchor, &format!("{anchor}{settings}\n"), 1);
+    spawn_app_from(&config, None).await
+}
+
+async fn spawn_app_from(config: &str, api_url: Option<String>) -> TestApp {
     let sim = Simulator::start(loopback(), SimulatorOptions::new(TOKEN, SECRET))
         .await
         .expect("the simulator starts");
     let dir = tempfile::tempdir().expect("a temp dir");
     let config_path = dir.path().join("bot-config.toml");
-    std::fs::write(&config_path, format!("{TEST_CONFIG}\n{extra}")).expect("config written");
+    std::fs::write(&config_path, config).expect("config written");
     let codes: Vec<String> = (1..=40).map(|i| format!("C-{i:02}")).collect();
     std::fs::write(dir.path().join("coupons.txt"), codes.join("\n")).expect("coupons written");
     std::fs::write(dir.path().join("words.txt"), WORDS).expect("word list written");

@@ -5,6 +5,7 @@ mod commands;
 mod config_reload;
 mod delivery;
 mod demo;
+mod exposure;
 mod filter;
 mod helpers;
 mod onboarding;

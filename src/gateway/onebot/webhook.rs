@@ -1,6 +1,7 @@
 //! The HTTP server the gateway pushes events to (`POST /onebot`), plus `GET /healthz`.
 //!
-//! Order of checks: size (413), signature over the raw bytes (401 missing, 403
+//! Order of checks: size (413), a body that does not arrive within
+//! `gateway.body_timeout` (408), signature over the raw bytes (401 missing, 403
 //! wrong), JSON (400 with the reason), then the journal. 204 means the event is
 //! committed to SQLite, so a gateway that got 204 may forget it. While the store
 //! cannot write (disk full, I/O error), the answer is 503 with `Retry-After`:
@@ -10,8 +11,8 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -39,8 +40,23 @@ pub fn router(state: WebhookState) -> Router {
         .with_state(state)
 }
 
-async fn receive(State(state): State<WebhookState>, headers: HeaderMap, body: Bytes) -> Response {
-    let secret = state.config.borrow().gateway.secret.clone();
+async fn receive(State(state): State<WebhookState>, request: Request) -> Response {
+    let (secret, body_timeout) = {
+        let config = state.config.borrow();
+        (config.gateway.secret.clone(), config.gateway.body_timeout)
+    };
+    let headers = request.headers().clone();
+    let body = match tokio::time::timeout(body_timeout, Bytes::from_request(request, &())).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(rejection)) => return rejection.into_response(),
+        Err(_) => {
+            tracing::warn!(
+                "refused a pushed event: its body did not arrive within {body_timeout:?}"
+            );
+            let reason = format!("the body did not arrive within {body_timeout:?}");
+            return (StatusCode::REQUEST_TIMEOUT, reason).into_response();
+        }
+    };
     if let Some(secret) = secret {
         let header = headers.get("x-signature").map(|v| v.as_bytes());
         if let Err(e) = signature::verify(secret.expose_secret().as_bytes(), &body, header) {
