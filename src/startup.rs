@@ -42,7 +42,7 @@ use crate::media;
 use crate::outbox::OutboxWorker;
 use crate::rollup_task;
 use crate::roster_scan;
-use crate::store::{Store, StoreError};
+use crate::store::{EventLog, Store, StoreError};
 
 /// Committed events waiting for the engine; beyond this the journal waits.
 const ENGINE_QUEUE: usize = 8192;
@@ -51,6 +51,14 @@ const ENGINE_QUEUE: usize = 8192;
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "cannot write database {path} (a read-only file or folder, or a full disk?): {source}"
+    )]
+    Unwritable {
+        path: std::path::PathBuf,
+        #[source]
+        source: StoreError,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -91,7 +99,21 @@ impl Daemon {
         env: Env,
         clock: Arc<dyn Clock>,
     ) -> Result<Daemon, StartError> {
-        let store = Store::open_with_clock(&config.storage.database, clock.clone()).await?;
+        let store = Store::open_configured(
+            &config.storage.database,
+            clock.clone(),
+            config.storage.busy_timeout,
+        )
+        .await?;
+        // SQLite opens a read-only file without complaint and fails each write:
+        // learn it now rather than answer every event 503.
+        store
+            .probe_write()
+            .await
+            .map_err(|source| StartError::Unwritable {
+                path: config.storage.database.clone(),
+                source,
+            })?;
         let addr = config.gateway.listen;
         let socket = TcpListener::bind(addr)
             .await

@@ -167,6 +167,9 @@ pub fn is_loopback(addr: &SocketAddr) -> bool {
 #[derive(Clone, Debug)]
 pub struct StorageConfig {
     pub database: PathBuf,
+    /// How long a write waits for a lock another process holds before it fails
+    /// (the webhook then answers 503).
+    pub busy_timeout: Duration,
 }
 
 /// How the outbox spreads and retries sends. The defaults are deliberately slow:
@@ -326,6 +329,9 @@ impl Config {
         }
         if self.storage.database != newer.storage.database {
             changed.push("storage.database");
+        }
+        if self.storage.busy_timeout != newer.storage.busy_timeout {
+            changed.push("storage.busy_timeout");
         }
         changed
     }
@@ -528,6 +534,10 @@ impl Checker<'_> {
             },
             storage: StorageConfig {
                 database: database?,
+                busy_timeout: raw
+                    .storage
+                    .busy_timeout
+                    .map_or(crate::store::DEFAULT_BUSY_TIMEOUT, |d| d.0),
             },
             outbox,
             admins: AdminsConfig {

@@ -174,6 +174,7 @@ pub struct RawAccount {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub database: Option<Spanned<String>>,
+    pub busy_timeout: Option<HumanDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,16 +24,24 @@ pub enum JournalError {
 
 pub use super::storage::Committed;
 
-struct Submission {
-    event: Event,
-    reply: oneshot::Sender<Result<Recorded, JournalError>>,
+/// What the writer is asked to do.
+// Events are the common case: boxing them would cost an allocation per event
+// for the sake of the rare probe.
+#[allow(clippy::large_enum_variant)]
+enum Work {
+    Record {
+        event: Event,
+        reply: oneshot::Sender<Result<Recorded, JournalError>>,
+    },
+    /// Tell whether events can be written now (see [`Journal::probe`]).
+    Probe(oneshot::Sender<Result<(), JournalError>>),
 }
 
 /// The webhook's handle on the writer. The writer stops once every handle is dropped
 /// and what was submitted is written.
 #[derive(Clone)]
 pub struct Journal {
-    tx: mpsc::Sender<Submission>,
+    tx: mpsc::Sender<Work>,
 }
 
 impl Journal {
@@ -59,7 +67,20 @@ impl Journal {
     pub async fn submit(&self, event: Event) -> Result<Recorded, JournalError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Submission { event, reply })
+            .send(Work::Record { event, reply })
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        answer.await.map_err(|_| JournalError::Closed)?
+    }
+
+    /// Whether events can be written now: answered by the writer in its turn,
+    /// after the events queued before, so a writer stuck behind a held lock
+    /// answers late (callers bound the wait). A batch of events written just
+    /// before answers for it; otherwise the writer makes a small real write.
+    pub async fn probe(&self) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Work::Probe(reply))
             .await
             .map_err(|_| JournalError::Closed)?;
         answer.await.map_err(|_| JournalError::Closed)?
@@ -69,7 +90,7 @@ impl Journal {
 /// See [`Journal::downgrade`].
 #[derive(Clone)]
 pub struct WeakJournal {
-    tx: mpsc::WeakSender<Submission>,
+    tx: mpsc::WeakSender<Work>,
 }
 
 impl WeakJournal {
@@ -82,41 +103,69 @@ impl WeakJournal {
 
 async fn write_batches<S: EventLog>(
     store: S,
-    mut rx: mpsc::Receiver<Submission>,
+    mut rx: mpsc::Receiver<Work>,
     engine: mpsc::Sender<Committed>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (events, replies): (Vec<Event>, Vec<_>) =
-            batch.drain(..).map(|s| (s.event, s.reply)).unzip();
-        match store.record_inbound(&events).await {
-            Ok(recorded) => {
-                let mut committed = Vec::new();
-                for ((event, reply), outcome) in events.into_iter().zip(replies).zip(recorded) {
-                    if let Recorded::New(id) = outcome {
-                        committed.push((id, event));
-                    }
-                    let _ = reply.send(Ok(outcome));
+        let mut events = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut probes = Vec::new();
+        for work in batch.drain(..) {
+            match work {
+                Work::Record { event, reply } => {
+                    events.push(event);
+                    replies.push(reply);
                 }
-                for item in committed {
-                    // The engine only goes away at shutdown, after us; unhandled
-                    // events stay marked in the log and are replayed on start.
-                    if engine.send(item).await.is_err() {
-                        tracing::warn!(
-                            "engine stopped; committed events will be handled on restart"
-                        );
-                    }
+                Work::Probe(reply) => probes.push(reply),
+            }
+        }
+        let written = if events.is_empty() {
+            store.probe_write().await.map_err(|e| e.to_string())
+        } else {
+            record(&store, events, replies, &engine).await
+        };
+        for probe in probes {
+            let _ = probe.send(written.clone().map_err(JournalError::Store));
+        }
+    }
+}
+
+/// Writes one batch and answers its submitters; passes the new events on to
+/// the engine. Returns whether the write succeeded.
+async fn record<S: EventLog>(
+    store: &S,
+    events: Vec<Event>,
+    replies: Vec<oneshot::Sender<Result<Recorded, JournalError>>>,
+    engine: &mpsc::Sender<Committed>,
+) -> Result<(), String> {
+    match store.record_inbound(&events).await {
+        Ok(recorded) => {
+            let mut committed = Vec::new();
+            for ((event, reply), outcome) in events.into_iter().zip(replies).zip(recorded) {
+                if let Recorded::New(id) = outcome {
+                    committed.push((id, event));
+                }
+                let _ = reply.send(Ok(outcome));
+            }
+            for item in committed {
+                // The engine only goes away at shutdown, after us; unhandled
+                // events stay marked in the log and are replayed on start.
+                if engine.send(item).await.is_err() {
+                    tracing::warn!("engine stopped; committed events will be handled on restart");
                 }
             }
-            Err(e) => {
-                tracing::error!(
-                    "could not log {} event(s), the gateway will be asked to resend: {e}",
-                    events.len()
-                );
-                for reply in replies {
-                    let _ = reply.send(Err(JournalError::Store(e.to_string())));
-                }
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(
+                "could not log {} event(s), the gateway will be asked to resend: {e}",
+                events.len()
+            );
+            for reply in replies {
+                let _ = reply.send(Err(JournalError::Store(e.to_string())));
             }
+            Err(e.to_string())
         }
     }
 }

@@ -33,6 +33,9 @@ pub trait EventLog: Clone + Send + Sync + 'static {
     fn unhandled_inbound(
         &self,
     ) -> impl Future<Output = Result<Vec<StoredEvent>, Self::Error>> + Send;
+
+    /// Makes a small real write, to learn whether the log can take events now.
+    fn probe_write(&self) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 /// The features' state, their timers, and the atomic commit of a batch.

@@ -275,6 +275,11 @@ impl Simulator {
         state.failures_left = Some(calls);
     }
 
+    /// Makes every API call take `latency` before it is answered (and carried out).
+    pub fn set_latency(&self, latency: Duration) {
+        lock(&self.state).latency = latency;
+    }
+
     /// Answers `action` with `status: failed` (as a gateway does when the bot lacks rights).
     pub fn refuse(&self, action: &str, retcode: i64, message: &str) {
         lock(&self.state)

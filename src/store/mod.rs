@@ -54,6 +54,9 @@ pub use rows::{
     parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member, SilentMember,
 };
 
+/// How long a write waits for a lock another process holds (`storage.busy_timeout`).
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Rows per multi-row INSERT, well under SQLite's bound-parameter limit.
 const INSERT_CHUNK: usize = 200;
 
@@ -119,6 +122,16 @@ impl Store {
 
     /// As [`Store::open`], with the times it stores read from `clock`.
     pub async fn open_with_clock(path: &Path, clock: Arc<dyn Clock>) -> Result<Store, StoreError> {
+        Store::open_configured(path, clock, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// As [`Store::open_with_clock`]; a write that finds the database locked by
+    /// another process waits at most `busy_timeout` before it fails.
+    pub async fn open_configured(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        busy_timeout: Duration,
+    ) -> Result<Store, StoreError> {
         let open_error = |source| StoreError::Open {
             path: path.to_path_buf(),
             source,
@@ -130,7 +143,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             // FULL: an event answered 204 survives a power cut, not just a crash.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(busy_timeout);
         let refusing = Arc::new(AtomicBool::new(false));
         let fault = refusing.clone();
         let write = SqlitePoolOptions::new()
@@ -321,6 +334,20 @@ impl EventLog for Store {
     async fn record_inbound(&self, events: &[Event]) -> Result<Vec<Recorded>, StoreError> {
         let mut conn = self.writer().await?;
         let result = record_inbound(&mut conn, events, self.now()).await;
+        Store::settle(conn, result)
+    }
+
+    async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut conn = self.writer().await?;
+        let result = sqlx::query(
+            "INSERT INTO health (id, checked_at) VALUES (1, ?)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        )
+        .bind(self.now())
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from);
         Store::settle(conn, result)
     }
 

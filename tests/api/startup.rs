@@ -2,7 +2,32 @@
 
 use std::process::Command;
 
-use crate::helpers::TEST_CONFIG;
+use std::process::Stdio;
+
+use crate::helpers::{PATIENCE, TEST_CONFIG};
+
+/// Runs `command` to its end, or kills it and fails the test if it is still
+/// running after `patience` (a daemon that should have refused to start).
+fn exits_within(mut command: Command, patience: std::time::Duration) -> std::process::Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + patience;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().unwrap();
+            panic!(
+                "still running after {patience:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
 
 fn run_daemon_with_database(database: &std::path::Path) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
@@ -110,4 +135,61 @@ fn an_empty_secret_variable_is_a_config_error_not_no_secret() {
         stderr.contains("environment variable QUNBOT_SECRET: the secret is empty"),
         "{stderr}"
     );
+}
+
+/// Runs `command` as an unprivileged user when the tests run as root, for whom
+/// file permissions do not apply.
+fn unprivileged(command: Command) -> Command {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return command;
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+    wrapped.arg(command.get_program()).args(command.get_args());
+    for (var, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(var, value),
+            None => wrapped.env_remove(var),
+        };
+    }
+    wrapped
+}
+
+#[tokio::test]
+async fn a_read_only_database_file_is_refused_at_start_with_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("qunbot.db");
+    qunbot::store::Store::open(&database)
+        .await
+        .unwrap()
+        .close()
+        .await;
+    for leftover in ["qunbot.db-wal", "qunbot.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(leftover));
+    }
+    // The folder writable, the file not.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let config = dir.path().join("bot-config.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+    command
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("QUNBOT_LISTEN", "127.0.0.1:0")
+        .env("QUNBOT_DATABASE", &database)
+        .env("QUNBOT_ACCESS_TOKEN", "t")
+        .env("QUNBOT_SECRET", "s")
+        .env("RUST_LOG", "error");
+    let output = exits_within(unprivileged(command), PATIENCE);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("qunbot: cannot write database"), "{stderr}");
+    assert!(stderr.contains("readonly database"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

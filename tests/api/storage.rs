@@ -5,7 +5,13 @@
 use qunbot::store::ReadModel;
 use qunbot::store::{EventLog, Store, StoredEvent};
 
-use crate::helpers::spawn_app;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use qunbot::gateway::onebot::signature;
+use serde_json::Value;
+
+use crate::helpers::{eventually, spawn_app, spawn_app_configured, TestApp, PATIENCE, SECRET};
 
 #[tokio::test]
 async fn events_pushed_while_the_disk_is_full_get_503_and_are_stored_once_resent() {
@@ -91,4 +97,125 @@ async fn a_stored_event_that_cannot_be_read_back_is_quarantined_and_the_daemon_s
     let ping = app.says("/ping");
     assert_eq!(app.push(&ping).await, 204);
     app.wait_chat("pong").await;
+}
+
+/// Another process's hold on the database: `BEGIN EXCLUSIVE` on a connection of
+/// its own, as `sqlite3 qunbot.db` would take it, until [`HeldLock::release`].
+struct HeldLock(rusqlite::Connection);
+
+impl HeldLock {
+    fn take(app: &TestApp) -> HeldLock {
+        let conn = rusqlite::Connection::open(app.dir.path().join("qunbot.db")).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        HeldLock(conn)
+    }
+
+    fn release(self) {
+        self.0.execute_batch("ROLLBACK").unwrap();
+    }
+}
+
+const SHORT_BUSY_TIMEOUT: &str = "[storage]\nbusy_timeout = \"300ms\"";
+
+/// Pushes `event` signed, straight over HTTP: the status and `Retry-After`.
+async fn push_reading_retry_after(app: &TestApp, event: &Value) -> (u16, Option<String>) {
+    let body = serde_json::to_vec(event).unwrap();
+    let answer = reqwest::Client::new()
+        .post(app.webhook_url())
+        .header("content-type", "application/json")
+        .header("x-signature", signature::sign(SECRET.as_bytes(), &body))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = answer
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    (answer.status().as_u16(), retry_after)
+}
+
+async fn health(app: &TestApp) -> (u16, String) {
+    let answer = reqwest::get(format!("http://{}/healthz", app.daemon().addr()))
+        .await
+        .unwrap();
+    (answer.status().as_u16(), answer.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn healthz_is_unhealthy_while_the_database_cannot_write_and_healthy_once_it_can() {
+    let app = spawn_app().await;
+    assert_eq!(health(&app).await.0, 200);
+    app.daemon().store().refuse_writes(true).await.unwrap();
+    let (status, reason) = health(&app).await;
+    assert_eq!(status, 503);
+    assert!(
+        reason.starts_with("unhealthy: cannot store events now"),
+        "{reason}"
+    );
+    app.daemon().store().refuse_writes(false).await.unwrap();
+    assert_eq!(health(&app).await, (200, "ok".to_string()));
+}
+
+#[tokio::test]
+async fn while_another_process_holds_the_lock_events_get_503_with_retry_after_and_are_stored_once_resent(
+) {
+    let mut app = spawn_app_configured(SHORT_BUSY_TIMEOUT, None).await;
+    let pings: Vec<Value> = (0..5).map(|i| app.says(&format!("/ping {i}"))).collect();
+    let held = HeldLock::take(&app);
+
+    let started = Instant::now();
+    let answers = join_all(pings.iter().map(|p| push_reading_retry_after(&app, p))).await;
+    assert!(
+        answers.iter().all(|a| *a == (503, Some("1".to_string()))),
+        "{answers:?}"
+    );
+    // Each waits for the lock at most twice the busy timeout: its own batch's
+    // wait, behind the one before it.
+    assert!(started.elapsed() < PATIENCE, "answered within the bound");
+    let (status, reason) = health(&app).await;
+    assert_eq!(status, 503, "{reason}");
+
+    held.release();
+    // The gateway resends what got no 2xx; each is stored and acted on once.
+    for ping in &pings {
+        assert_eq!(app.push(ping).await, 204);
+    }
+    assert_eq!(health(&app).await.0, 200, "recovered by itself");
+    app.wait_chat_n("pong", 5).await;
+    let group = app.group.clone();
+    let before_barrier = app.messages_before_a_barrier(&group).await;
+    assert_eq!(before_barrier.len(), 5, "one pong per ping");
+    assert_eq!(app.logged("message.group").await.len(), 6);
+}
+
+#[tokio::test]
+async fn a_lock_held_past_the_busy_timeout_while_a_call_is_in_flight_does_not_send_it_twice() {
+    let mut app = spawn_app_configured(SHORT_BUSY_TIMEOUT, None).await;
+    app.sim.set_latency(Duration::from_millis(800));
+    let ping = app.says("/ping");
+    assert_eq!(app.push(&ping).await, 204);
+    // Once the pong is queued the outbox calls at once; the call takes 800 ms,
+    // during which the lock is taken: its outcome cannot be written.
+    eventually("the pong is queued", || async {
+        let counts = app.daemon().store().outbox_counts().await.unwrap();
+        counts.iter().any(|c| c.name == "pending" && c.n > 0)
+    })
+    .await;
+    let held = HeldLock::take(&app);
+    app.sim.wait_for("send_group_msg", 1, PATIENCE).await;
+    // The outbox tries to record the outcome as soon as the call returns, and
+    // again on each pass. Three health probes refused, each after waiting out
+    // the busy timeout behind the same lock, span several of those tries.
+    for _ in 0..3 {
+        assert_eq!(health(&app).await.0, 503);
+    }
+    held.release();
+    app.sim.set_latency(Duration::ZERO);
+
+    let group = app.group.clone();
+    let sent = app.messages_before_a_barrier(&group).await;
+    assert_eq!(sent.len(), 1, "the pong went out once: {sent:?}");
 }

@@ -1,4 +1,5 @@
-//! The HTTP server the gateway pushes events to (`POST /onebot`), plus `GET /healthz`.
+//! The HTTP server the gateway pushes events to (`POST /onebot`), plus `GET /healthz`
+//! (200 while events can be written, 503 with the reason when not).
 //!
 //! Order of checks: size (413), a body that does not arrive within
 //! `gateway.body_timeout` (408), signature over the raw bytes (401 missing, 403
@@ -9,6 +10,7 @@
 //! is not stored.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
@@ -26,6 +28,9 @@ use crate::engine::journal::{Journal, JournalError};
 /// Largest event body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long `/healthz` waits for the event log to take a write.
+const HEALTH_PATIENCE: Duration = Duration::from_secs(3);
+
 #[derive(Clone)]
 pub struct WebhookState {
     pub journal: Journal,
@@ -35,9 +40,24 @@ pub struct WebhookState {
 pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route("/onebot", post(receive))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// 200 only when the event log can take a write now, so a probe sees what the
+/// gateway would: a daemon that cannot store events is not healthy, however
+/// well it answers HTTP.
+async fn health(State(state): State<WebhookState>) -> Response {
+    match tokio::time::timeout(HEALTH_PATIENCE, state.journal.probe()).await {
+        Ok(Ok(())) => "ok".into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {e}")).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: the database did not take a write within {HEALTH_PATIENCE:?}"),
+        )
+            .into_response(),
+    }
 }
 
 async fn receive(State(state): State<WebhookState>, request: Request) -> Response {
