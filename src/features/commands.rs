@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::points::{check_in, rank, CheckIn};
 use super::{
-    effect_kind, human_duration, reply, say, Change, Context, Decision, Feature, StatsRequest,
-    WordEditRequest,
+    clip, effect_kind, human_duration, reply, say, Change, Context, Decision, Feature,
+    StatsRequest, WordEditRequest, ECHO_CHARS,
 };
 use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
 use crate::domain::MemberKey;
@@ -22,6 +22,27 @@ use crate::domain::{
 use crate::engine::Effect;
 use crate::engine::TaskState;
 use crate::filter::WordEdit;
+
+/// The longest `/announce` text: a chat announcement, not a document; longer
+/// posts belong in the config's scheduled posts.
+pub const MAX_ANNOUNCEMENT_CHARS: usize = 1000;
+/// The longest `/warn` reason.
+pub const MAX_REASON_CHARS: usize = 100;
+/// The longest word `/words add` and `/words del` take: a phrase, not a sentence.
+pub const MAX_WORD_CHARS: usize = 50;
+
+/// The most distinct hits `/words test` names; the rest are counted.
+const WORDS_TEST_NAMED: usize = 5;
+
+/// `Err` naming the limit when `text` is longer than `max` characters (never
+/// repeating the text itself).
+fn at_most(text: &str, max: usize, what: &str) -> Result<(), String> {
+    let n = text.chars().count();
+    if n > max {
+        return Err(format!("{what}最长 {max} 字，这条有 {n} 字"));
+    }
+    Ok(())
+}
 
 /// The shortest and longest mute the platforms accept.
 const MUTE_MIN: Duration = Duration::from_secs(60);
@@ -140,15 +161,12 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         at: ctx.now,
     };
     let Some(spec) = command::lookup(&invocation.name) else {
+        let typed = clip(&invocation.name, ECHO_CHARS);
         let hint = match command::nearest(&invocation.name) {
-            Some(near) => format!(
-                "没有 /{} 这个命令，你是不是想用 /{near}？发送 /help 查看全部命令",
-                invocation.name
-            ),
-            None => format!(
-                "没有 /{} 这个命令，发送 /help 查看全部命令",
-                invocation.name
-            ),
+            Some(near) => {
+                format!("没有 /{typed} 这个命令，你是不是想用 /{near}？发送 /help 查看全部命令")
+            }
+            None => format!("没有 /{typed} 这个命令，发送 /help 查看全部命令"),
         };
         return Decision::default()
             .act(reply(m, Message::text(hint)))
@@ -200,7 +218,7 @@ fn stats_days(args: &[String]) -> Result<u32, String> {
     let secs = parse_duration(arg)
         .map(|d| d.as_secs())
         .filter(|s| *s > 0 && s % 86_400 == 0)
-        .ok_or_else(|| format!("「{arg}」不是天数"))?;
+        .ok_or_else(|| format!("「{}」不是天数", clip(arg, ECHO_CHARS)))?;
     let days = u32::try_from(secs / 86_400).unwrap_or(u32::MAX);
     if days > STATS_MAX_DAYS {
         return Err(format!("最多看 {STATS_MAX_DAYS} 天"));
@@ -355,6 +373,9 @@ fn run(
             } else {
                 inv.args.join(" ")
             };
+            if let Err(why) = at_most(&reason, MAX_REASON_CHARS, "警告原因") {
+                return usage(m, spec, &why);
+            }
             let warned = MemberKey::new(&member.account, &member.group, target);
             let count = ctx.state.warnings.get(&warned).copied().unwrap_or(0) + 1;
             let text = Message::mentioning(
@@ -373,10 +394,11 @@ fn run(
             if inv.args.is_empty() {
                 return usage(m, spec, "请写明公告内容");
             }
-            Decision::default().act(say(
-                &m.group,
-                Message::text(format!("📢 公告：{}", inv.args.join(" "))),
-            ))
+            let text = inv.args.join(" ");
+            if let Err(why) = at_most(&text, MAX_ANNOUNCEMENT_CHARS, "公告") {
+                return usage(m, spec, &why);
+            }
+            Decision::default().act(say(&m.group, Message::text(format!("📢 公告：{text}"))))
         }
         "pause" => answer(m, "已暂停本群的自动消息（欢迎、提醒），发送 /resume 恢复").change(
             Change::Paused {
@@ -462,29 +484,45 @@ fn run(
                 if hits.is_empty() {
                     answer(m, "没有命中敏感词")
                 } else {
-                    let found: Vec<String> = hits
-                        .iter()
-                        .map(|h| format!("{}（{}，{}）", h.word, h.category, h.via.label()))
-                        .collect();
-                    answer(m, format!("命中：{}", found.join("、")))
+                    let mut found: Vec<String> = Vec::new();
+                    for h in &hits {
+                        let named = format!("{}（{}，{}）", h.word, h.category, h.via.label());
+                        if found.len() < WORDS_TEST_NAMED && !found.contains(&named) {
+                            found.push(named);
+                        }
+                    }
+                    let total = if hits.len() > found.len() {
+                        format!("，共 {} 处", hits.len())
+                    } else {
+                        String::new()
+                    };
+                    answer(m, format!("命中：{}{total}", found.join("、")))
                 }
             }
             (_, None) => answer(m, "没有配置敏感词过滤"),
-            (Some("add"), Some(_)) if inv.args.len() >= 3 => edit_words(
-                m,
-                member,
-                WordEdit::Add {
-                    category: inv.args[1].clone(),
-                    word: inv.args[2..].join(" "),
-                },
-            ),
-            (Some("del"), Some(_)) if inv.args.len() >= 2 => edit_words(
-                m,
-                member,
-                WordEdit::Del {
-                    word: inv.args[1..].join(" "),
-                },
-            ),
+            (Some("add"), Some(_)) if inv.args.len() >= 3 => {
+                let (category, word) = (&inv.args[1], inv.args[2..].join(" "));
+                match at_most(category, ECHO_CHARS, "分类名")
+                    .and_then(|()| at_most(&word, MAX_WORD_CHARS, "敏感词"))
+                {
+                    Ok(()) => edit_words(
+                        m,
+                        member,
+                        WordEdit::Add {
+                            category: category.clone(),
+                            word,
+                        },
+                    ),
+                    Err(why) => usage(m, spec, &why),
+                }
+            }
+            (Some("del"), Some(_)) if inv.args.len() >= 2 => {
+                let word = inv.args[1..].join(" ");
+                match at_most(&word, MAX_WORD_CHARS, "敏感词") {
+                    Ok(()) => edit_words(m, member, WordEdit::Del { word }),
+                    Err(why) => usage(m, spec, &why),
+                }
+            }
             _ => usage(m, spec, "请写明 test、add 或 del"),
         },
         "reload" => {

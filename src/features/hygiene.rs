@@ -7,7 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{commands, effect_kind, say, Change, Context, Decision, Feature, ImageCheck, Timer};
+use super::{
+    clip, commands, effect_kind, say, Change, Context, Decision, Feature, ImageCheck, Timer,
+};
 use crate::config::{FilterAction, FilterConfig};
 use crate::domain::{
     Action, Event, EventBody, GroupKey, GroupMessage, Id, MemberKey, Message, Segment,
@@ -37,14 +39,6 @@ pub const WORDS_SHOWN: usize = 3;
 pub const EVIDENCE_CHARS: usize = 200;
 /// Hits kept in a `filter.hit` log row (`hit_count` says how many there were).
 pub const LOGGED_HITS: usize = 50;
-
-/// `text` cut to `max` characters, with "…" when it was longer.
-pub fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
-    }
-}
 
 /// The category of flooding: too many messages, or the same one repeated.
 pub const FLOOD: &str = "flood";

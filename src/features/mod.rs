@@ -126,6 +126,18 @@ pub fn say(group: &Id, body: Message) -> crate::domain::Action {
     }
 }
 
+/// `text` cut to `max` characters, with "…" when it was longer: what the bot
+/// repeats of anything a member typed, so a 100 KB argument is never echoed.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The most characters of a mistyped name or argument an answer repeats.
+pub const ECHO_CHARS: usize = 20;
+
 /// A duration as members read it: `10 分钟`, `2 小时`, `1 天`.
 pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();

@@ -38,7 +38,7 @@ use serde_json::json;
 
 use super::automatic::{self, Gate};
 use super::points::{claim_coupon, Claim};
-use super::{group_note, schedule, Change, Context, Decision, Feature, Timer};
+use super::{clip, group_note, schedule, Change, Context, Decision, Feature, Timer, ECHO_CHARS};
 use crate::config::ReactivationConfig;
 use crate::domain::{
     Action, Event, EventBody, GroupKey, GroupMessage, Id, Message, Segment, SilentEntry,
@@ -879,7 +879,7 @@ pub fn command(
         Some("stats") => Ok(answer(stats_text(&arms_all(ctx)))),
         Some("zombies") => Ok(answer(list_zombies(&group, ctx))),
         Some("confirm") => Ok(confirm(&group, m, ctx)),
-        Some(other) => Err(format!("不认识的子命令「{other}」")),
+        Some(other) => Err(format!("不认识的子命令「{}」", clip(other, ECHO_CHARS))),
     }
 }
 

@@ -20,7 +20,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{group_note, human_duration, say, Change, Context, Decision, Feature, Timer};
+use super::{clip, group_note, human_duration, say, Change, Context, Decision, Feature, Timer};
 use crate::config::SplitMethod;
 use crate::domain::{Event, EventBody, GroupKey, Id, MemberKey, Mention, Message, Segment};
 use crate::engine::WakeError;
@@ -117,14 +117,6 @@ fn answers_key(group: &GroupKey) -> String {
     format!("answers/{}/{}", group.account, group.group)
 }
 
-fn clip(text: &str) -> String {
-    let mut out: String = text.chars().take(WORD_CHARS).collect();
-    if text.chars().count() > WORD_CHARS {
-        out.push('…');
-    }
-    out
-}
-
 /// The open packets of a group, oldest first, with their record keys.
 pub fn open_packets(group: &GroupKey, ctx: &Context) -> Vec<(String, Packet)> {
     packets_where(group, ctx, |_| true)
@@ -183,7 +175,9 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
     if points > config.max_points {
         return Err(format!("一个红包最多 {} 积分", config.max_points));
     }
-    let word = word.map(|w| clip(w.trim())).filter(|w| !w.is_empty());
+    let word = word
+        .map(|w| clip(w.trim(), WORD_CHARS))
+        .filter(|w| !w.is_empty());
     let left = split(points, shares, config.split, &mut ctx.rng("red_packet"));
     let expires_at = ctx.now + chrono::Duration::from_std(config.expires_after).unwrap_or_default();
     let packet = Packet {
@@ -201,7 +195,7 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
     let grab = word.unwrap_or_else(|| config.grab_word.clone());
     let text = format!(
         "🧧 {} 发了一个 {points} 积分的拼手气红包，共 {shares} 份！发送「{grab}」抢红包（{}内有效）",
-        clip(sender_name),
+        clip(sender_name, WORD_CHARS),
         human_duration(config.expires_after)
     );
     Ok(Decision::default()
@@ -269,7 +263,10 @@ impl Feature for RedPackets {
         let Some(share) = packet.left.pop() else {
             return Decision::default();
         };
-        let name = clip(m.sender.display_name().unwrap_or(&m.user.to_string()));
+        let name = clip(
+            m.sender.display_name().unwrap_or(&m.user.to_string()),
+            WORD_CHARS,
+        );
         packet.grabbed.push((m.user.clone(), name.clone(), share));
         let mut d = Decision::default()
             .change(Change::Points {

@@ -586,7 +586,10 @@ pub fn flash_sale_command(
             .flash_sales
             .iter()
             .find(|s| &s.id == id)
-            .ok_or(format!("没有编号为 {id} 的秒杀"))
+            .ok_or(format!(
+                "没有编号为 {} 的秒杀",
+                super::clip(id, super::ECHO_CHARS)
+            ))
     };
     let answer = |text: String| Decision::default().act(super::reply(m, Message::text(text)));
     match args.first().map(String::as_str) {

@@ -266,3 +266,73 @@ fn the_bot_itself_and_operators_are_out_of_a_group_admins_reach() {
     );
     assert_eq!(bans(&d), vec![(Id::number(7), 600)]);
 }
+
+#[test]
+fn a_hundred_kilobyte_argument_is_refused_or_clipped_never_echoed() {
+    let mut bot = Bot::new("[filter]\nwords_file = \"words.txt\"\n");
+    let huge = "刷".repeat(100 * 1024 / 3);
+    let cases = [
+        (
+            Message::text(format!("/announce {huge}")),
+            "公告最长 1000 字",
+        ),
+        (
+            with_mentions("/warn ", &[7], &format!(" {huge}")),
+            "警告原因最长 100 字",
+        ),
+        (
+            Message::text(format!("/words add ad {huge}")),
+            "敏感词最长 50 字",
+        ),
+        (
+            Message::text(format!("/words add {huge} 词")),
+            "分类名最长 20 字",
+        ),
+        (
+            Message::text(format!("/words del {huge}")),
+            "敏感词最长 50 字",
+        ),
+        (Message::text(format!("/{huge}")), "没有 /刷刷刷"),
+        (Message::text(format!("/stats {huge}")), "不是天数"),
+        (
+            Message::text(format!("/flashsale now {huge}")),
+            "没有编号为",
+        ),
+    ];
+    for (message, why) in cases {
+        let d = ask(&mut bot, OPERATOR, Role::Member, message);
+        let all = said(&d).join("\n");
+        assert!(all.contains(why), "{why}: {all}");
+        assert!(
+            all.chars().count() < 200,
+            "{why}: {} chars",
+            all.chars().count()
+        );
+        assert!(d.effects.is_empty(), "{why}: nothing is written");
+    }
+    // At the limit, an announcement goes out whole.
+    let longest = "好".repeat(MAX_ANNOUNCEMENT_CHARS);
+    let d = ask(
+        &mut bot,
+        OPERATOR,
+        Role::Member,
+        Message::text(format!("/announce {longest}")),
+    );
+    assert!(said(&d)[0].ends_with(&longest));
+}
+
+#[test]
+fn words_test_on_a_long_text_names_each_word_once_and_counts_the_rest() {
+    let mut bot = Bot::new("[filter]\nwords_file = \"words.txt\"\n");
+    let text = "加群 傻逼 ".repeat(5000);
+    let d = ask(
+        &mut bot,
+        OPERATOR,
+        Role::Member,
+        Message::text(format!("/words test {text}")),
+    );
+    let answer = &said(&d)[0];
+    assert!(answer.chars().count() < 200, "{answer}");
+    assert_eq!(answer.matches("加群").count(), 1, "{answer}");
+    assert!(answer.contains("共 10000 处"), "{answer}");
+}
