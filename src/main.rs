@@ -77,6 +77,9 @@ enum Command {
         /// Secret to sign pushed events with.
         #[arg(long, env = "QUNBOT_SECRET", hide_env_values = true)]
         secret: Option<String>,
+        /// Allow a non-loopback --listen (the control routes take no token).
+        #[arg(long)]
+        expose: bool,
     },
     /// Run the word filter over lines of stdin; one JSON object per line on stdout.
     Scan {
@@ -224,7 +227,8 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             webhook,
             access_token,
             secret,
-        } => simulate(listen, webhook, access_token, secret).await,
+            expose,
+        } => simulate(listen, webhook, access_token, secret, expose).await,
         Command::Scan { words, config } => scan(words, config),
         Command::Report {
             config,
@@ -468,12 +472,14 @@ async fn simulate(
     webhook: Option<String>,
     access_token: Option<String>,
     secret: Option<String>,
+    expose: bool,
 ) -> anyhow::Result<ExitCode> {
     let sim = Simulator::start(
         listen,
         SimulatorOptions {
             access_token,
             secret,
+            expose,
         },
     )
     .await

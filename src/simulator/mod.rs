@@ -49,6 +49,10 @@ pub struct SimulatorOptions {
     pub access_token: Option<String>,
     /// Key for the `X-Signature` of pushed events; `None` pushes unsigned.
     pub secret: Option<String>,
+    /// Whether it may listen beyond loopback. Its control routes
+    /// (`/_simulator/...`) take no token, so by default a non-loopback address
+    /// is refused.
+    pub expose: bool,
 }
 
 impl SimulatorOptions {
@@ -56,6 +60,7 @@ impl SimulatorOptions {
         SimulatorOptions {
             access_token: Some(access_token.to_string()),
             secret: Some(secret.to_string()),
+            expose: false,
         }
     }
 }
@@ -155,6 +160,15 @@ impl Simulator {
         listen: SocketAddr,
         options: SimulatorOptions,
     ) -> std::io::Result<Simulator> {
+        if !options.expose && !crate::config::is_loopback(&listen) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{listen} is not a loopback address: the simulator's control routes take no \
+                     token; pass --expose to listen there anyway"
+                ),
+            ));
+        }
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(SimState {

@@ -90,6 +90,7 @@ async fn each_bot_account_is_answered_through_its_own_gateway() {
         qunbot::simulator::SimulatorOptions {
             access_token: Some("second-token".into()),
             secret: None,
+            expose: false,
         },
     )
     .await

@@ -193,3 +193,16 @@ async fn a_read_only_database_file_is_refused_at_start_with_a_clear_error() {
     assert!(stderr.contains("readonly database"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn the_simulator_refuses_a_non_loopback_address_unless_told_to_expose_itself() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+    command.args(["simulate", "--listen", "0.0.0.0:0"]);
+    let output = exits_within(command, PATIENCE);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("0.0.0.0:0 is not a loopback address") && stderr.contains("--expose"),
+        "{stderr}"
+    );
+}
