@@ -118,16 +118,27 @@ impl FilterConfig {
 /// Reads and compiles a word list file, with its problems at their lines.
 pub fn load_words(path: &Path, n: Normalization) -> Result<(WordList, Vec<Problem>), Vec<Problem>> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let at_start = |reason: String| {
         vec![Problem {
             location: Location::File {
                 file: file.clone(),
                 line: 1,
                 col: 1,
             },
-            reason: format!("cannot read the word list: {e}"),
+            reason,
         }]
-    })?;
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| at_start(format!("cannot read the word list: {e}")))?;
+    // An empty file is far more often a save that went wrong (`> words.txt`, a
+    // full disk) than a wish to stop filtering, which removing `[filter]` says.
+    if text.trim().is_empty() {
+        return Err(at_start(
+            "the word list is empty; to stop filtering remove [filter] from the config, \
+             or leave a comment in the file"
+                .into(),
+        ));
+    }
     let list = WordList::parse(&text, n);
     let to_problem = |r: &crate::filter::Remark| Problem {
         location: Location::File {

@@ -9,6 +9,7 @@ mod exposure;
 mod filter;
 mod helpers;
 mod onboarding;
+mod operator_mistakes;
 mod outbox_passes;
 mod ping;
 mod raid;
