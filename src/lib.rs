@@ -39,6 +39,8 @@ pub mod effects;
 pub mod engine;
 pub mod features;
 pub mod filter;
+#[cfg(test)]
+mod fuzz;
 pub mod gateway;
 pub mod media;
 pub mod outbox;

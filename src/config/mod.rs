@@ -13,7 +13,7 @@ mod problem;
 mod raw;
 mod reactivation;
 pub mod reload;
-mod schedule;
+pub(crate) mod schedule;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};

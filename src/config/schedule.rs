@@ -278,7 +278,7 @@ pub fn parse_instant(s: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
 
 /// Parses a cron expression in the `cron` crate's format (sec min hour day
 /// month weekday [year]).
-pub(super) fn parse_cron(s: &str) -> Result<cron::Schedule, String> {
+pub(crate) fn parse_cron(s: &str) -> Result<cron::Schedule, String> {
     cron::Schedule::from_str(s).map_err(|e| {
         // The crate's message repeats the expression with a caret; its last line says why.
         let e = e.to_string();

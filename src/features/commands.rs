@@ -267,11 +267,17 @@ pub fn stats_text(days: u32, s: &StatsSummary) -> String {
 }
 
 fn usage(m: &GroupMessage, spec: &CommandSpec, why: &str) -> Decision {
+    // `why` may quote what was typed; each quote is clipped where it is made,
+    // and the whole is clipped here too, so no path echoes a long argument.
+    let why = clip(why, USAGE_WHY_CHARS);
     Decision::default().act(reply(
         m,
         Message::text(format!("{why}。用法：{}", spec.usage)),
     ))
 }
+
+/// The longest complaint before a usage line.
+const USAGE_WHY_CHARS: usize = 120;
 
 fn answer(m: &GroupMessage, text: impl Into<Message>) -> Decision {
     Decision::default().act(reply(m, text.into()))

@@ -30,6 +30,8 @@ pub const NAME: &str = "red_packets";
 pub use crate::config::MAX_PACKET_SHARES as MAX_SHARES;
 /// Grabbers mentioned in one answer; the rest are counted.
 const MENTIONS: usize = 10;
+/// Open packets `/redpacket status` lists (the oldest); the rest are counted.
+const STATUS_LISTED: usize = 10;
 /// The longest 口令 and name the bot repeats.
 const WORD_CHARS: usize = 20;
 
@@ -430,8 +432,9 @@ pub fn command(
             "本群没有未抢完的红包".to_string()
         } else {
             let tz = ctx.config.timezone;
-            packets
+            let mut lines: Vec<String> = packets
                 .iter()
+                .take(STATUS_LISTED)
                 .map(|(_, p)| {
                     format!(
                         "🧧 {} 积分：剩 {} 份 {} 积分{}，{} 过期",
@@ -444,8 +447,14 @@ pub fn command(
                         p.expires_at.with_timezone(&tz).format("%m-%d %H:%M")
                     )
                 })
-                .collect::<Vec<_>>()
-                .join("\n")
+                .collect();
+            if packets.len() > STATUS_LISTED {
+                lines.push(format!(
+                    "……另有 {} 个未抢完的红包",
+                    packets.len() - STATUS_LISTED
+                ));
+            }
+            lines.join("\n")
         };
         return Ok(Decision::default().act(super::reply(m, Message::text(text))));
     }

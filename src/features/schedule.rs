@@ -654,7 +654,10 @@ pub fn flash_sale_command(
             }
             Ok(d)
         }
-        Some(other) => Err(format!("不认识的子命令 {other}")),
+        Some(other) => Err(format!(
+            "不认识的子命令 {}",
+            super::clip(other, super::ECHO_CHARS)
+        )),
     }
 }
 

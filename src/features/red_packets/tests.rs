@@ -190,3 +190,16 @@ fn an_expired_packet_refunds_the_rest_to_the_sender_and_posts_the_result() {
         .sum();
     assert_eq!(total, 0, "a packet's ledger rows sum to zero");
 }
+
+#[test]
+fn status_lists_the_ten_oldest_open_packets_and_counts_the_rest() {
+    let mut bot = Bot::new("");
+    for _ in 0..13 {
+        let open = bot.says(OPERATOR, Role::Member, Message::text("/redpacket 10 2"));
+        bot.on(open);
+    }
+    let status = bot.says(OPERATOR, Role::Member, Message::text("/redpacket status"));
+    let answer = said(&bot.on(status)).join("\n");
+    assert_eq!(answer.matches("🧧").count(), 10, "{answer}");
+    assert!(answer.ends_with("……另有 3 个未抢完的红包"), "{answer}");
+}
