@@ -352,16 +352,26 @@ impl TestApp {
 
 /// Waits (polling, at most [`PATIENCE`]) until `done` comes true, and fails the
 /// test naming `what` if it does not in time.
-pub async fn eventually<F, Fut>(what: &str, mut done: F)
+pub async fn eventually<F, Fut>(what: &str, done: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    eventually_within(what, PATIENCE, done).await;
+}
+
+/// As [`eventually`], for what takes longer by nature (thousands of actions
+/// to carry out): at most `patience`.
+pub async fn eventually_within<F, Fut>(what: &str, patience: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     while !done().await {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{what}: not within {PATIENCE:?}"
+            "{what}: not within {patience:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

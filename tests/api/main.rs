@@ -3,6 +3,7 @@
 
 mod commands;
 mod config_reload;
+mod crash;
 mod delivery;
 mod demo;
 mod exposure;
