@@ -103,6 +103,10 @@ struct SimState {
     failing: Option<u16>,
     /// How many more calls `failing` answers before the gateway is back; `None`: until told.
     failures_left: Option<usize>,
+    /// Answer every other call with this HTTP status: a gateway failing half its calls.
+    flaky: Option<u16>,
+    /// Calls seen while `flaky`.
+    flaky_calls: u64,
     latency: Duration,
     /// Actions answered `failed` with this retcode and message.
     refusals: HashMap<String, (i64, String)>,
@@ -122,6 +126,12 @@ impl SimState {
     /// The status to answer a call with while the gateway is down, counting the
     /// call against a limited outage.
     fn take_failure(&mut self) -> Option<u16> {
+        if let Some(status) = self.flaky {
+            self.flaky_calls += 1;
+            if self.flaky_calls % 2 == 1 {
+                return Some(status);
+            }
+        }
         let status = self.failing?;
         if let Some(left) = &mut self.failures_left {
             *left = left.saturating_sub(1);
@@ -287,6 +297,14 @@ impl Simulator {
         let mut state = lock(&self.state);
         state.failing = (calls > 0).then_some(status);
         state.failures_left = Some(calls);
+    }
+
+    /// While `Some(status)`, every other API call is answered with that HTTP
+    /// status and not carried out (the first one first).
+    pub fn fail_half(&self, status: Option<u16>) {
+        let mut state = lock(&self.state);
+        state.flaky = status;
+        state.flaky_calls = 0;
     }
 
     /// Makes every API call take `latency` before it is answered (and carried out).

@@ -104,6 +104,11 @@ pub async fn spawn_app_with_gateway(settings: &str) -> TestApp {
     spawn_app_from(&config, None).await
 }
 
+/// As [`spawn_app`], with a config of its own: [`TEST_CONFIG`] edited, say.
+pub async fn spawn_app_with_config(config: &str) -> TestApp {
+    spawn_app_from(config, None).await
+}
+
 async fn spawn_app_from(config: &str, api_url: Option<String>) -> TestApp {
     let sim = Simulator::start(loopback(), SimulatorOptions::new(TOKEN, SECRET))
         .await

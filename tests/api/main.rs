@@ -11,6 +11,7 @@ mod filter;
 mod helpers;
 mod onboarding;
 mod operator_mistakes;
+mod outage;
 mod outbox_passes;
 mod ping;
 mod raid;
