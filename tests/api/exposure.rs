@@ -43,7 +43,8 @@ async fn idle_and_half_sent_connections_are_closed_after_the_header_timeout() {
 async fn beyond_the_connection_limit_intake_goes_on_once_idle_connections_time_out() {
     let mut app = spawn_app_with_gateway("header_timeout = \"500ms\"\nmax_connections = 20").await;
     let mut hogs = Vec::new();
-    for i in 0..100 {
+    // 200 slowloris connections, ten times the limit.
+    for i in 0..200 {
         let mut hog = TcpStream::connect(app.daemon().addr()).await.unwrap();
         if i % 2 == 0 {
             hog.write_all(HALF_A_HEAD).await.unwrap();

@@ -206,3 +206,34 @@ fn the_simulator_refuses_a_non_loopback_address_unless_told_to_expose_itself() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_read_only_database_folder_is_refused_at_start_with_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot-config.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    let folder = dir.path().join("data");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+    command
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("QUNBOT_LISTEN", "127.0.0.1:0")
+        .env("QUNBOT_DATABASE", folder.join("qunbot.db"))
+        .env("QUNBOT_ACCESS_TOKEN", "t")
+        .env("QUNBOT_SECRET", "s")
+        .env("RUST_LOG", "error");
+    let output = exits_within(unprivileged(command), PATIENCE);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("qunbot: cannot open database"), "{stderr}");
+    assert!(stderr.contains("data/qunbot.db"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!folder.join("qunbot.db").exists(), "nothing half-created");
+}

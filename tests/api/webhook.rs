@@ -160,3 +160,13 @@ async fn joins_and_messages_fill_the_member_table_once_handled() {
     assert_eq!(member.nickname.as_deref(), Some("小红"));
     assert_eq!(member.role.as_deref(), Some("member"));
 }
+
+#[tokio::test]
+async fn a_fifty_megabyte_body_is_refused_with_413_and_the_daemon_keeps_serving() {
+    let mut app = spawn_app().await;
+    let huge = vec![b'['; 50 * 1024 * 1024];
+    let sig = signature::sign(SECRET.as_bytes(), &huge);
+    assert_eq!(app.sim.push_raw(huge, Some(sig)).await.unwrap(), 413);
+    let event = app.says("还在吗");
+    assert_eq!(app.push(&event).await, 204);
+}
