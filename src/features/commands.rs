@@ -23,6 +23,10 @@ use crate::engine::Effect;
 use crate::engine::TaskState;
 use crate::filter::WordEdit;
 
+/// The most members one command may @mention (and act on): a message of a
+/// thousand @mentions is never a thousand kicks.
+pub const MAX_TARGETS: usize = 20;
+
 /// The longest `/announce` text: a chat announcement, not a document; longer
 /// posts belong in the config's scheduled posts.
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 1000;
@@ -64,10 +68,20 @@ pub fn parse(message: &Message) -> Option<Invocation> {
     let rest = rest.strip_prefix('/').or_else(|| rest.strip_prefix('／'))?;
     let mut words = rest.split_whitespace();
     let name = words.next()?.to_string();
+    let mut targets: Vec<Id> = Vec::new();
+    for target in message.mentions() {
+        if !targets.contains(target) {
+            targets.push(target.clone());
+        }
+        // Enough to know the command has too many; the rest is not read.
+        if targets.len() > MAX_TARGETS {
+            break;
+        }
+    }
     Some(Invocation {
         name,
         args: words.map(str::to_string).collect(),
-        targets: message.mentions().cloned().collect(),
+        targets,
     })
 }
 
@@ -181,6 +195,10 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
             ))
             .change(used)
             .change(note("command.refused", &member, spec.name));
+    }
+    if invocation.targets.len() > MAX_TARGETS {
+        let why = format!("一次最多 @ {MAX_TARGETS} 人");
+        return usage(m, spec, &why).change(used);
     }
     let done = run(spec, &invocation, m, &member, ctx).change(used);
     if spec.audience == Audience::Admins {

@@ -336,3 +336,28 @@ fn words_test_on_a_long_text_names_each_word_once_and_counts_the_rest() {
     assert_eq!(answer.matches("加群").count(), 1, "{answer}");
     assert!(answer.contains("共 10000 处"), "{answer}");
 }
+
+#[test]
+fn a_command_mentioning_more_than_twenty_members_is_refused_and_repeats_count_once() {
+    let mut bot = Bot::new("");
+    let many: Vec<i64> = (100..121).collect();
+    let d = ask(
+        &mut bot,
+        OPERATOR,
+        Role::Member,
+        with_mentions("/kick ", &many, ""),
+    );
+    assert!(d
+        .actions
+        .iter()
+        .all(|a| !matches!(a, Action::SetGroupKick { .. })));
+    assert!(said(&d)[0].contains("一次最多 @ 20 人"), "{:?}", said(&d));
+    let same = vec![7; 5000];
+    let d = ask(
+        &mut bot,
+        OPERATOR,
+        Role::Member,
+        with_mentions("/mute ", &same, " 10m"),
+    );
+    assert_eq!(bans(&d), vec![(Id::number(7), 600)]);
+}
