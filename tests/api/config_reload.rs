@@ -3,11 +3,10 @@
 use qunbot::store::ReadModel;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app, TestApp, PATIENCE, TEST_CONFIG};
+use crate::helpers::{eventually, spawn_app, DaemonProcess, TestApp, TEST_CONFIG};
 
 /// Saves the way editors do: write a new file beside it, rename it over the old one.
 fn save_like_an_editor(path: &Path, text: &str) {
@@ -115,69 +114,24 @@ async fn qunbot_check_reports_a_broken_file_with_line_and_column_and_exit_code_2
 #[tokio::test]
 async fn the_daemon_binary_reloads_on_sighup_and_exits_cleanly_on_sigterm() {
     let app = spawn_app().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = app.dir.path();
     let config = dir.join("daemon.toml");
     std::fs::write(&config, TEST_CONFIG).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qunbot"))
-        .args(["--log-format", "json", "run", "--config"])
-        .arg(&config)
-        .env("QUNBOT_GATEWAY_API_URL", app.sim.api_url())
-        .env("QUNBOT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("QUNBOT_DATABASE", dir.join("daemon.db"))
-        .env("QUNBOT_ACCESS_TOKEN", "t")
-        .env("QUNBOT_SECRET", "s")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let daemon = DaemonProcess::start(&app, &config, &dir.join("daemon.db")).await;
 
-    let health = format!("http://127.0.0.1:{port}/healthz");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while reqwest::get(&health).await.is_err() {
-        assert!(tokio::time::Instant::now() < deadline, "the daemon came up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    let signal = |name: &str| {
-        let ok = Command::new("kill")
-            .args([&format!("-{name}"), &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-    };
-    signal("HUP");
+    daemon.signal("HUP");
     let store = qunbot::store::Store::open(&dir.join("daemon.db"))
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while store
-        .events_of_kind("config.reloaded")
-        .await
-        .unwrap()
-        .is_empty()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "SIGHUP reloaded the config"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("SIGHUP reloaded the config", || async {
+        !store
+            .events_of_kind("config.reloaded")
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
 
-    signal("TERM");
-    let deadline = std::time::Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the daemon stopped on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(status.code(), Some(0));
+    // Exits 0 on SIGTERM.
+    daemon.stop().await;
 }

@@ -10,8 +10,8 @@
 //! repeated or lost.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -21,8 +21,7 @@ use qunbot::store::{ReadModel, Store};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    barrier_member, eventually, eventually_within, spawn_app, text_of, TestApp, SECRET,
-    TEST_CONFIG, TOKEN,
+    barrier_member, eventually_within, spawn_app, text_of, DaemonProcess, TestApp, TEST_CONFIG,
 };
 
 /// Distinct events in the burst, and the clients pushing them side by side.
@@ -32,81 +31,6 @@ const ANNOUNCEMENT: &str = "整点播报";
 /// How long the outbox may take to carry out the burst's thousands of pongs,
 /// each recorded with a synchronous commit.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(180);
-
-/// The daemon binary, run as an operator runs it, killed as the kernel kills.
-struct DaemonProcess {
-    child: Child,
-    port: u16,
-}
-
-impl DaemonProcess {
-    /// Starts `qunbot run` on `config` with its database in `dir`, on a free
-    /// port, and waits (bounded) until it is healthy.
-    async fn start(app: &TestApp, config: &Path) -> DaemonProcess {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_qunbot"))
-            .args(["--log-format", "json", "run", "--config"])
-            .arg(config)
-            .env("QUNBOT_GATEWAY_API_URL", app.sim.api_url())
-            .env("QUNBOT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("QUNBOT_DATABASE", database(app))
-            .env("QUNBOT_ACCESS_TOKEN", TOKEN)
-            .env("QUNBOT_SECRET", SECRET)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let daemon = DaemonProcess { child, port };
-        let health = format!("http://127.0.0.1:{port}/healthz");
-        eventually("the daemon binary is healthy", || async {
-            reqwest::get(&health)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await;
-        app.sim
-            .set_webhook(format!("http://127.0.0.1:{}/onebot", daemon.port));
-        daemon
-    }
-
-    fn signal(&self, name: &str) {
-        let sent = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{name}");
-    }
-
-    /// SIGKILL: nothing drained, nothing flushed.
-    fn kill(&mut self) {
-        self.signal("KILL");
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM, and waits (bounded) for a clean exit.
-    async fn stop(mut self) {
-        self.signal("TERM");
-        let mut status = None;
-        eventually("the daemon stopped on SIGTERM", || {
-            status = self.child.try_wait().unwrap();
-            std::future::ready(status.is_some())
-        })
-        .await;
-        assert_eq!(status.and_then(|s| s.code()), Some(0));
-    }
-}
-
-impl Drop for DaemonProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn database(app: &TestApp) -> PathBuf {
     app.dir.path().join("crash.db")
@@ -171,7 +95,7 @@ async fn killed_mid_burst_nothing_answered_2xx_is_lost_and_nothing_repeats(kill_
         })
         .collect();
 
-    let mut daemon = DaemonProcess::start(&app, &config).await;
+    let mut daemon = DaemonProcess::start(&app, &config, &database(&app)).await;
     let pid = daemon.child.id();
     let unanswered = burst(&app, &events, kill_after, || {
         let killed = Command::new("kill")
@@ -189,7 +113,7 @@ async fn killed_mid_burst_nothing_answered_2xx_is_lost_and_nothing_repeats(kill_
     );
 
     // Started again; the gateway resends every event that got no 2xx.
-    let daemon = DaemonProcess::start(&app, &config).await;
+    let daemon = DaemonProcess::start(&app, &config, &database(&app)).await;
     for event in &unanswered {
         assert_eq!(app.push(event).await, 204, "a resent event is taken");
     }

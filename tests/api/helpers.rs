@@ -3,7 +3,9 @@
 use qunbot::store::ReadModel;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -430,4 +432,80 @@ pub fn mentions_of(message: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The daemon binary, run as an operator runs it, killed as the kernel kills.
+pub struct DaemonProcess {
+    pub child: Child,
+    port: u16,
+}
+
+impl DaemonProcess {
+    /// Starts `qunbot run` on `config` with `database`, on a free port, with
+    /// the simulator as its gateway; waits (bounded) until it is healthy and
+    /// points the simulator's pushes at it.
+    pub async fn start(app: &TestApp, config: &Path, database: &Path) -> DaemonProcess {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_qunbot"))
+            .args(["--log-format", "json", "run", "--config"])
+            .arg(config)
+            .env("QUNBOT_GATEWAY_API_URL", app.sim.api_url())
+            .env("QUNBOT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("QUNBOT_DATABASE", database)
+            .env("QUNBOT_ACCESS_TOKEN", TOKEN)
+            .env("QUNBOT_SECRET", SECRET)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let daemon = DaemonProcess { child, port };
+        let health = format!("http://127.0.0.1:{port}/healthz");
+        eventually("the daemon binary is healthy", || async {
+            reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        app.sim
+            .set_webhook(format!("http://127.0.0.1:{}/onebot", daemon.port));
+        daemon
+    }
+
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{name}");
+    }
+
+    /// SIGKILL: nothing drained, nothing flushed.
+    pub fn kill(&mut self) {
+        self.signal("KILL");
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and waits (bounded) for a clean exit.
+    pub async fn stop(mut self) {
+        self.signal("TERM");
+        let mut status = None;
+        eventually("the daemon stopped on SIGTERM", || {
+            status = self.child.try_wait().unwrap();
+            std::future::ready(status.is_some())
+        })
+        .await;
+        assert_eq!(status.and_then(|s| s.code()), Some(0));
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -1,8 +1,6 @@
 //! Starting the daemon binary: a database it cannot use, and a webhook it must not expose unsigned.
 
-use std::process::Command;
-
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use crate::helpers::{PATIENCE, TEST_CONFIG};
 
@@ -29,20 +27,25 @@ fn exits_within(mut command: Command, patience: std::time::Duration) -> std::pro
     child.wait_with_output().unwrap()
 }
 
-fn run_daemon_with_database(database: &std::path::Path) -> std::process::Output {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bot-config.toml");
-    std::fs::write(&config, TEST_CONFIG).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_qunbot"))
+/// `qunbot run` on `config` with its database at `database`, on a free port.
+fn run_with_database(config: &std::path::Path, database: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+    command
         .args(["run", "--config"])
-        .arg(&config)
+        .arg(config)
         .env("QUNBOT_LISTEN", "127.0.0.1:0")
         .env("QUNBOT_DATABASE", database)
         .env("QUNBOT_ACCESS_TOKEN", "t")
         .env("QUNBOT_SECRET", "s")
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap()
+        .env("RUST_LOG", "error");
+    command
+}
+
+fn run_daemon_with_database(database: &std::path::Path) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot-config.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    exits_within(run_with_database(&config, database), PATIENCE)
 }
 
 #[test]
@@ -176,16 +179,10 @@ async fn a_read_only_database_file_is_refused_at_start_with_a_clear_error() {
     std::fs::write(&config, TEST_CONFIG).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
-    command
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("QUNBOT_LISTEN", "127.0.0.1:0")
-        .env("QUNBOT_DATABASE", &database)
-        .env("QUNBOT_ACCESS_TOKEN", "t")
-        .env("QUNBOT_SECRET", "s")
-        .env("RUST_LOG", "error");
-    let output = exits_within(unprivileged(command), PATIENCE);
+    let output = exits_within(
+        unprivileged(run_with_database(&config, &database)),
+        PATIENCE,
+    );
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
@@ -219,16 +216,11 @@ async fn a_read_only_database_folder_is_refused_at_start_with_a_clear_error() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let mut command = Command::new(env!("CARGO_BIN_EXE_qunbot"));
-    command
-        .args(["run", "--config"])
-        .arg(&config)
-        .env("QUNBOT_LISTEN", "127.0.0.1:0")
-        .env("QUNBOT_DATABASE", folder.join("qunbot.db"))
-        .env("QUNBOT_ACCESS_TOKEN", "t")
-        .env("QUNBOT_SECRET", "s")
-        .env("RUST_LOG", "error");
-    let output = exits_within(unprivileged(command), PATIENCE);
+    let database = folder.join("qunbot.db");
+    let output = exits_within(
+        unprivileged(run_with_database(&config, &database)),
+        PATIENCE,
+    );
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
