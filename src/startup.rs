@@ -122,6 +122,11 @@ impl Daemon {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         tracing::info!("{}", config.summary());
+        // Fixed for the life of the process (a change takes a restart).
+        let limits = listener::Limits {
+            header_timeout: config.gateway.header_timeout,
+            max_connections: config.gateway.max_connections,
+        };
 
         let stop_reload = CancellationToken::new();
         let log_store = store.clone();
@@ -217,10 +222,6 @@ impl Daemon {
             journal,
             config: config_rx.clone(),
         });
-        let limits = listener::Limits {
-            header_timeout: config_rx.borrow().gateway.header_timeout,
-            max_connections: config_rx.borrow().gateway.max_connections,
-        };
         let server = tokio::spawn(listener::serve(socket, app, limits, stop_intake.clone()));
         tracing::info!("webhook listening on http://{addr}/onebot");
 

@@ -120,25 +120,36 @@ async fn write_batches<S: EventLog>(
                 Work::Probe(reply) => probes.push(reply),
             }
         }
-        let written = if events.is_empty() {
-            store.probe_write().await.map_err(|e| e.to_string())
+        // Every probe in the batch shares one answer: a burst of health checks
+        // costs one write, not one each.
+        let (written, committed) = if events.is_empty() {
+            let probed = store.probe_write().await.map_err(|e| e.to_string());
+            (probed, Vec::new())
         } else {
-            record(&store, events, replies, &engine).await
+            record(&store, events, replies).await
         };
+        // Answered before the engine hand-off, which may wait on a full queue:
+        // the probe is about the database.
         for probe in probes {
             let _ = probe.send(written.clone().map_err(JournalError::Store));
+        }
+        for item in committed {
+            // The engine only goes away at shutdown, after us; unhandled
+            // events stay marked in the log and are replayed on start.
+            if engine.send(item).await.is_err() {
+                tracing::warn!("engine stopped; committed events will be handled on restart");
+            }
         }
     }
 }
 
-/// Writes one batch and answers its submitters; passes the new events on to
-/// the engine. Returns whether the write succeeded.
+/// Writes one batch and answers its submitters. Returns whether the write
+/// succeeded, and the new events to pass on to the engine.
 async fn record<S: EventLog>(
     store: &S,
     events: Vec<Event>,
     replies: Vec<oneshot::Sender<Result<Recorded, JournalError>>>,
-    engine: &mpsc::Sender<Committed>,
-) -> Result<(), String> {
+) -> (Result<(), String>, Vec<Committed>) {
     match store.record_inbound(&events).await {
         Ok(recorded) => {
             let mut committed = Vec::new();
@@ -148,14 +159,7 @@ async fn record<S: EventLog>(
                 }
                 let _ = reply.send(Ok(outcome));
             }
-            for item in committed {
-                // The engine only goes away at shutdown, after us; unhandled
-                // events stay marked in the log and are replayed on start.
-                if engine.send(item).await.is_err() {
-                    tracing::warn!("engine stopped; committed events will be handled on restart");
-                }
-            }
-            Ok(())
+            (Ok(()), committed)
         }
         Err(e) => {
             tracing::error!(
@@ -165,7 +169,40 @@ async fn record<S: EventLog>(
             for reply in replies {
                 let _ = reply.send(Err(JournalError::Store(e.to_string())));
             }
-            Err(e.to_string())
+            (Err(e.to_string()), Vec::new())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn event(n: u32) -> Event {
+        let body = format!(
+            r#"{{"time":1,"self_id":1,"post_type":"message","message_type":"group","message_id":{n},"group_id":2,"user_id":3,"message":"hi"}}"#
+        );
+        crate::gateway::onebot::wire::parse_event(body.as_bytes()).expect("a group message")
+    }
+
+    #[tokio::test]
+    async fn a_probe_tells_whether_events_can_be_written_alone_or_beside_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("j.db")).await.unwrap();
+        let (engine_tx, _engine_rx) = mpsc::channel(16);
+        let (journal, _writer) = Journal::spawn(store.clone(), engine_tx);
+        assert!(journal.probe().await.is_ok());
+
+        store.refuse_writes(true).await.unwrap();
+        assert!(matches!(journal.probe().await, Err(JournalError::Store(_))));
+        let (logged, probed) = tokio::join!(journal.submit(event(1)), journal.probe());
+        assert!(matches!(logged, Err(JournalError::Store(_))));
+        assert!(matches!(probed, Err(JournalError::Store(_))));
+
+        store.refuse_writes(false).await.unwrap();
+        let (logged, probed) = tokio::join!(journal.submit(event(1)), journal.probe());
+        assert!(matches!(logged, Ok(Recorded::New(_))));
+        assert!(probed.is_ok());
     }
 }

@@ -38,6 +38,9 @@ pub const MAX_WORD_CHARS: usize = 50;
 /// The most distinct hits `/words test` names; the rest are counted.
 const WORDS_TEST_NAMED: usize = 5;
 
+/// The longest category name `/words add` takes.
+pub const MAX_CATEGORY_CHARS: usize = 20;
+
 /// `Err` naming the limit when `text` is longer than `max` characters (never
 /// repeating the text itself).
 fn at_most(text: &str, max: usize, what: &str) -> Result<(), String> {
@@ -510,8 +513,11 @@ fn run(
                 } else {
                     let mut found: Vec<String> = Vec::new();
                     for h in &hits {
+                        if found.len() == WORDS_TEST_NAMED {
+                            break;
+                        }
                         let named = format!("{}（{}，{}）", h.word, h.category, h.via.label());
-                        if found.len() < WORDS_TEST_NAMED && !found.contains(&named) {
+                        if !found.contains(&named) {
                             found.push(named);
                         }
                     }
@@ -526,7 +532,7 @@ fn run(
             (_, None) => answer(m, "没有配置敏感词过滤"),
             (Some("add"), Some(_)) if inv.args.len() >= 3 => {
                 let (category, word) = (&inv.args[1], inv.args[2..].join(" "));
-                match at_most(category, ECHO_CHARS, "分类名")
+                match at_most(category, MAX_CATEGORY_CHARS, "分类名")
                     .and_then(|()| at_most(&word, MAX_WORD_CHARS, "敏感词"))
                 {
                     Ok(()) => edit_words(

@@ -16,7 +16,7 @@ use qunbot::engine::{NextTimer, StateStore};
 use qunbot::simulator::events::{id_text, EventFactory, VirtualMember};
 use qunbot::simulator::{RecordedCall, Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
-use qunbot::store::LoggedEvent;
+use qunbot::store::{LoggedEvent, Store};
 use serde_json::{json, Value};
 
 pub const TOKEN: &str = "test-access-token";
@@ -317,15 +317,7 @@ impl TestApp {
 
     async fn pass_barrier(&self, gateway: &Simulator, ping: &Value) -> RecordedCall {
         assert_eq!(self.push(ping).await, 204, "the barrier is accepted");
-        let id = id_text(&ping["message_id"]);
-        // The outcome is logged after the call, so once it is, the call is recorded.
-        eventually("the barrier's pong carried out and logged", || async {
-            self.logged("action.send_group_msg")
-                .await
-                .iter()
-                .any(|row| id_text(&row.detail["action"]["message"][0]["id"]) == id)
-        })
-        .await;
+        wait_reply_logged(self.daemon().store(), ping, PATIENCE).await;
         reply_to(gateway, ping).expect("the logged pong was carried out by this gateway")
     }
 
@@ -355,6 +347,26 @@ impl TestApp {
             other => panic!("the timers are readable: {other:?}"),
         }
     }
+}
+
+/// Waits (at most `patience`) until the outcome of a reply quoting `ping` is
+/// logged in `store`. The outcome is logged after the call, so once it is, the
+/// call is recorded by the gateway.
+pub async fn wait_reply_logged(store: &Store, ping: &Value, patience: Duration) {
+    let id = id_text(&ping["message_id"]);
+    eventually_within(
+        "the barrier's pong carried out and logged",
+        patience,
+        || async {
+            store
+                .events_of_kind("action.send_group_msg")
+                .await
+                .expect("the log is readable")
+                .iter()
+                .any(|row| id_text(&row.detail["action"]["message"][0]["id"]) == id)
+        },
+    )
+    .await;
 }
 
 /// Waits (polling, at most [`PATIENCE`]) until `done` comes true, and fails the

@@ -12,11 +12,12 @@
 //!   see [`super::webhook`]);
 //! - at most `max_connections` are served at once. Beyond that new connections
 //!   wait in the kernel's backlog until a served one closes (which the timeouts
-//!   make sure happens), and a warning is logged, so a starved daemon says why.
+//!   make sure happens), and a warning is logged (once a minute while it
+//!   lasts), so a starved daemon says why.
 
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper::server::conn::http1;
@@ -30,6 +31,9 @@ use tokio_util::sync::CancellationToken;
 /// How long a stop waits for the requests in flight (each waits at most for
 /// the journal's commit, which SQLite's busy timeout bounds).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+/// How often a webhook that stays at its connection limit says so.
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Pause after an accept error such as "too many open files", so a full
 /// descriptor table is not spun on.
@@ -51,31 +55,31 @@ pub async fn serve(
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
+    // Cut off whatever is still open when the grace runs out: each connection
+    // holds a handle on the journal, which must close for the stop to go on.
+    let hard_stop = CancellationToken::new();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let mut at_limit = false;
+    let mut warned_at: Option<Instant> = None;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
-            Ok(slot) => {
-                at_limit = false;
-                slot
-            }
+            Ok(slot) => slot,
             Err(_) => {
-                if !at_limit {
+                if warned_at.is_none_or(|at| at.elapsed() >= WARN_EVERY) {
                     tracing::warn!(
                         max_connections = limits.max_connections,
                         "the webhook serves as many connections as it may; new ones wait \
                          until one closes (idle ones close after {:?})",
                         limits.header_timeout
                     );
-                    at_limit = true;
+                    warned_at = Some(Instant::now());
                 }
                 tokio::select! {
                     slot = slots.clone().acquire_owned() => match slot {
                         Ok(slot) => slot,
-                        Err(_) => break,
+                        Err(_) => break, // never closed
                     },
                     _ = stop.cancelled() => break,
                 }
@@ -96,9 +100,13 @@ pub async fn serve(
         let connection = graceful.watch(
             builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())),
         );
+        let cut_off = hard_stop.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, "connection closed: {e}");
+            tokio::select! {
+                served = connection => if let Err(e) = served {
+                    tracing::debug!(%peer, "connection closed: {e}");
+                },
+                _ = cut_off.cancelled() => {}
             }
             drop(slot);
         });
@@ -108,7 +116,8 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!("stopped waiting for webhook connections after {SHUTDOWN_GRACE:?}");
+        tracing::warn!("closed the webhook connections still open after {SHUTDOWN_GRACE:?}");
+        hard_stop.cancel();
     }
     Ok(())
 }

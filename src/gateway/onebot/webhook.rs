@@ -54,7 +54,10 @@ async fn health(State(state): State<WebhookState>) -> Response {
         Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, format!("unhealthy: {e}")).into_response(),
         Err(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("unhealthy: the database did not take a write within {HEALTH_PATIENCE:?}"),
+            format!(
+                "unhealthy: no event could be written within {HEALTH_PATIENCE:?} \
+                 (the database is locked, or intake is behind)"
+            ),
         )
             .into_response(),
     }
