@@ -25,6 +25,23 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// A [`HumanDuration`] that must be more than zero: a time limit of `"0s"`
+/// would refuse everything it limits.
+#[derive(Clone, Copy, Debug)]
+pub struct TimeLimit(pub Duration);
+
+impl<'de> Deserialize<'de> for TimeLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let HumanDuration(d) = HumanDuration::deserialize(deserializer)?;
+        if d.is_zero() {
+            return Err(serde::de::Error::custom(
+                "a time limit of zero would refuse everything; write e.g. \"10s\"",
+            ));
+        }
+        Ok(TimeLimit(d))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
@@ -153,9 +170,9 @@ pub struct RawGateway {
     pub access_token: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
     pub secret: Option<Spanned<String>>,
-    pub timeout: Option<HumanDuration>,
-    pub header_timeout: Option<HumanDuration>,
-    pub body_timeout: Option<HumanDuration>,
+    pub timeout: Option<TimeLimit>,
+    pub header_timeout: Option<TimeLimit>,
+    pub body_timeout: Option<TimeLimit>,
     pub max_connections: Option<std::num::NonZeroU32>,
     #[serde(default)]
     pub accounts: Vec<RawAccount>,
@@ -174,7 +191,7 @@ pub struct RawAccount {
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub database: Option<Spanned<String>>,
-    pub busy_timeout: Option<HumanDuration>,
+    pub busy_timeout: Option<TimeLimit>,
 }
 
 #[derive(Debug, Default, Deserialize)]

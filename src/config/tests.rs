@@ -447,3 +447,17 @@ fn an_unknown_pinyin_mode_is_refused_at_its_value() {
         "{p:?}"
     );
 }
+
+#[test]
+fn a_time_limit_of_zero_is_refused_at_its_value() {
+    let text = MINIMAL.replace(
+        "listen = \"127.0.0.1:8080\"\n",
+        "listen = \"127.0.0.1:8080\"\nheader_timeout = \"0s\"\n",
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("bot-config.toml:5:18: a time limit of zero would refuse everything"),
+        "{p:?}"
+    );
+}
