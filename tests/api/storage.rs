@@ -5,6 +5,7 @@
 use qunbot::store::ReadModel;
 use qunbot::store::{EventLog, Store, StoredEvent};
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -15,7 +16,14 @@ use crate::helpers::{eventually, spawn_app, spawn_app_configured, TestApp, PATIE
 
 #[tokio::test]
 async fn events_pushed_while_the_disk_is_full_get_503_and_are_stored_once_resent() {
-    let mut app = spawn_app().await;
+    events_pushed_while_the_disk_is_full_get_503_and_are_stored_once_resent_on(spawn_app().await)
+        .await;
+}
+
+/// The full disk through the store's fault seam, on `app`.
+async fn events_pushed_while_the_disk_is_full_get_503_and_are_stored_once_resent_on(
+    mut app: TestApp,
+) {
     let store = app.daemon().store().clone();
     store.refuse_writes(true).await.unwrap();
 
@@ -219,4 +227,83 @@ async fn a_lock_held_past_the_busy_timeout_while_a_call_is_in_flight_does_not_se
     let group = app.group.clone();
     let sent = app.messages_before_a_barrier(&group).await;
     assert_eq!(sent.len(), 1, "the pong went out once: {sent:?}");
+}
+
+/// A 16 MiB tmpfs mounted for the test's life, where the test may mount one
+/// (as root, as in CI); unmounted on drop.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(under: &std::path::Path) -> Option<SmallDisk> {
+        let path = under.join("small-disk");
+        std::fs::create_dir(&path).ok()?;
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(&path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then_some(SmallDisk { path })
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let filler = self.path.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        filler
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn a_disk_that_fills_up_while_running_gets_503_stores_nothing_half_and_recovers() {
+    let mut app = spawn_app().await;
+    let Some(disk) = SmallDisk::mount(app.dir.path()) else {
+        // Not allowed to mount here: the same story through the store's fault
+        // seam (`events_pushed_while_the_disk_is_full_get_503_and_are_stored_once_resent`).
+        eprintln!("cannot mount a tmpfs here; the fault seam tests cover a full disk");
+        return events_pushed_while_the_disk_is_full_get_503_and_are_stored_once_resent_on(app)
+            .await;
+    };
+    app.stop_daemon().await;
+    let database = disk.path.join("qunbot.db");
+    app.env = app
+        .env
+        .clone()
+        .with("QUNBOT_DATABASE", database.display().to_string());
+    app.start_daemon().await;
+
+    let filler = disk.fill();
+    let pings: Vec<Value> = (0..20).map(|i| app.says(&format!("/ping {i}"))).collect();
+    for ping in &pings {
+        assert_eq!(app.push(ping).await, 503, "refused while the disk is full");
+    }
+    let (status, reason) = health(&app).await;
+    assert_eq!(status, 503, "{reason}");
+
+    std::fs::remove_file(filler).unwrap();
+    for ping in &pings {
+        assert_eq!(app.push(ping).await, 204, "taken once there is room");
+    }
+    app.wait_chat_n("pong", 20).await;
+    // Stored once each, and readable by a fresh reader after a restart.
+    app.restart_daemon().await;
+    assert_eq!(app.logged("message.group").await.len(), 20);
+    assert_eq!(app.daemon().store().unhandled_count().await.unwrap(), 0);
+    app.stop_daemon().await;
+    drop(disk);
 }
