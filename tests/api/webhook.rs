@@ -170,3 +170,23 @@ async fn a_fifty_megabyte_body_is_refused_with_413_and_the_daemon_keeps_serving(
     let event = app.says("还在吗");
     assert_eq!(app.push(&event).await, 204);
 }
+
+#[tokio::test]
+async fn json_nested_a_hundred_thousand_deep_is_refused_with_400_and_the_daemon_keeps_serving() {
+    let mut app = spawn_app().await;
+    let depth = 100_000;
+    let nested = format!(
+        r#"{{"time":1,"self_id":10001000,"post_type":"mystery","payload":{}1{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let sig = signature::sign(SECRET.as_bytes(), nested.as_bytes());
+    let status = app
+        .sim
+        .push_raw(nested.into_bytes(), Some(sig))
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    let event = app.says("还在吗");
+    assert_eq!(app.push(&event).await, 204);
+}
