@@ -6,7 +6,7 @@
 //! Each phase lasts until a condition holds (calls refused, calls made slowly),
 //! never a fixed time. CI runs it with a short outage and half-second calls;
 //! the slow profile with the full one: down for about thirty seconds of
-//! retries, two seconds a call (`cargo test -- --ignored outage`).
+//! retries (60 refused calls across two groups), two seconds a call (`cargo test -- --ignored outage`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -23,7 +23,8 @@ const ANNOUNCEMENT: &str = "今晚八点开抢";
 /// How hard the gateway fails.
 struct Outage {
     /// Calls answered 503 before the gateway comes back (the outbox backs
-    /// off up to 1 s between tries, so 40 are about half a minute).
+    /// off up to 1 s between tries of each group's head, so 60 across two
+    /// groups are about half a minute).
     refused_calls: usize,
     /// How long each call takes in the slow phase.
     latency: Duration,
@@ -193,7 +194,7 @@ async fn a_short_outage_then_slow_then_flaky_gateway_loses_and_repeats_nothing()
 #[ignore = "slow profile: the full outage"]
 async fn half_a_minute_down_then_two_seconds_a_call_then_flaky_loses_and_repeats_nothing() {
     through_an_outage_every_action_is_carried_out_once_in_order(Outage {
-        refused_calls: 40,
+        refused_calls: 60,
         latency: Duration::from_secs(2),
         slow_calls: 5,
     })
