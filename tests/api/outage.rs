@@ -6,7 +6,8 @@
 //! Each phase lasts until a condition holds (calls refused, calls made slowly),
 //! never a fixed time. CI runs it with a short outage and half-second calls;
 //! the slow profile with the full one: down for about thirty seconds of
-//! retries (60 refused calls across two groups), two seconds a call (`cargo test -- --ignored outage`).
+//! retries (60 refused calls across two groups), two seconds a call
+//! (`cargo test -- --ignored outage`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
