@@ -30,6 +30,7 @@
 //! | [`startup`] | wires the daemon together and shuts it down in order |
 //! | [`simulator`] | a OneBot v11 gateway on loopback, for the demo and the tests |
 //! | [`demo`] | `qunbot demo`: a scripted stretch of group life, as a transcript |
+//! | `fuzz` (tests only) | fuzz targets for every parser that reads outsiders' or operators' text |
 
 pub mod clock;
 pub mod config;
