@@ -68,7 +68,9 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
         let config = state.config.borrow();
         (config.gateway.secret.clone(), config.gateway.body_timeout)
     };
-    let headers = request.headers().clone();
+    // The two headers read after the body: cheap handles, not a copy of the map.
+    let signature_header = request.headers().get("x-signature").cloned();
+    let self_id_header = request.headers().get("x-self-id").cloned();
     let body = match tokio::time::timeout(body_timeout, Bytes::from_request(request, &())).await {
         Ok(Ok(body)) => body,
         Ok(Err(rejection)) => return rejection.into_response(),
@@ -81,7 +83,7 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
         }
     };
     if let Some(secret) = secret {
-        let header = headers.get("x-signature").map(|v| v.as_bytes());
+        let header = signature_header.as_ref().map(|v| v.as_bytes());
         if let Err(e) = signature::verify(secret.expose_secret().as_bytes(), &body, header) {
             tracing::warn!("refused a pushed event: {e}");
             let status = match e {
@@ -98,7 +100,7 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
             return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
     };
-    if let Some(self_id) = headers.get("x-self-id") {
+    if let Some(self_id) = self_id_header {
         if self_id.as_bytes() != event.account.as_str().as_bytes() {
             let reason = "X-Self-ID does not match the event's self_id";
             tracing::warn!("refused a pushed event: {reason}");
