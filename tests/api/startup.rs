@@ -159,6 +159,21 @@ fn unprivileged(command: Command) -> Command {
     wrapped
 }
 
+/// Runs `qunbot run` as an unprivileged user with a readable config in `dir`
+/// and `database`; asserts it refused to start (exit 1, no panic) and returns
+/// what it said.
+fn refused_at_start_as_nobody(dir: &std::path::Path, database: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let config = dir.join("bot-config.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = exits_within(unprivileged(run_with_database(&config, database)), PATIENCE);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
 #[tokio::test]
 async fn a_read_only_database_file_is_refused_at_start_with_a_clear_error() {
     use std::os::unix::fs::PermissionsExt;
@@ -175,20 +190,9 @@ async fn a_read_only_database_file_is_refused_at_start_with_a_clear_error() {
     // The folder writable, the file not.
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let config = dir.path().join("bot-config.toml");
-    std::fs::write(&config, TEST_CONFIG).unwrap();
-    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-
-    let output = exits_within(
-        unprivileged(run_with_database(&config, &database)),
-        PATIENCE,
-    );
-
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = refused_at_start_as_nobody(dir.path(), &database);
     assert!(stderr.contains("qunbot: cannot write database"), "{stderr}");
     assert!(stderr.contains("readonly database"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]
@@ -208,24 +212,13 @@ fn the_simulator_refuses_a_non_loopback_address_unless_told_to_expose_itself() {
 async fn a_read_only_database_folder_is_refused_at_start_with_a_clear_error() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bot-config.toml");
-    std::fs::write(&config, TEST_CONFIG).unwrap();
     let folder = dir.path().join("data");
     std::fs::create_dir(&folder).unwrap();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
 
-    let database = folder.join("qunbot.db");
-    let output = exits_within(
-        unprivileged(run_with_database(&config, &database)),
-        PATIENCE,
-    );
-
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    let stderr = refused_at_start_as_nobody(dir.path(), &folder.join("qunbot.db"));
     assert!(stderr.contains("qunbot: cannot open database"), "{stderr}");
     assert!(stderr.contains("data/qunbot.db"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!folder.join("qunbot.db").exists(), "nothing half-created");
 }
