@@ -214,6 +214,14 @@ pub async fn run(out: &mut impl Write, page: &Path) -> anyhow::Result<DemoReport
         .iter()
         .map(|g| (g.id.to_string(), g.name.clone()))
         .collect();
+    // The bot account is in the shop's groups, as the gateway's group list says.
+    for g in &config.groups {
+        let id =
+            g.id.as_str()
+                .parse::<i64>()
+                .map_or_else(|_| json!(g.id.as_str()), |n| json!(n));
+        sim.join_group(id, &g.name);
+    }
 
     let clock = Arc::new(SkippingClock::default());
     let daemon = Daemon::start_with_clock(config, env, clock.clone())
@@ -347,10 +355,17 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
         );
     }
 
-    stage.say("── the gateway connects ──");
-    // Nothing to wait for: the 204 means the event is logged, and the daemon
-    // answers a connect with nothing.
+    // Before anything the simulator saw: the daemon asks at its start.
+    stage.notes.push(Note {
+        after: 0,
+        text:
+            "── the gateway connects; qunbot asks which account it is and which groups it is in ──"
+                .into(),
+    });
     stage.push(&f.lifecycle("connect")).await?;
+    stage.performed("get_group_list", 1).await?;
+    // Each group's member list is read once the account is known to be in it.
+    stage.performed("get_group_member_list", 2).await?;
 
     stage.say("── join requests are decided by their answer ──");
     stage
@@ -768,6 +783,8 @@ fn describe_call(
         "set_group_kick" => format!("{where_}🤖 qunbot removes {user}"),
         "delete_msg" => format!("🤖 qunbot recalls message {}", params["message_id"]),
         "get_group_member_list" => format!("{where_}🤖 qunbot reads the member list"),
+        "get_login_info" => "🤖 qunbot asks the gateway which account it is".to_string(),
+        "get_group_list" => "🤖 qunbot asks which groups the account is in".to_string(),
         "send_private_msg" => format!(
             "🤖 qunbot → {user} (private): {}",
             render_message(names, &params["message"])

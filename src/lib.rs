@@ -26,12 +26,14 @@
 //! | [`reporting`] | `qunbot report`: opens the database, brings the roll-up up to date, renders |
 //! | [`rollup_task`] | keeps the report roll-up current beside the engine and answers `/stats` |
 //! | [`scan`] | `qunbot scan`: the filter over stdin lines |
+//! | [`account_sync`] | asks each gateway which account it is and which groups it is in |
 //! | [`outbox`] | delivers queued actions: pacing, retry, outcome |
 //! | [`startup`] | wires the daemon together and shuts it down in order |
 //! | [`simulator`] | a OneBot v11 gateway on loopback, for the demo and the tests |
 //! | [`demo`] | `qunbot demo`: a scripted stretch of group life, as a transcript |
 //! | `fuzz` (tests only) | fuzz targets for every parser that reads outsiders' or operators' text |
 
+pub mod account_sync;
 pub mod clock;
 pub mod config;
 pub mod demo;

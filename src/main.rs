@@ -80,6 +80,16 @@ enum Command {
         /// Allow a non-loopback --listen (the control routes take no token).
         #[arg(long)]
         expose: bool,
+        /// Dial the daemon's reverse WebSocket (e.g. ws://127.0.0.1:8080/onebot/ws) as
+        /// NapCat does, redialling every 3 s while it is down; events go over it.
+        #[arg(long)]
+        ws_reverse: Option<String>,
+        /// The account the simulator is logged in as.
+        #[arg(long, default_value_t = qunbot::simulator::SELF_ID)]
+        self_id: i64,
+        /// A group the account is in, as `get_group_list` lists it (repeatable).
+        #[arg(long = "group")]
+        groups: Vec<i64>,
     },
     /// Run the word filter over lines of stdin; one JSON object per line on stdout.
     Scan {
@@ -228,7 +238,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             access_token,
             secret,
             expose,
-        } => simulate(listen, webhook, access_token, secret, expose).await,
+            ws_reverse,
+            self_id,
+            groups,
+        } => {
+            let options = SimulatorOptions {
+                access_token,
+                secret,
+                expose,
+                self_id: Some(serde_json::json!(self_id)),
+            };
+            simulate(listen, webhook, ws_reverse, groups, options).await
+        }
         Command::Scan { words, config } => scan(words, config),
         Command::Report {
             config,
@@ -470,28 +491,35 @@ async fn trouble_warning(database: &Path) -> Option<String> {
 async fn simulate(
     listen: SocketAddr,
     webhook: Option<String>,
-    access_token: Option<String>,
-    secret: Option<String>,
-    expose: bool,
+    ws_reverse: Option<String>,
+    groups: Vec<i64>,
+    options: SimulatorOptions,
 ) -> anyhow::Result<ExitCode> {
-    let sim = Simulator::start(
-        listen,
-        SimulatorOptions {
-            access_token,
-            secret,
-            expose,
-        },
-    )
-    .await
-    .with_context(|| format!("cannot listen on {listen}"))?;
+    let sim = Simulator::start(listen, options)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    for group in groups {
+        sim.join_group(group, &group.to_string());
+    }
     println!("simulator: OneBot v11 HTTP API on {}", sim.api_url());
     println!(
         "simulator: recorded calls at {}_simulator/calls; Ctrl-C to stop",
         sim.api_url()
     );
-    if let Some(webhook) = webhook {
+    if let Some(url) = &ws_reverse {
+        // A bridge keeps dialling until the daemon takes it.
+        while let Err(e) = sim.dial_daemon(url).await {
+            println!("simulator: cannot dial {url} ({e}); again in 3 s");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+                _ = tokio::time::sleep(Duration::from_secs(3)) => {}
+            }
+        }
+        println!("simulator: dialled {url}; events go over the WebSocket");
+    }
+    if let Some(webhook) = webhook.or(ws_reverse.as_ref().map(|_| String::new())) {
         sim.set_webhook(&webhook);
-        let mut f = qunbot::simulator::events::EventFactory::new(10001000);
+        let mut f = qunbot::simulator::events::EventFactory::new(sim.self_id());
         let shop = serde_json::json!(123456);
         let hong = qunbot::simulator::events::VirtualMember::new(10002, "小红", "member");
         for event in [
@@ -511,6 +539,12 @@ async fn simulate(
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = tokio::time::sleep(Duration::from_millis(300)) => {
+                if let Some(url) = ws_reverse.as_ref().filter(|_| !sim.is_dialled()) {
+                    match sim.dial_daemon(url).await {
+                        Ok(()) => println!("simulator: dialled {url} again"),
+                        Err(e) => println!("simulator: cannot dial {url} ({e}); again soon"),
+                    }
+                }
                 let calls = sim.calls();
                 for call in &calls[seen..] {
                     println!("call {} {} → {}", call.action, call.params, call.status);

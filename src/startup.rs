@@ -28,8 +28,10 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::account_sync;
 use crate::clock::{Clock, SystemClock};
 use crate::config::reload::{self, ReloadOutcome, Reloader};
+use crate::config::Transport;
 use crate::config::{Config, Env};
 use crate::effects;
 use crate::engine::journal::Journal;
@@ -38,6 +40,8 @@ use crate::features;
 use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::listener;
 use crate::gateway::onebot::webhook::{self, WebhookState};
+use crate::gateway::onebot::ws::{self, Sockets, WsState};
+use crate::gateway::GatewayClient;
 use crate::media;
 use crate::outbox::OutboxWorker;
 use crate::rollup_task;
@@ -82,6 +86,7 @@ pub struct Daemon {
     media: JoinHandle<()>,
     scanner: JoinHandle<()>,
     rollup: JoinHandle<()>,
+    sync: JoinHandle<()>,
     outbox: JoinHandle<()>,
     engine_wake: Arc<Notify>,
 }
@@ -204,11 +209,23 @@ impl Daemon {
             stop_intake.clone(),
         );
 
+        let (connected_tx, connected_rx) = mpsc::unbounded_channel();
+        let sockets = Sockets::new(connected_tx);
+        let client = GatewayClient::new(ApiClient::new(), sockets.clone());
+        let sync_task = account_sync::spawn(
+            client.clone(),
+            journal.clone(),
+            config_rx.clone(),
+            clock.clone(),
+            connected_rx,
+            stop_intake.clone(),
+        );
+
         let stop_outbox = CancellationToken::new();
         let outbox_task = tokio::spawn(
             OutboxWorker::new(
                 store.clone(),
-                ApiClient::new(),
+                client.clone(),
                 config_rx.clone(),
                 clock.clone(),
                 outbox_wake,
@@ -218,10 +235,21 @@ impl Daemon {
             .run(),
         );
 
-        let app = webhook::router(WebhookState {
-            journal,
+        let mut app = webhook::router(WebhookState {
+            journal: journal.clone(),
             config: config_rx.clone(),
         });
+        if config_rx.borrow().gateway.transport == Transport::WsReverse {
+            app = app.merge(ws::router(WsState {
+                journal,
+                config: config_rx.clone(),
+                sockets,
+                clock: clock.clone(),
+                stop: stop_intake.clone(),
+            }));
+        } else {
+            drop((journal, sockets));
+        }
         let server = tokio::spawn(listener::serve(socket, app, limits, stop_intake.clone()));
         tracing::info!("webhook listening on http://{addr}/onebot");
 
@@ -239,6 +267,7 @@ impl Daemon {
             media: media_task,
             scanner: scanner_task,
             rollup: rollup_task,
+            sync: sync_task,
             outbox: outbox_task,
             engine_wake,
         })
@@ -288,6 +317,7 @@ impl Daemon {
             &self.media,
             &self.scanner,
             &self.rollup,
+            &self.sync,
             &self.outbox,
         ] {
             task.abort();
@@ -308,6 +338,7 @@ impl Daemon {
         let _ = self.media.await;
         let _ = self.scanner.await;
         let _ = self.rollup.await;
+        let _ = self.sync.await;
         let _ = self.journal.await;
         let _ = self.engine.await;
         self.stop_outbox.cancel();

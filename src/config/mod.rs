@@ -33,6 +33,7 @@ pub use env::Env;
 pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
+pub use raw::Transport;
 pub use reactivation::{ReactivationConfig, Variant, ZombieAction, NUDGE_VARS};
 pub use schedule::{
     local_time, Announcement, FlashSale, Groups, PacketSpec, QuietHours, RedPacketsConfig,
@@ -108,6 +109,13 @@ pub struct GatewayConfig {
     /// Bot accounts served by another gateway than `api_url` (one gateway per
     /// account is common: each NapCat or bridge instance logs in one account).
     pub accounts: Vec<AccountGateway>,
+    /// How the default gateway talks to qunbot: over HTTP (`api_url` and the
+    /// webhook), or by dialling qunbot's reverse WebSocket. Accounts listed in
+    /// `accounts` always use their own HTTP `api_url`.
+    pub transport: Transport,
+    /// How often each gateway is asked which account it is and which groups it
+    /// is in (also at start and on every WebSocket connect).
+    pub sync_interval: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +126,28 @@ pub struct AccountGateway {
 }
 
 impl GatewayConfig {
+    /// Whether `account`'s calls go over its reverse WebSocket rather than HTTP.
+    pub fn over_socket(&self, account: &Id) -> bool {
+        self.transport == Transport::WsReverse
+            && !self.accounts.iter().any(|a| &a.self_id == account)
+    }
+
+    /// The HTTP gateways the account sync asks, each as (URL, token): the
+    /// default one unless the default transport is the reverse WebSocket, and
+    /// each listed account's own.
+    pub fn http_gateways(&self) -> Vec<(&reqwest::Url, Option<&SecretString>)> {
+        let default = (self.transport == Transport::Http)
+            .then_some((&self.api_url, self.access_token.as_ref()));
+        default
+            .into_iter()
+            .chain(
+                self.accounts
+                    .iter()
+                    .map(|a| (&a.api_url, a.access_token.as_ref())),
+            )
+            .collect()
+    }
+
     /// The API URL and token to use for `account`'s calls.
     pub fn endpoint_for(&self, account: &Id) -> (&reqwest::Url, Option<&SecretString>) {
         match self.accounts.iter().find(|a| &a.self_id == account) {
@@ -188,6 +218,33 @@ pub struct OutboxConfig {
     /// Most chat messages the bot queues for one group in any minute; what
     /// would exceed it is dropped with a log line, never queued for hours.
     pub group_messages_per_minute: u32,
+    /// Most automatic messages one account sends in a local day, across groups.
+    pub account_daily_cap: u32,
+    /// Send timeouts (or risk-control answers) within `risk_window` that mark an
+    /// account suspect.
+    pub risk_timeouts: u32,
+    pub risk_window: Duration,
+    /// How long a suspect account's automatic messages pause (doubled on each
+    /// repeat, up to a day).
+    pub risk_pause: Duration,
+}
+
+impl Default for OutboxConfig {
+    /// The shipped defaults: slow on purpose.
+    fn default() -> Self {
+        OutboxConfig {
+            group_interval: Duration::from_secs(3),
+            account_interval: Duration::from_millis(500),
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+            give_up_after: Duration::from_secs(6 * 3600),
+            group_messages_per_minute: 20,
+            account_daily_cap: 300,
+            risk_timeouts: 3,
+            risk_window: Duration::from_secs(600),
+            risk_pause: Duration::from_secs(3600),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -205,6 +262,9 @@ pub struct GroupConfig {
     /// `Some(false)` switches the welcome off in this group.
     pub welcome: Option<bool>,
     pub rules: Option<String>,
+    /// The account that speaks in this group, when several of the shop's
+    /// accounts are in it.
+    pub account: Option<Id>,
 }
 
 impl Config {
@@ -467,17 +527,20 @@ impl Checker<'_> {
         }
 
         let o = raw.outbox;
+        let d = OutboxConfig::default();
         let outbox = OutboxConfig {
-            group_interval: o.group_interval.map_or(Duration::from_secs(3), |d| d.0),
-            account_interval: o
-                .account_interval
-                .map_or(Duration::from_millis(500), |d| d.0),
-            retry_initial: o.retry_initial.map_or(Duration::from_secs(1), |d| d.0),
-            retry_max: o.retry_max.map_or(Duration::from_secs(60), |d| d.0),
-            give_up_after: o
-                .give_up_after
-                .map_or(Duration::from_secs(6 * 3600), |d| d.0),
-            group_messages_per_minute: o.group_messages_per_minute.unwrap_or(20),
+            group_interval: o.group_interval.map_or(d.group_interval, |v| v.0),
+            account_interval: o.account_interval.map_or(d.account_interval, |v| v.0),
+            retry_initial: o.retry_initial.map_or(d.retry_initial, |v| v.0),
+            retry_max: o.retry_max.map_or(d.retry_max, |v| v.0),
+            give_up_after: o.give_up_after.map_or(d.give_up_after, |v| v.0),
+            group_messages_per_minute: o
+                .group_messages_per_minute
+                .unwrap_or(d.group_messages_per_minute),
+            account_daily_cap: o.account_daily_cap.unwrap_or(d.account_daily_cap),
+            risk_timeouts: o.risk_timeouts.map_or(d.risk_timeouts, |n| n.get()),
+            risk_window: o.risk_window.map_or(d.risk_window, |v| v.0),
+            risk_pause: o.risk_pause.map_or(d.risk_pause, |v| v.0),
         };
 
         let mut seen = HashSet::new();
@@ -493,6 +556,7 @@ impl Checker<'_> {
                 id,
                 welcome: group.welcome,
                 rules: group.rules,
+                account: group.account,
             });
         }
 
@@ -531,6 +595,8 @@ impl Checker<'_> {
                 body_timeout: g.body_timeout.map_or(Duration::from_secs(10), |d| d.0),
                 max_connections: g.max_connections.map_or(256, |n| n.get() as usize),
                 accounts,
+                transport: g.transport.unwrap_or_default(),
+                sync_interval: g.sync_interval.map_or(Duration::from_secs(3600), |d| d.0),
             },
             storage: StorageConfig {
                 database: database?,

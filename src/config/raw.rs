@@ -161,6 +161,16 @@ pub enum Protocol {
     Onebot11,
 }
 
+/// How the default gateway reaches qunbot: `"http"` (HTTP POST in, HTTP API out)
+/// or `"ws-reverse"` (the bridge dials qunbot's WebSocket).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transport {
+    #[default]
+    Http,
+    WsReverse,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawGateway {
@@ -174,6 +184,8 @@ pub struct RawGateway {
     pub header_timeout: Option<TimeLimit>,
     pub body_timeout: Option<TimeLimit>,
     pub max_connections: Option<std::num::NonZeroU32>,
+    pub transport: Option<Transport>,
+    pub sync_interval: Option<TimeLimit>,
     #[serde(default)]
     pub accounts: Vec<RawAccount>,
 }
@@ -203,6 +215,10 @@ pub struct RawOutbox {
     pub retry_max: Option<HumanDuration>,
     pub give_up_after: Option<HumanDuration>,
     pub group_messages_per_minute: Option<u32>,
+    pub account_daily_cap: Option<u32>,
+    pub risk_timeouts: Option<std::num::NonZeroU32>,
+    pub risk_window: Option<TimeLimit>,
+    pub risk_pause: Option<TimeLimit>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -222,6 +238,8 @@ pub struct RawGroup {
     pub welcome: Option<bool>,
     /// This group's rules, for `/rules` and `{rules}`.
     pub rules: Option<String>,
+    /// The account that speaks in this group.
+    pub account: Option<Id>,
 }
 
 /// `{ keyword = "..." }` or `{ regex = "..." }`.

@@ -43,6 +43,10 @@ pub enum Action {
     GetGroupMemberList {
         group: Id,
     },
+    /// Which account the gateway is logged in as (`get_login_info`): the account sync.
+    GetLoginInfo,
+    /// The groups the account is in (`get_group_list`): the account sync.
+    GetGroupList,
 }
 
 impl Action {
@@ -56,6 +60,8 @@ impl Action {
             Action::SetGroupKick { .. } => "set_group_kick",
             Action::SetGroupAddRequest { .. } => "set_group_add_request",
             Action::GetGroupMemberList { .. } => "get_group_member_list",
+            Action::GetLoginInfo => "get_login_info",
+            Action::GetGroupList => "get_group_list",
         }
     }
 
@@ -67,7 +73,7 @@ impl Action {
             | Action::SetGroupAddRequest { group, .. }
             | Action::GetGroupMemberList { group } => Some(group),
             Action::DeleteMsg { group, .. } => group.as_ref(),
-            Action::SendPrivateMsg { .. } => None,
+            Action::SendPrivateMsg { .. } | Action::GetLoginInfo | Action::GetGroupList => None,
         }
     }
 

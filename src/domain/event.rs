@@ -161,6 +161,13 @@ pub enum EventBody {
         asked_by: Id,
         summary: StatsSummary,
     },
+    /// What the account sync learnt of an account: its name and the groups it is
+    /// in, as the gateway answered `get_login_info` and `get_group_list`.
+    AccountSynced {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nickname: Option<String>,
+        groups: Vec<super::ListedGroup>,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -190,6 +197,7 @@ impl Event {
             EventBody::MemberList { .. } => "sync.member_list",
             EventBody::SilentFound { .. } => "reactivation.scanned",
             EventBody::StatsFound { .. } => "report.stats",
+            EventBody::AccountSynced { .. } => "sync.account",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),

@@ -32,6 +32,15 @@ impl Id {
         }
     }
 
+    /// An id read from text that says nothing of its form (a header): a number
+    /// when it reads as one.
+    pub fn from_text(text: &str) -> Self {
+        match text.parse::<i64>() {
+            Ok(n) if n.to_string() == text => Id::number(n),
+            _ => Id::text(text),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.text
     }

@@ -19,5 +19,5 @@ pub use event::{
 pub use id::Id;
 pub use keys::{GroupKey, MemberKey};
 pub use message::{Mention, Message, Segment};
-pub use roster::{ListedMember, RosterChange, RosterSync, RosterUpdate, SilentEntry};
+pub use roster::{ListedGroup, ListedMember, RosterChange, RosterSync, RosterUpdate, SilentEntry};
 pub use template::Template;

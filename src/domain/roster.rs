@@ -48,6 +48,14 @@ pub struct ListedMember {
     pub last_spoke: Option<i64>,
 }
 
+/// A group as the gateway's group list shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedGroup {
+    pub group: Id,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// A group's whole member list at one time: the listed members are present
 /// (and those who never spoke become known); anyone else the table holds as
 /// present, who neither joined nor spoke after the list was taken, has left.

@@ -65,12 +65,23 @@ impl Journal {
 
     /// Logs `event`, returning once it is committed (or recognised as a redelivery).
     pub async fn submit(&self, event: Event) -> Result<Recorded, JournalError> {
+        self.enqueue(event).await?.await
+    }
+
+    /// Queues `event` for the writer and returns at once with what waits for its
+    /// commit: for a reader of one stream of events (a WebSocket) that keeps
+    /// their order and many in flight at a time.
+    pub async fn enqueue(
+        &self,
+        event: Event,
+    ) -> Result<impl std::future::Future<Output = Result<Recorded, JournalError>>, JournalError>
+    {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Work::Record { event, reply })
             .await
             .map_err(|_| JournalError::Closed)?;
-        answer.await.map_err(|_| JournalError::Closed)?
+        Ok(async move { answer.await.map_err(|_| JournalError::Closed)? })
     }
 
     /// Whether events can be written now: answered by the writer in its turn,

@@ -2,6 +2,7 @@
 //! the [`State`], the config snapshot and the time, returning a [`Decision`]: no
 //! HTTP, no SQL, no clock of its own, so each is unit-tested without a server.
 //!
+//! - [`accounts`]: which bot account speaks in which group (the group's responder).
 //! - [`onboarding`]: join requests, waves of newcomers welcomed together, verification.
 //! - [`tasks`]: new-member tasks, their rewards, reminders and expiry.
 //! - [`points`]: the points ledger's rules: check-in and streaks, ranks, coupons.
@@ -16,6 +17,7 @@
 //! [`all`] is the list the daemon runs. What they remember and the changes they
 //! make to it are the engine's model ([`crate::engine::model`]).
 
+pub mod accounts;
 pub mod automatic;
 pub mod commands;
 pub mod hygiene;
@@ -40,6 +42,7 @@ pub use crate::engine::{Change, Context, Decision, Feature, Features, State, Tim
 /// (which answer before a task done by the command is acknowledged), then tasks.
 pub fn all() -> Features {
     Features::new(vec![
+        Arc::new(accounts::Accounts),
         Arc::new(hygiene::Hygiene),
         Arc::new(onboarding::Onboarding),
         Arc::new(commands::Commands),

@@ -224,12 +224,15 @@ impl Feature for Reactivation {
     }
 
     /// Any event of a group: the first one heard from a group asks for its
-    /// member list.
+    /// member list; so does an account sync for the groups it lists.
     fn wants(&self, event: &Event) -> bool {
-        event.group().is_some()
+        event.group().is_some() || matches!(event.body, EventBody::AccountSynced { .. })
     }
 
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        if let EventBody::AccountSynced { groups, .. } = &event.body {
+            return first_rosters(&event.account, groups, ctx);
+        }
         let Some(group) = event.group() else {
             return Decision::default();
         };
@@ -300,6 +303,29 @@ impl Feature for Reactivation {
         }
         sync(ctx, true)
     }
+}
+
+/// Asks for the member list of each managed group `account` speaks in that
+/// has never been read: a group known from the account sync, before anyone spoke.
+fn first_rosters(account: &Id, listed: &[crate::domain::ListedGroup], ctx: &Context) -> Decision {
+    let mut d = Decision::default();
+    if !ctx.config.reactivation.enabled {
+        return d;
+    }
+    for g in listed {
+        let group = &g.group;
+        if ctx.config.is_managed(group)
+            && !ctx.state.has_record(NAME, &sync_key(group))
+            && schedule::account_of(group, ctx).as_ref() == Some(account)
+        {
+            d = d
+                .act(Action::GetGroupMemberList {
+                    group: group.clone(),
+                })
+                .change(Change::record(NAME, sync_key(group), &ctx.now));
+        }
+    }
+    d
 }
 
 /// The managed groups whose bot account is known.

@@ -132,9 +132,9 @@ pub fn is_cancelled(sale: &FlashSale, ctx: &Context) -> bool {
         .is_some_and(|f| f == sale.fingerprint)
 }
 
-/// The bot account that posts in `group`: the one its events last came from.
+/// The bot account that posts in `group`: its responder.
 pub fn account_of(group: &Id, ctx: &Context) -> Option<Id> {
-    ctx.state.record(NAME, &format!("seen/{group}"))
+    super::accounts::responder(group, ctx)
 }
 
 pub struct Schedule;
@@ -144,24 +144,12 @@ impl Feature for Schedule {
         NAME
     }
 
-    fn wants(&self, event: &Event) -> bool {
-        event.group().is_some()
+    fn wants(&self, _event: &Event) -> bool {
+        false
     }
 
-    /// Learns which account posts in which group.
-    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
-        let Some(group) = event.group() else {
-            return Decision::default();
-        };
-        if !ctx.config.is_managed(group) || account_of(group, ctx).as_ref() == Some(&event.account)
-        {
-            return Decision::default();
-        }
-        Decision::default().change(Change::record(
-            NAME,
-            format!("seen/{group}"),
-            &event.account,
-        ))
+    fn on_event(&self, _event: &Event, _ctx: &Context) -> Decision {
+        Decision::default()
     }
 
     fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {

@@ -40,7 +40,7 @@ impl Bot {
         let mut state = State::default();
         // The bot has heard from its group, so it knows which account posts there.
         state.apply(&crate::engine::Change::record(
-            super::schedule::NAME,
+            super::accounts::NAME,
             format!("seen/{GROUP}"),
             &Id::number(ACCOUNT),
         ));

@@ -35,8 +35,9 @@ use crate::config::{Config, OutboxConfig};
 use crate::domain::{Action, Event, EventBody, Outbound};
 use crate::engine::journal::WeakJournal;
 use crate::features::commands;
-use crate::gateway::onebot::api::{ApiClient, ApiError, Reply};
+use crate::gateway::onebot::api::{ApiError, Reply};
 use crate::gateway::onebot::wire;
+use crate::gateway::GatewayClient;
 pub use queue::{OutboxState, OutboxStore, Outcome, PendingAction};
 
 /// Pending actions read per pass.
@@ -130,7 +131,7 @@ impl Pass {
 /// [`OutboxWorker::pass`] at a time where a test drives it on a manual clock.
 pub struct OutboxWorker<S: OutboxStore> {
     store: S,
-    api: ApiClient,
+    api: GatewayClient,
     config: watch::Receiver<Arc<Config>>,
     clock: Arc<dyn Clock>,
     wake: Arc<Notify>,
@@ -160,7 +161,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
     /// queued, and stopping when `shutdown` is cancelled.
     pub fn new(
         store: S,
-        api: ApiClient,
+        api: GatewayClient,
         config: watch::Receiver<Arc<Config>>,
         clock: Arc<dyn Clock>,
         wake: Arc<Notify>,
@@ -504,6 +505,7 @@ mod tests {
             retry_max: Duration::from_secs(60),
             give_up_after: Duration::from_secs(3600),
             group_messages_per_minute: 20,
+            ..OutboxConfig::default()
         }
     }
 

@@ -7,6 +7,7 @@
 //! module, so tests exercise the daemon's parser against an independent writer.
 
 pub mod events;
+pub mod ws;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,7 +31,7 @@ use crate::config::Env;
 use crate::gateway::onebot::signature;
 
 /// The actions the simulator implements; anything else is answered 404, as the spec says.
-const ACTIONS: [&str; 10] = [
+const ACTIONS: [&str; 11] = [
     "send_group_msg",
     "send_private_msg",
     "delete_msg",
@@ -41,7 +42,11 @@ const ACTIONS: [&str; 10] = [
     "get_group_member_list",
     "get_group_info",
     "get_login_info",
+    "get_group_list",
 ];
+
+/// The account the simulator is logged in as unless told otherwise.
+pub const SELF_ID: i64 = 10001000;
 
 #[derive(Clone, Debug, Default)]
 pub struct SimulatorOptions {
@@ -53,6 +58,8 @@ pub struct SimulatorOptions {
     /// (`/_simulator/...`) take no token, so by default a non-loopback address
     /// is refused.
     pub expose: bool,
+    /// The account it is logged in as (`get_login_info`, `X-Self-ID`); [`SELF_ID`] if unset.
+    pub self_id: Option<Value>,
 }
 
 impl SimulatorOptions {
@@ -61,7 +68,18 @@ impl SimulatorOptions {
             access_token: Some(access_token.to_string()),
             secret: Some(secret.to_string()),
             expose: false,
+            self_id: None,
         }
+    }
+
+    /// The same, logged in as `self_id`.
+    pub fn as_account(mut self, self_id: impl Into<Value>) -> Self {
+        self.self_id = Some(self_id.into());
+        self
+    }
+
+    fn account(&self) -> Value {
+        self.self_id.clone().unwrap_or(json!(SELF_ID))
     }
 }
 
@@ -115,6 +133,15 @@ struct SimState {
     /// Each group's member list as `get_group_member_list` answers it, by
     /// group id; a kick takes the member off. Groups not seated list as empty.
     rosters: HashMap<String, Vec<Value>>,
+    /// The account's id, as `get_login_info` answers it.
+    self_id: Value,
+    /// The groups the account is in, as `get_group_list` answers them.
+    groups: Vec<Value>,
+    /// Sends that time out (answered after the caller's limit, not carried
+    /// out), as a gateway does for an account under risk control.
+    stalls: usize,
+    /// How long a stalled send hangs before it is answered.
+    stall_for: Duration,
 }
 
 impl SimState {
@@ -150,6 +177,8 @@ pub struct Simulator {
     options: SimulatorOptions,
     http: reqwest::Client,
     webhook: Mutex<Option<String>>,
+    /// The reverse WebSocket to the daemon, when dialled.
+    socket: Mutex<Option<ws::Dialled>>,
     stop: CancellationToken,
     server: JoinHandle<()>,
 }
@@ -160,7 +189,7 @@ struct AppState {
     access_token: Option<String>,
 }
 
-fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -183,6 +212,7 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(SimState {
             next_message_id: 1000,
+            self_id: options.account(),
             ..SimState::default()
         }));
         let app = Router::new()
@@ -210,6 +240,7 @@ impl Simulator {
                 .build()
                 .unwrap_or_default(),
             webhook: Mutex::new(None),
+            socket: Mutex::new(None),
             stop,
             server,
         })
@@ -351,6 +382,30 @@ impl Simulator {
             })
     }
 
+    /// Puts the account in a group, as `get_group_list` will list it.
+    pub fn join_group(&self, group: impl Into<Value>, name: &str) {
+        let group = group.into();
+        let mut state = lock(&self.state);
+        state.groups.retain(|g| g["group_id"] != group);
+        state.groups.push(json!({
+            "group_id": group, "group_name": name, "member_count": 0, "max_member_count": 500,
+        }));
+    }
+
+    /// The account this simulator is logged in as.
+    pub fn self_id(&self) -> Value {
+        lock(&self.state).self_id.clone()
+    }
+
+    /// Makes the next `n` message sends hang for `hang` (past the caller's time
+    /// limit) and not go out, then answer as NapCat's `send_msg` does for an
+    /// account under risk control.
+    pub fn stall_sends(&self, n: usize, hang: Duration) {
+        let mut state = lock(&self.state);
+        state.stalls = n;
+        state.stall_for = hang;
+    }
+
     /// Serves a picture of a QR code holding `text`, as a member would post one;
     /// returns its URL for an image segment.
     pub fn host_qr_code(&self, name: &str, text: &str) -> String {
@@ -364,7 +419,12 @@ impl Simulator {
     }
 
     /// Pushes an event, signed when a secret is set; returns the daemon's HTTP status.
+    /// While a reverse WebSocket is dialled, the event goes over it instead
+    /// (answered by nothing: the status is 0).
     pub async fn push(&self, event: &Value) -> Result<u16, reqwest::Error> {
+        if self.push_over_socket(event).await {
+            return Ok(0);
+        }
         let body = serde_json::to_vec(event).unwrap_or_default();
         let signature = self
             .options
@@ -419,6 +479,7 @@ impl Simulator {
     }
 
     pub async fn stop(self) {
+        self.hang_up();
         self.stop.cancel();
         let _ = self.server.await;
     }
@@ -442,19 +503,68 @@ async fn api_call(
 ) -> Response {
     let token = bearer(&headers, &query);
     let params: Result<Value, _> = serde_json::from_slice(&body);
-    let latency = lock(&app.state).latency;
-    if !latency.is_zero() {
+    let refused = match (&app.access_token, &token, &params) {
+        (Some(_), None, _) => Some(401),
+        (Some(want), Some(got), _) if want != got => Some(403),
+        _ if !ACTIONS.contains(&action.as_str()) => Some(404),
+        (_, _, Err(_)) => Some(400),
+        _ => None,
+    };
+    let (status, reply) = carry_out(
+        &app.state,
+        action,
+        params.unwrap_or(Value::Null),
+        token,
+        refused,
+    )
+    .await;
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == 200 {
+        (code, Json(reply)).into_response()
+    } else {
+        code.into_response()
+    }
+}
+
+/// Answers one API call, over HTTP or the reverse WebSocket, and records it:
+/// the HTTP status (`refused` when the transport already refused it) and the
+/// OneBot envelope. Latency, outages and stalls apply here.
+async fn carry_out(
+    shared: &Mutex<SimState>,
+    action: String,
+    params: Value,
+    token: Option<String>,
+    refused: Option<u16>,
+) -> (u16, Value) {
+    let (latency, stalled, stall_for) = {
+        let mut state = lock(shared);
+        let stalled = refused.is_none()
+            && action.starts_with("send_")
+            && state.stalls > 0
+            && state.failing.is_none();
+        if stalled {
+            state.stalls -= 1;
+        }
+        (state.latency, stalled, state.stall_for)
+    };
+    if stalled {
+        // Past the caller's limit; the message never goes out.
+        tokio::time::sleep(stall_for).await;
+    } else if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let mut state = lock(&app.state);
-    let (status, reply, message_id) = match (&app.access_token, &token, &params) {
-        (Some(_), None, _) => (401, json!(null), None),
-        (Some(want), Some(got), _) if want != got => (403, json!(null), None),
-        _ if !ACTIONS.contains(&action.as_str()) => (404, json!(null), None),
-        (_, _, Err(_)) => (400, json!(null), None),
-        (_, _, Ok(_)) => match state.take_failure() {
+    let mut state = lock(shared);
+    let (status, reply, message_id) = match refused {
+        Some(status) => (status, json!(null), None),
+        None if stalled => (
+            200,
+            json!({"status": "failed", "retcode": 1200, "data": null,
+                   "message": "Timeout: NTEvent serviceAndMethod:NodeIKernelMsgService/sendMsg"}),
+            None,
+        ),
+        None => match state.take_failure() {
             Some(status) => (status, json!(null), None),
-            None => perform(&mut state, &action, params.as_ref().unwrap_or(&Value::Null)),
+            None => perform(&mut state, &action, &params),
         },
     };
     let seq = state.next_seq();
@@ -462,17 +572,12 @@ async fn api_call(
         seq,
         at: Utc::now(),
         action,
-        params: params.unwrap_or(Value::Null),
-        status,
+        params,
+        status: if stalled { 0 } else { status },
         token,
         message_id,
     });
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status == 200 {
-        (code, Json(reply)).into_response()
-    } else {
-        code.into_response()
-    }
+    (status, reply)
 }
 
 /// Carries out an authorised call: the OneBot envelope, and the message id for sends.
@@ -504,9 +609,10 @@ fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, O
         }
         "get_login_info" => (
             200,
-            ok(json!({"user_id": 0, "nickname": "simulator"})),
+            ok(json!({"user_id": state.self_id, "nickname": "simulator"})),
             None,
         ),
+        "get_group_list" => (200, ok(json!(state.groups)), None),
         _ => (200, ok(Value::Null), None),
     }
 }

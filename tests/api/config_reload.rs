@@ -63,7 +63,7 @@ async fn a_broken_edit_is_refused_with_its_position_and_the_old_config_keeps_ser
 
     let problem = app.first_rejection().await;
     let line = TEST_CONFIG.lines().position(|l| l == "[outbox]").unwrap() + 2;
-    assert!(problem.ends_with(&format!("bot-config.toml:{line}:1: unknown field `send_faster`, expected one of `group_interval`, `account_interval`, `retry_initial`, `retry_max`, `give_up_after`, `group_messages_per_minute`")), "{problem}");
+    assert!(problem.ends_with(&format!("bot-config.toml:{line}:1: unknown field `send_faster`, expected one of `group_interval`, `account_interval`, `retry_initial`, `retry_max`, `give_up_after`, `group_messages_per_minute`, `account_daily_cap`, `risk_timeouts`, `risk_window`, `risk_pause`")), "{problem}");
 
     // The old config still serves.
     ping_is_answered_in(&mut app, json!(123456)).await;

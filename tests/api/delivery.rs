@@ -131,7 +131,7 @@ async fn an_action_the_gateway_refuses_is_logged_as_failed_not_retried() {
         .sim
         .calls()
         .iter()
-        .filter(|c| c.seq < barrier.seq)
+        .filter(|c| c.seq < barrier.seq && c.action == "send_group_msg")
         .count();
     assert_eq!(calls_before, 1, "a refusal is final");
     let counts = app.daemon().store().outbox_counts().await.unwrap();

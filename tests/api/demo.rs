@@ -148,9 +148,11 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     // scene did not cause does (the QR picture's warning once showed under /ping).
     let scenes = scenes(&transcript);
     let expected = [
+        ("gateway connects", "which account it is", 1),
+        ("gateway connects", "which groups the account is in", 1),
         ("join requests", "qunbot approves 小美", 1),
         ("join requests", "qunbot rejects 广告号", 1),
-        ("join requests", "qunbot reads the member list", 1),
+        ("gateway connects", "qunbot reads the member list", 2),
         ("wave of newcomers", "qunbot: 欢迎 @小红 @小明 @小美", 1),
         ("new-member tasks", "完成新人任务「阅读群规」", 1),
         ("new-member tasks", "签到成功", 1),
@@ -186,7 +188,6 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         ("silent members", "沉默唤醒（全部群合计", 1),
         ("/ping travels", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
         ("WeChat group", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
-        ("WeChat group", "qunbot reads the member list", 1),
         ("outbox retries", "answered HTTP 503", 3),
         ("outbox retries", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
     ];

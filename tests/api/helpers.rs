@@ -115,6 +115,9 @@ async fn spawn_app_from(config: &str, api_url: Option<String>) -> TestApp {
     let sim = Simulator::start(loopback(), SimulatorOptions::new(TOKEN, SECRET))
         .await
         .expect("the simulator starts");
+    // The bot account is in the groups it manages, as `get_group_list` says.
+    sim.join_group(123456, "测试群");
+    sim.join_group("35214638@chatroom", "微信群");
     let dir = tempfile::tempdir().expect("a temp dir");
     let config_path = dir.path().join("bot-config.toml");
     std::fs::write(&config_path, config).expect("config written");
@@ -186,6 +189,30 @@ impl TestApp {
 
     pub fn webhook_url(&self) -> String {
         format!("http://{}/onebot", self.daemon().addr())
+    }
+
+    /// The daemon's reverse WebSocket (role Universal).
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/onebot/ws", self.daemon().addr())
+    }
+
+    /// A second bridge, logged in as `self_id` and in `groups`, that dials the
+    /// daemon's reverse WebSocket (as NapCat does) and pushes over it.
+    pub async fn ws_bridge(&self, self_id: Value, groups: &[(Value, &str)]) -> Simulator {
+        let bridge = Simulator::start(
+            loopback(),
+            SimulatorOptions::new(TOKEN, SECRET).as_account(self_id),
+        )
+        .await
+        .expect("the bridge starts");
+        for (group, name) in groups {
+            bridge.join_group(group.clone(), name);
+        }
+        bridge
+            .dial_daemon(&self.ws_url())
+            .await
+            .expect("the daemon takes the bridge's WebSocket");
+        bridge
     }
 
     /// Pushes a signed event and returns the daemon's HTTP status.
@@ -397,7 +424,7 @@ where
 }
 
 /// The last group message `gateway` carried out (or refused) that quotes `message`.
-fn reply_to(gateway: &Simulator, message: &Value) -> Option<RecordedCall> {
+pub fn reply_to(gateway: &Simulator, message: &Value) -> Option<RecordedCall> {
     let id = id_text(&message["message_id"]);
     gateway.performed("send_group_msg").into_iter().rfind(|c| {
         let quoted = &c.params["message"][0];

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, the simulator and the daemon talking real
 //! HTTP on 127.0.0.1, storage in real SQLite files in temporary folders.
 
+mod accounts;
 mod commands;
 mod config_reload;
 mod crash;

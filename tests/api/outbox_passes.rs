@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use qunbot::clock::ManualClock;
 use qunbot::config::{Config, OutboxConfig};
 use qunbot::domain::{Action, Id, Message, Outbound};
-use qunbot::gateway::onebot::api::ApiClient;
+use qunbot::gateway::GatewayClient;
 use qunbot::outbox::{OutboxStore, OutboxWorker, Pass};
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::store::{Commit, StateStore, Store};
@@ -35,6 +35,7 @@ fn settings() -> OutboxConfig {
         retry_max: Duration::from_secs(60),
         give_up_after: Duration::from_secs(3600),
         group_messages_per_minute: 20,
+        ..OutboxConfig::default()
     }
 }
 
@@ -73,7 +74,7 @@ async fn outbox() -> Outbox {
     let (_, config) = watch::channel(Arc::new(config));
     let worker = OutboxWorker::new(
         store.clone(),
-        ApiClient::new(),
+        GatewayClient::default(),
         config,
         clock.clone(),
         Arc::new(Notify::new()),

@@ -91,6 +91,7 @@ async fn each_bot_account_is_answered_through_its_own_gateway() {
             access_token: Some("second-token".into()),
             secret: None,
             expose: false,
+            self_id: Some(serde_json::json!("wxid_bot2")),
         },
     )
     .await

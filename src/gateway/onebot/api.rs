@@ -4,7 +4,9 @@
 //! `{status, retcode, data}` envelope says which. Transport trouble and 5xx are
 //! worth retrying; a `failed` envelope or a 4xx is the gateway's final word.
 
-use secrecy::ExposeSecret;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -60,6 +62,8 @@ struct Envelope {
     data: Value,
     msg: Option<String>,
     wording: Option<String>,
+    /// NapCat and LLOneBot put the reason here.
+    message: Option<String>,
 }
 
 /// A OneBot v11 HTTP API client; cheap to clone, one connection pool.
@@ -84,19 +88,31 @@ impl ApiClient {
         }
     }
 
-    /// Sends one action on behalf of `account` to the gateway that serves it.
+    /// Sends one action on behalf of `account` to the HTTP gateway that serves it.
     pub async fn call(
         &self,
         gateway: &GatewayConfig,
         account: &Id,
         action: &Action,
     ) -> Result<Reply, ApiError> {
-        let (name, params) = wire::action_call(action);
         let (base, token) = gateway.endpoint_for(account);
+        self.call_at(base, token, gateway.timeout, action).await
+    }
+
+    /// Sends one action to the gateway at `base` (for the account sync, which
+    /// asks a gateway which account it is before knowing it).
+    pub async fn call_at(
+        &self,
+        base: &reqwest::Url,
+        token: Option<&SecretString>,
+        timeout: Duration,
+        action: &Action,
+    ) -> Result<Reply, ApiError> {
+        let (name, params) = wire::action_call(action);
         let url = base
             .join(name)
             .map_err(|e| ApiError::Unreachable(format!("bad URL: {e}")))?;
-        let mut request = self.http.post(url).json(&params).timeout(gateway.timeout);
+        let mut request = self.http.post(url).json(&params).timeout(timeout);
         if let Some(token) = token {
             request = request.bearer_auth(token.expose_secret());
         }
@@ -120,16 +136,28 @@ impl ApiClient {
                 ApiError::Unreachable(without_url(&e))
             }
         })?;
-        let envelope: Envelope =
-            serde_json::from_slice(&body).map_err(|e| ApiError::BadReply(e.to_string()))?;
-        Ok(match (envelope.status.as_str(), envelope.retcode) {
-            ("ok", 0) => Reply::Ok(envelope.data),
+        reply(&body)
+    }
+}
+
+/// Reads a OneBot answer envelope (`{status, retcode, data}`), from an HTTP body
+/// or a WebSocket frame.
+pub fn reply(body: &[u8]) -> Result<Reply, ApiError> {
+    let envelope: Envelope =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadReply(e.to_string()))?;
+    Ok(envelope.into_reply())
+}
+
+impl Envelope {
+    fn into_reply(self) -> Reply {
+        match (self.status.as_str(), self.retcode) {
+            ("ok", 0) => Reply::Ok(self.data),
             ("async", _) | (_, 1) => Reply::Async,
             (_, retcode) => Reply::Failed {
                 retcode,
-                reason: envelope.wording.or(envelope.msg),
+                reason: self.wording.or(self.msg).or(self.message),
             },
-        })
+        }
     }
 }
 

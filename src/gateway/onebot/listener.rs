@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -54,7 +53,6 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
     // Cut off whatever is still open when the grace runs out: each connection
     // holds a handle on the journal, which must close for the stop to go on.
     let hard_stop = CancellationToken::new();
@@ -97,22 +95,40 @@ pub async fn serve(
             _ = stop.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = graceful.watch(
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone())),
-        );
+        // With upgrades, so a bridge can open its reverse WebSocket here; the
+        // upgraded socket then lives in a task of its own (see `super::ws`).
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()))
+            .with_upgrades();
+        let draining = stop.clone();
         let cut_off = hard_stop.clone();
         tokio::spawn(async move {
-            tokio::select! {
-                served = connection => if let Err(e) = served {
-                    tracing::debug!(%peer, "connection closed: {e}");
-                },
-                _ = cut_off.cancelled() => {}
+            tokio::pin!(connection);
+            let mut asked_to_close = false;
+            loop {
+                tokio::select! {
+                    served = connection.as_mut() => {
+                        if let Err(e) = served {
+                            tracing::debug!(%peer, "connection closed: {e}");
+                        }
+                        break;
+                    }
+                    // Finish the request in flight, then close.
+                    _ = draining.cancelled(), if !asked_to_close => {
+                        connection.as_mut().graceful_shutdown();
+                        asked_to_close = true;
+                    }
+                    _ = cut_off.cancelled() => break,
+                }
             }
             drop(slot);
         });
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+    // Every connection gives its slot back when it closes: all slots back means
+    // nothing is left in flight.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
+    if tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(all))
         .await
         .is_err()
     {

@@ -6,6 +6,7 @@
 //! - [`webhook`]: the axum routes that take pushed events.
 //! - [`listener`]: accepting connections, with read timeouts and a connection limit.
 //! - [`api`]: the client that calls the gateway's API.
+//! - [`ws`]: the reverse WebSocket, for bridges that dial qunbot.
 
 pub mod api;
 pub mod cq;
@@ -13,3 +14,4 @@ pub mod listener;
 pub mod signature;
 pub mod webhook;
 pub mod wire;
+pub mod ws;

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::cq;
 use crate::domain::{
-    Action, Event, EventBody, GroupMessage, Id, LeaveReason, ListedMember, Message, PrivateMessage,
-    Role, Segment, Sender,
+    Action, Event, EventBody, GroupMessage, Id, LeaveReason, ListedGroup, ListedMember, Message,
+    PrivateMessage, Role, Segment, Sender,
 };
 
 /// Why a pushed body was not an event; answered with 400 and this text.
@@ -307,6 +307,48 @@ pub fn member_list(data: &Value) -> Result<Vec<ListedMember>, WireError> {
     Ok(members)
 }
 
+/// `get_login_info`'s data: the account the gateway is logged in as, and its nickname.
+pub fn login_info(data: &Value) -> Result<(Id, Option<String>), WireError> {
+    #[derive(Deserialize)]
+    struct Login {
+        user_id: Id,
+        #[serde(default)]
+        nickname: Option<Value>,
+    }
+    let login = Login::deserialize(data).map_err(|e| {
+        WireError(format!(
+            "get_login_info answered {} without a readable user_id: {e}",
+            short_kind(data)
+        ))
+    })?;
+    Ok((login.user_id, login.nickname.as_ref().map(value_text)))
+}
+
+/// `get_group_list`'s data as listed groups; entries without a readable
+/// `group_id` are skipped.
+pub fn group_list(data: &Value) -> Result<Vec<ListedGroup>, WireError> {
+    #[derive(Deserialize)]
+    struct WireGroup {
+        group_id: Id,
+        #[serde(default)]
+        group_name: Option<Value>,
+    }
+    let Some(entries) = data.as_array() else {
+        return Err(WireError(format!(
+            "get_group_list answered {}, not a list",
+            short_kind(data)
+        )));
+    };
+    Ok(entries
+        .iter()
+        .filter_map(|e| WireGroup::deserialize(e).ok())
+        .map(|g| ListedGroup {
+            group: g.group_id,
+            name: g.group_name.as_ref().map(value_text),
+        })
+        .collect())
+}
+
 fn short_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -390,6 +432,8 @@ pub fn action_call(action: &Action) -> (&'static str, Value) {
             "reason": reason.clone().unwrap_or_default(),
         }),
         Action::GetGroupMemberList { group } => json!({"group_id": group}),
+        Action::GetLoginInfo => json!({}),
+        Action::GetGroupList => json!({"no_cache": true}),
     };
     (action.name(), params)
 }

@@ -1,0 +1,240 @@
+//! Which of the shop's bot accounts speaks in which group.
+//!
+//! The account sync (`crate::account_sync`) asks every gateway, at start, on each
+//! WebSocket connect and every `gateway.sync_interval`, which account it is and
+//! which groups that account is in; the answer comes in as an
+//! [`EventBody::AccountSynced`] event. This feature keeps what it says as records:
+//!
+//! - `in/{group}`: the accounts known to be in the group, each with when it was
+//!   first known there;
+//! - `groups/{account}`: the account's nickname and groups, as last synced;
+//! - `seen/{group}`: the account whose events last came from the group (the
+//!   fallback for a gateway that does not answer `get_group_list`).
+//!
+//! [`responder`] is the one voice of a group: the `[[groups]] account` pinned
+//! in the config, else the account known there first, else the one last heard.
+//! Scheduled posts, nudges and packets go out through it, so a group nobody has
+//! spoken in since the start still gets them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{Change, Context, Decision, Feature};
+use crate::domain::{Event, EventBody, Id, LeaveReason, ListedGroup};
+
+pub const NAME: &str = "accounts";
+
+/// An account known to be in a group, since when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Present {
+    pub account: Id,
+    pub since: DateTime<Utc>,
+}
+
+/// What the last sync said about one account.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Synced {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nickname: Option<String>,
+    pub groups: Vec<ListedGroup>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+fn in_key(group: &Id) -> String {
+    format!("in/{group}")
+}
+
+fn seen_key(group: &Id) -> String {
+    format!("seen/{group}")
+}
+
+fn synced_key(account: &Id) -> String {
+    format!("groups/{account}")
+}
+
+/// The accounts known to be in `group`, first known first.
+pub fn accounts_in(group: &Id, ctx: &Context) -> Vec<Present> {
+    ctx.state.record(NAME, &in_key(group)).unwrap_or_default()
+}
+
+/// The account that speaks in `group`: the pinned one, else the first known
+/// there, else the one whose events last came from it. `None` when no account
+/// is known to be in the group.
+pub fn responder(group: &Id, ctx: &Context) -> Option<Id> {
+    if let Some(pinned) = ctx.config.group(group).and_then(|g| g.account.clone()) {
+        return Some(pinned);
+    }
+    accounts_in(group, ctx)
+        .into_iter()
+        .next()
+        .map(|p| p.account)
+        .or_else(|| ctx.state.record(NAME, &seen_key(group)))
+}
+
+/// What the sync said about `account`, if it ever answered.
+pub fn synced(account: &Id, ctx: &Context) -> Option<Synced> {
+    ctx.state.record(NAME, &synced_key(account))
+}
+
+pub struct Accounts;
+
+impl Feature for Accounts {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn wants(&self, event: &Event) -> bool {
+        matches!(event.body, EventBody::AccountSynced { .. }) || event.group().is_some()
+    }
+
+    fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
+        match &event.body {
+            EventBody::AccountSynced { nickname, groups } => {
+                synced_now(&event.account, nickname.clone(), groups, ctx)
+            }
+            EventBody::MemberLeft {
+                group,
+                reason: LeaveReason::BotKicked,
+                ..
+            } => left(&event.account, group, ctx),
+            _ => heard(event, ctx),
+        }
+    }
+}
+
+/// Remembers the account whose events last came from a managed group.
+fn heard(event: &Event, ctx: &Context) -> Decision {
+    let Some(group) = event.group() else {
+        return Decision::default();
+    };
+    let last: Option<Id> = ctx.state.record(NAME, &seen_key(group));
+    if !ctx.config.is_managed(group) || last.as_ref() == Some(&event.account) {
+        return Decision::default();
+    }
+    Decision::default().change(Change::record(NAME, seen_key(group), &event.account))
+}
+
+fn left(account: &Id, group: &Id, ctx: &Context) -> Decision {
+    let mut present = accounts_in(group, ctx);
+    let before = present.len();
+    present.retain(|p| &p.account != account);
+    if present.len() == before {
+        return Decision::default();
+    }
+    Decision::default().change(membership(group, &present))
+}
+
+fn membership(group: &Id, present: &[Present]) -> Change {
+    if present.is_empty() {
+        Change::forget(NAME, in_key(group))
+    } else {
+        Change::record(NAME, in_key(group), &present)
+    }
+}
+
+/// The account's groups as synced now: it joins the groups it was not known
+/// in, and leaves those no longer listed.
+fn synced_now(
+    account: &Id,
+    nickname: Option<String>,
+    groups: &[ListedGroup],
+    ctx: &Context,
+) -> Decision {
+    let before = synced(account, ctx).unwrap_or_default();
+    let mut d = Decision::default();
+    let listed = |g: &Id, list: &[ListedGroup]| list.iter().any(|l| &l.group == g);
+    for gone in before.groups.iter().filter(|g| !listed(&g.group, groups)) {
+        d.merge(left(account, &gone.group, ctx));
+    }
+    for group in groups {
+        let mut present = accounts_in(&group.group, ctx);
+        if present.iter().all(|p| &p.account != account) {
+            present.push(Present {
+                account: account.clone(),
+                since: ctx.now,
+            });
+            d = d.change(membership(&group.group, &present));
+        }
+    }
+    d.change(Change::record(
+        NAME,
+        synced_key(account),
+        &Synced {
+            nickname,
+            groups: groups.to_vec(),
+            at: Some(ctx.now),
+        },
+    ))
+}
+
+/// Managed groups no known account is in: their automatic posts cannot go out.
+pub fn unreachable_groups(ctx: &Context) -> Vec<Id> {
+    ctx.config
+        .groups
+        .iter()
+        .filter(|g| responder(&g.id, ctx).is_none())
+        .map(|g| g.id.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::testkit::{Bot, GROUP};
+
+    fn synced_event(account: i64, groups: &[i64]) -> Event {
+        Event {
+            account: Id::number(account),
+            time: 0,
+            body: EventBody::AccountSynced {
+                nickname: Some("店小二".into()),
+                groups: groups
+                    .iter()
+                    .map(|g| ListedGroup {
+                        group: Id::number(*g),
+                        name: None,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn voice(bot: &Bot) -> Option<Id> {
+        let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
+        responder(&Id::number(GROUP), &ctx)
+    }
+
+    fn unheard() -> Bot {
+        let mut bot = Bot::new("");
+        bot.state.records.remove(NAME);
+        bot
+    }
+
+    #[test]
+    fn a_synced_account_speaks_in_its_groups_before_anyone_spoke_there() {
+        let mut bot = unheard();
+        assert_eq!(voice(&bot), None);
+        bot.on(synced_event(7, &[GROUP]));
+        assert_eq!(voice(&bot), Some(Id::number(7)));
+    }
+
+    #[test]
+    fn the_first_known_account_stays_the_voice_until_it_leaves() {
+        let mut bot = unheard();
+        bot.on(synced_event(7, &[GROUP]));
+        bot.advance(5);
+        bot.on(synced_event(8, &[GROUP]));
+        assert_eq!(voice(&bot), Some(Id::number(7)));
+        bot.on(synced_event(7, &[]));
+        assert_eq!(voice(&bot), Some(Id::number(8)));
+    }
+
+    #[test]
+    fn a_pinned_account_speaks_whoever_was_known_first() {
+        let mut bot = unheard();
+        bot.reconfigure("");
+        bot.config.groups[0].account = Some(Id::number(8));
+        bot.on(synced_event(7, &[GROUP]));
+        assert_eq!(voice(&bot), Some(Id::number(8)));
+    }
+}

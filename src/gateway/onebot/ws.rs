@@ -1,0 +1,530 @@
+//! OneBot v11 reverse WebSocket: the bridge dials qunbot and keeps the socket
+//! open (NapCat, NoneBot2's and Koishi's default; the way for a bridge behind NAT).
+//!
+//! - `GET /onebot/ws` (role Universal: events and API calls on one socket), or
+//!   `/onebot/ws/api` and `/onebot/ws/event` (the split roles).
+//! - The handshake names the account in `X-Self-ID` and carries the access token
+//!   as `Authorization: Bearer …` (or `?access_token=`), compared in constant
+//!   time. A missing `X-Self-ID`, a wrong or missing token, or a second socket
+//!   for an account's role already connected is accepted and closed at once
+//!   with code 1008 and the reason, as NoneBot does.
+//! - Events go through the same journal as webhook pushes: durable, deduplicated,
+//!   logged. The reader keeps up to [`IN_FLIGHT`] events waiting for their commit
+//!   at a time, in order; an event the store cannot take now is offered again
+//!   until it can (the bridge keeps no queue of its own).
+//! - API calls go out as `{action, params, echo}` on the account's socket and are
+//!   matched to their answer by `echo`, within `gateway.timeout`. While an
+//!   account has no socket its calls fail as unreachable, so its actions wait in
+//!   the outbox and go out, paced as usual, once it is back.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as Frame, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use subtle::ConstantTimeEq;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::api::{self, ApiError, Reply};
+use super::wire;
+use crate::config::Config;
+use crate::domain::{Action, Event, EventBody, Id};
+use crate::engine::journal::{Journal, JournalError};
+
+pub const UNIVERSAL_PATH: &str = "/onebot/ws";
+pub const API_PATH: &str = "/onebot/ws/api";
+pub const EVENT_PATH: &str = "/onebot/ws/event";
+
+/// Events read from one socket and waiting for their commit, at most.
+pub const IN_FLIGHT: usize = 512;
+/// Calls queued for one socket's writer.
+const OUTGOING: usize = 256;
+/// The policy-violation close code NoneBot answers a bad handshake with.
+const POLICY: u16 = 1008;
+/// Pause before offering again an event the store could not take.
+const STORE_RETRY: Duration = Duration::from_millis(200);
+
+/// What a socket carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Universal,
+    Api,
+    Event,
+}
+
+impl Role {
+    fn carries_calls(self) -> bool {
+        matches!(self, Role::Universal | Role::Api)
+    }
+
+    fn carries_events(self) -> bool {
+        matches!(self, Role::Universal | Role::Event)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Universal => "Universal",
+            Role::Api => "API",
+            Role::Event => "Event",
+        }
+    }
+}
+
+/// A connected account, as the status and the metrics show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    pub account: Id,
+    pub connected_at: DateTime<Utc>,
+    /// When the account's socket last delivered anything.
+    pub last_heard: DateTime<Utc>,
+    /// The heartbeat interval the bridge announced, if it sends heartbeats.
+    pub heartbeat: Option<Duration>,
+}
+
+impl Link {
+    /// Silent for three heartbeat intervals: the socket is open but the bridge
+    /// is gone (a NAT that dropped the mapping, a frozen process).
+    pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
+        self.heartbeat.is_some_and(|beat| {
+            let silent = (now - self.last_heard).to_std().unwrap_or_default();
+            silent > beat * 3
+        })
+    }
+}
+
+/// Where an account's calls go: its socket's writer, and the callers waiting
+/// for answers by echo.
+#[derive(Clone)]
+struct CallLine {
+    socket: u64,
+    frames: mpsc::Sender<String>,
+    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Vec<u8>>>>>,
+}
+
+#[derive(Default)]
+struct AccountSockets {
+    calls: Option<CallLine>,
+    events: Option<u64>,
+    link: Option<Link>,
+}
+
+/// Every account's sockets: cheap to clone, shared by the handshake handler,
+/// the outbox (calls) and the account sync.
+#[derive(Clone, Default)]
+pub struct Sockets {
+    accounts: Arc<Mutex<HashMap<Id, AccountSockets>>>,
+    next_id: Arc<AtomicU64>,
+    /// Told the account each time a socket connects (or says `lifecycle connect`),
+    /// so its groups are synced.
+    connected: Option<mpsc::UnboundedSender<Id>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sockets {
+    /// Sockets that tell `connected` about every connect.
+    pub fn new(connected: mpsc::UnboundedSender<Id>) -> Sockets {
+        Sockets {
+            connected: Some(connected),
+            ..Sockets::default()
+        }
+    }
+
+    /// Whether `account` has a socket its calls can go out on.
+    pub fn can_call(&self, account: &Id) -> bool {
+        lock(&self.accounts)
+            .get(account)
+            .is_some_and(|a| a.calls.is_some())
+    }
+
+    /// The connected accounts.
+    pub fn links(&self) -> Vec<Link> {
+        let mut links: Vec<Link> = lock(&self.accounts)
+            .values()
+            .filter_map(|a| a.link.clone())
+            .collect();
+        links.sort_by(|a, b| a.account.cmp(&b.account));
+        links
+    }
+
+    /// Sends `action` on `account`'s socket and waits `timeout` for its answer.
+    pub async fn call(
+        &self,
+        account: &Id,
+        action: &Action,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        let line = lock(&self.accounts)
+            .get(account)
+            .and_then(|a| a.calls.clone())
+            .ok_or_else(|| {
+                ApiError::Unreachable(format!("account {account} has no WebSocket connected"))
+            })?;
+        let echo = self.next_id.fetch_add(1, Ordering::Relaxed).to_string();
+        let (name, params) = wire::action_call(action);
+        let frame = json!({"action": name, "params": params, "echo": echo}).to_string();
+        let (tx, rx) = oneshot::channel();
+        lock(&line.waiting).insert(echo.clone(), tx);
+        let forget = || lock(&line.waiting).remove(&echo);
+        if line.frames.send(frame).await.is_err() {
+            forget();
+            return Err(ApiError::Unreachable("the WebSocket closed".into()));
+        }
+        let body = match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(_)) => {
+                return Err(ApiError::Unreachable(
+                    "the WebSocket closed before the answer".into(),
+                ))
+            }
+            Err(_) => {
+                forget();
+                return Err(ApiError::Timeout);
+            }
+        };
+        match api::reply(&body)? {
+            // The socket's retcodes for what HTTP says with a status.
+            Reply::Failed {
+                retcode: code @ (1400 | 1401 | 1403 | 1404),
+                ..
+            } => Err(ApiError::Status {
+                status: (code - 1000) as u16,
+            }),
+            reply => Ok(reply),
+        }
+    }
+
+    /// Takes the roles' places for a new socket, or says which is taken.
+    fn attach(
+        &self,
+        account: &Id,
+        role: Role,
+        socket: u64,
+        frames: mpsc::Sender<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<CallLine>, &'static str> {
+        let mut accounts = lock(&self.accounts);
+        let entry = accounts.entry(account.clone()).or_default();
+        if (role.carries_calls() && entry.calls.is_some())
+            || (role.carries_events() && entry.events.is_some())
+        {
+            return Err("this X-Self-ID is already connected in that role");
+        }
+        let mut line = None;
+        if role.carries_calls() {
+            let new = CallLine {
+                socket,
+                frames,
+                waiting: Arc::default(),
+            };
+            entry.calls = Some(new.clone());
+            line = Some(new);
+        }
+        if role.carries_events() {
+            entry.events = Some(socket);
+        }
+        let link = entry.link.get_or_insert(Link {
+            account: account.clone(),
+            connected_at: now,
+            last_heard: now,
+            heartbeat: None,
+        });
+        link.last_heard = now;
+        Ok(line)
+    }
+
+    fn detach(&self, account: &Id, socket: u64) {
+        let mut accounts = lock(&self.accounts);
+        let Some(entry) = accounts.get_mut(account) else {
+            return;
+        };
+        if entry.calls.as_ref().is_some_and(|c| c.socket == socket) {
+            entry.calls = None;
+        }
+        if entry.events == Some(socket) {
+            entry.events = None;
+        }
+        if entry.calls.is_none() && entry.events.is_none() {
+            accounts.remove(account);
+        }
+    }
+
+    fn heard(&self, account: &Id, now: DateTime<Utc>, heartbeat: Option<Duration>) {
+        if let Some(link) = lock(&self.accounts)
+            .get_mut(account)
+            .and_then(|a| a.link.as_mut())
+        {
+            link.last_heard = now;
+            if heartbeat.is_some() {
+                link.heartbeat = heartbeat;
+            }
+        }
+    }
+
+    fn announce(&self, account: &Id) {
+        if let Some(tx) = &self.connected {
+            let _ = tx.send(account.clone());
+        }
+    }
+}
+
+/// What the handshake handler needs.
+#[derive(Clone)]
+pub struct WsState {
+    pub journal: Journal,
+    pub config: watch::Receiver<Arc<Config>>,
+    pub sockets: Sockets,
+    pub clock: Arc<dyn crate::clock::Clock>,
+    /// Cancelled when the daemon stops: sockets close (1001) after the events
+    /// read are committed.
+    pub stop: CancellationToken,
+}
+
+/// The three handshake routes.
+pub fn router(state: WsState) -> axum::Router {
+    axum::Router::new()
+        .route(UNIVERSAL_PATH, axum::routing::get(universal))
+        .route(API_PATH, axum::routing::get(api_role))
+        .route(EVENT_PATH, axum::routing::get(event_role))
+        .with_state(state)
+}
+
+pub async fn universal(
+    state: State<WsState>,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    handshake(state, headers, query, upgrade, Role::Universal)
+}
+
+pub async fn api_role(
+    state: State<WsState>,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    handshake(state, headers, query, upgrade, Role::Api)
+}
+
+pub async fn event_role(
+    state: State<WsState>,
+    headers: HeaderMap,
+    query: Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    handshake(state, headers, query, upgrade, Role::Event)
+}
+
+/// Why a handshake is refused, if it is.
+fn refusal(
+    config: &Config,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if header("x-self-id").is_none_or(|s| s.trim().is_empty()) {
+        return Some("missing X-Self-ID".into());
+    }
+    let want = config.gateway.access_token.as_ref()?;
+    let got = header("authorization")
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("Token "))
+        })
+        .or(query.get("access_token").map(String::as_str));
+    match got {
+        None => Some("missing access token".into()),
+        Some(got) if bool::from(got.as_bytes().ct_eq(want.expose_secret().as_bytes())) => None,
+        Some(_) => Some("wrong access token".into()),
+    }
+}
+
+fn handshake(
+    State(state): State<WsState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    upgrade: WebSocketUpgrade,
+    role: Role,
+) -> Response {
+    let refused = refusal(&state.config.borrow(), &headers, &query);
+    let account = headers
+        .get("x-self-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| Id::from_text(s.trim()));
+    upgrade
+        .max_message_size(super::webhook::MAX_BODY_BYTES)
+        .on_upgrade(move |socket| async move {
+            match (refused, account) {
+                (None, Some(account)) => serve(socket, account, role, state).await,
+                (why, _) => {
+                    let why = why.unwrap_or_else(|| "missing X-Self-ID".into());
+                    tracing::warn!("refused a WebSocket: {why}");
+                    close(socket, POLICY, &why).await;
+                }
+            }
+        })
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason.to_string()),
+    };
+    let _ = socket.send(Frame::Close(Some(frame))).await;
+}
+
+/// Serves one accepted socket until it closes or the daemon stops.
+async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
+    let id = state.sockets.next_id.fetch_add(1, Ordering::Relaxed);
+    let (frames_tx, mut frames) = mpsc::channel::<String>(OUTGOING);
+    let line = match state
+        .sockets
+        .attach(&account, role, id, frames_tx, state.clock.now())
+    {
+        Ok(line) => line,
+        Err(why) => {
+            tracing::warn!(%account, role = role.as_str(), "refused a WebSocket: {why}");
+            close(socket, POLICY, why).await;
+            return;
+        }
+    };
+    tracing::info!(%account, role = role.as_str(), "WebSocket connected");
+    if role.carries_calls() {
+        state.sockets.announce(&account);
+    }
+    let mut committing = FuturesOrdered::new();
+    let mut retry: VecDeque<Event> = VecDeque::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = state.stop.cancelled() => {
+                close_going_away(&mut socket).await;
+                break;
+            }
+            Some((event, result)) = committing.next(), if !committing.is_empty() => {
+                if let Err(JournalError::Store(e)) = result {
+                    tracing::warn!(%account, "an event from the WebSocket waits: {e}");
+                    retry.push_back(event);
+                }
+            }
+            // Events the store refused, offered again after a pause, before
+            // anything newer is read.
+            _ = tokio::time::sleep(STORE_RETRY), if !retry.is_empty() && committing.is_empty() => {
+                while let Some(event) = retry.pop_front() {
+                    match state.journal.enqueue(event.clone()).await {
+                        Ok(done) => committing.push_back(commit(event, done)),
+                        Err(_) => break,
+                    }
+                }
+            }
+            Some(frame) = frames.recv() => {
+                if socket.send(Frame::Text(Utf8Bytes::from(frame))).await.is_err() {
+                    break;
+                }
+            }
+            received = socket.recv(), if committing.len() < IN_FLIGHT && retry.is_empty() => {
+                let bytes = match received {
+                    Some(Ok(Frame::Text(text))) => text.as_str().as_bytes().to_vec(),
+                    Some(Ok(Frame::Binary(bytes))) => bytes.to_vec(),
+                    Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue, // pings are answered by the library
+                };
+                state.sockets.heard(&account, state.clock.now(), None);
+                if let Some(line) = &line {
+                    if answered(line, &bytes) {
+                        continue;
+                    }
+                }
+                if !role.carries_events() {
+                    continue;
+                }
+                let event = match wire::parse_event(&bytes) {
+                    Ok(event) if event.account == account => event,
+                    Ok(event) => {
+                        tracing::warn!(%account, other = %event.account,
+                            "dropped an event from the WebSocket: its self_id is not the X-Self-ID");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(%account, "dropped a frame from the WebSocket: {e}");
+                        continue;
+                    }
+                };
+                match &event.body {
+                    EventBody::Heartbeat { interval_ms } => state.sockets.heard(
+                        &account,
+                        state.clock.now(),
+                        interval_ms.map(Duration::from_millis),
+                    ),
+                    EventBody::Lifecycle { phase } if phase == "connect" => {
+                        state.sockets.announce(&account)
+                    }
+                    _ => {}
+                }
+                match state.journal.enqueue(event.clone()).await {
+                    Ok(done) => committing.push_back(commit(event, done)),
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    // Whatever was read is committed before the socket's place is given up.
+    while let Some((_, result)) = committing.next().await {
+        if let Err(e) = result {
+            tracing::error!(%account, "an event read from the WebSocket was not stored: {e}");
+        }
+    }
+    for event in retry {
+        if let Err(e) = state.journal.submit(event).await {
+            tracing::error!(%account, "an event read from the WebSocket was not stored: {e}");
+        }
+    }
+    state.sockets.detach(&account, id);
+    tracing::info!(%account, role = role.as_str(), "WebSocket closed");
+}
+
+async fn commit(
+    event: Event,
+    done: impl std::future::Future<Output = Result<crate::engine::Recorded, JournalError>>,
+) -> (Event, Result<crate::engine::Recorded, JournalError>) {
+    (event, done.await)
+}
+
+async fn close_going_away(socket: &mut WebSocket) {
+    let frame = CloseFrame {
+        code: 1001,
+        reason: Utf8Bytes::from_static("qunbot is stopping"),
+    };
+    let _ = socket.send(Frame::Close(Some(frame))).await;
+}
+
+/// Hands an API answer to its caller; false when the frame is not an answer.
+fn answered(line: &CallLine, bytes: &[u8]) -> bool {
+    let Ok(Value::Object(frame)) = serde_json::from_slice::<Value>(bytes) else {
+        return false;
+    };
+    if frame.contains_key("post_type") || !frame.contains_key("retcode") {
+        return false;
+    }
+    let echo = match frame.get("echo") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return true, // an answer to nobody: ignored
+    };
+    if let Some(caller) = lock(&line.waiting).remove(&echo) {
+        let _ = caller.send(bytes.to_vec());
+    }
+    true
+}

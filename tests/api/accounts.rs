@@ -1,0 +1,226 @@
+//! Accounts known from the start, the reverse WebSocket, several accounts:
+//! over real sockets on loopback, through the simulator.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use qunbot::simulator::events::{id_text, EventFactory, VirtualMember};
+use qunbot::simulator::ws::{closed_with, dial};
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, reply_to, spawn_app_configured, spawn_app_with_gateway, TOKEN};
+
+/// The account of the WeChat bridge that dials in.
+const BRIDGE: &str = "wxid_bot2";
+
+/// The default gateway dials in over the reverse WebSocket; the simulator's
+/// own account (10001000) keeps its HTTP gateway.
+const WS_GATEWAY: &str = r#"transport = "ws-reverse"
+[[gateway.accounts]]
+self_id = 10001000
+api_url = "${QUNBOT_GATEWAY_API_URL}"
+access_token = "${QUNBOT_ACCESS_TOKEN}""#;
+
+#[tokio::test]
+async fn a_fresh_databases_flash_sale_posts_in_a_group_no_one_has_spoken_in() {
+    let local = (Utc::now() + Duration::hours(1)).with_timezone(&chrono_tz::Asia::Shanghai);
+    let sale = format!(
+        r#"
+[schedule]
+quiet_hours = ""
+
+[[flash_sales]]
+id = "luosifen"
+title = "螺蛳粉限时秒杀"
+starts_at = "{}"
+duration = "30m"
+remind_before = ["10m"]
+groups = [123456]
+"#,
+        local.format("%Y-%m-%d %H:%M:%S")
+    );
+    let app = spawn_app_configured(&sale, None).await;
+    // Nobody speaks: the account is known from the gateway's group list.
+    app.wait_logged("sync.account", 1).await;
+
+    app.skip(Duration::minutes(50));
+    app.wait_chat("【预告】").await;
+    app.skip(Duration::minutes(10));
+    app.wait_chat("【开抢】").await;
+    assert!(
+        app.logged("schedule.missed").await.is_empty(),
+        "{:?}",
+        app.logged("schedule.missed").await
+    );
+    assert!(app.logged("message.group").await.is_empty(), "nobody spoke");
+}
+
+#[tokio::test]
+async fn two_accounts_one_over_http_one_over_reverse_websocket_each_answer_in_their_own_group() {
+    let mut app = spawn_app_with_gateway(WS_GATEWAY).await;
+    let wechat = app.wechat_group.clone();
+    let bridge = app
+        .ws_bridge(json!(BRIDGE), &[(wechat.clone(), "微信群")])
+        .await;
+
+    // Over HTTP, as before.
+    let group = app.group.clone();
+    let http_pong = app.barrier(&group).await;
+    assert_eq!(http_pong.params["group_id"], json!(123456));
+
+    // Over the socket: the event comes in on it, the answer goes out on it.
+    let mut events = EventFactory::new(json!(BRIDGE));
+    let ping = events.group_message(&wechat, &app.wechat_member, json!("/ping"));
+    bridge.push(&ping).await.unwrap();
+    eventually("the bridge carries out the pong", || async {
+        reply_to(&bridge, &ping).is_some()
+    })
+    .await;
+    assert!(
+        app.sim
+            .performed("send_group_msg")
+            .iter()
+            .all(|c| c.params["group_id"] != wechat),
+        "nothing for the bridge's group went over HTTP"
+    );
+    let logged = app.wait_logged("message.group", 2).await;
+    let accounts: Vec<_> = logged.iter().filter_map(|e| e.account.clone()).collect();
+    assert!(accounts.contains(&BRIDGE.to_string()), "{accounts:?}");
+    // The bridge's groups were synced over its socket.
+    eventually("the bridge's account is synced", || async {
+        app.logged("sync.account")
+            .await
+            .iter()
+            .any(|e| e.account.as_deref() == Some(BRIDGE))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_socket_for_the_same_account_and_a_bad_token_are_refused_with_1008() {
+    let app = spawn_app_with_gateway(WS_GATEWAY).await;
+    let url = app.ws_url();
+    let mut first = dial(&url, Some(BRIDGE), Some(TOKEN), "Universal")
+        .await
+        .expect("the first socket is taken");
+
+    let mut second = dial(&url, Some(BRIDGE), Some(TOKEN), "Universal")
+        .await
+        .unwrap();
+    let (code, reason) = closed_with(&mut second).await.expect("a close frame");
+    assert_eq!(code, 1008);
+    assert!(reason.contains("already connected"), "{reason}");
+
+    let mut forged = dial(&url, Some("wxid_other"), Some("not-the-token"), "Universal")
+        .await
+        .unwrap();
+    assert_eq!(closed_with(&mut forged).await.map(|c| c.0), Some(1008));
+    let mut anonymous = dial(&url, Some("wxid_other"), None, "Universal")
+        .await
+        .unwrap();
+    assert_eq!(closed_with(&mut anonymous).await.map(|c| c.0), Some(1008));
+    let mut nameless = dial(&url, None, Some(TOKEN), "Universal").await.unwrap();
+    assert_eq!(closed_with(&mut nameless).await.map(|c| c.0), Some(1008));
+
+    // The first socket still serves: the daemon asks it for the account sync.
+    use futures_util::StreamExt;
+    let call = tokio::time::timeout(StdDuration::from_secs(10), first.next())
+        .await
+        .expect("a call within the patience")
+        .expect("a frame")
+        .expect("readable");
+    let call: Value = serde_json::from_str(call.to_text().unwrap()).unwrap();
+    assert_eq!(call["action"], "get_login_info");
+    assert!(call.get("echo").is_some());
+}
+
+#[tokio::test]
+async fn a_bridge_that_drops_and_reconnects_mid_burst_loses_nothing_it_delivered_and_repeats_nothing(
+) {
+    // Slow pacing, so answers are still queued when the bridge drops.
+    let app = spawn_app_with_gateway(WS_GATEWAY).await;
+    let wechat = app.wechat_group.clone();
+    let bridge = app
+        .ws_bridge(json!(BRIDGE), &[(wechat.clone(), "微信群")])
+        .await;
+    let mut events = EventFactory::new(json!(BRIDGE));
+    let members: Vec<VirtualMember> = (0..10)
+        .map(|i| VirtualMember::new(format!("wxid_m{i}"), &format!("成员{i}"), "member"))
+        .collect();
+
+    let mut pings = Vec::new();
+    let mut reconnected_at = 0;
+    for round in 0..2 {
+        for i in 0..30 {
+            let ping = events.group_message(&wechat, &members[i % 10], json!("/ping"));
+            bridge.push(&ping).await.unwrap();
+            pings.push(ping);
+        }
+        if round == 0 {
+            // Mid-burst: half the events stored, the rest maybe in flight,
+            // the answers queued.
+            eventually("half the first burst is stored", || async {
+                app.logged("message.group").await.len() >= 15
+            })
+            .await;
+            bridge.hang_up();
+            bridge
+                .dial_daemon(&app.ws_url())
+                .await
+                .expect("the bridge reconnects");
+            reconnected_at = bridge.position();
+        }
+    }
+    // Every ping the daemon stored is answered, once, in order, paced.
+    let stored = |logged: &[qunbot::store::LoggedEvent]| -> Vec<String> {
+        logged
+            .iter()
+            .filter(|e| e.kind == "message.group")
+            .map(|e| id_text(&e.detail["body"]["message_id"]))
+            .collect()
+    };
+    eventually("the pings stored are all answered", || async {
+        let logged = app.logged("message.group").await;
+        let answered = bridge.performed("send_group_msg").len();
+        !logged.is_empty() && answered >= stored(&logged).len() && stored(&logged).len() >= 30
+    })
+    .await;
+    let logged = app.logged("message.group").await;
+    let stored = stored(&logged);
+    let mut unique = stored.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), stored.len(), "no event stored twice");
+    let answered: Vec<String> = bridge
+        .performed("send_group_msg")
+        .iter()
+        .map(|c| id_text(&c.params["message"][0]["data"]["id"]))
+        .collect();
+    assert_eq!(answered, stored, "each stored ping answered once, in order");
+    let first_round: Vec<String> = pings[..30]
+        .iter()
+        .map(|p| id_text(&p["message_id"]))
+        .collect();
+    assert!(
+        bridge
+            .performed("send_group_msg")
+            .iter()
+            .any(|c| c.seq > reconnected_at
+                && first_round.contains(&id_text(&c.params["message"][0]["data"]["id"]))),
+        "answers queued while the bridge was away went out after it came back"
+    );
+    let config = app.daemon().config();
+    let times: Vec<_> = bridge
+        .performed("send_group_msg")
+        .iter()
+        .map(|c| c.at)
+        .collect();
+    for pair in times.windows(2) {
+        assert!(
+            (pair[1] - pair[0]).to_std().unwrap_or_default()
+                >= config.outbox.group_interval.mul_f32(0.8),
+            "paced, never a burst: {:?}",
+            pair
+        );
+    }
+}
