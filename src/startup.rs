@@ -46,7 +46,7 @@ use crate::media;
 use crate::outbox::OutboxWorker;
 use crate::rollup_task;
 use crate::roster_scan;
-use crate::store::{EventLog, Store, StoreError};
+use crate::store::{EventLog, ReadModel, Store, StoreError};
 
 /// Committed events waiting for the engine; beyond this the journal waits.
 const ENGINE_QUEUE: usize = 8192;
@@ -222,6 +222,10 @@ impl Daemon {
         );
 
         let stop_outbox = CancellationToken::new();
+        let risk_records = store
+            .feature_records(features::accounts::NAME, "risk/")
+            .await?;
+        let pauses = features::accounts::pauses(risk_records.iter().map(|(k, v)| (k, v)));
         let outbox_task = tokio::spawn(
             OutboxWorker::new(
                 store.clone(),
@@ -232,6 +236,7 @@ impl Daemon {
                 stop_outbox.clone(),
             )
             .with_answers(journal.downgrade())
+            .with_pauses(pauses)
             .run(),
         );
 

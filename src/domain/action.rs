@@ -105,6 +105,11 @@ pub struct Outbound {
     /// outcome so a report can say how many of a campaign's posts got through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// A message the bot sends on its own (a post, a nudge, a welcome), not an
+    /// answer: it waits while its account is suspect of risk control, and has
+    /// a lane of its own so a recall never waits behind it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub automatic: bool,
 }
 
 impl Outbound {
@@ -113,6 +118,7 @@ impl Outbound {
             account,
             action,
             tag: None,
+            automatic: false,
         }
     }
 }

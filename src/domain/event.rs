@@ -168,6 +168,15 @@ pub enum EventBody {
         nickname: Option<String>,
         groups: Vec<super::ListedGroup>,
     },
+    /// The outbox saw signs of risk control on this account (send timeouts,
+    /// the gateways' risk-control answers) and pauses its automatic messages
+    /// until `until` (unix seconds).
+    AccountSuspect {
+        reason: String,
+        until: i64,
+        /// The repeat this is within a day (1 for the first pause).
+        repeat: u32,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -198,6 +207,7 @@ impl Event {
             EventBody::SilentFound { .. } => "reactivation.scanned",
             EventBody::StatsFound { .. } => "report.stats",
             EventBody::AccountSynced { .. } => "sync.account",
+            EventBody::AccountSuspect { .. } => "account.suspect",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),

@@ -576,11 +576,13 @@ impl<S: Storage> Engine<S> {
                 }
             }
             let mut tags = decision.tags;
+            let automatic = decision.automatic;
             commit
                 .actions
                 .extend(decision.actions.into_iter().enumerate().map(|(i, action)| {
                     let mut outbound = Outbound::new(account.clone(), action);
                     outbound.tag = tags.remove(&i);
+                    outbound.automatic = automatic.contains(&i);
                     (cause, outbound)
                 }));
             commit.changes.extend(decision.changes);

@@ -365,6 +365,9 @@ pub struct Decision {
     pub effects: Vec<Effect>,
     /// Tags of some of `actions`, by index (see [`crate::domain::Outbound::tag`]).
     pub tags: std::collections::BTreeMap<usize, String>,
+    /// Which of `actions` are automatic messages, by index (see
+    /// [`crate::domain::Outbound::automatic`]).
+    pub automatic: std::collections::BTreeSet<usize>,
 }
 
 impl Change {
@@ -393,9 +396,16 @@ impl Decision {
         self
     }
 
-    /// An action that is part of `tag` (a schedule's post).
+    /// An automatic message that is part of `tag` (a schedule's post).
     pub fn act_tagged(mut self, action: Action, tag: impl Into<String>) -> Self {
         self.tags.insert(self.actions.len(), tag.into());
+        self.act_automatic(action)
+    }
+
+    /// A message the bot sends on its own (a post, a nudge, a welcome): it
+    /// pauses while its account is suspect of risk control.
+    pub fn act_automatic(mut self, action: Action) -> Self {
+        self.automatic.insert(self.actions.len());
         self.actions.push(action);
         self
     }
@@ -424,10 +434,17 @@ impl Decision {
         self
     }
 
+    pub fn changes(mut self, changes: impl IntoIterator<Item = Change>) -> Self {
+        self.changes.extend(changes);
+        self
+    }
+
     pub fn merge(&mut self, other: Decision) {
         let offset = self.actions.len();
         self.tags
             .extend(other.tags.into_iter().map(|(i, tag)| (i + offset, tag)));
+        self.automatic
+            .extend(other.automatic.into_iter().map(|i| i + offset));
         self.actions.extend(other.actions);
         self.changes.extend(other.changes);
         self.timers.extend(other.timers);

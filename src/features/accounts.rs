@@ -9,7 +9,10 @@
 //!   first known there;
 //! - `groups/{account}`: the account's nickname and groups, as last synced;
 //! - `seen/{group}`: the account whose events last came from the group (the
-//!   fallback for a gateway that does not answer `get_group_list`).
+//!   fallback for a gateway that does not answer `get_group_list`);
+//! - `risk/{account}`: the last time the outbox found the account suspect of
+//!   risk control, why, and until when its automatic messages pause
+//!   ([`paused_until`]). Each such finding tells the operators once, privately.
 //!
 //! [`responder`] is the one voice of a group: the `[[groups]] account` pinned
 //! in the config, else the account known there first, else the one last heard.
@@ -38,6 +41,46 @@ pub struct Synced {
     pub nickname: Option<String>,
     pub groups: Vec<ListedGroup>,
     pub at: Option<DateTime<Utc>>,
+}
+
+/// The last signs of risk control on an account.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Risk {
+    pub reason: String,
+    pub since: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub repeat: u32,
+}
+
+fn risk_key(account: &Id) -> String {
+    format!("risk/{account}")
+}
+
+/// The account's last risk finding, if any.
+pub fn risk(account: &Id, ctx: &Context) -> Option<Risk> {
+    ctx.state.record(NAME, &risk_key(account))
+}
+
+/// The pauses found, `(account, until)`, from the feature's records as the
+/// store gives them back (`risk/` keys): for the outbox after a restart.
+pub fn pauses<'a>(
+    records: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> Vec<(Id, DateTime<Utc>)> {
+    records
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let account = key.strip_prefix("risk/")?;
+            let risk = Risk::deserialize(value).ok()?;
+            Some((Id::from_text(account), risk.until))
+        })
+        .collect()
+}
+
+/// Until when `account`'s automatic messages pause, while they do.
+pub fn paused_until(account: &Id, ctx: &Context) -> Option<DateTime<Utc>> {
+    risk(account, ctx)
+        .map(|r| r.until)
+        .filter(|until| *until > ctx.now)
 }
 
 fn in_key(group: &Id) -> String {
@@ -84,7 +127,10 @@ impl Feature for Accounts {
     }
 
     fn wants(&self, event: &Event) -> bool {
-        matches!(event.body, EventBody::AccountSynced { .. }) || event.group().is_some()
+        matches!(
+            event.body,
+            EventBody::AccountSynced { .. } | EventBody::AccountSuspect { .. }
+        ) || event.group().is_some()
     }
 
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
@@ -92,6 +138,11 @@ impl Feature for Accounts {
             EventBody::AccountSynced { nickname, groups } => {
                 synced_now(&event.account, nickname.clone(), groups, ctx)
             }
+            EventBody::AccountSuspect {
+                reason,
+                until,
+                repeat,
+            } => suspect(&event.account, reason, *until, *repeat, ctx),
             EventBody::MemberLeft {
                 group,
                 reason: LeaveReason::BotKicked,
@@ -100,6 +151,32 @@ impl Feature for Accounts {
             _ => heard(event, ctx),
         }
     }
+}
+
+/// Records the pause and tells each operator once, privately.
+fn suspect(account: &Id, reason: &str, until: i64, repeat: u32, ctx: &Context) -> Decision {
+    let until = DateTime::from_timestamp(until, 0).unwrap_or(ctx.now);
+    let risk = Risk {
+        reason: reason.to_string(),
+        since: ctx.now,
+        until,
+        repeat,
+    };
+    let local = until
+        .with_timezone(&ctx.config.timezone)
+        .format("%m-%d %H:%M");
+    let text = format!(
+        "⚠ 机器人账号 {account} 疑似被风控（{reason}）。自动消息（公告、秒杀提醒、唤醒、欢迎）暂停到 {local}，\
+         之后一小时内以一半的速度恢复；撤回、禁言和对命令的回答照常。"
+    );
+    let mut d = Decision::default().change(Change::record(NAME, risk_key(account), &risk));
+    for operator in &ctx.config.admins.users {
+        d = d.act(crate::domain::Action::SendPrivateMsg {
+            user: operator.clone(),
+            message: crate::domain::Message::text(text.clone()),
+        });
+    }
+    d
 }
 
 /// Remembers the account whose events last came from a managed group.

@@ -1,13 +1,16 @@
 //! The rules every message the bot sends on its own obeys (announcements,
 //! flash-sale posts, red packets opened by a schedule, reactivation nudges):
 //! nothing in quiet hours, at most `schedule.daily_cap` a group and local day,
-//! nothing in a paused group. Answers to members and admins are not automatic.
+//! at most `outbox.account_daily_cap` an account and local day across its
+//! groups (welcomes count too), nothing from an account suspect of risk
+//! control until its pause ends, nothing in a paused group. Answers to members
+//! and admins are not automatic.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Change, Context};
-use crate::domain::GroupKey;
+use crate::domain::{GroupKey, Id};
 
 /// Where the per-group day counts are kept (records of this name).
 const FEATURE: &str = "automatic";
@@ -33,6 +36,10 @@ fn key(group: &GroupKey) -> String {
     format!("{}/{}", group.account, group.group)
 }
 
+fn account_key(account: &Id) -> String {
+    format!("account/{account}")
+}
+
 fn today(ctx: &Context) -> NaiveDate {
     ctx.now.with_timezone(&ctx.config.timezone).date_naive()
 }
@@ -45,6 +52,44 @@ pub fn sent_today(group: &GroupKey, ctx: &Context) -> u32 {
     } else {
         0
     }
+}
+
+/// Automatic messages `account` sent today (local day), across its groups.
+pub fn account_sent_today(account: &Id, ctx: &Context) -> u32 {
+    let count: DayCount = ctx
+        .state
+        .record(FEATURE, &account_key(account))
+        .unwrap_or_default();
+    if count.day == today(ctx) {
+        count.sent
+    } else {
+        0
+    }
+}
+
+/// When the next local day starts, then the quiet hours after it.
+fn next_day_opens(ctx: &Context) -> DateTime<Utc> {
+    let config = ctx.config;
+    let tomorrow = today(ctx).succ_opt().unwrap_or(today(ctx));
+    let midnight =
+        crate::config::local_time(config.timezone, tomorrow.and_time(Default::default()))
+            .unwrap_or(ctx.now);
+    match config.schedule.quiet_hours {
+        Some(quiet) => quiet.end_after(midnight, config.timezone),
+        None => midnight,
+    }
+}
+
+/// What holds back every automatic message of `account`, whatever the group:
+/// its daily cap, or a pause after signs of risk control.
+pub fn account_gate(account: &Id, ctx: &Context) -> Gate {
+    if let Some(until) = super::accounts::paused_until(account, ctx) {
+        return Gate::Wait(until, "account_suspect");
+    }
+    if account_sent_today(account, ctx) >= ctx.config.outbox.account_daily_cap {
+        return Gate::Wait(next_day_opens(ctx), "account_cap");
+    }
+    Gate::Open
 }
 
 /// May an automatic message go to `group` now?
@@ -60,27 +105,35 @@ pub fn gate(group: &GroupKey, ctx: &Context) -> Gate {
         }
     }
     if sent_today(group, ctx) >= config.schedule.daily_cap {
-        let tomorrow = today(ctx).succ_opt().unwrap_or(today(ctx));
-        let midnight =
-            crate::config::local_time(config.timezone, tomorrow.and_time(Default::default()))
-                .unwrap_or(ctx.now);
-        let opens = match config.schedule.quiet_hours {
-            Some(quiet) => quiet.end_after(midnight, config.timezone),
-            None => midnight,
-        };
-        return Gate::Wait(opens, "daily_cap");
+        return Gate::Wait(next_day_opens(ctx), "daily_cap");
     }
-    Gate::Open
+    account_gate(&group.account, ctx)
 }
 
-/// Counts one automatic message sent to `group` now.
-pub fn count_sent(group: &GroupKey, ctx: &Context) -> Change {
+/// Counts one automatic message sent to `group` now, in the group's and the
+/// account's day.
+pub fn count_sent(group: &GroupKey, ctx: &Context) -> [Change; 2] {
+    [
+        Change::record(
+            FEATURE,
+            key(group),
+            &DayCount {
+                day: today(ctx),
+                sent: sent_today(group, ctx) + 1,
+            },
+        ),
+        count_for_account(&group.account, ctx),
+    ]
+}
+
+/// Counts one automatic message of `account` (a welcome) in its day.
+pub fn count_for_account(account: &Id, ctx: &Context) -> Change {
     Change::record(
         FEATURE,
-        key(group),
+        account_key(account),
         &DayCount {
             day: today(ctx),
-            sent: sent_today(group, ctx) + 1,
+            sent: account_sent_today(account, ctx) + 1,
         },
     )
 }

@@ -219,7 +219,21 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
     }
     let config = ctx.config;
     let paused = ctx.state.is_paused(group);
-    if config.welcomes_in(&group.group) && !paused {
+    // A welcome is an automatic message: it counts in the account's day and
+    // waits for nobody (a late welcome is worse than none), so an account at
+    // its cap or paused for risk control skips it, and says so in the log.
+    let held = match super::automatic::account_gate(&group.account, ctx) {
+        super::automatic::Gate::Open => None,
+        super::automatic::Gate::Wait(_, why) | super::automatic::Gate::Closed(why) => Some(why),
+    };
+    if let (Some(why), true) = (held, config.welcomes_in(&group.group) && !paused) {
+        decision = decision.change(super::group_note(
+            "welcome.missed",
+            group,
+            None,
+            serde_json::json!({"reason": why, "users": users}),
+        ));
+    } else if config.welcomes_in(&group.group) && !paused {
         let coupon = config
             .welcome
             .coupon
@@ -236,7 +250,9 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
                 ("coupon", coupon),
             ],
         );
-        decision.actions.push(say(&group.group, text));
+        decision = decision
+            .act_automatic(say(&group.group, text))
+            .change(super::automatic::count_for_account(&group.account, ctx));
     }
 
     let v = &config.verification;

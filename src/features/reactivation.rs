@@ -812,8 +812,8 @@ fn nudge(group: &GroupKey, ctx: &Context) -> Decision {
         }
     }
     d = d
-        .act(super::say(&group.group, text))
-        .change(automatic::count_sent(group, ctx))
+        .act_automatic(super::say(&group.group, text))
+        .changes(automatic::count_sent(group, ctx))
         .change(count(group, &first.arm, ctx, |c| {
             c.nudged += batch.len() as u64
         }))

@@ -386,7 +386,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
             Gate::Open => {
                 d = d
                     .act_tagged(say(&group, text(&source, &group, ctx)), &occ.schedule)
-                    .change(automatic::count_sent(&key, ctx))
+                    .changes(automatic::count_sent(&key, ctx))
                     .change(group_note(
                         "schedule.sent",
                         &key,

@@ -20,6 +20,7 @@
 //! the store implements.
 
 pub mod queue;
+pub mod risk;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::{Config, OutboxConfig};
-use crate::domain::{Action, Event, EventBody, Outbound};
+use crate::domain::{Action, Event, EventBody, Id, Outbound};
 use crate::engine::journal::WeakJournal;
 use crate::features::commands;
 use crate::gateway::onebot::api::{ApiError, Reply};
@@ -143,6 +144,8 @@ pub struct OutboxWorker<S: OutboxStore> {
     served: HashMap<String, DateTime<Utc>>,
     /// Where answers the features read (a member list) go back in as events.
     answers: Option<WeakJournal>,
+    /// Signs of risk control per account, and the pauses they caused.
+    risk: risk::RiskWatch,
 }
 
 /// What the worker did with one pending action.
@@ -178,6 +181,47 @@ impl<S: OutboxStore> OutboxWorker<S> {
             unrecorded: HashMap::new(),
             served: HashMap::new(),
             answers: None,
+            risk: risk::RiskWatch::default(),
+        }
+    }
+
+    /// Takes up the pauses found before a restart: `(account, until)`.
+    pub fn with_pauses(mut self, pauses: impl IntoIterator<Item = (Id, DateTime<Utc>)>) -> Self {
+        for (account, until) in pauses {
+            self.risk.restore(&account, until);
+        }
+        self
+    }
+
+    /// Counts a sign of risk control on `account`; when it makes the account
+    /// suspect, logs that through the journal (the features pause its
+    /// automatic messages and tell the operators).
+    async fn risk_sign(&mut self, account: &Id, reason: String) {
+        let now = self.clock.now();
+        let settings = self.config.borrow().outbox.clone();
+        // Spreads the resumes of accounts found together; no need for a real random source.
+        let jitter = f64::from(now.timestamp_subsec_nanos() % 1000) / 1000.0;
+        let Some(found) = self.risk.sign(account, now, &reason, &settings, jitter) else {
+            tracing::warn!(%account, "a sign of risk control: {reason}");
+            return;
+        };
+        tracing::warn!(
+            %account, until = %found.until,
+            "account suspect of risk control ({reason}): its automatic messages pause"
+        );
+        let event = Event {
+            account: account.clone(),
+            time: now.timestamp(),
+            body: EventBody::AccountSuspect {
+                reason,
+                until: found.until.timestamp(),
+                repeat: found.repeat,
+            },
+        };
+        if let Some(journal) = &self.answers {
+            if let Err(e) = journal.submit(event).await {
+                tracing::error!(%account, "the suspicion was not logged: {e}");
+            }
         }
     }
 
@@ -327,7 +371,13 @@ impl<S: OutboxStore> OutboxWorker<S> {
         if action.next_attempt_at > now {
             return Step::Wait(action.next_attempt_at);
         }
-        let keys = pace_keys(action, settings);
+        let account = &action.outbound.account;
+        if action.outbound.automatic {
+            if let Some(until) = self.risk.paused_until(account, now) {
+                return Step::Wait(until);
+            }
+        }
+        let keys = pace_keys(action, settings, self.risk.slowed(account, now));
         let ready = self.pacer.ready_at(&keys, now);
         if ready > now {
             return Step::Wait(ready);
@@ -362,6 +412,20 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 )
                 .await
             }
+            Ok(reply @ Reply::Failed { .. })
+                if reply.risk_sign().is_some() && a.is_chat_message() =>
+            {
+                let sign = reply.risk_sign().unwrap_or_default();
+                self.risk_sign(account, sign.clone()).await;
+                self.finish(
+                    action,
+                    OutboxState::Failed,
+                    attempts,
+                    Some(format!("gateway refused: {sign}")),
+                    json!({"status": "failed", "risk": sign}),
+                )
+                .await
+            }
             Ok(Reply::Failed { retcode, reason }) => {
                 let error = format!(
                     "gateway refused (retcode {retcode}){}",
@@ -381,6 +445,10 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 .await
             }
             Err(e) if e.is_retryable() => {
+                if matches!(e, ApiError::Timeout) && a.is_chat_message() {
+                    self.risk_sign(account, format!("{} timed out", a.name()))
+                        .await;
+                }
                 let delay = backoff(settings, attempts);
                 tracing::warn!(
                     id = action.id,
@@ -474,21 +542,38 @@ impl<S: OutboxStore> OutboxWorker<S> {
     }
 }
 
-/// The queue an action waits in: its group, or its account for actions outside groups.
+/// The queue an action waits in: its group, or its account for actions outside
+/// groups; automatic messages in a queue of their own beside it.
 fn lane_of(action: &PendingAction) -> String {
     let account = &action.outbound.account;
-    match action.outbound.action.group() {
+    let lane = match action.outbound.action.group() {
         Some(group) => format!("{account}/{group}"),
         None => account.to_string(),
+    };
+    if action.outbound.automatic {
+        format!("{lane}/automatic")
+    } else {
+        lane
     }
 }
 
-/// Every call counts against its account; chat messages also against their group.
-fn pace_keys(action: &PendingAction, settings: &OutboxConfig) -> Vec<(String, Duration)> {
-    let account = action.outbound.account.to_string();
-    let mut keys = vec![(account, settings.account_interval)];
+/// Every call counts against its account; chat messages also against their
+/// group (both queues of it). `slowed`: the hour after a risk pause, at half
+/// the rate.
+fn pace_keys(
+    action: &PendingAction,
+    settings: &OutboxConfig,
+    slowed: bool,
+) -> Vec<(String, Duration)> {
+    let factor = if slowed { 2 } else { 1 };
+    let account = &action.outbound.account;
+    let mut keys = vec![(account.to_string(), settings.account_interval * factor)];
     if action.outbound.action.is_chat_message() {
-        keys.push((lane_of(action), settings.group_interval));
+        let group = match action.outbound.action.group() {
+            Some(group) => format!("{account}/{group}"),
+            None => account.to_string(),
+        };
+        keys.push((group, settings.group_interval * factor));
     }
     keys
 }

@@ -281,7 +281,7 @@ impl OutboxStore for Store {
     async fn lane_heads(&self, limit: i64) -> Result<Vec<PendingAction>, StoreError> {
         let rows: Vec<rows::OutboxRow> = sqlx::query_as(
             "SELECT id, created_at, payload, attempts, next_attempt_at FROM outbox
-             WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY account, group_id)
+             WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY account, group_id, automatic)
              ORDER BY id LIMIT ?",
         )
         .bind(limit)
@@ -396,6 +396,9 @@ async fn finish_action(
     let mut detail = detail;
     if let Some(tag) = &action.outbound.tag {
         detail["tag"] = tag.as_str().into();
+    }
+    if action.outbound.automatic {
+        detail["automatic"] = true.into();
     }
     let a = &action.outbound.action;
     let mut script = script::Script::begin();

@@ -424,8 +424,8 @@ pub(super) fn insert_action(
     outbound: &Outbound,
 ) {
     script.add(
-        "INSERT INTO outbox (created_at, account, group_id, action, payload, cause_event_id, state, next_attempt_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
+        "INSERT INTO outbox (created_at, account, group_id, action, payload, cause_event_id, state, next_attempt_at, automatic)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
         [
             now.into(),
             outbound.account.to_string().into(),
@@ -434,6 +434,7 @@ pub(super) fn insert_action(
             serde_json::to_string(outbound).unwrap_or_default().into(),
             cause.into(),
             now.into(),
+            i64::from(outbound.automatic).into(),
         ],
     );
 }

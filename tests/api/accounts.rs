@@ -224,3 +224,77 @@ async fn a_bridge_that_drops_and_reconnects_mid_burst_loses_nothing_it_delivered
         );
     }
 }
+
+#[tokio::test]
+async fn three_send_timeouts_pause_automatic_posts_but_not_a_recall_and_the_pause_ends() {
+    let announce_at =
+        (Utc::now() + Duration::minutes(10)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let config = crate::helpers::TEST_CONFIG.replace("timeout = \"2s\"", "timeout = \"300ms\"")
+        + &format!(
+            r#"
+[admins]
+users = [10001]
+
+[filter]
+words_file = "words.txt"
+
+[schedule]
+quiet_hours = ""
+
+[[announcements]]
+id = "evening"
+at = "{announce_at}"
+groups = [123456]
+text = "今晚八点团购开始"
+grace = "2h"
+"#
+        );
+    let mut app = crate::helpers::spawn_app_with_config(&config).await;
+    app.wait_logged("sync.account", 1).await;
+    let group = app.group.clone();
+
+    // The gateway stalls three sends, as NapCat does for a restricted account.
+    app.sim.stall_sends(3, StdDuration::from_millis(600));
+    let ping = app.says("/ping");
+    assert_eq!(app.push(&ping).await, 204);
+    let suspect = app.wait_logged("account.suspect", 1).await;
+    assert_eq!(suspect.len(), 1);
+    assert!(
+        suspect[0].detail["body"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{:?}",
+        suspect[0].detail
+    );
+    // The answer still goes out (answers never pause), and the operator is told once.
+    app.wait_reply_to(&ping).await;
+    let notices = app
+        .sim
+        .wait_for("send_private_msg", 1, crate::helpers::PATIENCE)
+        .await;
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].params["user_id"], json!(10001));
+
+    // A recall during the pause goes out.
+    let member = app.member.clone();
+    app.member_says(&member, "加群领红包").await;
+    let recalls = app
+        .sim
+        .wait_for("delete_msg", 1, crate::helpers::PATIENCE)
+        .await;
+    assert_eq!(recalls.len(), 1);
+
+    // The announcement due in the pause waits for its end…
+    app.skip(Duration::minutes(10) + Duration::seconds(1));
+    let deferred = app.wait_logged("schedule.deferred", 1).await;
+    assert_eq!(deferred[0].detail["reason"], "account_suspect");
+    app.barrier(&group).await;
+    assert!(app.chat().iter().all(|t| !t.contains("今晚八点团购开始")));
+
+    // …and goes out once it is over.
+    app.skip(Duration::minutes(70));
+    app.wait_chat("今晚八点团购开始").await;
+    assert_eq!(app.sim.performed("send_private_msg").len(), 1, "told once");
+    assert_eq!(app.logged("account.suspect").await.len(), 1);
+}

@@ -176,6 +176,15 @@ impl TestApp {
         self.start_daemon().await;
     }
 
+    /// Waits (bounded) until every logged event is handled: after a start, the
+    /// account sync logs an event of its own, handled in its turn.
+    pub async fn wait_all_handled(&self) {
+        eventually("every logged event is handled", || async {
+            self.daemon().store().unhandled_count().await.unwrap() == 0
+        })
+        .await;
+    }
+
     /// Moves the daemon's clock ahead by `by` and makes it look at once: for
     /// what happens at a time of day (schedules), without waiting for it.
     pub fn skip(&self, by: chrono::Duration) {

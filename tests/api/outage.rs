@@ -129,10 +129,13 @@ async fn through_an_outage_every_action_is_carried_out_once_in_order(outage: Out
     let mut order: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for call in app.sim.performed("send_group_msg") {
         let message_id = call.message_id.expect("a sent message has an id");
-        let outbox_id = outbox_id_of_message[&message_id];
+        let (outbox_id, automatic) = outbox_id_of_message[&message_id];
         *carried_out.entry(outbox_id).or_default() += 1;
         order
-            .entry(id_text(&call.params["group_id"]))
+            .entry(format!(
+                "{} automatic={automatic}",
+                id_text(&call.params["group_id"])
+            ))
             .or_default()
             .push(outbox_id);
     }
@@ -170,13 +173,16 @@ async fn through_an_outage_every_action_is_carried_out_once_in_order(outage: Out
 }
 
 /// The outbox id of each delivered message, by the id the gateway gave it.
-fn outbox_ids_by_message_id(outcomes: &[LoggedEvent]) -> BTreeMap<i64, i64> {
+/// Each delivered message's outbox id, and whether it was automatic (those
+/// wait in a queue of their own beside the group's).
+fn outbox_ids_by_message_id(outcomes: &[LoggedEvent]) -> BTreeMap<i64, (i64, bool)> {
     outcomes
         .iter()
         .filter(|row| row.detail["state"] == "delivered")
         .filter_map(|row| {
             let message_id = row.detail["result"]["data"]["message_id"].as_i64()?;
-            Some((message_id, row.detail["outbox_id"].as_i64()?))
+            let automatic = row.detail["automatic"] == true;
+            Some((message_id, (row.detail["outbox_id"].as_i64()?, automatic)))
         })
         .collect()
 }

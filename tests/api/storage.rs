@@ -66,7 +66,7 @@ async fn after_a_full_disk_every_event_answered_204_is_stored() {
     app.restart_daemon().await;
     let logged = app.logged("message.group").await;
     assert_eq!(logged.len(), 30);
-    assert_eq!(app.daemon().store().unhandled_count().await.unwrap(), 0);
+    app.wait_all_handled().await;
 }
 
 /// An event of a kind qunbot does not know, nested `depth` levels deep: accepted
@@ -101,7 +101,7 @@ async fn a_stored_event_that_cannot_be_read_back_is_quarantined_and_the_daemon_s
 
     let quarantined = app.wait_logged("engine.quarantined", 1).await;
     assert_eq!(quarantined.len(), 1);
-    assert_eq!(app.daemon().store().unhandled_count().await.unwrap(), 0);
+    app.wait_all_handled().await;
     let ping = app.says("/ping");
     assert_eq!(app.push(&ping).await, 204);
     app.wait_chat("pong").await;
@@ -316,11 +316,7 @@ async fn a_disk_that_fills_up_while_running_gets_503_stores_nothing_half_and_rec
     // Stored once each, and readable by a fresh reader after a restart.
     app.restart_daemon().await;
     assert_eq!(app.logged("message.group").await.len(), 20);
-    // The account sync at the start logs an event of its own: handled in turn.
-    crate::helpers::eventually("nothing left unhandled", || async {
-        app.daemon().store().unhandled_count().await.unwrap() == 0
-    })
-    .await;
+    app.wait_all_handled().await;
     app.stop_daemon().await;
     drop(disk);
 }

@@ -206,6 +206,69 @@ text = "第二条"
 }
 
 #[test]
+fn the_accounts_daily_cap_stops_automatic_posts_past_it_whatever_the_groups_cap() {
+    let mut bot = bot(r#"
+[outbox]
+account_daily_cap = 1
+[schedule]
+daily_cap = 10
+[[announcements]]
+id = "first"
+cron = "0 0 11 * * *"
+text = "第一条"
+[[announcements]]
+id = "second"
+cron = "0 0 12 * * *"
+text = "第二条"
+"#);
+    let planned = bot.tick();
+    let fired = run_until(&mut bot, planned, local(12, 0));
+    assert_eq!(posts(&fired), vec!["第一条"]);
+    let missed: Vec<_> = fired
+        .iter()
+        .flat_map(|d| notes(d, "schedule.missed"))
+        .collect();
+    assert_eq!(missed[0]["reason"], "account_cap");
+}
+
+#[test]
+fn a_suspect_accounts_post_waits_for_the_end_of_its_pause_and_goes_out_then() {
+    let mut bot = bot(r#"
+[[announcements]]
+id = "first"
+cron = "0 0 11 * * *"
+text = "第一条"
+grace = "2h"
+"#);
+    // Found suspect at 10:30 local, paused until 11:30.
+    bot.advance(30 * 60);
+    let until = bot.now + chrono::Duration::hours(1);
+    bot.on(crate::features::testkit::event(
+        crate::domain::EventBody::AccountSuspect {
+            reason: "send_group_msg timed out".into(),
+            until: until.timestamp(),
+            repeat: 1,
+        },
+    ));
+    let planned = bot.tick();
+    let fired = run_until(&mut bot, planned, local(11, 0));
+    assert!(posts(&fired).is_empty(), "nothing while paused");
+    let deferred: Vec<_> = fired
+        .iter()
+        .flat_map(|d| notes(d, "schedule.deferred"))
+        .collect();
+    assert_eq!(deferred[0]["reason"], "account_suspect");
+    let mut rest = Decision::default();
+    for d in &fired {
+        rest.timers
+            .extend(d.timers.iter().filter(|t| t.due > local(11, 0)).cloned());
+    }
+    let later = run_until(&mut bot, rest, local(11, 31));
+    assert_eq!(posts(&later), vec!["第一条"]);
+    assert!(bot.now >= until);
+}
+
+#[test]
 fn a_flash_sale_posts_each_countdown_the_start_the_last_call_and_the_end_exactly_once() {
     let mut bot = bot(r#"
 [[flash_sales]]

@@ -28,6 +28,40 @@ pub enum Reply {
     },
 }
 
+impl Reply {
+    /// Whether a refused send reads as risk control (风控) at one of the known
+    /// gateways; the reason to log when it does. No gateway has a code of its
+    /// own for it, so these are the shapes their sources give a blocked send
+    /// (read in each repository; see the README's "Account safety"):
+    /// - go-cqhttp (`coolq/api.go`, `coolq/bot.go`): retcode 100, msg
+    ///   `SEND_MSG_API_ERROR`, wording `send group message failed: blocked by
+    ///   server` (it logs "账号可能被风控" beside it);
+    /// - NapCat and LLOneBot: retcode 1200 (WebSocket) or 200 (HTTP) with a
+    ///   message of a timed-out `sendMsg` (`Timeout: NTEvent
+    ///   serviceAndMethod:NodeIKernelMsgService/sendMsg…`, `invoke timeout,
+    ///   nodeIKernelMsgService/sendMsg…`): how they report a restricted account;
+    /// - Lagrange.OneBot: retcode 9000 (no sequence from the server) or 9057
+    ///   (no answer packet) on a send.
+    ///
+    /// One such answer proves nothing; the outbox counts them like timeouts.
+    pub fn risk_sign(&self) -> Option<String> {
+        let Reply::Failed { retcode, reason } = self else {
+            return None;
+        };
+        let reason = reason.as_deref().unwrap_or_default();
+        let lower = reason.to_ascii_lowercase();
+        let timed_out_send = (lower.contains("timeout") && lower.contains("sendmsg"))
+            || lower.contains("blocked by server")
+            || reason.contains("风控");
+        if timed_out_send || matches!(retcode, 9000 | 9057) {
+            let reason: String = reason.chars().take(80).collect();
+            Some(format!("retcode {retcode}: {reason}"))
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("gateway unreachable: {0}")]
