@@ -96,6 +96,7 @@ async fn run() -> anyhow::Result<()> {
                 message: Message::text("大家好"),
                 anonymous: false,
             }),
+            heard_by: None,
         })
         .collect();
     let recorded = store.record_inbound(&hello).await?;

@@ -23,6 +23,7 @@ use crate::domain::{Action, Event, EventBody, Id, ListedGroup};
 use crate::engine::journal::Journal;
 use crate::gateway::onebot::api::{ApiError, Reply};
 use crate::gateway::onebot::wire;
+use crate::gateway::voices::Voices;
 use crate::gateway::GatewayClient;
 
 /// How soon a gateway that did not answer is asked again.
@@ -126,6 +127,7 @@ fn read(login: serde_json::Value, groups: serde_json::Value) -> Result<AccountIn
 /// Starts the sync. It stops when `stop` is cancelled, dropping its journal handle.
 pub fn spawn(
     client: GatewayClient,
+    voices: Voices,
     journal: Journal,
     config: watch::Receiver<Arc<Config>>,
     clock: Arc<dyn Clock>,
@@ -152,7 +154,16 @@ pub fn spawn(
             let mut failed = false;
             let mut learnt = Vec::new();
             for target in &targets {
-                match sync(&client, &journal, &config_now, clock.as_ref(), target).await {
+                match sync(
+                    &client,
+                    &voices,
+                    &journal,
+                    &config_now,
+                    clock.as_ref(),
+                    target,
+                )
+                .await
+                {
                     Some(info) => learnt.push(info),
                     None => failed = true,
                 }
@@ -176,7 +187,7 @@ pub fn spawn(
                         Some(account) => {
                             let config_now = config.borrow().clone();
                             let target = Target::Socket(account);
-                            sync(&client, &journal, &config_now, clock.as_ref(), &target).await;
+                            sync(&client, &voices, &journal, &config_now, clock.as_ref(), &target).await;
                         }
                         None => return,
                     },
@@ -189,6 +200,7 @@ pub fn spawn(
 /// Syncs one target and logs what it said; `None` when it could not be asked.
 async fn sync(
     client: &GatewayClient,
+    voices: &Voices,
     journal: &Journal,
     config: &Config,
     clock: &dyn Clock,
@@ -206,6 +218,7 @@ async fn sync(
             return None;
         }
     };
+    voices.synced(&info.account, &info.groups);
     let event = Event {
         account: info.account.clone(),
         time: clock.now().timestamp(),
@@ -213,6 +226,7 @@ async fn sync(
             nickname: info.nickname.clone(),
             groups: info.groups.clone(),
         },
+        heard_by: None,
     };
     if let Err(e) = journal.submit(event).await {
         tracing::warn!(account = %info.account, "account sync not logged: {e}");

@@ -145,6 +145,7 @@ pub fn spawn(
                     message: request.message,
                     codes,
                 },
+                heard_by: None,
             };
             if let Err(e) = journal.submit(event).await {
                 tracing::warn!("QR codes found but not logged: {e}");

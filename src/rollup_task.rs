@@ -85,6 +85,7 @@ pub fn spawn(
                     asked_by: request.message_id.clone(),
                     summary: report.summary(),
                 },
+                heard_by: None,
             };
             if let Err(e) = journal.submit(event).await {
                 tracing::error!(group = %request.group, "/stats answer not logged: {e}");

@@ -70,6 +70,7 @@ where
                         asked_by: request.asked_by.clone(),
                         members: found.into_iter().map(entry).collect(),
                     },
+                    heard_by: None,
                 };
                 if let Err(e) = journal.submit(event).await {
                     tracing::error!(group = %group.group, "scan result not logged: {e}");

@@ -41,6 +41,7 @@ use crate::gateway::onebot::api::ApiClient;
 use crate::gateway::onebot::listener;
 use crate::gateway::onebot::webhook::{self, WebhookState};
 use crate::gateway::onebot::ws::{self, Sockets, WsState};
+use crate::gateway::voices::Voices;
 use crate::gateway::GatewayClient;
 use crate::media;
 use crate::outbox::OutboxWorker;
@@ -209,11 +210,18 @@ impl Daemon {
             stop_intake.clone(),
         );
 
+        let member_records = store
+            .feature_records(features::accounts::NAME, "in/")
+            .await?;
+        let voices = Voices::from_groups(features::accounts::memberships(
+            member_records.iter().map(|(k, v)| (k, v)),
+        ));
         let (connected_tx, connected_rx) = mpsc::unbounded_channel();
         let sockets = Sockets::new(connected_tx);
         let client = GatewayClient::new(ApiClient::new(), sockets.clone());
         let sync_task = account_sync::spawn(
             client.clone(),
+            voices.clone(),
             journal.clone(),
             config_rx.clone(),
             clock.clone(),
@@ -243,17 +251,19 @@ impl Daemon {
         let mut app = webhook::router(WebhookState {
             journal: journal.clone(),
             config: config_rx.clone(),
+            voices: voices.clone(),
         });
         if config_rx.borrow().gateway.transport == Transport::WsReverse {
             app = app.merge(ws::router(WsState {
                 journal,
                 config: config_rx.clone(),
                 sockets,
+                voices,
                 clock: clock.clone(),
                 stop: stop_intake.clone(),
             }));
         } else {
-            drop((journal, sockets));
+            drop((journal, sockets, voices));
         }
         let server = tokio::spawn(listener::serve(socket, app, limits, stop_intake.clone()));
         tracing::info!("webhook listening on http://{addr}/onebot");

@@ -6,11 +6,18 @@ use super::{Id, Message};
 /// Something that happened on a bot account, as the gateway reported it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// The bot account (`self_id`) the event belongs to.
+    /// The bot account (`self_id`) the event belongs to: in a group several of
+    /// the shop's accounts are in, the group's responder (see [`Event::heard_by`]).
     pub account: Id,
     /// When it happened, in unix seconds, as the gateway says.
     pub time: i64,
     pub body: EventBody,
+    /// In a group several of the shop's accounts are in, the account whose copy
+    /// this was. Every account sees each message; each copy is addressed to the
+    /// group's responder and keyed by its content, so the first copy is logged
+    /// and handled and the others are recognised as the same event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard_by: Option<Id>,
 }
 
 /// A group member's standing, as the gateway reports it on each message.
@@ -191,6 +198,22 @@ pub enum EventBody {
 }
 
 impl Event {
+    pub fn new(account: Id, time: i64, body: EventBody) -> Event {
+        Event {
+            account,
+            time,
+            body,
+            heard_by: None,
+        }
+    }
+
+    /// Addresses this copy of a group event to `responder`, the one voice of a
+    /// group that several of the shop's accounts are in.
+    pub fn address_to(&mut self, responder: Id) {
+        let heard_by = std::mem::replace(&mut self.account, responder);
+        self.heard_by = Some(heard_by);
+    }
+
     /// A short dotted name for logs and the `events.kind` column.
     pub fn kind(&self) -> String {
         let fixed = match &self.body {
@@ -250,6 +273,15 @@ impl Event {
     /// anything else by a digest of its whole content, time included.
     pub fn dedup_key(&self) -> String {
         match &self.body {
+            // Each account numbers messages its own way: copies of one message
+            // seen by several accounts are known by their content and time.
+            EventBody::GroupMessage(m) if self.heard_by.is_some() => {
+                let mut hasher = Sha1::new();
+                hasher.update(self.time.to_le_bytes());
+                hasher.update(m.user.as_str().as_bytes());
+                hasher.update(serde_json::to_vec(&m.message).unwrap_or_default());
+                format!("gmsg:{}:{}", m.group, hex::encode(hasher.finalize()))
+            }
             EventBody::GroupMessage(m) => format!("msg:{}", m.message_id),
             EventBody::PrivateMessage(m) => format!("msg:{}", m.message_id),
             body => {
@@ -278,6 +310,7 @@ mod tests {
                 operator: None,
                 invited: false,
             },
+            heard_by: None,
         }
     }
 

@@ -577,10 +577,20 @@ impl<S: Storage> Engine<S> {
             }
             let mut tags = decision.tags;
             let automatic = decision.automatic;
+            // A recall names a message by the id its account gave it: when
+            // another account's copy was the one taken, recall through that one.
+            let seen_by = match input {
+                Input::Event(_, event) => event.heard_by.clone().filter(|h| *h != account),
+                Input::Timer(..) => None,
+            };
             commit
                 .actions
                 .extend(decision.actions.into_iter().enumerate().map(|(i, action)| {
-                    let mut outbound = Outbound::new(account.clone(), action);
+                    let via = match (&action, &seen_by) {
+                        (Action::DeleteMsg { .. }, Some(seen_by)) => seen_by.clone(),
+                        _ => account.clone(),
+                    };
+                    let mut outbound = Outbound::new(via, action);
                     outbound.tag = tags.remove(&i);
                     outbound.automatic = automatic.contains(&i);
                     (cause, outbound)

@@ -160,6 +160,7 @@ impl Rig {
                 message: Message::text(text),
                 anonymous: false,
             }),
+            heard_by: None,
         };
         let recorded = self
             .store

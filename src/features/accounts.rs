@@ -76,6 +76,24 @@ pub fn pauses<'a>(
         .collect()
 }
 
+/// Each group's accounts, first known first, from the feature's records as the
+/// store gives them back (`in/` keys): for intake after a restart.
+pub fn memberships<'a>(
+    records: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> Vec<(Id, Vec<Id>)> {
+    records
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let group = key.strip_prefix("in/")?;
+            let present = Vec::<Present>::deserialize(value).ok()?;
+            Some((
+                Id::from_text(group),
+                present.into_iter().map(|p| p.account).collect(),
+            ))
+        })
+        .collect()
+}
+
 /// Until when `account`'s automatic messages pause, while they do.
 pub fn paused_until(account: &Id, ctx: &Context) -> Option<DateTime<Utc>> {
     risk(account, ctx)
@@ -273,6 +291,7 @@ mod tests {
                     })
                     .collect(),
             },
+            heard_by: None,
         }
     }
 

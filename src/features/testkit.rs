@@ -142,6 +142,7 @@ pub fn event(body: EventBody) -> Event {
         account: Id::number(ACCOUNT),
         time: 0,
         body,
+        heard_by: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! two serves it.
 
 pub mod onebot;
+pub mod voices;
 
 use crate::config::GatewayConfig;
 use crate::domain::{Action, Id};

@@ -217,6 +217,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 until: found.until.timestamp(),
                 repeat: found.repeat,
             },
+            heard_by: None,
         };
         if let Some(journal) = &self.answers {
             if let Err(e) = journal.submit(event).await {
@@ -255,6 +256,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 group: group.clone(),
                 members,
             },
+            heard_by: None,
         };
         match journal.submit(event).await {
             Ok(_) => json!({"status": "ok", "listed": listed}),

@@ -392,6 +392,12 @@ impl Simulator {
         }));
     }
 
+    /// Takes the account out of a group's listing (it left, or was never there).
+    pub fn leave_group(&self, group: impl Into<Value>) {
+        let group = group.into();
+        lock(&self.state).groups.retain(|g| g["group_id"] != group);
+    }
+
     /// The account this simulator is logged in as.
     pub fn self_id(&self) -> Value {
         lock(&self.state).self_id.clone()

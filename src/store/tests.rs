@@ -24,6 +24,7 @@ pub(super) fn said(message_id: i64, user: i64, nickname: &str, time: i64) -> Eve
             message: Message::text("hi"),
             anonymous: false,
         }),
+        heard_by: None,
     }
 }
 

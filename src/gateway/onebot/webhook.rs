@@ -35,6 +35,8 @@ const HEALTH_PATIENCE: Duration = Duration::from_secs(3);
 pub struct WebhookState {
     pub journal: Journal,
     pub config: watch::Receiver<Arc<Config>>,
+    /// Which accounts share which groups: copies are addressed to one voice.
+    pub voices: crate::gateway::voices::Voices,
 }
 
 pub fn router(state: WebhookState) -> Router {
@@ -93,7 +95,7 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
             return (status, e.to_string()).into_response();
         }
     }
-    let event = match wire::parse_event(&body) {
+    let mut event = match wire::parse_event(&body) {
         Ok(event) => event,
         Err(e) => {
             tracing::warn!("refused a pushed event: {e}");
@@ -107,6 +109,7 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
             return (StatusCode::BAD_REQUEST, reason).into_response();
         }
     }
+    state.voices.address(&mut event, &state.config.borrow());
     match state.journal.submit(event).await {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(JournalError::Closed) => {

@@ -85,6 +85,7 @@ pub fn parse_event(body: &[u8]) -> Result<Event, WireError> {
         account,
         time,
         body,
+        heard_by: None,
     })
 }
 

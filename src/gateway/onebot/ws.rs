@@ -285,6 +285,8 @@ pub struct WsState {
     pub journal: Journal,
     pub config: watch::Receiver<Arc<Config>>,
     pub sockets: Sockets,
+    /// Which accounts share which groups: copies are addressed to one voice.
+    pub voices: crate::gateway::voices::Voices,
     pub clock: Arc<dyn crate::clock::Clock>,
     /// Cancelled when the daemon stops: sockets close (1001) after the events
     /// read are committed.
@@ -450,7 +452,7 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                 if !role.carries_events() {
                     continue;
                 }
-                let event = match wire::parse_event(&bytes) {
+                let mut event = match wire::parse_event(&bytes) {
                     Ok(event) if event.account == account => event,
                     Ok(event) => {
                         tracing::warn!(%account, other = %event.account,
@@ -473,6 +475,7 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                     }
                     _ => {}
                 }
+                state.voices.address(&mut event, &state.config.borrow());
                 match state.journal.enqueue(event.clone()).await {
                     Ok(done) => committing.push_back(commit(event, done)),
                     Err(_) => break,
