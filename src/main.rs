@@ -224,12 +224,13 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 for line in c.schedule_preview(chrono::Utc::now()) {
                     println!("{line}");
                 }
+                check_accounts(&c).await;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => Ok(report_invalid(&e)),
         },
         Command::Status { config } => match Config::load(&config, &Env::from_process()) {
-            Ok(c) => status(&c.storage.database).await,
+            Ok(c) => status(&c).await,
             Err(e) => Ok(report_invalid(&e)),
         },
         Command::Simulate {
@@ -408,19 +409,30 @@ fn given_up(trouble: &Trouble) -> i64 {
 ///
 /// A database that does not exist yet is reported as such with zero counts, and
 /// not created: looking must not leave a file behind.
-async fn status(database: &Path) -> anyhow::Result<ExitCode> {
+async fn status(config: &Config) -> anyhow::Result<ExitCode> {
+    let database = &config.storage.database;
     if !database.exists() {
         println!("database: {} (none yet)", database.display());
         print_counts(&Trouble::default(), &[]);
+        print_accounts(config, Vec::new());
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::open(database).await?;
-    let counts =
-        async { Ok::<_, StoreError>((store.trouble().await?, store.outbox_counts().await?)) }.await;
+    let counts = async {
+        Ok::<_, StoreError>((
+            store.trouble().await?,
+            store.outbox_counts().await?,
+            store
+                .feature_records(qunbot::features::accounts::NAME, "")
+                .await?,
+        ))
+    }
+    .await;
     store.close().await;
-    let (trouble, outbox) = counts?;
+    let (trouble, outbox, accounts) = counts?;
     println!("database: {}", database.display());
     print_counts(&trouble, &outbox);
+    print_accounts(config, accounts);
     if given_up(&trouble) > 0 {
         eprintln!(
             "qunbot: {} input(s) failed or were quarantined; their reasons are logged as \
@@ -430,6 +442,47 @@ async fn status(database: &Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line per account the daemon knows (its state, transport, groups, last
+/// sync), then one `no_account:` line per managed group no account is in.
+fn print_accounts(config: &Config, records: Vec<(String, serde_json::Value)>) {
+    let (accounts, unreachable) =
+        qunbot::features::accounts::overview(records, config, chrono::Utc::now());
+    println!("accounts: {}", accounts.len());
+    for a in &accounts {
+        let transport = if config.gateway.over_socket(&a.account) {
+            "ws-reverse"
+        } else {
+            "http"
+        };
+        let groups: Vec<String> = a.groups.iter().map(|g| g.to_string()).collect();
+        let synced = a.synced_at.map_or_else(
+            || "never synced".to_string(),
+            |t| {
+                format!(
+                    "synced {}",
+                    t.with_timezone(&config.timezone).format("%Y-%m-%d %H:%M")
+                )
+            },
+        );
+        println!(
+            "account {}{}: {}; {transport}; managed groups: [{}]; {synced}",
+            a.account,
+            a.nickname
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default(),
+            a.state(config.timezone),
+            groups.join(", ")
+        );
+    }
+    for group in unreachable {
+        println!(
+            "no_account: {group} ({}): no known account is in it; its automatic posts are missed",
+            config.group_name(&group)
+        );
+    }
 }
 
 fn print_counts(trouble: &Trouble, outbox: &[Count]) {
@@ -452,6 +505,57 @@ fn print_counts(trouble: &Trouble, outbox: &[Count]) {
     for Count { name, n } in outbox {
         if !OUTBOX_STATES.contains(&name.as_str()) {
             println!("outbox_{name}: {n}");
+        }
+    }
+}
+
+/// For `qunbot check`: asks each HTTP gateway which account it is and which
+/// groups it is in, prints one line per account, and warns (on stderr) of
+/// each managed group no account is in. A gateway that does not answer is
+/// noted, not an error: the daemon may be checked before its gateway runs.
+async fn check_accounts(config: &Config) {
+    let client = qunbot::gateway::GatewayClient::default();
+    let patience = config.gateway.timeout.min(Duration::from_secs(3));
+    let mut learnt = Vec::new();
+    let mut all_answered = true;
+    for (url, token) in config.gateway.http_gateways() {
+        match qunbot::account_sync::ask_http(&client, url, token, patience).await {
+            Ok(info) => {
+                let managed: Vec<String> = info
+                    .groups
+                    .iter()
+                    .filter(|g| config.is_managed(&g.group))
+                    .map(|g| g.group.to_string())
+                    .collect();
+                println!(
+                    "account {}{}: answers at {url}; managed groups: [{}]",
+                    info.account,
+                    info.nickname
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default(),
+                    managed.join(", ")
+                );
+                learnt.push(info);
+            }
+            Err(e) => {
+                all_answered = false;
+                eprintln!("note: the gateway at {url} did not answer ({e}); its accounts were not checked");
+            }
+        }
+    }
+    if config.gateway.transport == qunbot::config::Transport::WsReverse {
+        eprintln!(
+            "note: accounts that dial in over the reverse WebSocket are known once they connect \
+             (`qunbot status` lists them)"
+        );
+    } else if all_answered {
+        for group in qunbot::account_sync::unreachable(config, &learnt) {
+            eprintln!(
+                "warning: managed group {} ({}) has no known account in it: its scheduled posts, \
+                 nudges and packets would be missed (no_account)",
+                group.id, group.name
+            );
         }
     }
 }

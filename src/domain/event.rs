@@ -184,6 +184,13 @@ pub enum EventBody {
         /// The repeat this is within a day (1 for the first pause).
         repeat: u32,
     },
+    /// An account's reverse WebSocket came up or went down (closed, or silent
+    /// for three heartbeat intervals): noted by the gateway, not sent by it.
+    AccountLink {
+        connected: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -231,6 +238,7 @@ impl Event {
             EventBody::StatsFound { .. } => "report.stats",
             EventBody::AccountSynced { .. } => "sync.account",
             EventBody::AccountSuspect { .. } => "account.suspect",
+            EventBody::AccountLink { .. } => "account.link",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),

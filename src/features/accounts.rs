@@ -10,6 +10,8 @@
 //! - `groups/{account}`: the account's nickname and groups, as last synced;
 //! - `seen/{group}`: the account whose events last came from the group (the
 //!   fallback for a gateway that does not answer `get_group_list`);
+//! - `link/{account}`: whether the account's reverse WebSocket is up, since
+//!   when, and why it went down;
 //! - `risk/{account}`: the last time the outbox found the account suspect of
 //!   risk control, why, and until when its automatic messages pause
 //!   ([`paused_until`]). Each such finding tells the operators once, privately.
@@ -50,6 +52,19 @@ pub struct Risk {
     pub since: DateTime<Utc>,
     pub until: DateTime<Utc>,
     pub repeat: u32,
+}
+
+/// Whether an account's reverse WebSocket is up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinkState {
+    pub connected: bool,
+    pub since: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn link_key(account: &Id) -> String {
+    format!("link/{account}")
 }
 
 fn risk_key(account: &Id) -> String {
@@ -147,7 +162,9 @@ impl Feature for Accounts {
     fn wants(&self, event: &Event) -> bool {
         matches!(
             event.body,
-            EventBody::AccountSynced { .. } | EventBody::AccountSuspect { .. }
+            EventBody::AccountSynced { .. }
+                | EventBody::AccountSuspect { .. }
+                | EventBody::AccountLink { .. }
         ) || event.group().is_some()
     }
 
@@ -161,6 +178,17 @@ impl Feature for Accounts {
                 until,
                 repeat,
             } => suspect(&event.account, reason, *until, *repeat, ctx),
+            EventBody::AccountLink { connected, reason } => {
+                Decision::default().change(Change::record(
+                    NAME,
+                    link_key(&event.account),
+                    &LinkState {
+                        connected: *connected,
+                        since: ctx.now,
+                        reason: reason.clone(),
+                    },
+                ))
+            }
             EventBody::MemberLeft {
                 group,
                 reason: LeaveReason::BotKicked,
@@ -260,6 +288,84 @@ fn synced_now(
             at: Some(ctx.now),
         },
     ))
+}
+
+/// One account as `qunbot status` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountView {
+    pub account: Id,
+    pub nickname: Option<String>,
+    /// The managed groups it is known to be in.
+    pub groups: Vec<Id>,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub link: Option<LinkState>,
+    /// Its pause, while it lasts.
+    pub risk: Option<Risk>,
+}
+
+impl AccountView {
+    /// `running`, `suspect until …` or `disconnected since …`, with why.
+    pub fn state(&self, tz: chrono_tz::Tz) -> String {
+        let at = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+        if let Some(risk) = &self.risk {
+            return format!("suspect until {} ({})", at(risk.until), risk.reason);
+        }
+        match &self.link {
+            Some(link) if !link.connected => format!(
+                "disconnected since {} ({})",
+                at(link.since),
+                link.reason.as_deref().unwrap_or("closed")
+            ),
+            _ => "running".to_string(),
+        }
+    }
+}
+
+/// Every account the records know, and the managed groups no account is in,
+/// read from the feature's records as the store gives them back.
+pub fn overview(
+    records: Vec<(String, serde_json::Value)>,
+    config: &crate::config::Config,
+    now: DateTime<Utc>,
+) -> (Vec<AccountView>, Vec<Id>) {
+    let mut state = super::State::default();
+    state
+        .records
+        .insert(NAME.to_string(), records.into_iter().collect());
+    let ctx = Context::new(config, &state, now, 0);
+    let mut accounts: Vec<Id> = state
+        .records_of(NAME)
+        .filter_map(|(key, _)| {
+            let (kind, account) = key.split_once('/')?;
+            matches!(kind, "groups" | "link" | "risk").then(|| Id::from_text(account))
+        })
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    let views = accounts
+        .into_iter()
+        .map(|account| {
+            let synced = synced(&account, &ctx);
+            AccountView {
+                groups: config
+                    .groups
+                    .iter()
+                    .filter(|g| {
+                        accounts_in(&g.id, &ctx)
+                            .iter()
+                            .any(|p| p.account == account)
+                    })
+                    .map(|g| g.id.clone())
+                    .collect(),
+                nickname: synced.as_ref().and_then(|s| s.nickname.clone()),
+                synced_at: synced.and_then(|s| s.at),
+                link: ctx.state.record(NAME, &link_key(&account)),
+                risk: risk(&account, &ctx).filter(|r| r.until > now),
+                account,
+            }
+        })
+        .collect();
+    (views, unreachable_groups(&ctx))
 }
 
 /// Managed groups no known account is in: their automatic posts cannot go out.

@@ -407,3 +407,32 @@ async fn a_pinned_account_is_the_one_voice_of_its_group() {
         .iter()
         .all(|c| !crate::helpers::text_of(&c.params["message"]).contains("pong")));
 }
+
+#[tokio::test]
+async fn a_bridge_silent_for_three_heartbeat_intervals_is_marked_disconnected() {
+    let app = bridge_owns_the_wechat_group().await;
+    let bridge = app
+        .ws_bridge(json!(BRIDGE), &[(app.wechat_group.clone(), "微信群")])
+        .await;
+    let heartbeat = json!({
+        "time": Utc::now().timestamp(), "self_id": BRIDGE, "post_type": "meta_event",
+        "meta_event_type": "heartbeat", "status": {"online": true, "good": true}, "interval": 100,
+    });
+    bridge.push(&heartbeat).await.unwrap();
+    // Then nothing, the socket still open (a NAT that dropped the mapping).
+    let down = |rows: &[qunbot::store::LoggedEvent]| {
+        rows.iter()
+            .filter(|e| e.detail["body"]["connected"] == false)
+            .map(|e| e.detail["body"]["reason"].clone())
+            .collect::<Vec<_>>()
+    };
+    eventually("the silent bridge is marked disconnected", || async {
+        !down(&app.logged("account.link").await).is_empty()
+    })
+    .await;
+    assert_eq!(
+        down(&app.logged("account.link").await),
+        vec![json!("silent for three heartbeat intervals")]
+    );
+    assert!(bridge.is_dialled(), "the socket itself is still open");
+}

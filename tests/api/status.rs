@@ -28,6 +28,11 @@ impl Setup {
 
     /// Runs `qunbot <command> --config …` with this setup's database.
     fn qunbot(&self, command: &str) -> Output {
+        self.qunbot_with(command, &[])
+    }
+
+    /// As [`Setup::qunbot`], with more environment variables.
+    fn qunbot_with(&self, command: &str, env: &[(&str, String)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_qunbot"));
         cmd.arg(command).arg("--config").arg(&self.config);
         for (var, _) in qunbot::config::OVERRIDES {
@@ -37,6 +42,7 @@ impl Setup {
             .env("QUNBOT_ACCESS_TOKEN", "t")
             .env("QUNBOT_SECRET", "s")
             .env("RUST_LOG", "error")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .output()
             .unwrap()
     }
@@ -163,4 +169,115 @@ async fn check_says_nothing_of_a_database_without_trouble() {
         "{}",
         stderr(&output)
     );
+}
+
+// Two workers: the simulator answers while this one waits on the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_the_account_its_gateway_answers_for_and_warns_of_a_group_no_account_is_in() {
+    let setup = Setup::new();
+    let gateway = qunbot::simulator::Simulator::start(
+        crate::helpers::loopback(),
+        qunbot::simulator::SimulatorOptions::new("t", "s"),
+    )
+    .await
+    .unwrap();
+    gateway.join_group(123456, "测试群");
+    let output = setup.qunbot_with("check", &[("QUNBOT_GATEWAY_API_URL", gateway.api_url())]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        stdout(&output).lines().any(
+            |l| l.starts_with("account 10001000 (simulator): answers at")
+                && l.ends_with("managed groups: [123456]")
+        ),
+        "{}",
+        stdout(&output)
+    );
+    let warnings: Vec<String> = stderr(&output)
+        .lines()
+        .filter(|l| l.contains("no known account"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", stderr(&output));
+    assert!(
+        warnings[0].contains("35214638@chatroom (微信群)"),
+        "{}",
+        warnings[0]
+    );
+}
+
+#[tokio::test]
+async fn status_shows_each_accounts_state_and_why_and_the_groups_no_account_is_in() {
+    use qunbot::engine::Change;
+    use qunbot::features::accounts::{LinkState, Present, Risk, Synced, NAME};
+    let setup = Setup::new();
+    let now = chrono::Utc::now();
+    with_store(&setup.database(), |store| async move {
+        let changes = vec![
+            Change::record(
+                NAME,
+                "groups/10001000",
+                &Synced {
+                    nickname: Some("店小二".into()),
+                    groups: vec![],
+                    at: Some(now),
+                },
+            ),
+            Change::record(
+                NAME,
+                "in/123456",
+                &vec![Present {
+                    account: qunbot::domain::Id::number(10001000),
+                    since: now,
+                }],
+            ),
+            Change::record(
+                NAME,
+                "risk/10001000",
+                &Risk {
+                    reason: "send_group_msg timed out".into(),
+                    since: now,
+                    until: now + chrono::Duration::hours(1),
+                    repeat: 1,
+                },
+            ),
+            Change::record(
+                NAME,
+                "link/wxid_bot2",
+                &LinkState {
+                    connected: false,
+                    since: now,
+                    reason: Some("silent for three heartbeat intervals".into()),
+                },
+            ),
+        ];
+        store
+            .commit(&Commit {
+                changes,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    })
+    .await;
+
+    let output = setup.qunbot("status");
+    let stdout = stdout(&output);
+    assert!(stdout.lines().any(|l| l == "accounts: 2"), "{stdout}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix:?} in {stdout}"))
+            .to_string()
+    };
+    let first = line("account 10001000 (店小二): suspect until ");
+    assert!(first.contains("(send_group_msg timed out)"), "{first}");
+    assert!(first.contains("managed groups: [123456]"), "{first}");
+    let second = line("account wxid_bot2: disconnected since ");
+    assert!(
+        second.contains("(silent for three heartbeat intervals)"),
+        "{second}"
+    );
+    let missing = line("no_account: 35214638@chatroom (微信群)");
+    assert!(missing.contains("automatic posts are missed"), "{missing}");
 }

@@ -52,6 +52,10 @@ const OUTGOING: usize = 256;
 const POLICY: u16 = 1008;
 /// Pause before offering again an event the store could not take.
 const STORE_RETRY: Duration = Duration::from_millis(200);
+/// How often a socket looks whether its bridge went silent.
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+/// Why a socket is counted as down while still open.
+const STALE: &str = "silent for three heartbeat intervals";
 
 /// What a socket carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +209,13 @@ impl Sockets {
         }
     }
 
+    /// The account's link, while it has a socket.
+    pub fn link(&self, account: &Id) -> Option<Link> {
+        lock(&self.accounts)
+            .get(account)
+            .and_then(|a| a.link.clone())
+    }
+
     /// Takes the roles' places for a new socket, or says which is taken.
     fn attach(
         &self,
@@ -244,10 +255,11 @@ impl Sockets {
         Ok(line)
     }
 
-    fn detach(&self, account: &Id, socket: u64) {
+    /// Gives up the socket's places; true when it was the account's last socket.
+    fn detach(&self, account: &Id, socket: u64) -> bool {
         let mut accounts = lock(&self.accounts);
         let Some(entry) = accounts.get_mut(account) else {
-            return;
+            return false;
         };
         if entry.calls.as_ref().is_some_and(|c| c.socket == socket) {
             entry.calls = None;
@@ -257,7 +269,9 @@ impl Sockets {
         }
         if entry.calls.is_none() && entry.events.is_none() {
             accounts.remove(account);
+            return true;
         }
+        false
     }
 
     fn heard(&self, account: &Id, now: DateTime<Utc>, heartbeat: Option<Duration>) {
@@ -408,12 +422,47 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
     }
     let mut committing = FuturesOrdered::new();
     let mut retry: VecDeque<Event> = VecDeque::new();
+    let link_event = |connected: bool, reason: Option<&str>| Event {
+        account: account.clone(),
+        time: state.clock.now().timestamp(),
+        body: EventBody::AccountLink {
+            connected,
+            reason: reason.map(str::to_string),
+        },
+        heard_by: None,
+    };
+    let connected = link_event(true, None);
+    if let Ok(done) = state.journal.enqueue(connected.clone()).await {
+        committing.push_back(commit(connected, done));
+    }
+    let mut silent = false;
+    let mut look = tokio::time::interval(LOOK_EVERY);
     loop {
         tokio::select! {
             biased;
             _ = state.stop.cancelled() => {
                 close_going_away(&mut socket).await;
                 break;
+            }
+            // A bridge silent for three heartbeat intervals is gone, open socket or not.
+            _ = look.tick() => {
+                let stale = state
+                    .sockets
+                    .link(&account)
+                    .is_some_and(|l| l.is_stale(state.clock.now()));
+                if stale != silent {
+                    silent = stale;
+                    let event = if stale {
+                        tracing::warn!(%account, "the bridge is silent for three heartbeat intervals");
+                        link_event(false, Some(STALE))
+                    } else {
+                        link_event(true, None)
+                    };
+                    match state.journal.enqueue(event.clone()).await {
+                        Ok(done) => committing.push_back(commit(event, done)),
+                        Err(_) => break,
+                    }
+                }
             }
             Some((event, result)) = committing.next(), if !committing.is_empty() => {
                 if let Err(JournalError::Store(e)) = result {
@@ -494,7 +543,12 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
             tracing::error!(%account, "an event read from the WebSocket was not stored: {e}");
         }
     }
-    state.sockets.detach(&account, id);
+    if state.sockets.detach(&account, id) {
+        let _ = state
+            .journal
+            .submit(link_event(false, Some("the socket closed")))
+            .await;
+    }
     tracing::info!(%account, role = role.as_str(), "WebSocket closed");
 }
 
