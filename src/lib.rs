@@ -15,6 +15,7 @@
 //! | [`filter`] | the sensitive-word filter, a pure library |
 //! | [`stats`] | A/B statistics on rates (Wilson, Beta posteriors, Fisher), a pure library |
 //! | [`domain`] | the vocabulary: ids, member and group keys, messages, events, actions |
+//! | [`metrics`] | `/metrics`: counters kept as things happen, readings taken at each scrape |
 //! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
 //! | [`report`] | the shop owner's reports: what each log row adds to the daily roll-up, and the report as table, CSV, JSON and an offline HTML page |
 //! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures; its model, the feature seam and the storage port |
@@ -46,6 +47,7 @@ pub mod filter;
 mod fuzz;
 pub mod gateway;
 pub mod media;
+pub mod metrics;
 pub mod outbox;
 pub mod report;
 pub mod reporting;

@@ -44,6 +44,7 @@ use crate::gateway::onebot::ws::{self, Sockets, WsState};
 use crate::gateway::voices::Voices;
 use crate::gateway::GatewayClient;
 use crate::media;
+use crate::metrics::{Metrics, Probe, Snapshot};
 use crate::outbox::OutboxWorker;
 use crate::rollup_task;
 use crate::roster_scan;
@@ -158,6 +159,7 @@ impl Daemon {
         let (image_tx, image_rx) = mpsc::channel(media::QUEUE);
         let (scan_tx, scan_rx) = mpsc::channel(roster_scan::QUEUE);
         let (stats_tx, stats_rx) = mpsc::channel(rollup_task::QUEUE);
+        let metrics = Metrics::new();
         let mut engine = Engine::new(
             store.clone(),
             config_rx.clone(),
@@ -172,7 +174,8 @@ impl Daemon {
                 stats_tx,
             ),
         )
-        .await?;
+        .await?
+        .with_metrics(metrics.clone());
         let replay = engine.replay_unhandled().await?;
         if replay != Replay::default() {
             tracing::info!(
@@ -245,6 +248,7 @@ impl Daemon {
             )
             .with_answers(journal.downgrade())
             .with_pauses(pauses)
+            .with_metrics(metrics.clone())
             .run(),
         );
 
@@ -252,6 +256,8 @@ impl Daemon {
             journal: journal.clone(),
             config: config_rx.clone(),
             voices: voices.clone(),
+            metrics: metrics.clone(),
+            probe: readings(store.clone(), config_rx.clone(), sockets.clone()),
         });
         if config_rx.borrow().gateway.transport == Transport::WsReverse {
             app = app.merge(ws::router(WsState {
@@ -259,11 +265,12 @@ impl Daemon {
                 config: config_rx.clone(),
                 sockets,
                 voices,
+                metrics,
                 clock: clock.clone(),
                 stop: stop_intake.clone(),
             }));
         } else {
-            drop((journal, sockets, voices));
+            drop((journal, sockets, voices, metrics));
         }
         let server = tokio::spawn(listener::serve(socket, app, limits, stop_intake.clone()));
         tracing::info!("webhook listening on http://{addr}/onebot");
@@ -362,6 +369,41 @@ impl Daemon {
         self.store.close().await;
         tracing::info!("stopped");
     }
+}
+
+/// What `/metrics` reads at each scrape: the engine's lag, the outbox's
+/// pending actions and the accounts' states (what the records say, and which
+/// sockets are up now). A reading that fails is left out, not an error.
+fn readings(store: Store, config: watch::Receiver<Arc<Config>>, sockets: Sockets) -> Probe {
+    Arc::new(move || {
+        let (store, config, sockets) = (store.clone(), config.borrow().clone(), sockets.clone());
+        Box::pin(async move {
+            let mut now = Snapshot {
+                unhandled: store.unhandled_count().await.unwrap_or_default(),
+                ..Snapshot::default()
+            };
+            if let Ok(pending) = store.pending_per_account().await {
+                now.pending = pending.into_iter().map(|c| (c.name, c.n)).collect();
+            }
+            if let Ok(records) = store.feature_records(features::accounts::NAME, "").await {
+                let (accounts, _) =
+                    features::accounts::overview(records, &config, chrono::Utc::now());
+                for a in accounts {
+                    let kind = match a.kind() {
+                        "running"
+                            if config.gateway.over_socket(&a.account)
+                                && !sockets.can_call(&a.account) =>
+                        {
+                            "disconnected"
+                        }
+                        kind => kind,
+                    };
+                    now.accounts.push((a.account.to_string(), kind));
+                }
+            }
+            now
+        })
+    })
 }
 
 async fn wait_for_signal() {

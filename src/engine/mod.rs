@@ -46,6 +46,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::{Action, Event, Id, Outbound};
+use crate::metrics::Metrics;
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
@@ -144,6 +145,8 @@ pub struct Engine<S: Storage> {
     ticked: bool,
     /// Makes the loop look at the clock now (see [`Engine::waker`]).
     wake: Arc<Notify>,
+    /// What `/metrics` counts of the engine's work.
+    metrics: Metrics,
 }
 
 impl<S: Storage> Engine<S> {
@@ -174,7 +177,14 @@ impl<S: Storage> Engine<S> {
             next_tick: tokio::time::Instant::now(),
             ticked: false,
             wake: Arc::new(Notify::new()),
+            metrics: Metrics::default(),
         })
+    }
+
+    /// Counts handled events and the features' log rows into `metrics`.
+    pub fn with_metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// A handle that makes the running loop fire due timers and tick at once,
@@ -614,6 +624,16 @@ impl<S: Storage> Engine<S> {
             .await
             .map_err(AttemptError::Store)?;
         self.chat_queued.record(queued, now);
+        for input in inputs {
+            if let Input::Event(_, event) = input {
+                self.metrics.handled(&event.account);
+            }
+        }
+        for change in &commit.changes {
+            if let Change::Note { kind, detail, .. } = change {
+                self.metrics.noted(kind, detail);
+            }
+        }
         if !commit.actions.is_empty() {
             self.outbox.notify_one();
         }

@@ -304,6 +304,15 @@ pub struct AccountView {
 }
 
 impl AccountView {
+    /// `running`, `suspect` or `disconnected`.
+    pub fn kind(&self) -> &'static str {
+        match (&self.risk, &self.link) {
+            (Some(_), _) => "suspect",
+            (None, Some(link)) if !link.connected => "disconnected",
+            _ => "running",
+        }
+    }
+
     /// `running`, `suspect until …` or `disconnected since …`, with why.
     pub fn state(&self, tz: chrono_tz::Tz) -> String {
         let at = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();

@@ -146,6 +146,8 @@ pub struct OutboxWorker<S: OutboxStore> {
     answers: Option<WeakJournal>,
     /// Signs of risk control per account, and the pauses they caused.
     risk: risk::RiskWatch,
+    /// What `/metrics` counts of the deliveries.
+    metrics: crate::metrics::Metrics,
 }
 
 /// What the worker did with one pending action.
@@ -182,7 +184,14 @@ impl<S: OutboxStore> OutboxWorker<S> {
             served: HashMap::new(),
             answers: None,
             risk: risk::RiskWatch::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// Counts outcomes and timeouts into `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Takes up the pauses found before a restart: `(account, until)`.
@@ -447,6 +456,9 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 .await
             }
             Err(e) if e.is_retryable() => {
+                if matches!(e, ApiError::Timeout) {
+                    self.metrics.timeout(account);
+                }
                 if matches!(e, ApiError::Timeout) && a.is_chat_message() {
                     self.risk_sign(account, format!("{} timed out", a.name()))
                         .await;
@@ -530,6 +542,11 @@ impl<S: OutboxStore> OutboxWorker<S> {
             .await
         {
             Ok(()) => {
+                self.metrics.outcome(
+                    &action.outbound.account,
+                    action.outbound.action.name(),
+                    outcome.state.as_str(),
+                );
                 self.unrecorded.remove(&action.id);
                 step
             }

@@ -40,6 +40,9 @@ pub trait ReadModel {
     /// Inbound events not yet acted on.
     fn unhandled_count(&self) -> impl Future<Output = Result<i64, Self::Error>> + Send;
 
+    /// Pending outbox actions per account (`name` is the account).
+    fn pending_per_account(&self) -> impl Future<Output = Result<Vec<Count>, Self::Error>> + Send;
+
     fn member(
         &self,
         account: &Id,
@@ -119,6 +122,16 @@ impl ReadModel for Store {
     async fn outbox_counts(&self) -> Result<Vec<Count>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT state AS name, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state",
+        )
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    async fn pending_per_account(&self) -> Result<Vec<Count>, StoreError> {
+        // The lanes' partial index covers exactly the pending rows.
+        Ok(sqlx::query_as(
+            "SELECT account AS name, COUNT(*) AS n FROM outbox WHERE state = 'pending'
+             GROUP BY account ORDER BY account",
         )
         .fetch_all(&self.read)
         .await?)

@@ -436,3 +436,48 @@ async fn a_bridge_silent_for_three_heartbeat_intervals_is_marked_disconnected() 
     );
     assert!(bridge.is_dialled(), "the socket itself is still open");
 }
+
+#[tokio::test]
+async fn metrics_count_events_sends_and_accounts_in_prometheus_text() {
+    let mut app = spawn_app_configured("[filter]\nwords_file = \"words.txt\"\n", None).await;
+    app.wait_logged("sync.account", 1).await;
+    let group = app.group.clone();
+    app.barrier(&group).await;
+    let member = app.member.clone();
+    app.member_says(&member, "加群领福利").await;
+    app.barrier(&group).await;
+    let text = reqwest::get(format!("http://{}/metrics", app.daemon().addr()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{series} in\n{text}"))
+    };
+    // Pushed: two barriers and a message. Handled: those and the account sync.
+    assert_eq!(
+        value("qunbot_events_received_total{account=\"10001000\"}"),
+        3.0
+    );
+    assert!(value("qunbot_events_handled_total{account=\"10001000\"}") >= 4.0);
+    // The two pongs and the warning.
+    assert_eq!(
+        value("qunbot_outbox_outcomes_total{account=\"10001000\",action=\"send_group_msg\",outcome=\"delivered\"}"),
+        3.0
+    );
+    assert_eq!(value("qunbot_filter_hits_total{category=\"ad\"}"), 1.0);
+    assert_eq!(
+        value("qunbot_account_state{account=\"10001000\",state=\"running\"}"),
+        1.0
+    );
+    assert!(
+        text.contains("# TYPE qunbot_unhandled_events gauge"),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}

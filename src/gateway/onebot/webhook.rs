@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use super::{signature, wire};
 use crate::config::Config;
 use crate::engine::journal::{Journal, JournalError};
+use crate::metrics::{Metrics, Probe};
 
 /// Largest event body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -37,12 +38,16 @@ pub struct WebhookState {
     pub config: watch::Receiver<Arc<Config>>,
     /// Which accounts share which groups: copies are addressed to one voice.
     pub voices: crate::gateway::voices::Voices,
+    pub metrics: Metrics,
+    /// The readings `/metrics` takes at each scrape.
+    pub probe: Probe,
 }
 
 pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route("/onebot", post(receive))
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -62,6 +67,57 @@ async fn health(State(state): State<WebhookState>) -> Response {
             ),
         )
             .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text. Off loopback it needs the access token
+/// (`Authorization: Bearer …` or `?access_token=`), and is refused when none is set.
+async fn metrics(
+    State(state): State<WebhookState>,
+    headers: axum::http::HeaderMap,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or(query.get("access_token").map(String::as_str));
+    if let Err(why) = may_scrape(&state.config.borrow().gateway, given) {
+        return (StatusCode::UNAUTHORIZED, why).into_response();
+    }
+    let snapshot = (state.probe)().await;
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(&snapshot),
+    )
+        .into_response()
+}
+
+/// Whether a scrape with `given` as its token may read `/metrics`: always on
+/// loopback; elsewhere only with the access token.
+fn may_scrape(
+    gateway: &crate::config::GatewayConfig,
+    given: Option<&str>,
+) -> Result<(), &'static str> {
+    if crate::config::is_loopback(&gateway.listen) {
+        return Ok(());
+    }
+    let Some(want) = &gateway.access_token else {
+        return Err("/metrics off loopback needs gateway.access_token set");
+    };
+    match given {
+        Some(given)
+            if bool::from(subtle::ConstantTimeEq::ct_eq(
+                given.as_bytes(),
+                want.expose_secret().as_bytes(),
+            )) =>
+        {
+            Ok(())
+        }
+        _ => Err("/metrics needs the access token"),
     }
 }
 
@@ -110,8 +166,14 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
         }
     }
     state.voices.address(&mut event, &state.config.borrow());
+    let account = event.account.clone();
     match state.journal.submit(event).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(recorded) => {
+            if matches!(recorded, crate::engine::Recorded::New(_)) {
+                state.metrics.received(&account);
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(JournalError::Closed) => {
             (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response()
         }
@@ -121,5 +183,35 @@ async fn receive(State(state): State<WebhookState>, request: Request) -> Respons
             e.to_string(),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, Env};
+
+    fn gateway(listen: &str, token: Option<&str>) -> crate::config::GatewayConfig {
+        let mut text = format!("[gateway]\nlisten = \"{listen}\"\nsecret = \"s\"\n");
+        if let Some(token) = token {
+            text.push_str(&format!("access_token = \"{token}\"\n"));
+        }
+        Config::parse(
+            std::path::Path::new("bot-config.toml"),
+            &text,
+            &Env::default(),
+        )
+        .unwrap()
+        .gateway
+    }
+
+    #[test]
+    fn metrics_on_loopback_are_open_and_elsewhere_need_the_access_token() {
+        assert!(may_scrape(&gateway("127.0.0.1:8080", None), None).is_ok());
+        let exposed = gateway("0.0.0.0:8080", Some("tok"));
+        assert!(may_scrape(&exposed, Some("tok")).is_ok());
+        assert!(may_scrape(&exposed, Some("nope")).is_err());
+        assert!(may_scrape(&exposed, None).is_err());
+        assert!(may_scrape(&gateway("0.0.0.0:8080", None), Some("x")).is_err());
     }
 }

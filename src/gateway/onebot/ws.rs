@@ -301,6 +301,7 @@ pub struct WsState {
     pub sockets: Sockets,
     /// Which accounts share which groups: copies are addressed to one voice.
     pub voices: crate::gateway::voices::Voices,
+    pub metrics: crate::metrics::Metrics,
     pub clock: Arc<dyn crate::clock::Clock>,
     /// Cancelled when the daemon stops: sockets close (1001) after the events
     /// read are committed.
@@ -465,9 +466,13 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                 }
             }
             Some((event, result)) = committing.next(), if !committing.is_empty() => {
-                if let Err(JournalError::Store(e)) = result {
-                    tracing::warn!(%account, "an event from the WebSocket waits: {e}");
-                    retry.push_back(event);
+                match result {
+                    Ok(crate::engine::Recorded::New(_)) => state.metrics.received(&event.account),
+                    Err(JournalError::Store(e)) => {
+                        tracing::warn!(%account, "an event from the WebSocket waits: {e}");
+                        retry.push_back(event);
+                    }
+                    _ => {}
                 }
             }
             // Events the store refused, offered again after a pause, before
