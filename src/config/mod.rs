@@ -175,13 +175,14 @@ pub enum Exposure {
 /// nobody reads does not stop forged admin commands.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "refusing to start: gateway.listen is {listen}, which is not a loopback address, and no \
-     gateway.secret is set, so anyone who can reach it could push forged events (fake joins, \
-     admin commands). Set gateway.secret (or QUNBOT_SECRET) to the gateway's HTTP POST secret, \
-     or pass --insecure to run without signature checks anyway"
+    "refusing to start: gateway.listen is {listen}, which is not a loopback address, and {missing}, \
+     so anyone who can reach it could push forged events (fake joins, admin commands). Set it, \
+     or pass --insecure to run without those checks anyway"
 )]
 pub struct InsecureListen {
     pub listen: SocketAddr,
+    /// What is not set.
+    pub missing: &'static str,
 }
 
 /// Whether only this machine can connect to `addr` (`127.0.0.0/8`, `::1`, and
@@ -367,11 +368,21 @@ impl Config {
     /// `insecure` (the `--insecure` flag of `qunbot run`) says the operator means it.
     pub fn exposure(&self, insecure: bool) -> Result<Exposure, InsecureListen> {
         let listen = self.gateway.listen;
-        match (&self.gateway.secret, is_loopback(&listen)) {
-            (Some(_), _) => Ok(Exposure::Signed),
-            (None, true) => Ok(Exposure::UnsignedLoopback),
-            (None, false) if insecure => Ok(Exposure::UnsignedExposed),
-            (None, false) => Err(InsecureListen { listen }),
+        // The webhook checks the secret; the reverse WebSocket the access token.
+        let missing = if self.gateway.secret.is_none() {
+            Some("no gateway.secret (QUNBOT_SECRET, the gateway's HTTP POST secret) is set")
+        } else if self.gateway.transport == Transport::WsReverse
+            && self.gateway.access_token.is_none()
+        {
+            Some("no gateway.access_token is set for the reverse WebSocket")
+        } else {
+            None
+        };
+        match (missing, is_loopback(&listen)) {
+            (None, _) => Ok(Exposure::Signed),
+            (Some(_), true) => Ok(Exposure::UnsignedLoopback),
+            (Some(_), false) if insecure => Ok(Exposure::UnsignedExposed),
+            (Some(missing), false) => Err(InsecureListen { listen, missing }),
         }
     }
 

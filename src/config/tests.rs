@@ -278,6 +278,25 @@ fn without_a_secret_only_loopback_may_listen_unless_insecure() {
     }
 }
 
+#[test]
+fn a_reverse_websocket_off_loopback_needs_the_access_token_too() {
+    let env = Env::default()
+        .with("QUNBOT_LISTEN", "0.0.0.0:8080")
+        .with("QUNBOT_SECRET", "s");
+    let ws = "[gateway]\ntransport = \"ws-reverse\"\n";
+    let refused = parse(ws, &env)
+        .unwrap()
+        .exposure(false)
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("gateway.access_token"), "{refused}");
+    let with_token = env.with("QUNBOT_ACCESS_TOKEN", "t");
+    assert_eq!(
+        parse(ws, &with_token).unwrap().exposure(false).unwrap(),
+        Exposure::Signed
+    );
+}
+
 const ONE_GROUP: &str = "[gateway]\n[[groups]]\nid = 1\n";
 
 #[test]

@@ -110,6 +110,11 @@ pub struct Outbound {
     /// a lane of its own so a recall never waits behind it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub automatic: bool,
+    /// The latest time it is worth sending (a scheduled post's deadline): one
+    /// still undelivered then (its account disconnected or paused) is closed as
+    /// missed rather than sent late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Outbound {
@@ -119,6 +124,7 @@ impl Outbound {
             action,
             tag: None,
             automatic: false,
+            deadline: None,
         }
     }
 }

@@ -585,8 +585,7 @@ impl<S: Storage> Engine<S> {
                     }
                 }
             }
-            let mut tags = decision.tags;
-            let automatic = decision.automatic;
+            let mut delivery = decision.delivery;
             // A recall names a message by the id its account gave it: when
             // another account's copy was the one taken, recall through that one.
             let seen_by = match input {
@@ -601,8 +600,11 @@ impl<S: Storage> Engine<S> {
                         _ => account.clone(),
                     };
                     let mut outbound = Outbound::new(via, action);
-                    outbound.tag = tags.remove(&i);
-                    outbound.automatic = automatic.contains(&i);
+                    if let Some(d) = delivery.remove(&i) {
+                        outbound.tag = d.tag;
+                        outbound.automatic = d.automatic;
+                        outbound.deadline = d.deadline;
+                    }
                     (cause, outbound)
                 }));
             commit.changes.extend(decision.changes);

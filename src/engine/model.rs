@@ -363,11 +363,17 @@ pub struct Decision {
     pub timers: Vec<Timer>,
     /// Side effects outside the database, carried out after the decision commits.
     pub effects: Vec<Effect>,
-    /// Tags of some of `actions`, by index (see [`crate::domain::Outbound::tag`]).
-    pub tags: std::collections::BTreeMap<usize, String>,
-    /// Which of `actions` are automatic messages, by index (see
-    /// [`crate::domain::Outbound::automatic`]).
-    pub automatic: std::collections::BTreeSet<usize>,
+    /// How some of `actions` are to be delivered, by index: what they are part
+    /// of, whether they are automatic, until when they are worth sending.
+    pub delivery: BTreeMap<usize, Delivery>,
+}
+
+/// How an action is delivered, beyond what it does (see [`crate::domain::Outbound`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delivery {
+    pub tag: Option<String>,
+    pub automatic: bool,
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl Change {
@@ -396,16 +402,36 @@ impl Decision {
         self
     }
 
-    /// An automatic message that is part of `tag` (a schedule's post).
-    pub fn act_tagged(mut self, action: Action, tag: impl Into<String>) -> Self {
-        self.tags.insert(self.actions.len(), tag.into());
-        self.act_automatic(action)
+    /// A scheduled post: an automatic message that is part of `tag` (its
+    /// schedule) and not worth sending after `deadline`.
+    pub fn act_posted(
+        mut self,
+        action: Action,
+        tag: impl Into<String>,
+        deadline: DateTime<Utc>,
+    ) -> Self {
+        self.delivery.insert(
+            self.actions.len(),
+            Delivery {
+                tag: Some(tag.into()),
+                automatic: true,
+                deadline: Some(deadline),
+            },
+        );
+        self.actions.push(action);
+        self
     }
 
-    /// A message the bot sends on its own (a post, a nudge, a welcome): it
-    /// pauses while its account is suspect of risk control.
+    /// A message the bot sends on its own (a nudge, a welcome): it pauses while
+    /// its account is suspect of risk control.
     pub fn act_automatic(mut self, action: Action) -> Self {
-        self.automatic.insert(self.actions.len());
+        self.delivery.insert(
+            self.actions.len(),
+            Delivery {
+                automatic: true,
+                ..Delivery::default()
+            },
+        );
         self.actions.push(action);
         self
     }
@@ -441,10 +467,8 @@ impl Decision {
 
     pub fn merge(&mut self, other: Decision) {
         let offset = self.actions.len();
-        self.tags
-            .extend(other.tags.into_iter().map(|(i, tag)| (i + offset, tag)));
-        self.automatic
-            .extend(other.automatic.into_iter().map(|i| i + offset));
+        self.delivery
+            .extend(other.delivery.into_iter().map(|(i, d)| (i + offset, d)));
         self.actions.extend(other.actions);
         self.changes.extend(other.changes);
         self.timers.extend(other.timers);

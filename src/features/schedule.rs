@@ -385,7 +385,11 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         match automatic::gate(&key, ctx) {
             Gate::Open => {
                 d = d
-                    .act_tagged(say(&group, text(&source, &group, ctx)), &occ.schedule)
+                    .act_posted(
+                        say(&group, text(&source, &group, ctx)),
+                        &occ.schedule,
+                        occ.deadline,
+                    )
                     .changes(automatic::count_sent(&key, ctx))
                     .change(group_note(
                         "schedule.sent",

@@ -379,6 +379,20 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 )
                 .await;
         }
+        if let Some(deadline) = action.outbound.deadline.filter(|d| *d < now) {
+            // A post past its deadline (its account was away or paused) is
+            // missed, not sent late: a countdown after the sale began misleads.
+            let error = format!("missed: still undelivered at its deadline {deadline}");
+            return self
+                .finish(
+                    action,
+                    OutboxState::Failed,
+                    action.attempts,
+                    Some(error),
+                    json!({"missed": "late"}),
+                )
+                .await;
+        }
         if action.next_attempt_at > now {
             return Step::Wait(action.next_attempt_at);
         }

@@ -354,3 +354,46 @@ async fn actions_given_up_for_age_are_not_each_reported_in_the_chat() {
         "no \"操作没有成功\" message was queued for them"
     );
 }
+
+#[tokio::test]
+async fn a_post_still_undelivered_at_its_deadline_is_missed_not_sent_late() {
+    let mut outbox = outbox().await;
+    let mut post = Outbound::new(
+        Id::number(ACCOUNT),
+        Action::SendGroupMsg {
+            group: Id::number(GROUP),
+            message: Message::text("【预告】还有 10 分钟"),
+        },
+    );
+    post.automatic = true;
+    post.tag = Some("s:luosifen:remind".into());
+    post.deadline = Some(t0() + chrono::Duration::minutes(10));
+    outbox
+        .store
+        .commit(&Commit {
+            actions: vec![(None, post)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // The gateway is away past the deadline.
+    outbox.sim.fail_with(Some(503));
+    assert_eq!(outbox.pass().await.rescheduled, 1);
+    outbox.advance(chrono::Duration::minutes(11));
+    outbox.sim.fail_with(None);
+    assert_eq!(
+        outbox.pass().await,
+        Pass {
+            failed: 1,
+            ..Pass::default()
+        }
+    );
+    assert!(outbox.chat().is_empty(), "never sent late");
+    let logged = outbox
+        .store
+        .events_of_kind("action.send_group_msg")
+        .await
+        .unwrap();
+    assert_eq!(logged[0].detail["result"]["missed"], "late");
+    assert_eq!(logged[0].detail["tag"], "s:luosifen:remind");
+}
