@@ -192,6 +192,14 @@ pub async fn run(out: &mut impl Write, page: &Path) -> anyhow::Result<DemoReport
     config.outbox.retry_initial = Duration::from_millis(300);
     config.outbox.retry_max = Duration::from_secs(1);
     config.welcome.batch_window = Duration::from_secs(1);
+    // The shop's first account stays on HTTP; a second one dials in over the
+    // reverse WebSocket in its own scene.
+    config.gateway.transport = crate::config::Transport::WsReverse;
+    config.gateway.accounts.push(crate::config::AccountGateway {
+        self_id: Id::number(10001000),
+        api_url: reqwest::Url::parse(&sim.api_url()).context("the simulator's URL")?,
+        access_token: config.gateway.access_token.clone(),
+    });
     // The demo runs at any hour; its flash sale must not wait for the morning.
     config.schedule.quiet_hours = None;
     // A week of automatic posts happens in one scripted afternoon.
@@ -505,6 +513,8 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.pongs(2).await?;
     stage.performed("get_group_member_list", 2).await?;
 
+    second_account_scene(stage, &mut f, &snacks, &ahua).await?;
+
     stage.say(
         "── the gateway is down (503) for three tries: the outbox retries until it is back ──",
     );
@@ -514,7 +524,7 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage
         .push(&f.group_message(&shop, &owner, json!("/ping")))
         .await?;
-    stage.pongs(3).await?;
+    stage.pongs(4).await?;
 
     stage.say("── events qunbot does not act on are still logged ──");
     stage
@@ -524,6 +534,70 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     stage.push(&f.heartbeat()).await?;
     Ok(())
 }
+
+/// A second account of the shop's (a WeChat bridge behind NAT) dials the
+/// daemon's reverse WebSocket and is in the WeChat group too: both accounts see
+/// 阿花's message; it is logged and answered once, by the group's one voice.
+async fn second_account_scene(
+    stage: &mut Stage,
+    f: &mut EventFactory,
+    snacks: &Value,
+    ahua: &VirtualMember,
+) -> anyhow::Result<()> {
+    stage.say(
+        "── a second account dials in over reverse WebSocket; in the group both are in, \
+         a message is logged and answered once ──",
+    );
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let bridge = Simulator::start(
+        loopback,
+        SimulatorOptions::new("demo-access-token", "demo-secret").as_account(SECOND_ACCOUNT),
+    )
+    .await
+    .context("starting the second account's bridge")?;
+    bridge.join_group(snacks.clone(), "零食团购群");
+    let url = format!("ws://{}/onebot/ws", stage.daemon.addr());
+    bridge
+        .dial_daemon(&url)
+        .await
+        .context("dialling the daemon's reverse WebSocket")?;
+    stage.logged("sync.account", 2).await?;
+    stage.say(&format!(
+        "🔌 {SECOND_ACCOUNT} dialled {url} (X-Self-ID, bearer token, role Universal); \
+         qunbot asked it which account it is and which groups it is in"
+    ));
+    // 阿花 just asked: past her command cooldown, as a member would be.
+    let cooldown = stage.daemon.config().commands.cooldown;
+    stage.skip(chrono::Duration::from_std(cooldown)? + chrono::Duration::seconds(1));
+    let ping = f.group_message(snacks, ahua, json!("/ping"));
+    let mut copy = ping.clone();
+    copy["self_id"] = json!(SECOND_ACCOUNT);
+    copy["message_id"] = json!(880_001);
+    bridge
+        .push(&copy)
+        .await
+        .context("pushing over the socket")?;
+    stage.push(&ping).await?;
+    stage.pongs(3).await?;
+    let copies = stage
+        .daemon
+        .store()
+        .events_of_kind("message.group")
+        .await?
+        .into_iter()
+        .filter(|e| !e.detail["heard_by"].is_null())
+        .count();
+    stage.say(&format!(
+        "(阿花's message came in through both accounts: logged {copies} time(s); \
+         {SECOND_ACCOUNT} sent {} message(s), the group's first account answered)",
+        bridge.performed("send_group_msg").len()
+    ));
+    bridge.stop().await;
+    Ok(())
+}
+
+/// The demo's second account: a WeChat bridge that dials in.
+const SECOND_ACCOUNT: &str = "wxid_shop2";
 
 /// The member list synced at the group's first event brought in six members
 /// who never spoke; the owner scans, they are nudged by arm (the holdout is

@@ -35,18 +35,22 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     );
 
     // The foundation: every ping answered once, the redelivery logged once.
-    assert_eq!(report.pongs, 3, "{transcript}");
+    assert_eq!(report.pongs, 4, "{transcript}");
+    assert!(
+        transcript.contains("logged 1 time(s); wxid_shop2 sent 0 message(s)"),
+        "{transcript}"
+    );
     assert_eq!(
         report.outbox_counts,
         // 25 before reactivation; then two member lists, the scan's two
-        // answers, two nudges and the stats.
-        vec![("delivered".to_string(), 32)],
+        // answers, two nudges and the stats; then the second account's pong.
+        vec![("delivered".to_string(), 33)],
         "{transcript}"
     );
     assert_eq!(
         count("message.group"),
-        19,
-        "the redelivered /ping is logged once"
+        20,
+        "the redelivered /ping is logged once, and so is the message both accounts saw"
     );
     assert_eq!(count("unhandled.notice.group_upload"), 1);
     assert!(transcript.contains("daemon answered 403"), "{transcript}");
@@ -188,6 +192,7 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         ("silent members", "沉默唤醒（全部群合计", 1),
         ("/ping travels", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
         ("WeChat group", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
+        ("second account", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
         ("outbox retries", "answered HTTP 503", 3),
         ("outbox retries", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
     ];
