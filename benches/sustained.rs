@@ -15,10 +15,8 @@
 
 use std::time::{Duration, Instant};
 
-use qunbot::config::Config;
-use qunbot::demo::{write_shipped_files, SHIPPED_CONFIG};
 use qunbot::simulator::events::{EventFactory, VirtualMember};
-use qunbot::simulator::{Simulator, SimulatorOptions};
+use qunbot::simulator::Simulator;
 use qunbot::startup::Daemon;
 use qunbot::store::ReadModel;
 use serde_json::json;
@@ -46,26 +44,7 @@ fn main() -> anyhow::Result<()> {
 /// The shipped config (every feature on) with 100 managed groups, beside the
 /// shipped word list and coupon pool, on a fresh database.
 async fn start(dir: &std::path::Path) -> anyhow::Result<(Simulator, Daemon)> {
-    let sim = Simulator::start(
-        ([127, 0, 0, 1], 0).into(),
-        SimulatorOptions::new("bench-token", SECRET),
-    )
-    .await?;
-    let mut text = SHIPPED_CONFIG.to_string();
-    for g in 0..GROUPS {
-        text.push_str(&format!(
-            "\n[[groups]]\nid = {}\nname = \"群{g}\"\n",
-            800_000 + g
-        ));
-    }
-    std::fs::write(dir.join("bot-config.toml"), text)?;
-    write_shipped_files(dir)?;
-    let env = sim.daemon_env(&dir.join("bench.db"));
-    let config =
-        Config::load(&dir.join("bot-config.toml"), &env).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let daemon = Daemon::start(config, env).await?;
-    sim.set_webhook(format!("http://{}/onebot", daemon.addr()));
-    Ok((sim, daemon))
+    support::shipped_daemon(dir, SECRET, |text| text, 800_000..800_000 + GROUPS).await
 }
 
 /// Waits (bounded) until the engine has handled every stored event.

@@ -174,6 +174,34 @@ pub async fn reference_table(path: &std::path::Path) -> anyhow::Result<sqlx::Sql
     Ok(conn)
 }
 
+/// A daemon on the shipped config (every feature on) as `edit` changes it, with
+/// `groups` managed, beside the shipped word list and coupon pools, on a fresh
+/// database in `dir`; the simulator (token `bench-token`, `secret`) as its gateway.
+pub async fn shipped_daemon(
+    dir: &std::path::Path,
+    secret: &str,
+    edit: impl FnOnce(String) -> String,
+    groups: impl IntoIterator<Item = i64>,
+) -> anyhow::Result<(qunbot::simulator::Simulator, qunbot::startup::Daemon)> {
+    let sim = qunbot::simulator::Simulator::start(
+        ([127, 0, 0, 1], 0).into(),
+        qunbot::simulator::SimulatorOptions::new("bench-token", secret),
+    )
+    .await?;
+    let mut text = edit(qunbot::demo::SHIPPED_CONFIG.to_string());
+    for (i, id) in groups.into_iter().enumerate() {
+        text.push_str(&format!("\n[[groups]]\nid = {id}\nname = \"群{i}\"\n"));
+    }
+    std::fs::write(dir.join("bot-config.toml"), text)?;
+    qunbot::demo::write_shipped_files(dir)?;
+    let env = sim.daemon_env(&dir.join("bench.db"));
+    let config = qunbot::config::Config::load(&dir.join("bot-config.toml"), &env)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let daemon = qunbot::startup::Daemon::start(config, env).await?;
+    sim.set_webhook(format!("http://{}/onebot", daemon.addr()));
+    Ok((sim, daemon))
+}
+
 /// Runs a bench's body on a multi-threaded runtime, as the daemon runs.
 pub fn run_on_runtime(
     body: impl std::future::Future<Output = anyhow::Result<()>>,

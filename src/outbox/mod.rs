@@ -363,33 +363,37 @@ impl<S: OutboxStore> OutboxWorker<S> {
         let now = self.clock.now();
 
         let age = (now - action.created_at).to_std().unwrap_or_default();
-        if age > settings.give_up_after {
-            let error = format!(
-                "gave up after {} undelivered ({} attempts)",
-                humantime::format_duration(Duration::from_secs(age.as_secs())),
-                action.attempts
-            );
-            return self
-                .finish(
-                    action,
-                    OutboxState::Failed,
-                    action.attempts,
-                    Some(error),
-                    json!({"gave_up": true}),
-                )
-                .await;
-        }
-        if let Some(deadline) = action.outbound.deadline.filter(|d| *d < now) {
+        let too_late = if age > settings.give_up_after {
+            Some((
+                format!(
+                    "gave up after {} undelivered ({} attempts)",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    action.attempts
+                ),
+                json!({"gave_up": true}),
+            ))
+        } else {
             // A post past its deadline (its account was away or paused) is
             // missed, not sent late: a countdown after the sale began misleads.
-            let error = format!("missed: still undelivered at its deadline {deadline}");
+            action
+                .outbound
+                .deadline
+                .filter(|d| *d < now)
+                .map(|deadline| {
+                    (
+                        format!("missed: still undelivered at its deadline {deadline}"),
+                        json!({"missed": "late"}),
+                    )
+                })
+        };
+        if let Some((error, result)) = too_late {
             return self
                 .finish(
                     action,
                     OutboxState::Failed,
                     action.attempts,
                     Some(error),
-                    json!({"missed": "late"}),
+                    result,
                 )
                 .await;
         }

@@ -481,3 +481,54 @@ async fn metrics_count_events_sends_and_accounts_in_prometheus_text() {
     );
     assert!(text.ends_with("# EOF\n"), "{text}");
 }
+
+#[tokio::test]
+async fn a_bridge_on_the_split_roles_sends_events_on_one_socket_and_takes_calls_on_the_other() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = bridge_owns_the_wechat_group().await;
+    let base = app.ws_url();
+    let mut api = dial(&format!("{base}/api"), Some(BRIDGE), Some(TOKEN), "API")
+        .await
+        .unwrap();
+    let mut events = dial(&format!("{base}/event"), Some(BRIDGE), Some(TOKEN), "Event")
+        .await
+        .unwrap();
+    // The API socket gets the account sync's calls; answer them.
+    for _ in 0..2 {
+        let call = tokio::time::timeout(StdDuration::from_secs(10), api.next())
+            .await
+            .expect("a call")
+            .unwrap()
+            .unwrap();
+        let call: Value = serde_json::from_str(call.to_text().unwrap()).unwrap();
+        let data = match call["action"].as_str().unwrap() {
+            "get_login_info" => json!({"user_id": BRIDGE, "nickname": "桥"}),
+            _ => json!([{"group_id": "35214638@chatroom", "group_name": "微信群"}]),
+        };
+        let answer = json!({"status": "ok", "retcode": 0, "data": data, "echo": call["echo"]});
+        api.send(Message::text(answer.to_string())).await.unwrap();
+    }
+    // A /ping on the event socket is answered on the API socket.
+    let mut factory = EventFactory::new(json!(BRIDGE));
+    let ping = factory.group_message(&app.wechat_group, &app.wechat_member, json!("/ping"));
+    events.send(Message::text(ping.to_string())).await.unwrap();
+    let call = loop {
+        let frame = tokio::time::timeout(StdDuration::from_secs(10), api.next())
+            .await
+            .expect("the pong's call")
+            .unwrap()
+            .unwrap();
+        let call: Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+        if call["action"] == "send_group_msg" {
+            break call;
+        }
+    };
+    assert_eq!(call["params"]["group_id"], json!("35214638@chatroom"));
+    assert!(call["params"]["message"].to_string().contains("pong"));
+    // A second event socket for the account is refused.
+    let mut again = dial(&format!("{base}/event"), Some(BRIDGE), Some(TOKEN), "Event")
+        .await
+        .unwrap();
+    assert_eq!(closed_with(&mut again).await.map(|c| c.0), Some(1008));
+}

@@ -308,40 +308,23 @@ pub struct WsState {
     pub stop: CancellationToken,
 }
 
-/// The three handshake routes.
+/// The three handshake routes, one per role.
 pub fn router(state: WsState) -> axum::Router {
+    let role = |role: Role| {
+        axum::routing::get(
+            move |state: State<WsState>,
+                  headers: HeaderMap,
+                  query: Query<HashMap<String, String>>,
+                  upgrade: WebSocketUpgrade| async move {
+                handshake(state, headers, query, upgrade, role)
+            },
+        )
+    };
     axum::Router::new()
-        .route(UNIVERSAL_PATH, axum::routing::get(universal))
-        .route(API_PATH, axum::routing::get(api_role))
-        .route(EVENT_PATH, axum::routing::get(event_role))
+        .route(UNIVERSAL_PATH, role(Role::Universal))
+        .route(API_PATH, role(Role::Api))
+        .route(EVENT_PATH, role(Role::Event))
         .with_state(state)
-}
-
-pub async fn universal(
-    state: State<WsState>,
-    headers: HeaderMap,
-    query: Query<HashMap<String, String>>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    handshake(state, headers, query, upgrade, Role::Universal)
-}
-
-pub async fn api_role(
-    state: State<WsState>,
-    headers: HeaderMap,
-    query: Query<HashMap<String, String>>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    handshake(state, headers, query, upgrade, Role::Api)
-}
-
-pub async fn event_role(
-    state: State<WsState>,
-    headers: HeaderMap,
-    query: Query<HashMap<String, String>>,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    handshake(state, headers, query, upgrade, Role::Event)
 }
 
 /// Why a handshake is refused, if it is.
