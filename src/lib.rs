@@ -19,6 +19,7 @@
 //! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
 //! | [`report`] | the shop owner's reports: what each log row adds to the daily roll-up, and the report as table, CSV, JSON and an offline HTML page |
 //! | [`engine`] | runs the features over committed events and due timers, commits their decisions, isolates failures; its model, the feature seam and the storage port |
+//! | [`gateway`] | the only module that knows OneBot's wire formats: the webhook, the reverse WebSocket, the API client, intake's addressing of copies in groups several accounts share |
 //! | [`features`] | what the bot decides: plain code over (event, state, config, time) behind [`engine::Feature`] |
 //! | [`store`] | the only module that speaks SQL: implements the engine's storage port; event log, members, outbox, group commit |
 //! | [`effects`] | carries out the features' side effects (file edits, reloads, image checks) after the commit |

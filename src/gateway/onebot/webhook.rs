@@ -1,5 +1,6 @@
 //! The HTTP server the gateway pushes events to (`POST /onebot`), plus `GET /healthz`
-//! (200 while events can be written, 503 with the reason when not).
+//! (200 while events can be written, 503 with the reason when not) and `GET
+//! /metrics` (Prometheus text; the access token off loopback).
 //!
 //! Order of checks: size (413), a body that does not arrive within
 //! `gateway.body_timeout` (408), signature over the raw bytes (401 missing, 403
