@@ -53,6 +53,7 @@ struct Families {
     filter_hits: Family<CategoryLabel, Counter>,
     posts: Family<PostLabels, Counter>,
     unhandled: Gauge,
+    socket_waiting: Family<AccountLabel, Gauge>,
     pending: Family<AccountLabel, Gauge>,
     accounts: Family<StateLabels, Gauge>,
 }
@@ -93,6 +94,7 @@ impl Metrics {
             filter_hits: Family::default(),
             posts: Family::default(),
             unhandled: Gauge::default(),
+            socket_waiting: Family::default(),
             pending: Family::default(),
             accounts: Family::default(),
         };
@@ -133,6 +135,11 @@ impl Metrics {
             f.unhandled.clone(),
         );
         r.register(
+            "socket_events_waiting",
+            "Events read from an account's WebSocket that the store could not take yet",
+            f.socket_waiting.clone(),
+        );
+        r.register(
             "outbox_pending",
             "Actions waiting in the outbox, per account",
             f.pending.clone(),
@@ -171,6 +178,14 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// How many events read from `account`'s socket wait for the store.
+    pub fn socket_waiting(&self, account: &Id, n: usize) {
+        self.f
+            .socket_waiting
+            .get_or_create(&Self::account(account))
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     pub fn timeout(&self, account: &Id) {

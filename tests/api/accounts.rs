@@ -532,3 +532,65 @@ async fn a_bridge_on_the_split_roles_sends_events_on_one_socket_and_takes_calls_
         .unwrap();
     assert_eq!(closed_with(&mut again).await.map(|c| c.0), Some(1008));
 }
+
+#[tokio::test]
+async fn junk_and_forged_frames_on_the_socket_are_dropped_and_the_socket_keeps_serving() {
+    let app = bridge_owns_the_wechat_group().await;
+    let bridge = app
+        .ws_bridge(json!(BRIDGE), &[(app.wechat_group.clone(), "微信群")])
+        .await;
+    let mut factory = EventFactory::new(json!(BRIDGE));
+    let mut forged = factory.group_message(&app.wechat_group, &app.wechat_member, json!("冒充"));
+    forged["self_id"] = json!("wxid_someone_else");
+    for junk in [json!("{\"post_type\": "), json!([1, 2, 3]), forged] {
+        bridge.push(&junk).await.unwrap();
+    }
+    let ping = factory.group_message(&app.wechat_group, &app.wechat_member, json!("/ping"));
+    bridge.push(&ping).await.unwrap();
+    eventually("the ping after the junk is answered", || async {
+        reply_to(&bridge, &ping).is_some()
+    })
+    .await;
+    let logged = app.logged("message.group").await;
+    assert_eq!(logged.len(), 1, "only the ping: {logged:?}");
+}
+
+#[tokio::test]
+async fn events_on_the_socket_while_the_disk_is_full_are_stored_once_when_there_is_room() {
+    let app = bridge_owns_the_wechat_group().await;
+    let bridge = app
+        .ws_bridge(json!(BRIDGE), &[(app.wechat_group.clone(), "微信群")])
+        .await;
+    let store = app.daemon().store().clone();
+    store.refuse_writes(true).await.unwrap();
+    let mut factory = EventFactory::new(json!(BRIDGE));
+    let members: Vec<VirtualMember> = (0..20)
+        .map(|i| VirtualMember::new(format!("wxid_full{i}"), &format!("成员{i}"), "member"))
+        .collect();
+    for m in &members {
+        let said = factory.group_message(&app.wechat_group, m, json!("磁盘满的时候说的话"));
+        bridge.push(&said).await.unwrap();
+    }
+    // Nothing can be written; the socket holds what it read.
+    let metrics = format!("http://{}/metrics", app.daemon().addr());
+    let series = format!("qunbot_socket_events_waiting{{account=\"{BRIDGE}\"}} ");
+    eventually("the store refused events read from the socket", || async {
+        let text = reqwest::get(&metrics).await.unwrap().text().await.unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n > 0)
+    })
+    .await;
+    store.refuse_writes(false).await.unwrap();
+    eventually("all twenty are stored", || async {
+        app.logged("message.group").await.len() >= 20
+    })
+    .await;
+    let logged = app.logged("message.group").await;
+    let mut users: Vec<_> = logged.iter().filter_map(|e| e.user_id.clone()).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!((logged.len(), users.len()), (20, 20), "each stored once");
+    assert!(bridge.is_dialled(), "the socket stayed open");
+}

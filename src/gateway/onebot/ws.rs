@@ -406,6 +406,9 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
     }
     let mut committing = FuturesOrdered::new();
     let mut retry: VecDeque<Event> = VecDeque::new();
+    // When the refused events are offered again: a fixed time, so calls going
+    // out meanwhile do not keep pushing it back.
+    let mut retry_at = tokio::time::Instant::now();
     let link_event = |connected: bool, reason: Option<&str>| Event {
         account: account.clone(),
         time: state.clock.now().timestamp(),
@@ -453,20 +456,25 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                     Ok(crate::engine::Recorded::New(_)) => state.metrics.received(&event.account),
                     Err(JournalError::Store(e)) => {
                         tracing::warn!(%account, "an event from the WebSocket waits: {e}");
+                        if retry.is_empty() {
+                            retry_at = tokio::time::Instant::now() + STORE_RETRY;
+                        }
                         retry.push_back(event);
+                        state.metrics.socket_waiting(&account, retry.len());
                     }
                     _ => {}
                 }
             }
             // Events the store refused, offered again after a pause, before
             // anything newer is read.
-            _ = tokio::time::sleep(STORE_RETRY), if !retry.is_empty() && committing.is_empty() => {
+            _ = tokio::time::sleep_until(retry_at), if !retry.is_empty() && committing.is_empty() => {
                 while let Some(event) = retry.pop_front() {
                     match state.journal.enqueue(event.clone()).await {
                         Ok(done) => committing.push_back(commit(event, done)),
                         Err(_) => break,
                     }
                 }
+                state.metrics.socket_waiting(&account, retry.len());
             }
             Some(frame) = frames.recv() => {
                 if socket.send(Frame::Text(Utf8Bytes::from(frame))).await.is_err() {
