@@ -145,7 +145,7 @@ pub fn spawn(
                     message: request.message,
                     codes,
                 },
-                heard_by: None,
+                heard_by: request.heard_by,
             };
             if let Err(e) = journal.submit(event).await {
                 tracing::warn!("QR codes found but not logged: {e}");

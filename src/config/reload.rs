@@ -114,12 +114,22 @@ pub fn spawn(
 /// asks for `--insecure`), never a file save.
 fn keeps_authentication(current: &Config, fresh: Config) -> Result<Config, ConfigError> {
     let listen = current.gateway.listen;
-    if current.gateway.secret.is_some()
-        && fresh.gateway.secret.is_none()
-        && !super::is_loopback(&listen)
+    // The reverse WebSocket's routes are set at start: they serve as long as
+    // the daemon runs, and authenticate with the access token.
+    let sockets = current.gateway.transport == super::Transport::WsReverse;
+    let removed = if current.gateway.secret.is_some() && fresh.gateway.secret.is_none() {
+        Some("gateway.secret")
+    } else if sockets
+        && current.gateway.access_token.is_some()
+        && fresh.gateway.access_token.is_none()
     {
+        Some("gateway.access_token")
+    } else {
+        None
+    };
+    if let (Some(key), false) = (removed, super::is_loopback(&listen)) {
         let reason = format!(
-            "gateway.secret cannot be removed by a reload while the webhook listens on {listen}, \
+            "{key} cannot be removed by a reload while qunbot listens on {listen}, \
              which is not a loopback address; the previous config keeps running"
         );
         let file = fresh.path.display().to_string();
@@ -236,6 +246,27 @@ mod tests {
             "{err}"
         );
         assert!(keeps_authentication(&current, config("0.0.0.0:8080", Some("new"))).is_ok());
+    }
+
+    #[test]
+    fn a_reload_cannot_remove_the_access_token_of_a_reverse_websocket_open_beyond_loopback() {
+        let parse = |token: &str| {
+            let text = format!(
+                "[gateway]\nlisten = \"0.0.0.0:8080\"\nsecret = \"s\"\ntransport = \"ws-reverse\"\n{token}"
+            );
+            Config::parse(
+                std::path::Path::new("bot-config.toml"),
+                &text,
+                &Env::default(),
+            )
+            .expect("valid")
+        };
+        let current = parse("access_token = \"t\"\n");
+        let err = keeps_authentication(&current, parse("")).expect_err("refused");
+        assert!(
+            err.problems()[0].contains("gateway.access_token cannot be removed"),
+            "{err}"
+        );
     }
 
     #[test]

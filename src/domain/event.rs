@@ -283,14 +283,42 @@ impl Event {
         match &self.body {
             // Each account numbers messages its own way: copies of one message
             // seen by several accounts are known by their content and time.
+            // Only what every account sees alike: a picture's URL and a quote's
+            // message id are each account's own.
             EventBody::GroupMessage(m) if self.heard_by.is_some() => {
                 let mut hasher = Sha1::new();
                 hasher.update(self.time.to_le_bytes());
                 hasher.update(m.user.as_str().as_bytes());
-                hasher.update(serde_json::to_vec(&m.message).unwrap_or_default());
+                for segment in &m.message.0 {
+                    let part = match segment {
+                        super::Segment::Text { text } => format!("t{text}"),
+                        super::Segment::At { target } => format!("@{target:?}"),
+                        super::Segment::Face { id } => format!("f{id}"),
+                        super::Segment::Image { file, .. } => format!("i{file}"),
+                        super::Segment::Reply { .. } => "r".to_string(),
+                        super::Segment::Other { kind, .. } => format!("o{kind}"),
+                    };
+                    hasher.update(part.len().to_le_bytes());
+                    hasher.update(part.as_bytes());
+                }
                 format!("gmsg:{}:{}", m.group, hex::encode(hasher.finalize()))
             }
             EventBody::GroupMessage(m) => format!("msg:{}", m.message_id),
+            // A join request's flag is its account's own.
+            EventBody::JoinRequest {
+                group,
+                user,
+                comment,
+                invite,
+                ..
+            } if self.heard_by.is_some() => {
+                let mut hasher = Sha1::new();
+                hasher.update(self.time.to_le_bytes());
+                hasher.update(
+                    serde_json::to_vec(&(group, user, comment, invite)).unwrap_or_default(),
+                );
+                format!("req:{}", hex::encode(hasher.finalize()))
+            }
             EventBody::PrivateMessage(m) => format!("msg:{}", m.message_id),
             body => {
                 let mut hasher = Sha1::new();

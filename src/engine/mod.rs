@@ -88,6 +88,48 @@ impl Input {
     }
 }
 
+/// An event taken from another account's copy (in a group several of the
+/// shop's accounts are in): its ids are that account's own.
+struct Copy {
+    heard_by: Id,
+    message_id: Option<Id>,
+}
+
+impl Copy {
+    fn of(event: &Event, account: &Id) -> Option<Copy> {
+        let heard_by = event.heard_by.clone().filter(|h| h != account)?;
+        let message_id = match &event.body {
+            crate::domain::EventBody::GroupMessage(m)
+            | crate::domain::EventBody::QrCodes { message: m, .. } => Some(m.message_id.clone()),
+            _ => None,
+        };
+        Some(Copy {
+            heard_by,
+            message_id,
+        })
+    }
+
+    /// A recall or a join decision names the message or request by that
+    /// account's id: it goes through that account. Anything else goes through
+    /// the group's voice; a reply there does not quote (the quote would name
+    /// the message by an id the voice does not know).
+    fn route(&self, action: Action, account: &Id) -> (Id, Action) {
+        match action {
+            Action::DeleteMsg { .. } | Action::SetGroupAddRequest { .. } => {
+                (self.heard_by.clone(), action)
+            }
+            Action::SendGroupMsg { group, message } => {
+                let segments = message.0.into_iter().filter(|s| {
+                    !matches!(s, crate::domain::Segment::Reply { id } if Some(id) == self.message_id.as_ref())
+                });
+                let message = crate::domain::Message::from_segments(segments);
+                (account.clone(), Action::SendGroupMsg { group, message })
+            }
+            action => (account.clone(), action),
+        }
+    }
+}
+
 /// What a caught panic said, if it said it as text.
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     panic
@@ -586,18 +628,16 @@ impl<S: Storage> Engine<S> {
                 }
             }
             let mut delivery = decision.delivery;
-            // A recall names a message by the id its account gave it: when
-            // another account's copy was the one taken, recall through that one.
-            let seen_by = match input {
-                Input::Event(_, event) => event.heard_by.clone().filter(|h| *h != account),
+            let copy = match input {
+                Input::Event(_, event) => Copy::of(event, &account),
                 Input::Timer(..) => None,
             };
             commit
                 .actions
                 .extend(decision.actions.into_iter().enumerate().map(|(i, action)| {
-                    let via = match (&action, &seen_by) {
-                        (Action::DeleteMsg { .. }, Some(seen_by)) => seen_by.clone(),
-                        _ => account.clone(),
+                    let (via, action) = match &copy {
+                        Some(copy) => copy.route(action, &account),
+                        None => (account.clone(), action),
                     };
                     let mut outbound = Outbound::new(via, action);
                     if let Some(d) = delivery.remove(&i) {

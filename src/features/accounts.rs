@@ -189,11 +189,16 @@ impl Feature for Accounts {
                     },
                 ))
             }
+            // The account removed is the one whose copy this is.
             EventBody::MemberLeft {
                 group,
                 reason: LeaveReason::BotKicked,
                 ..
-            } => left(&event.account, group, ctx),
+            } => left(
+                event.heard_by.as_ref().unwrap_or(&event.account),
+                group,
+                ctx,
+            ),
             _ => heard(event, ctx),
         }
     }
@@ -225,16 +230,31 @@ fn suspect(account: &Id, reason: &str, until: i64, repeat: u32, ctx: &Context) -
     d
 }
 
-/// Remembers the account whose events last came from a managed group.
+/// Remembers the account whose events last came from a managed group, and
+/// that the account whose copy it was is in the group (as intake's voices do,
+/// so both name the same responder before a sync says so).
 fn heard(event: &Event, ctx: &Context) -> Decision {
     let Some(group) = event.group() else {
         return Decision::default();
     };
-    let last: Option<Id> = ctx.state.record(NAME, &seen_key(group));
-    if !ctx.config.is_managed(group) || last.as_ref() == Some(&event.account) {
-        return Decision::default();
+    let mut d = Decision::default();
+    if !ctx.config.is_managed(group) {
+        return d;
     }
-    Decision::default().change(Change::record(NAME, seen_key(group), &event.account))
+    let origin = event.heard_by.as_ref().unwrap_or(&event.account);
+    let mut present = accounts_in(group, ctx);
+    if present.iter().all(|p| &p.account != origin) {
+        present.push(Present {
+            account: origin.clone(),
+            since: ctx.now,
+        });
+        d = d.change(membership(group, &present));
+    }
+    let last: Option<Id> = ctx.state.record(NAME, &seen_key(group));
+    if last.as_ref() != Some(&event.account) {
+        d = d.change(Change::record(NAME, seen_key(group), &event.account));
+    }
+    d
 }
 
 fn left(account: &Id, group: &Id, ctx: &Context) -> Decision {

@@ -327,6 +327,7 @@ fn image_check(event: &Event, m: &GroupMessage, filter: &FilterConfig) -> Option
         .collect();
     (!urls.is_empty()).then(|| ImageCheck {
         account: event.account.clone(),
+        heard_by: event.heard_by.clone(),
         message: m.clone(),
         urls,
     })

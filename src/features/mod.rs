@@ -58,6 +58,10 @@ pub fn all() -> Features {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImageCheck {
     pub account: Id,
+    /// The account whose copy of the message this was, in a shared group: the
+    /// recall of a QR code goes through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heard_by: Option<Id>,
     pub message: crate::domain::GroupMessage,
     pub urls: Vec<String>,
 }

@@ -44,6 +44,14 @@ impl Bot {
             format!("seen/{GROUP}"),
             &Id::number(ACCOUNT),
         ));
+        state.apply(&crate::engine::Change::record(
+            super::accounts::NAME,
+            format!("in/{GROUP}"),
+            &vec![super::accounts::Present {
+                account: Id::number(ACCOUNT),
+                since: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(),
+            }],
+        ));
         state.coupons.insert(
             "newcomer".into(),
             config.coupons["newcomer"].codes.iter().cloned().collect(),

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
-use crate::domain::{Event, Id, ListedGroup};
+use crate::domain::{Event, EventBody, Id, LeaveReason, ListedGroup};
 
 #[derive(Clone, Default)]
 pub struct Voices {
@@ -47,20 +47,31 @@ impl Voices {
     }
 
     /// Addresses `event` to its group's responder when several of the shop's
-    /// accounts are in that managed group and the event came from one of them.
+    /// accounts are in that managed group. An account heard from a managed
+    /// group is known to be in it from then on (a sync may come later); one
+    /// removed from it is not.
     pub fn address(&self, event: &mut Event, config: &Config) {
-        let Some(group) = event.group() else {
+        let Some(group) = event.group().cloned() else {
             return;
         };
-        let Some(managed) = config.group(group) else {
+        let Some(managed) = config.group(&group) else {
             return;
         };
         let responder = {
-            let groups = self.groups.read().unwrap_or_else(|e| e.into_inner());
-            let Some(accounts) = groups.get(group).filter(|a| a.len() > 1) else {
-                return;
-            };
-            if !accounts.contains(&event.account) {
+            let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+            let accounts = groups.entry(group.clone()).or_default();
+            if matches!(
+                event.body,
+                EventBody::MemberLeft {
+                    reason: LeaveReason::BotKicked,
+                    ..
+                }
+            ) {
+                accounts.retain(|a| *a != event.account);
+            } else if !accounts.contains(&event.account) {
+                accounts.push(event.account.clone());
+            }
+            if accounts.len() < 2 {
                 return;
             }
             managed

@@ -96,6 +96,11 @@ async fn each_bot_account_is_answered_through_its_own_gateway() {
     )
     .await
     .unwrap();
+    // The WeChat group is the second account's alone (in a group both are in,
+    // one of them speaks: see `accounts::two_accounts_in_one_group_*`).
+    app.wait_logged("sync.account", 1).await;
+    app.sim.leave_group(app.wechat_group.clone());
+    second_gateway.join_group(app.wechat_group.clone(), "微信群");
     app.stop_daemon().await;
     let config = format!(
         "{}\n[[gateway.accounts]]\nself_id = \"wxid_bot2\"\napi_url = \"{}\"\naccess_token = \"second-token\"\n",
@@ -104,6 +109,8 @@ async fn each_bot_account_is_answered_through_its_own_gateway() {
     );
     std::fs::write(&app.config_path, config).unwrap();
     app.start_daemon().await;
+    app.wait_logged("sync.account", 3).await;
+    app.wait_all_handled().await;
 
     let mut second_account = qunbot::simulator::events::EventFactory::new("wxid_bot2");
     let (group, member) = (app.wechat_group.clone(), app.wechat_member.clone());

@@ -244,6 +244,7 @@ fn a_members_clean_picture_is_sent_to_be_read_for_qr_codes_and_an_admins_is_not(
         d.effects_of::<ImageCheck>(effect_kind::CHECK_IMAGES),
         [ImageCheck {
             account: from_member.account.clone(),
+            heard_by: None,
             message: m.clone(),
             urls: vec!["http://gw/1.png".into()],
         }]

@@ -54,8 +54,17 @@ const POLICY: u16 = 1008;
 const STORE_RETRY: Duration = Duration::from_millis(200);
 /// How often a socket looks whether its bridge went silent.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
-/// Why a socket is counted as down while still open.
+/// Every this many looks the socket is pinged.
+const PING_EVERY: u64 = 30;
+/// Events held at a socket (read, waiting for room or for the store) before
+/// reading pauses; answers are read until then whatever the store does.
+pub const HELD: usize = 2048;
+/// Largest frame taken: member lists of big groups come as one answer.
+const MAX_FRAME: usize = 16 * 1024 * 1024;
+/// Why a socket is closed while still open.
 const STALE: &str = "silent for three heartbeat intervals";
+/// Silent this long without heartbeats (three pings unanswered) is gone too.
+const SILENCE: Duration = Duration::from_secs(3 * 30 + 5);
 
 /// What a socket carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +104,11 @@ pub struct Link {
 }
 
 impl Link {
+    /// Heard nothing, not even a pong to the pings, for [`SILENCE`].
+    pub fn is_silent(&self, now: DateTime<Utc>) -> bool {
+        (now - self.last_heard).to_std().unwrap_or_default() > SILENCE
+    }
+
     /// Silent for three heartbeat intervals: the socket is open but the bridge
     /// is gone (a NAT that dropped the mapping, a frozen process).
     pub fn is_stale(&self, now: DateTime<Utc>) -> bool {
@@ -364,7 +378,7 @@ fn handshake(
         .and_then(|v| v.to_str().ok())
         .map(|s| Id::from_text(s.trim()));
     upgrade
-        .max_message_size(super::webhook::MAX_BODY_BYTES)
+        .max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| async move {
             match (refused, account) {
                 (None, Some(account)) => serve(socket, account, role, state).await,
@@ -385,7 +399,14 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
     let _ = socket.send(Frame::Close(Some(frame))).await;
 }
 
-/// Serves one accepted socket until it closes or the daemon stops.
+/// Serves one accepted socket until it closes, goes silent, or the daemon stops.
+///
+/// The socket is always read, so an API answer reaches its caller however
+/// busy the store is. Events go to the journal with at most [`IN_FLIGHT`]
+/// waiting for their commit; beyond that, or while the store refuses writes,
+/// they wait here in order (at most [`HELD`], then reading pauses). An event
+/// the store refused is offered again [`STORE_RETRY`] later, before the newer
+/// ones.
 async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
     let id = state.sockets.next_id.fetch_add(1, Ordering::Relaxed);
     let (frames_tx, mut frames) = mpsc::channel::<String>(OUTGOING);
@@ -404,11 +425,6 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
     if role.carries_calls() {
         state.sockets.announce(&account);
     }
-    let mut committing = FuturesOrdered::new();
-    let mut retry: VecDeque<Event> = VecDeque::new();
-    // When the refused events are offered again: a fixed time, so calls going
-    // out meanwhile do not keep pushing it back.
-    let mut retry_at = tokio::time::Instant::now();
     let link_event = |connected: bool, reason: Option<&str>| Event {
         account: account.clone(),
         time: state.clock.now().timestamp(),
@@ -418,37 +434,44 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
         },
         heard_by: None,
     };
+    let mut committing = FuturesOrdered::new();
+    // Refused by the store, to be offered again first; then read but not yet
+    // offered. Both in the order they were read.
+    let mut refused: VecDeque<Event> = VecDeque::new();
+    let mut held: VecDeque<Event> = VecDeque::new();
+    // When the refused events are offered again: a fixed time, so frames going
+    // out meanwhile do not keep pushing it back.
+    let mut retry_at = tokio::time::Instant::now();
     let connected = link_event(true, None);
     if let Ok(done) = state.journal.enqueue(connected.clone()).await {
         committing.push_back(commit(connected, done));
     }
-    let mut silent = false;
     let mut look = tokio::time::interval(LOOK_EVERY);
+    let mut looks: u64 = 0;
+    let mut gone_silent = false;
     loop {
+        let waiting = refused.len() + held.len();
         tokio::select! {
             biased;
             _ = state.stop.cancelled() => {
-                close_going_away(&mut socket).await;
+                close_with(&mut socket, 1001, "qunbot is stopping").await;
                 break;
             }
-            // A bridge silent for three heartbeat intervals is gone, open socket or not.
+            // A bridge that stops answering is gone, open socket or not (a NAT
+            // that dropped the mapping): its place is given up so it can dial
+            // again. Pings every [`PING_EVERY`] looks keep a quiet bridge heard.
             _ = look.tick() => {
-                let stale = state
-                    .sockets
-                    .link(&account)
-                    .is_some_and(|l| l.is_stale(state.clock.now()));
-                if stale != silent {
-                    silent = stale;
-                    let event = if stale {
-                        tracing::warn!(%account, "the bridge is silent for three heartbeat intervals");
-                        link_event(false, Some(STALE))
-                    } else {
-                        link_event(true, None)
-                    };
-                    match state.journal.enqueue(event.clone()).await {
-                        Ok(done) => committing.push_back(commit(event, done)),
-                        Err(_) => break,
-                    }
+                looks += 1;
+                if looks % PING_EVERY == 0 && socket.send(Frame::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+                let now = state.clock.now();
+                if state.sockets.link(&account).is_some_and(|l| l.is_stale(now) || l.is_silent(now)) {
+                    tracing::warn!(%account, "the bridge is {STALE}; closing its socket");
+                    gone_silent = true;
+                    held.push_back(link_event(false, Some(STALE)));
+                    close_with(&mut socket, 1001, STALE).await;
+                    break;
                 }
             }
             Some((event, result)) = committing.next(), if !committing.is_empty() => {
@@ -456,37 +479,45 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                     Ok(crate::engine::Recorded::New(_)) => state.metrics.received(&event.account),
                     Err(JournalError::Store(e)) => {
                         tracing::warn!(%account, "an event from the WebSocket waits: {e}");
-                        if retry.is_empty() {
+                        if refused.is_empty() {
                             retry_at = tokio::time::Instant::now() + STORE_RETRY;
                         }
-                        retry.push_back(event);
-                        state.metrics.socket_waiting(&account, retry.len());
+                        refused.push_back(event);
+                        state.metrics.socket_waiting(&account, refused.len() + held.len());
                     }
                     _ => {}
                 }
             }
-            // Events the store refused, offered again after a pause, before
-            // anything newer is read.
-            _ = tokio::time::sleep_until(retry_at), if !retry.is_empty() && committing.is_empty() => {
-                while let Some(event) = retry.pop_front() {
+            // Offers what waits, the refused first, once the store may take it.
+            _ = tokio::time::sleep_until(retry_at),
+                if waiting > 0 && committing.len() < IN_FLIGHT
+                    && (refused.is_empty() || committing.is_empty()) => {
+                while committing.len() < IN_FLIGHT {
+                    let Some(event) = refused.pop_front().or_else(|| held.pop_front()) else {
+                        break;
+                    };
                     match state.journal.enqueue(event.clone()).await {
                         Ok(done) => committing.push_back(commit(event, done)),
                         Err(_) => break,
                     }
                 }
-                state.metrics.socket_waiting(&account, retry.len());
+                state.metrics.socket_waiting(&account, refused.len() + held.len());
             }
             Some(frame) = frames.recv() => {
                 if socket.send(Frame::Text(Utf8Bytes::from(frame))).await.is_err() {
                     break;
                 }
             }
-            received = socket.recv(), if committing.len() < IN_FLIGHT && retry.is_empty() => {
+            received = socket.recv(), if waiting < HELD => {
                 let bytes = match received {
                     Some(Ok(Frame::Text(text))) => text.as_str().as_bytes().to_vec(),
                     Some(Ok(Frame::Binary(bytes))) => bytes.to_vec(),
                     Some(Ok(Frame::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => continue, // pings are answered by the library
+                    Some(Ok(_)) => {
+                        // Pongs (and pings, answered by the library) say it is there.
+                        state.sockets.heard(&account, state.clock.now(), None);
+                        continue;
+                    }
                 };
                 state.sockets.heard(&account, state.clock.now(), None);
                 if let Some(line) = &line {
@@ -495,6 +526,10 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                     }
                 }
                 if !role.carries_events() {
+                    continue;
+                }
+                if bytes.len() > super::webhook::MAX_BODY_BYTES {
+                    tracing::warn!(%account, size = bytes.len(), "dropped an event over 1 MiB from the WebSocket");
                     continue;
                 }
                 let mut event = match wire::parse_event(&bytes) {
@@ -521,30 +556,38 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                     _ => {}
                 }
                 state.voices.address(&mut event, &state.config.borrow());
-                match state.journal.enqueue(event.clone()).await {
-                    Ok(done) => committing.push_back(commit(event, done)),
-                    Err(_) => break,
+                if waiting == 0 && committing.len() < IN_FLIGHT {
+                    match state.journal.enqueue(event.clone()).await {
+                        Ok(done) => committing.push_back(commit(event, done)),
+                        Err(_) => break,
+                    }
+                } else {
+                    held.push_back(event);
                 }
             }
         }
     }
-    // Whatever was read is committed before the socket's place is given up.
+    // Calls waiting for an answer on this socket will get none: they fail as
+    // unreachable now rather than time out (a timeout reads as risk control).
+    if let Some(line) = &line {
+        lock(&line.waiting).clear();
+    }
+    let last = state.sockets.detach(&account, id);
+    // Whatever was read is committed before the task ends.
     while let Some((_, result)) = committing.next().await {
         if let Err(e) = result {
             tracing::error!(%account, "an event read from the WebSocket was not stored: {e}");
         }
     }
-    for event in retry {
+    if last && !gone_silent {
+        held.push_back(link_event(false, Some("the socket closed")));
+    }
+    for event in refused.into_iter().chain(held) {
         if let Err(e) = state.journal.submit(event).await {
             tracing::error!(%account, "an event read from the WebSocket was not stored: {e}");
         }
     }
-    if state.sockets.detach(&account, id) {
-        let _ = state
-            .journal
-            .submit(link_event(false, Some("the socket closed")))
-            .await;
-    }
+    state.metrics.socket_waiting(&account, 0);
     tracing::info!(%account, role = role.as_str(), "WebSocket closed");
 }
 
@@ -555,10 +598,10 @@ async fn commit(
     (event, done.await)
 }
 
-async fn close_going_away(socket: &mut WebSocket) {
+async fn close_with(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
-        code: 1001,
-        reason: Utf8Bytes::from_static("qunbot is stopping"),
+        code,
+        reason: Utf8Bytes::from_static(reason),
     };
     let _ = socket.send(Frame::Close(Some(frame))).await;
 }
