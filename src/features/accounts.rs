@@ -24,7 +24,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Change, Context, Decision, Feature};
+use super::{Change, Context, Decision, Feature, Timer};
 use crate::domain::{Event, EventBody, Id, LeaveReason, ListedGroup};
 
 pub const NAME: &str = "accounts";
@@ -76,17 +76,18 @@ pub fn risk(account: &Id, ctx: &Context) -> Option<Risk> {
     ctx.state.record(NAME, &risk_key(account))
 }
 
-/// The pauses found, `(account, until)`, from the feature's records as the
-/// store gives them back (`risk/` keys): for the outbox after a restart.
+/// The pauses found, `(account, since, until, repeat)`, from the feature's
+/// records as the store gives them back (`risk/` keys): for the outbox after a
+/// restart.
 pub fn pauses<'a>(
     records: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
-) -> Vec<(Id, DateTime<Utc>)> {
+) -> Vec<(Id, DateTime<Utc>, DateTime<Utc>, u32)> {
     records
         .into_iter()
         .filter_map(|(key, value)| {
             let account = key.strip_prefix("risk/")?;
             let risk = Risk::deserialize(value).ok()?;
-            Some((Id::from_text(account), risk.until))
+            Some((Id::from_text(account), risk.since, risk.until, risk.repeat))
         })
         .collect()
 }
@@ -159,6 +160,11 @@ impl Feature for Accounts {
         NAME
     }
 
+    fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, crate::engine::WakeError> {
+        let Wake::Notice { text } = timer.wake()?;
+        Ok(notice(Decision::default(), &text, ctx))
+    }
+
     fn wants(&self, event: &Event) -> bool {
         matches!(
             event.body,
@@ -220,14 +226,40 @@ fn suspect(account: &Id, reason: &str, until: i64, repeat: u32, ctx: &Context) -
         "⚠ 机器人账号 {account} 疑似被风控（{reason}）。自动消息（公告、秒杀提醒、唤醒、欢迎）暂停到 {local}，\
          之后一小时内以一半的速度恢复；撤回、禁言和对命令的回答照常。"
     );
-    let mut d = Decision::default().change(Change::record(NAME, risk_key(account), &risk));
+    let d = Decision::default().change(Change::record(NAME, risk_key(account), &risk));
+    // Told through another of the shop's accounts that is not paused, if there
+    // is one: the suspect account's own sends may not get through. A wake-up
+    // addressed to that account carries the notice (its actions go through it).
+    match healthy_other(account, ctx) {
+        Some(other) => d.timer(Timer::new(ctx.now, &other, NAME, &Wake::Notice { text })),
+        None => notice(d, &text, ctx),
+    }
+}
+
+/// What the feature's wake-ups do.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+enum Wake {
+    /// Tell the operators `text`, privately.
+    Notice { text: String },
+}
+
+fn notice(mut d: Decision, text: &str, ctx: &Context) -> Decision {
     for operator in &ctx.config.admins.users {
         d = d.act(crate::domain::Action::SendPrivateMsg {
             user: operator.clone(),
-            message: crate::domain::Message::text(text.clone()),
+            message: crate::domain::Message::text(text),
         });
     }
     d
+}
+
+/// Another synced account of the shop's whose messages are not paused.
+fn healthy_other(suspect: &Id, ctx: &Context) -> Option<Id> {
+    ctx.state
+        .records_of(NAME)
+        .filter_map(|(key, _)| key.strip_prefix("groups/").map(Id::from_text))
+        .filter(|a| a != suspect)
+        .find(|a| paused_until(a, ctx).is_none())
 }
 
 /// Remembers the account whose events last came from a managed group, and
@@ -467,5 +499,47 @@ mod tests {
         bot.config.groups[0].account = Some(Id::number(8));
         bot.on(synced_event(7, &[GROUP]));
         assert_eq!(voice(&bot), Some(Id::number(8)));
+    }
+
+    fn suspect_event(account: i64) -> Event {
+        Event {
+            account: Id::number(account),
+            time: 0,
+            body: EventBody::AccountSuspect {
+                reason: "send_group_msg timed out".into(),
+                until: 1_900_000_000,
+                repeat: 1,
+            },
+            heard_by: None,
+        }
+    }
+
+    fn notices(d: &Decision) -> Vec<&crate::domain::Action> {
+        d.actions
+            .iter()
+            .filter(|a| matches!(a, crate::domain::Action::SendPrivateMsg { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn the_operators_are_told_through_another_account_when_there_is_one() {
+        let mut bot = unheard();
+        bot.on(synced_event(7, &[GROUP]));
+        bot.on(synced_event(8, &[GROUP]));
+        let d = bot.on(suspect_event(7));
+        assert!(notices(&d).is_empty(), "not through the suspect account");
+        assert_eq!(d.timers.len(), 1);
+        assert_eq!(d.timers[0].account, Id::number(8));
+        let told = bot.wake(&d.timers[0]);
+        assert_eq!(notices(&told).len(), 1, "one notice to operator 1");
+    }
+
+    #[test]
+    fn with_no_other_account_the_suspect_one_tells_the_operators_itself() {
+        let mut bot = unheard();
+        bot.on(synced_event(7, &[GROUP]));
+        let d = bot.on(suspect_event(7));
+        assert_eq!(notices(&d).len(), 1);
+        assert!(d.timers.is_empty());
     }
 }

@@ -194,10 +194,13 @@ impl<S: OutboxStore> OutboxWorker<S> {
         self
     }
 
-    /// Takes up the pauses found before a restart: `(account, until)`.
-    pub fn with_pauses(mut self, pauses: impl IntoIterator<Item = (Id, DateTime<Utc>)>) -> Self {
-        for (account, until) in pauses {
-            self.risk.restore(&account, until);
+    /// Takes up the pauses found before a restart: `(account, since, until, repeat)`.
+    pub fn with_pauses(
+        mut self,
+        pauses: impl IntoIterator<Item = (Id, DateTime<Utc>, DateTime<Utc>, u32)>,
+    ) -> Self {
+        for (account, since, until, repeat) in pauses {
+            self.risk.restore(&account, since, until, repeat);
         }
         self
     }

@@ -98,10 +98,19 @@ impl RiskWatch {
         })
     }
 
-    /// Takes up a pause found before (read back after a restart).
-    pub fn restore(&mut self, account: &Id, until: DateTime<Utc>) {
+    /// Takes up a pause found before (read back after a restart): it began at
+    /// `since` and was the day's `repeat`th, so the next one doubles on from it.
+    pub fn restore(
+        &mut self,
+        account: &Id,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        repeat: u32,
+    ) {
         let watch = self.accounts.entry(account.clone()).or_default();
         watch.paused_until = Some(watch.paused_until.map_or(until, |u| u.max(until)));
+        // The earlier pauses' starts are not kept: counted at the last one's.
+        watch.pauses = std::iter::repeat_n(since, repeat.min(32) as usize).collect();
     }
 
     /// While `account`'s automatic messages pause: until when.
@@ -149,6 +158,21 @@ mod tests {
         assert!(watch.slowed(&bot, t(3720)));
         assert!(!watch.slowed(&bot, t(3720 + 3600)));
         assert_eq!(watch.paused_until(&Id::number(2), t(121)), None);
+    }
+
+    #[test]
+    fn a_pause_read_back_after_a_restart_holds_and_the_next_one_doubles_on() {
+        let mut watch = RiskWatch::default();
+        let bot = Id::number(1);
+        watch.restore(&bot, t(0), t(3600), 1);
+        assert_eq!(watch.paused_until(&bot, t(10)), Some(t(3600)));
+        let mut found = None;
+        let mut at = 3600;
+        while found.is_none() {
+            at += 1;
+            found = watch.sign(&bot, t(at), "timeout", &settings(), 0.0);
+        }
+        assert_eq!(found.unwrap().repeat, 2, "the second pause of the day");
     }
 
     #[test]

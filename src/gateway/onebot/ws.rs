@@ -230,7 +230,8 @@ impl Sockets {
             .and_then(|a| a.link.clone())
     }
 
-    /// Takes the roles' places for a new socket, or says which is taken.
+    /// Takes the roles' places for a new socket, or says which is taken; with
+    /// whether it is the account's first socket (its link comes up).
     fn attach(
         &self,
         account: &Id,
@@ -238,7 +239,7 @@ impl Sockets {
         socket: u64,
         frames: mpsc::Sender<String>,
         now: DateTime<Utc>,
-    ) -> Result<Option<CallLine>, &'static str> {
+    ) -> Result<(Option<CallLine>, bool), &'static str> {
         let mut accounts = lock(&self.accounts);
         let entry = accounts.entry(account.clone()).or_default();
         if (role.carries_calls() && entry.calls.is_some())
@@ -259,6 +260,7 @@ impl Sockets {
         if role.carries_events() {
             entry.events = Some(socket);
         }
+        let first = entry.link.is_none();
         let link = entry.link.get_or_insert(Link {
             account: account.clone(),
             connected_at: now,
@@ -266,7 +268,7 @@ impl Sockets {
             heartbeat: None,
         });
         link.last_heard = now;
-        Ok(line)
+        Ok((line, first))
     }
 
     /// Gives up the socket's places; true when it was the account's last socket.
@@ -410,11 +412,11 @@ async fn close(mut socket: WebSocket, code: u16, reason: &str) {
 async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
     let id = state.sockets.next_id.fetch_add(1, Ordering::Relaxed);
     let (frames_tx, mut frames) = mpsc::channel::<String>(OUTGOING);
-    let line = match state
+    let (line, first) = match state
         .sockets
         .attach(&account, role, id, frames_tx, state.clock.now())
     {
-        Ok(line) => line,
+        Ok(attached) => attached,
         Err(why) => {
             tracing::warn!(%account, role = role.as_str(), "refused a WebSocket: {why}");
             close(socket, POLICY, why).await;
@@ -442,9 +444,12 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
     // When the refused events are offered again: a fixed time, so frames going
     // out meanwhile do not keep pushing it back.
     let mut retry_at = tokio::time::Instant::now();
-    let connected = link_event(true, None);
-    if let Ok(done) = state.journal.enqueue(connected.clone()).await {
-        committing.push_back(commit(connected, done));
+    // One link per account: the split roles' second socket says nothing new.
+    if first {
+        let connected = link_event(true, None);
+        if let Ok(done) = state.journal.enqueue(connected.clone()).await {
+            committing.push_back(commit(connected, done));
+        }
     }
     let mut look = tokio::time::interval(LOOK_EVERY);
     let mut looks: u64 = 0;
@@ -466,7 +471,10 @@ async fn serve(mut socket: WebSocket, account: Id, role: Role, state: WsState) {
                     break;
                 }
                 let now = state.clock.now();
-                if state.sockets.link(&account).is_some_and(|l| l.is_stale(now) || l.is_silent(now)) {
+                // Heartbeats come on the events' socket, which judges for both.
+                if role.carries_events()
+                    && state.sockets.link(&account).is_some_and(|l| l.is_stale(now) || l.is_silent(now))
+                {
                     tracing::warn!(%account, "the bridge is {STALE}; closing its socket");
                     gone_silent = true;
                     held.push_back(link_event(false, Some(STALE)));
