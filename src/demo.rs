@@ -573,11 +573,14 @@ async fn second_account_scene(
     let mut copy = ping.clone();
     copy["self_id"] = json!(SECOND_ACCOUNT);
     copy["message_id"] = json!(880_001);
+    // The first account's copy first (answered 204 once stored), so the answer
+    // quotes the message by the id the voice gave it; the second copy is then
+    // recognised as the same message.
+    stage.push(&ping).await?;
     bridge
         .push(&copy)
         .await
         .context("pushing over the socket")?;
-    stage.push(&ping).await?;
     stage.pongs(3).await?;
     let copies = stage
         .daemon

@@ -181,11 +181,12 @@ text = "晚安"
     );
 }
 
-#[test]
-fn the_daily_cap_stops_automatic_posts_past_it() {
-    let mut bot = bot(r#"
-[schedule]
-daily_cap = 1
+/// Two announcements an hour apart under `caps`: the first posts, the second
+/// is missed; the reason it is missed.
+fn second_post_missed_under(caps: &str) -> serde_json::Value {
+    let mut bot = bot(&format!(
+        r#"
+{caps}
 [[announcements]]
 id = "first"
 cron = "0 0 11 * * *"
@@ -194,7 +195,8 @@ text = "第一条"
 id = "second"
 cron = "0 0 12 * * *"
 text = "第二条"
-"#);
+"#
+    ));
     let planned = bot.tick();
     let fired = run_until(&mut bot, planned, local(12, 0));
     assert_eq!(posts(&fired), vec!["第一条"]);
@@ -202,33 +204,23 @@ text = "第二条"
         .iter()
         .flat_map(|d| notes(d, "schedule.missed"))
         .collect();
-    assert_eq!(missed[0]["reason"], "daily_cap");
+    missed[0]["reason"].clone()
+}
+
+#[test]
+fn the_daily_cap_stops_automatic_posts_past_it() {
+    assert_eq!(
+        second_post_missed_under("[schedule]\ndaily_cap = 1"),
+        "daily_cap"
+    );
 }
 
 #[test]
 fn the_accounts_daily_cap_stops_automatic_posts_past_it_whatever_the_groups_cap() {
-    let mut bot = bot(r#"
-[outbox]
-account_daily_cap = 1
-[schedule]
-daily_cap = 10
-[[announcements]]
-id = "first"
-cron = "0 0 11 * * *"
-text = "第一条"
-[[announcements]]
-id = "second"
-cron = "0 0 12 * * *"
-text = "第二条"
-"#);
-    let planned = bot.tick();
-    let fired = run_until(&mut bot, planned, local(12, 0));
-    assert_eq!(posts(&fired), vec!["第一条"]);
-    let missed: Vec<_> = fired
-        .iter()
-        .flat_map(|d| notes(d, "schedule.missed"))
-        .collect();
-    assert_eq!(missed[0]["reason"], "account_cap");
+    assert_eq!(
+        second_post_missed_under("[outbox]\naccount_daily_cap = 1\n[schedule]\ndaily_cap = 10"),
+        "account_cap"
+    );
 }
 
 #[test]
