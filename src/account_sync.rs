@@ -161,6 +161,7 @@ pub fn spawn(
                     &config_now,
                     clock.as_ref(),
                     target,
+                    false,
                 )
                 .await
                 {
@@ -187,7 +188,7 @@ pub fn spawn(
                         Some(account) => {
                             let config_now = config.borrow().clone();
                             let target = Target::Socket(account);
-                            sync(&client, &voices, &journal, &config_now, clock.as_ref(), &target).await;
+                            sync(&client, &voices, &journal, &config_now, clock.as_ref(), &target, true).await;
                         }
                         None => return,
                     },
@@ -205,6 +206,7 @@ async fn sync(
     config: &Config,
     clock: &dyn Clock,
     target: &Target,
+    reconnected: bool,
 ) -> Option<AccountInfo> {
     let timeout = config.gateway.timeout;
     let asked = match target {
@@ -225,6 +227,7 @@ async fn sync(
         body: EventBody::AccountSynced {
             nickname: info.nickname.clone(),
             groups: info.groups.clone(),
+            reconnected,
         },
         heard_by: None,
     };

@@ -174,6 +174,10 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nickname: Option<String>,
         groups: Vec<super::ListedGroup>,
+        /// Asked because the account's socket (re)connected: bridges keep no
+        /// queue, so what happened while it was away is learnt again.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reconnected: bool,
     },
     /// The outbox saw signs of risk control on this account (send timeouts,
     /// the gateways' risk-control answers) and pauses its automatic messages

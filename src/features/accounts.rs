@@ -176,9 +176,9 @@ impl Feature for Accounts {
 
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
         match &event.body {
-            EventBody::AccountSynced { nickname, groups } => {
-                synced_now(&event.account, nickname.clone(), groups, ctx)
-            }
+            EventBody::AccountSynced {
+                nickname, groups, ..
+            } => synced_now(&event.account, nickname.clone(), groups, ctx),
             EventBody::AccountSuspect {
                 reason,
                 until,
@@ -449,6 +449,7 @@ mod tests {
             account: Id::number(account),
             time: 0,
             body: EventBody::AccountSynced {
+                reconnected: false,
                 nickname: Some("店小二".into()),
                 groups: groups
                     .iter()

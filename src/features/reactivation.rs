@@ -230,8 +230,13 @@ impl Feature for Reactivation {
     }
 
     fn on_event(&self, event: &Event, ctx: &Context) -> Decision {
-        if let EventBody::AccountSynced { groups, .. } = &event.body {
-            return first_rosters(&event.account, groups, ctx);
+        if let EventBody::AccountSynced {
+            groups,
+            reconnected,
+            ..
+        } = &event.body
+        {
+            return rosters(&event.account, groups, *reconnected, ctx);
         }
         let Some(group) = event.group() else {
             return Decision::default();
@@ -306,8 +311,15 @@ impl Feature for Reactivation {
 }
 
 /// Asks for the member list of each managed group `account` speaks in that
-/// has never been read: a group known from the account sync, before anyone spoke.
-fn first_rosters(account: &Id, listed: &[crate::domain::ListedGroup], ctx: &Context) -> Decision {
+/// has never been read (a group known from the account sync, before anyone
+/// spoke), or of every such group when the account `reconnected`: what
+/// happened while its bridge was away is not sent again.
+fn rosters(
+    account: &Id,
+    listed: &[crate::domain::ListedGroup],
+    reconnected: bool,
+    ctx: &Context,
+) -> Decision {
     let mut d = Decision::default();
     if !ctx.config.reactivation.enabled {
         return d;
@@ -315,7 +327,7 @@ fn first_rosters(account: &Id, listed: &[crate::domain::ListedGroup], ctx: &Cont
     for g in listed {
         let group = &g.group;
         if ctx.config.is_managed(group)
-            && !ctx.state.has_record(NAME, &sync_key(group))
+            && (reconnected || !ctx.state.has_record(NAME, &sync_key(group)))
             && schedule::account_of(group, ctx).as_ref() == Some(account)
         {
             d = d

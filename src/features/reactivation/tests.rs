@@ -538,3 +538,37 @@ fn silent_is_for_admins_only() {
     let refused = bot.on(ask);
     assert!(said(&refused)[0].contains("管理员"), "{:?}", said(&refused));
 }
+
+#[test]
+fn a_reconnected_account_has_its_member_lists_read_again_and_a_routine_sync_does_not() {
+    let mut bot = bot(0.0, "");
+    let started = bot.start();
+    for t in &started.timers {
+        bot.wake(t);
+    }
+    let synced = |reconnected: bool| {
+        event(crate::domain::EventBody::AccountSynced {
+            nickname: None,
+            groups: vec![crate::domain::ListedGroup {
+                group: Id::number(GROUP),
+                name: None,
+            }],
+            reconnected,
+        })
+    };
+    let routine = bot.on(synced(false));
+    assert!(
+        !routine
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::GetGroupMemberList { .. })),
+        "read at start already"
+    );
+    let back = bot.on(synced(true));
+    assert_eq!(
+        back.actions,
+        vec![Action::GetGroupMemberList {
+            group: Id::number(GROUP)
+        }]
+    );
+}
