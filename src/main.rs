@@ -212,24 +212,27 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             daemon.run_until_signalled().await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config } => match Config::load(&config, &Env::from_process()) {
-            Ok(c) => {
-                for warning in &c.warnings {
-                    eprintln!("{warning}");
+        Command::Check { config } => {
+            match Config::load_for_reading(&config, &Env::from_process()) {
+                Ok(c) => {
+                    for warning in &c.warnings {
+                        eprintln!("{warning}");
+                    }
+                    if let Some(warning) = trouble_warning(&c.storage.database).await {
+                        eprintln!("{warning}");
+                    }
+                    println!("{}", c.summary());
+                    for line in c.schedule_preview(chrono::Utc::now()) {
+                        println!("{line}");
+                    }
+                    check_accounts(&c).await;
+                    Ok(ExitCode::SUCCESS)
                 }
-                if let Some(warning) = trouble_warning(&c.storage.database).await {
-                    eprintln!("{warning}");
-                }
-                println!("{}", c.summary());
-                for line in c.schedule_preview(chrono::Utc::now()) {
-                    println!("{line}");
-                }
-                check_accounts(&c).await;
-                Ok(ExitCode::SUCCESS)
+                Err(e) => Ok(report_invalid(&e)),
             }
-            Err(e) => Ok(report_invalid(&e)),
-        },
-        Command::Status { config } => match Config::load(&config, &Env::from_process()) {
+        }
+        Command::Status { config } => match Config::load_for_reading(&config, &Env::from_process())
+        {
             Ok(c) => status(&c).await,
             Err(e) => Ok(report_invalid(&e)),
         },
@@ -311,7 +314,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
         });
     }
     let path = config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
-    match Config::load(&path, &Env::from_process()) {
+    match Config::load_for_reading(&path, &Env::from_process()) {
         Ok(c) => Ok(ReportSource {
             database: c.storage.database.clone(),
             timezone: c.timezone,

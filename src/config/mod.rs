@@ -301,6 +301,7 @@ impl Config {
             env: &env,
             problems: Vec::new(),
             warnings: Vec::new(),
+            secrets: Secrets::Optional,
         };
         let base = path.parent().unwrap_or(Path::new("."));
         match check.filter(base, raw_filter) {
@@ -309,8 +310,29 @@ impl Config {
         }
     }
 
+    /// Reads the file at `path` for a command that only reads (`check`,
+    /// `status`, `report`): a secret whose `${VAR}` is not set is a warning,
+    /// not an error, so the operator's shell needs none of the daemon's
+    /// secrets to look. The daemon itself loads with [`Config::load`].
+    pub fn load_for_reading(path: &Path, env: &Env) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: path.display().to_string(),
+            source,
+        })?;
+        Config::parse_as(path, &text, env, Secrets::Optional)
+    }
+
     /// Validates `text` as if read from `path`.
     pub fn parse(path: &Path, text: &str, env: &Env) -> Result<Config, ConfigError> {
+        Config::parse_as(path, text, env, Secrets::Required)
+    }
+
+    fn parse_as(
+        path: &Path,
+        text: &str,
+        env: &Env,
+        secrets: Secrets,
+    ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             ConfigError::Invalid(vec![Problem::at_span(&file, text, e.span(), e.message())])
@@ -321,6 +343,7 @@ impl Config {
             env,
             problems: Vec::new(),
             warnings: Vec::new(),
+            secrets,
         };
         let config = check.build(path, raw);
         match config {
@@ -448,6 +471,16 @@ struct Checker<'a> {
     env: &'a Env,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    secrets: Secrets,
+}
+
+/// Whether a secret whose `${VAR}` is not set stops the config from loading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Secrets {
+    /// The daemon: it cannot authenticate without them.
+    Required,
+    /// A command that only reads: a warning, and no secret.
+    Optional,
 }
 
 impl Checker<'_> {
@@ -488,7 +521,9 @@ impl Checker<'_> {
             EMPTY_ACCESS_TOKEN,
         );
         let secret = self.secret("QUNBOT_SECRET", g.secret.as_ref(), EMPTY_SECRET);
-        if let (Some(None), Some(listen)) = (&secret, &listen) {
+        // Only when the file leaves it out: one whose `${VAR}` is unset in a
+        // reading command's shell has its own warning.
+        if let (Some(None), Some(listen), None) = (&secret, &listen, &g.secret) {
             let reason = unsigned_warning(listen);
             self.warnings.push(Problem::at_span(
                 self.file,
@@ -525,7 +560,7 @@ impl Checker<'_> {
             }
             let api_url = self.check(&account.api_url, gateway_url);
             let access_token = match &account.access_token {
-                Some(token) => self.check(token, |s| non_empty(s, EMPTY_ACCESS_TOKEN).map(Some)),
+                Some(token) => self.secret_in_file(token, EMPTY_ACCESS_TOKEN),
                 None => Some(None),
             };
             if let (Some(api_url), Some(access_token)) = (api_url, access_token) {
@@ -713,9 +748,34 @@ impl Checker<'_> {
                 .map(Some);
         }
         match value {
-            Some(value) => self.check(value, |s| non_empty(s, why_not_empty)).map(Some),
+            Some(value) => self.secret_in_file(value, why_not_empty),
             None => Some(None),
         }
+    }
+
+    /// A secret written in the file (often as `${VAR}`).
+    fn secret_in_file(
+        &mut self,
+        value: &Spanned<String>,
+        why_not_empty: &str,
+    ) -> Option<Option<SecretString>> {
+        if self.secrets == Secrets::Optional {
+            if let Err(reason) = env::expand(value.get_ref(), self.env) {
+                if reason.ends_with("is not set") {
+                    self.warnings.push(Problem::at_span(
+                        self.file,
+                        self.text,
+                        Some(value.span()),
+                        format!(
+                            "warning: {reason}; this command reads without it, but `qunbot run` \
+                             needs it (export it, or put it in the service's environment)"
+                        ),
+                    ));
+                    return Some(None);
+                }
+            }
+        }
+        self.check(value, |s| non_empty(s, why_not_empty)).map(Some)
     }
 }
 

@@ -281,3 +281,31 @@ async fn status_shows_each_accounts_state_and_why_and_the_groups_no_account_is_i
     let missing = line("no_account: 35214638@chatroom (微信群)");
     assert!(missing.contains("automatic posts are missed"), "{missing}");
 }
+
+#[test]
+fn check_and_status_read_a_config_whose_secrets_are_not_in_this_shell_with_a_warning() {
+    let setup = Setup::new();
+    let without_secrets = |command: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_qunbot"));
+        cmd.arg(command).arg("--config").arg(&setup.config);
+        for (var, _) in qunbot::config::OVERRIDES {
+            cmd.env_remove(var);
+        }
+        cmd.env("QUNBOT_DATABASE", setup.database())
+            .env("QUNBOT_GATEWAY_API_URL", "http://127.0.0.1:9/")
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    let check = without_secrets("check");
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+    for var in ["QUNBOT_ACCESS_TOKEN", "QUNBOT_SECRET"] {
+        assert!(
+            stderr(&check).contains(&format!("warning: environment variable {var} is not set"))
+                && stderr(&check).contains("`qunbot run` needs it"),
+            "{}",
+            stderr(&check)
+        );
+    }
+    assert_eq!(without_secrets("status").status.code(), Some(0));
+}
