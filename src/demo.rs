@@ -446,7 +446,7 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     // order and the outbox delivers a group's actions in order, so once the ad's
     // recall and warning are out, anything about the message before it would be too.
     stage.performed("delete_msg", 1).await?;
-    stage.bot_said("违规内容（ad", 1).await?;
+    stage.bot_said("违规内容（广告", 1).await?;
 
     stage.say("── a picture with a QR code: read off the engine, recalled like a link ──");
     let qr = stage
@@ -455,7 +455,7 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     let picture = json!([{"type": "image", "data": {"file": "group-qr.png", "url": qr}}]);
     stage.push(&f.group_message(&shop, &mei, picture)).await?;
     stage.performed("delete_msg", 2).await?;
-    stage.bot_said("违反群规（link）", 1).await?;
+    stage.bot_said("违反群规（链接）", 1).await?;
 
     stage.say("── a flash sale counts down (the clock is moved ahead to each post) ──");
     stage.skip(chrono::Duration::minutes(50));

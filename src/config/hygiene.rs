@@ -50,6 +50,8 @@ impl FilterAction {
 
 #[derive(Clone, Debug)]
 pub struct FilterCategory {
+    /// What members read for the category; `None`: the default label.
+    pub label: Option<String>,
     pub actions: Vec<FilterAction>,
     pub mute: Duration,
     /// Log what would have happened and do nothing.
@@ -59,12 +61,34 @@ pub struct FilterCategory {
 impl Default for FilterCategory {
     fn default() -> Self {
         FilterCategory {
+            label: None,
             actions: vec![FilterAction::Recall, FilterAction::Warn],
             mute: Duration::from_secs(600),
             dry_run: false,
         }
     }
 }
+
+/// The Chinese names of the categories word lists commonly use, and of the
+/// filter's own rules (`link`, `flood`).
+pub const DEFAULT_LABELS: &[(&str, &str)] = &[
+    ("ad", "广告"),
+    ("ads", "广告"),
+    ("spam", "垃圾信息"),
+    ("abuse", "辱骂"),
+    ("insult", "辱骂"),
+    ("porn", "色情"),
+    ("sex", "色情"),
+    ("gambling", "赌博"),
+    ("fraud", "诈骗"),
+    ("scam", "诈骗"),
+    ("drugs", "毒品"),
+    ("violence", "暴力"),
+    ("politics", "政治"),
+    ("illegal", "违法"),
+    ("link", "链接"),
+    ("flood", "刷屏"),
+];
 
 #[derive(Clone, Debug)]
 pub struct Escalation {
@@ -106,6 +130,18 @@ pub struct Flood {
 impl FilterConfig {
     pub fn category(&self, name: &str) -> FilterCategory {
         self.categories.get(name).cloned().unwrap_or_default()
+    }
+
+    /// What members read for category `name`: its `label`, else the Chinese
+    /// name of a common category, else the name as written.
+    pub fn label(&self, name: &str) -> String {
+        if let Some(label) = self.categories.get(name).and_then(|c| c.label.clone()) {
+            return label;
+        }
+        DEFAULT_LABELS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or_else(|| name.to_string(), |(_, label)| label.to_string())
     }
 
     /// Whether members' pictures are read for QR codes: the link rules and
@@ -219,6 +255,7 @@ impl Checker<'_> {
             categories.insert(
                 name.to_lowercase(),
                 FilterCategory {
+                    label: c.label.clone().filter(|l| !l.trim().is_empty()),
                     actions,
                     mute: c.mute.map_or(Duration::from_secs(600), |d| d.0),
                     dry_run: c.dry_run,

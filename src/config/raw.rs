@@ -133,6 +133,8 @@ pub struct RawNormalize {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCategory {
+    /// What members read for the category in a warning (`广告`).
+    pub label: Option<String>,
     /// Default: recall and warn.
     pub actions: Option<Spanned<Vec<String>>>,
     pub mute: Option<HumanDuration>,

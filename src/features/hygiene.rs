@@ -166,6 +166,21 @@ fn warn(
     }
 }
 
+/// The categories as members read them, joined: `广告、链接`.
+fn labels<S: AsRef<str>>(categories: &[S], ctx: &Context) -> String {
+    let label = |c: &str| {
+        ctx.config
+            .filter
+            .as_ref()
+            .map_or_else(|| c.to_string(), |f| f.label(c))
+    };
+    categories
+        .iter()
+        .map(|c| label(c.as_ref()))
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 /// The window closed: one message mentioning everyone warned in it.
 fn flush_warnings(group: &GroupKey, ctx: &Context) -> Decision {
     let key = warn_batch_key(group);
@@ -189,7 +204,7 @@ fn flush_warnings(group: &GroupKey, ctx: &Context) -> Decision {
             shown,
             Message::text(format!(
                 "{others}⚠ 你们的消息违反群规（{}），请遵守群规",
-                batch.categories.join("、")
+                labels(&batch.categories, ctx)
             )),
         ),
     ));
@@ -421,12 +436,12 @@ fn act(
                 let what = if masked.is_empty() {
                     format!(
                         "⚠ 你的消息违反群规（{}），请注意",
-                        live_categories.join("、")
+                        labels(&live_categories, ctx)
                     )
                 } else {
                     format!(
                         "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
-                        live_categories.join("、"),
+                        labels(&live_categories, ctx),
                         masked.join("、")
                     )
                 };

@@ -101,7 +101,7 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         .collect();
     assert!(posts.windows(2).all(|w| w[0] < w[1]), "{transcript}");
     assert!(
-        transcript.contains("⚠ 你的消息违反群规（link）"),
+        transcript.contains("⚠ 你的消息违反群规（链接）"),
         "{transcript}"
     );
     assert!(
@@ -109,7 +109,7 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         "{transcript}"
     );
     assert!(
-        transcript.contains("⚠ 你的消息含有违规内容（ad：加*"),
+        transcript.contains("⚠ 你的消息含有违规内容（广告：加*"),
         "{transcript}"
     );
     assert_eq!(
@@ -167,9 +167,9 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         ("admin mutes", "qunbot mutes 小明", 1),
         ("admin mutes", "只有管理员可以使用", 1),
         ("word filter", "qunbot recalls message", 1),
-        ("word filter", "违规内容（ad", 1),
+        ("word filter", "违规内容（广告", 1),
         ("QR code", "qunbot recalls message", 1),
-        ("QR code", "违反群规（link）", 1),
+        ("QR code", "违反群规（链接）", 1),
         ("flash sale counts down", "【预告】螺蛳粉限时秒杀", 1),
         ("flash sale counts down", "【开抢】螺蛳粉限时秒杀", 1),
         ("flash sale counts down", "【最后机会】螺蛳粉限时秒杀", 1),

@@ -208,7 +208,7 @@ async fn a_qr_code_image_is_recalled_and_its_sender_warned() {
     let recalls = app.sim.wait_for("delete_msg", 1, PATIENCE).await;
     assert_eq!(recalls.len(), 1);
     assert_eq!(recalls[0].params["message_id"], posted["message_id"]);
-    app.wait_chat("违反群规（link）").await;
+    app.wait_chat("违反群规（链接）").await;
     let found = app.wait_logged("media.qr_codes", 1).await;
     assert_eq!(
         found[0].detail["body"]["codes"],

@@ -42,7 +42,7 @@ fn an_ad_is_recalled_and_the_member_warned_without_quoting_the_word() {
     assert!(has(&d, |a| matches!(a, Action::DeleteMsg { .. })));
     let warning = &said(&d)[0];
     assert!(
-        warning.contains("ad：加*") && !warning.contains("加群"),
+        warning.contains("广告：加*") && !warning.contains("加群"),
         "{warning}"
     );
     assert_eq!(mentioned(&d), vec![Id::number(20)]);
@@ -268,7 +268,7 @@ fn qr_codes_found_in_a_picture_recall_it_warn_and_count_a_strike() {
         a,
         Action::DeleteMsg { message_id, .. } if *message_id == m.message_id
     )));
-    assert!(said(&d)[0].contains("link"), "{:?}", said(&d));
+    assert!(said(&d)[0].contains("链接"), "{:?}", said(&d));
     assert!(d
         .changes
         .iter()
@@ -392,4 +392,20 @@ fn warnings_within_the_window_are_merged_into_one_message_that_mentions_each_mem
     bot.advance(20);
     let msg = bot.member_says(23, "加群 来");
     assert_eq!(said(&bot.on(msg)).len(), 1);
+}
+
+#[test]
+fn a_warning_names_the_category_by_the_operators_label() {
+    let labelled = FILTER.replace(
+        "[filter.categories.ad]\n",
+        "[filter.categories.ad]\nlabel = \"私下推广\"\n",
+    );
+    let mut bot = Bot::new(&labelled);
+    let ad = bot.member_says(20, "快来加 群领红包");
+    let warning = &said(&bot.on(ad))[0];
+    assert!(warning.contains("（私下推广：加*）"), "{warning}");
+    assert!(
+        !warning.contains("ad") && !warning.contains("广告"),
+        "{warning}"
+    );
 }
