@@ -165,11 +165,28 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         let cooldown = chrono::Duration::from_std(ctx.config.commands.cooldown).unwrap_or_default();
         if let Some(last) = ctx.state.last_command.get(&member) {
             if ctx.now - *last < cooldown {
-                return Decision::default().change(note(
-                    "command.cooldown",
-                    &member,
-                    &invocation.name,
-                ));
+                let d =
+                    Decision::default().change(note("command.cooldown", &member, &invocation.name));
+                // Every command gets an answer, but a member hammering one
+                // gets one "wait" per command used, not one per message.
+                let told_key = format!(
+                    "cooldown/{}/{}/{}",
+                    member.account, member.group, member.user
+                );
+                if ctx
+                    .state
+                    .record::<chrono::DateTime<chrono::Utc>>(NAME, &told_key)
+                    == Some(*last)
+                {
+                    return d;
+                }
+                let left = (cooldown - (ctx.now - *last)).num_seconds().max(1);
+                return d
+                    .act(reply(
+                        m,
+                        Message::text(format!("⏳ 命令太频繁，请 {left} 秒后再试")),
+                    ))
+                    .change(Change::record(NAME, told_key, last));
             }
         }
     }

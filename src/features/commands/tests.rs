@@ -137,6 +137,11 @@ fn members_are_held_to_a_cooldown_and_admins_are_not() {
         ["pong"]
     );
     bot.advance(2);
+    // Inside the cooldown: one short answer, then nothing until it is over.
+    assert_eq!(
+        said(&ask(&mut bot, 60, Role::Member, Message::text("/ping"))),
+        ["⏳ 命令太频繁，请 3 秒后再试"]
+    );
     assert!(ask(&mut bot, 60, Role::Member, Message::text("/ping"))
         .actions
         .is_empty());
