@@ -197,7 +197,14 @@ pub fn load_words(path: &Path, n: Normalization) -> Result<(WordList, Vec<Proble
 }
 
 impl Checker<'_> {
-    pub(super) fn filter(&mut self, base: &Path, raw: &RawFilter) -> Option<FilterConfig> {
+    /// `own_links`: the shop's own links in the config (flash sales'), whose
+    /// domains are welcome besides `filter.links.allow`.
+    pub(super) fn filter(
+        &mut self,
+        base: &Path,
+        raw: &RawFilter,
+        own_links: &[String],
+    ) -> Option<FilterConfig> {
         let d = Normalization::default();
         let n = &raw.normalize;
         let normalization = Normalization {
@@ -292,8 +299,27 @@ impl Checker<'_> {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.get_ref().clone()))
                 .collect();
+            let phones_allowed = match raw.phones.as_ref().map(|p| p.get_ref().as_str()) {
+                None | Some("recall") => false,
+                Some("allow") => true,
+                Some(other) => {
+                    let reason = format!("filter.phones is \"recall\" or \"allow\", not {other:?}");
+                    if let Some(at) = &raw.phones {
+                        self.problem(at, reason);
+                    }
+                    ok = false;
+                    false
+                }
+            };
+            let mut allowed = raw.links.allow.clone();
+            allowed.extend(
+                own_links
+                    .iter()
+                    .filter_map(|l| reqwest::Url::parse(l).ok())
+                    .filter_map(|u| u.host_str().map(str::to_string)),
+            );
             match Rules::new(&extra) {
-                Ok(rules) => Some(Arc::new(rules)),
+                Ok(rules) => Some(Arc::new(rules.allowing(&allowed, phones_allowed))),
                 Err(reason) => {
                     let at = raw.links.rules.values().next();
                     match at {

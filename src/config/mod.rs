@@ -304,7 +304,8 @@ impl Config {
             secrets: Secrets::Optional,
         };
         let base = path.parent().unwrap_or(Path::new("."));
-        match check.filter(base, raw_filter) {
+        // Read alone, the filter does not know the flash sales' own links.
+        match check.filter(base, raw_filter, &[]) {
             Some(filter) if check.problems.is_empty() => Ok(Some(filter)),
             _ => Err(ConfigError::Invalid(check.problems)),
         }
@@ -624,7 +625,15 @@ impl Checker<'_> {
         let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
 
         let filter = match &raw.filter {
-            Some(f) => self.filter(base, f).map(Some),
+            Some(f) => {
+                let own: Vec<String> = flash_sales
+                    .iter()
+                    .flatten()
+                    .filter(|s| !s.link.is_empty())
+                    .map(|s| s.link.clone())
+                    .collect();
+                self.filter(base, f, &own).map(Some)
+            }
             None => Some(None),
         };
 

@@ -98,6 +98,8 @@ pub struct RawFilter {
     pub links: RawLinks,
     pub flood: Option<RawFlood>,
     pub warn_window: Option<HumanDuration>,
+    /// `"recall"` (default) or `"allow"`: what becomes of members' phone numbers.
+    pub phones: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +111,9 @@ pub struct RawLinks {
     /// Extra rules: name = "regex".
     #[serde(default)]
     pub rules: std::collections::BTreeMap<String, Spanned<String>>,
+    /// Domains whose links are welcome (`*.` for subdomains too).
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,6 +36,33 @@ pub struct RuleHit {
 #[derive(Clone, Debug)]
 pub struct Rules {
     rules: Vec<(String, Regex)>,
+    /// Domains whose links are welcome (the shop's own), lowercased; a
+    /// `*.` entry also takes every subdomain.
+    allowed: Vec<String>,
+    /// Whether phone numbers are left alone (order messages carry them).
+    phones_allowed: bool,
+}
+
+/// The host of a matched link, lowercased: scheme, `www.`, path, port,
+/// query and user part taken off.
+fn host_of(link: &str) -> String {
+    let lower = link.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .unwrap_or(&lower);
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit('@').next().unwrap_or_default();
+    let host = host.split(':').next().unwrap_or_default();
+    host.strip_prefix("www.").unwrap_or(host).to_string()
+}
+
+/// Whether `host` is `domain` or one of its subdomains.
+fn under(host: &str, domain: &str) -> bool {
+    host == domain
+        || host
+            .strip_suffix(domain)
+            .is_some_and(|sub| sub.ends_with('.'))
 }
 
 impl Rules {
@@ -50,7 +77,35 @@ impl Rules {
             let re = Regex::new(&pattern).map_err(|e| format!("rule `{name}`: {e}"))?;
             rules.push((name, re));
         }
-        Ok(Rules { rules })
+        Ok(Rules {
+            rules,
+            allowed: Vec::new(),
+            phones_allowed: false,
+        })
+    }
+
+    /// The same rules, with links to `domains` (`shop.example`, `*.shop.example`)
+    /// and, when `phones_allowed`, phone numbers left alone.
+    pub fn allowing(mut self, domains: &[String], phones_allowed: bool) -> Rules {
+        self.allowed = domains
+            .iter()
+            .map(|d| d.trim().trim_start_matches("*.").to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        self.phones_allowed = phones_allowed;
+        self
+    }
+
+    /// Whether a hit of `rule` on `matched` is one the shop welcomes.
+    fn welcome(&self, rule: &str, matched: &str) -> bool {
+        match rule {
+            "phone" => self.phones_allowed,
+            "url" if !self.allowed.is_empty() => {
+                let host = host_of(matched);
+                self.allowed.iter().any(|d| under(&host, d))
+            }
+            _ => false,
+        }
     }
 
     /// Rule matches in `text`, in text order, with character offsets: at most
@@ -71,6 +126,9 @@ impl Rules {
                 let Some(m) = caps.get(1).or_else(|| caps.get(0)) else {
                     continue;
                 };
+                if self.welcome(name, m.as_str()) {
+                    continue;
+                }
                 let start = to_char(m.start());
                 let end = to_char(m.end());
                 hits.push(RuleHit {
@@ -120,6 +178,22 @@ mod tests {
         let hits = Rules::new(&[]).unwrap().find(&text);
         assert_eq!(hits.len(), MAX_HITS_PER_RULE);
         assert_eq!((hits[1].start, hits[1].end), (5, 9));
+    }
+
+    #[test]
+    fn the_shops_own_domains_and_if_allowed_phone_numbers_are_left_alone() {
+        let rules = Rules::new(&[])
+            .unwrap()
+            .allowing(&["shop.example.com".into(), "*.youzan.com".into()], true);
+        let found =
+            |text: &str| -> Vec<String> { rules.find(text).into_iter().map(|h| h.rule).collect() };
+        assert!(found("下单 https://shop.example.com/p/123 立减").is_empty());
+        assert!(found("店铺 www.shop.example.com 见").is_empty());
+        assert!(found("h5 https://m.youzan.com/x 和 youzan.com").is_empty());
+        assert!(found("我的订单 电话13812345678").is_empty());
+        assert_eq!(found("别家 https://example.com/p/1"), ["url"]);
+        assert_eq!(found("仿冒 https://shop.example.com.evil.top/"), ["url"]);
+        assert_eq!(found("仿冒 https://fakeshop.example.com/"), ["url"]);
     }
 
     #[test]

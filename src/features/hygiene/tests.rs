@@ -409,3 +409,37 @@ fn a_warning_names_the_category_by_the_operators_label() {
         "{warning}"
     );
 }
+
+#[test]
+fn the_shops_own_links_and_allowed_phone_numbers_are_not_filtered() {
+    let config = FILTER.replace("[filter]\n", "[filter]\nphones = \"allow\"\n")
+        + r#"
+[filter.links]
+allow = ["*.weidian.com"]
+[[flash_sales]]
+id = "luosifen"
+title = "螺蛳粉限时秒杀"
+link = "https://shop.example.com/p/123"
+starts_at = "2026-11-23 20:00"
+duration = "30m"
+"#;
+    let mut bot = Bot::new(&config);
+    for (i, text) in [
+        "我买过，链接 https://shop.example.com/p/123 很好用",
+        "店铺 https://m.weidian.com/item/9",
+        "收货电话 13812345678",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        bot.advance(60);
+        let msg = bot.member_says(30 + i as i64, text);
+        assert!(bot.on(msg).actions.is_empty(), "{text}");
+    }
+    bot.advance(60);
+    let other = bot.member_says(40, "加我 https://other-shop.top/x");
+    assert!(has(&bot.on(other), |a| matches!(
+        a,
+        Action::DeleteMsg { .. }
+    )));
+}
