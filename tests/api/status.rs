@@ -33,16 +33,24 @@ impl Setup {
 
     /// As [`Setup::qunbot`], with more environment variables.
     fn qunbot_with(&self, command: &str, env: &[(&str, String)]) -> Output {
+        let secrets = [
+            ("QUNBOT_ACCESS_TOKEN", "t".to_string()),
+            ("QUNBOT_SECRET", "s".to_string()),
+        ];
+        self.run(command, secrets.iter().chain(env))
+    }
+
+    /// `qunbot <command> --config …` with only `env` beside the database:
+    /// none of the daemon's secrets.
+    fn run<'a>(&self, command: &str, env: impl Iterator<Item = &'a (&'a str, String)>) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_qunbot"));
         cmd.arg(command).arg("--config").arg(&self.config);
         for (var, _) in qunbot::config::OVERRIDES {
             cmd.env_remove(var);
         }
         cmd.env("QUNBOT_DATABASE", self.database())
-            .env("QUNBOT_ACCESS_TOKEN", "t")
-            .env("QUNBOT_SECRET", "s")
             .env("RUST_LOG", "error")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .envs(env.map(|(k, v)| (*k, v.as_str())))
             .output()
             .unwrap()
     }
@@ -285,18 +293,9 @@ async fn status_shows_each_accounts_state_and_why_and_the_groups_no_account_is_i
 #[test]
 fn check_and_status_read_a_config_whose_secrets_are_not_in_this_shell_with_a_warning() {
     let setup = Setup::new();
-    let without_secrets = |command: &str| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_qunbot"));
-        cmd.arg(command).arg("--config").arg(&setup.config);
-        for (var, _) in qunbot::config::OVERRIDES {
-            cmd.env_remove(var);
-        }
-        cmd.env("QUNBOT_DATABASE", setup.database())
-            .env("QUNBOT_GATEWAY_API_URL", "http://127.0.0.1:9/")
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap()
-    };
+    // No gateway answers there: `check` notes it and goes on.
+    let gateway = [("QUNBOT_GATEWAY_API_URL", "http://127.0.0.1:9/".to_string())];
+    let without_secrets = |command: &str| setup.run(command, gateway.iter());
     let check = without_secrets("check");
     assert_eq!(check.status.code(), Some(0), "{check:?}");
     for var in ["QUNBOT_ACCESS_TOKEN", "QUNBOT_SECRET"] {
