@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 
 use crate::report::render::{self, RenderError};
 use crate::report::{Report, Span};
+use crate::store::ReadModel as _;
 use crate::store::{RollupProgress, Store, StoreError};
 
 /// The time zone when only a database is given: the shops qunbot is for.
@@ -127,7 +128,17 @@ pub async fn build(
     let started = std::time::Instant::now();
     let mut rows = store.report_rows(&span, request.group.as_deref()).await?;
     tracing::debug!(day_rows = rows.days.len(), took = ?started.elapsed(), "report rows read");
-    rows.group_names = request.group_names.clone();
+    // Names the account sync heard from the gateways, then the config's over
+    // them: `--db` alone still shows a shop's groups by name.
+    let synced = store
+        .feature_records(crate::features::accounts::NAME, "groups/")
+        .await?;
+    let mut names: HashMap<String, String> =
+        crate::features::accounts::group_names(synced.iter().map(|(k, v)| (k, v)))
+            .into_iter()
+            .collect();
+    names.extend(request.group_names.clone());
+    rows.group_names = names;
     let started = std::time::Instant::now();
     let report = Report::build(span, rows);
     tracing::debug!(took = ?started.elapsed(), "report built");

@@ -92,6 +92,20 @@ pub fn pauses<'a>(
         .collect()
 }
 
+/// The groups' names as the gateways listed them, `(group, name)`, from the
+/// feature's records as the store gives them back (`groups/` keys).
+pub fn group_names<'a>(
+    records: impl IntoIterator<Item = (&'a String, &'a serde_json::Value)>,
+) -> Vec<(String, String)> {
+    records
+        .into_iter()
+        .filter(|(key, _)| key.starts_with("groups/"))
+        .filter_map(|(_, value)| Synced::deserialize(value).ok())
+        .flat_map(|s| s.groups)
+        .filter_map(|g| Some((g.group.to_string(), g.name.filter(|n| !n.is_empty())?)))
+        .collect()
+}
+
 /// Each group's accounts, first known first, from the feature's records as the
 /// store gives them back (`in/` keys): for intake after a restart.
 pub fn memberships<'a>(

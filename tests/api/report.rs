@@ -362,3 +362,33 @@ async fn an_admins_stats_answers_with_the_groups_figures_from_the_same_rollup() 
     app.member_says(&member, "/stats").await;
     app.wait_chat("/stats 只有管理员可以使用").await;
 }
+
+#[tokio::test]
+async fn a_report_without_the_config_names_groups_as_the_gateway_listed_them() {
+    let mut app = spawn_app_configured("", None).await;
+    app.wait_logged("sync.account", 1).await;
+    let group = app.group.clone();
+    app.barrier(&group).await;
+    app.wait_all_handled().await;
+    let without_config = Query {
+        group_names: Default::default(),
+        ..query(Range::Last(1), false)
+    };
+    let report = reporting::build(
+        app.daemon().store(),
+        &without_config,
+        app.clock.now(),
+        |_| {},
+    )
+    .await
+    .expect("the report builds");
+    let row = report
+        .groups
+        .iter()
+        .find(|g| g.group_id == "123456")
+        .expect("the group's row");
+    assert_eq!(
+        row.group_name, "测试群",
+        "as the simulator's get_group_list names it"
+    );
+}
