@@ -426,6 +426,27 @@ fn act(
     if words.len() > WORDS_SHOWN {
         masked.push("…".into());
     }
+    // Where this strike leaves the member, told with the warning: nobody loyal
+    // is removed without having been told that one more would do it.
+    let standing = match (&filter.escalation, live_categories.is_empty()) {
+        (Some(e), false) => {
+            let since = ctx.now - chrono::Duration::from_std(e.window).unwrap_or_default();
+            let n = ctx.state.strikes_since(&member, since) + 1;
+            let fate = match e.then {
+                FilterAction::Kick => "将被移出本群".to_string(),
+                _ => format!("将被禁言 {}", super::human_duration(e.mute)),
+            };
+            let limit = e.strikes as usize;
+            if n + 1 == limit {
+                format!("（第 {n} 次，再犯{fate}）")
+            } else if n < limit {
+                format!("（第 {n} 次，满 {limit} 次{fate}）")
+            } else {
+                String::new()
+            }
+        }
+        _ => String::new(),
+    };
     for action in &live {
         match action {
             FilterAction::Recall => decision.actions.push(Action::DeleteMsg {
@@ -435,12 +456,12 @@ fn act(
             FilterAction::Warn => {
                 let what = if masked.is_empty() {
                     format!(
-                        "⚠ 你的消息违反群规（{}），请注意",
+                        "⚠ 你的消息违反群规（{}），请注意{standing}",
                         labels(&live_categories, ctx)
                     )
                 } else {
                     format!(
-                        "⚠ 你的消息含有违规内容（{}：{}），请遵守群规",
+                        "⚠ 你的消息含有违规内容（{}：{}），请遵守群规{standing}",
                         labels(&live_categories, ctx),
                         masked.join("、")
                     )

@@ -443,3 +443,21 @@ duration = "30m"
         Action::DeleteMsg { .. }
     )));
 }
+
+#[test]
+fn a_warning_says_which_strike_it_is_and_what_the_next_ones_bring() {
+    let mut bot = Bot::new(FILTER);
+    let first = bot.member_says(20, "快来加 群领红包");
+    let warning = &said(&bot.on(first))[0];
+    assert!(
+        warning.ends_with("（第 1 次，满 3 次将被移出本群）"),
+        "{warning}"
+    );
+    bot.advance(60);
+    let second = bot.member_says(20, "再来加 群");
+    let warning = &said(&bot.on(second))[0];
+    assert!(
+        warning.ends_with("（第 2 次，再犯将被移出本群）"),
+        "{warning}"
+    );
+}
