@@ -6,7 +6,8 @@
 //! - [`webhook`]: the axum routes that take pushed events.
 //! - [`listener`]: accepting connections, with read timeouts and a connection limit.
 //! - [`api`]: the client that calls the gateway's API.
-//! - [`ws`]: the reverse WebSocket, for bridges that dial qunbot.
+//! - [`ws`]: the reverse WebSocket, for bridges that dial qunbot; its
+//!   `sockets` keep each account's calls and links.
 
 pub mod api;
 pub mod cq;
