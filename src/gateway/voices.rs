@@ -51,34 +51,52 @@ impl Voices {
     /// group is known to be in it from then on (a sync may come later); one
     /// removed from it is not.
     pub fn address(&self, event: &mut Event, config: &Config) {
-        let Some(group) = event.group().cloned() else {
+        let Some(group) = event.group() else {
             return;
         };
-        let Some(managed) = config.group(&group) else {
+        let Some(managed) = config.group(group) else {
             return;
         };
-        let responder = {
-            let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
-            let accounts = groups.entry(group.clone()).or_default();
-            if matches!(
-                event.body,
-                EventBody::MemberLeft {
-                    reason: LeaveReason::BotKicked,
-                    ..
+        let kicked = matches!(
+            event.body,
+            EventBody::MemberLeft {
+                reason: LeaveReason::BotKicked,
+                ..
+            }
+        );
+        // Every event passes here: the shared read lock when nothing changes,
+        // the write lock only to learn or forget an account.
+        let known = {
+            let groups = self.groups.read().unwrap_or_else(|e| e.into_inner());
+            let accounts = groups.get(group);
+            let listed = accounts.is_some_and(|a| a.contains(&event.account));
+            if listed != kicked {
+                Some(responder(accounts.map_or(&[][..], Vec::as_slice), managed))
+            } else {
+                None
+            }
+        };
+        let responder = match known {
+            Some(responder) => responder,
+            None => {
+                let mut groups = self.groups.write().unwrap_or_else(|e| e.into_inner());
+                let accounts = groups.entry(group.clone()).or_default();
+                if kicked {
+                    accounts.retain(|a| *a != event.account);
+                } else if !accounts.contains(&event.account) {
+                    accounts.push(event.account.clone());
                 }
-            ) {
-                accounts.retain(|a| *a != event.account);
-            } else if !accounts.contains(&event.account) {
-                accounts.push(event.account.clone());
+                responder(accounts, managed)
             }
-            if accounts.len() < 2 {
-                return;
-            }
-            managed
-                .account
-                .clone()
-                .unwrap_or_else(|| accounts[0].clone())
         };
-        event.address_to(responder);
+        if let Some(responder) = responder {
+            event.address_to(responder);
+        }
     }
+}
+
+/// The voice of a group that `accounts` (first known first) are in: the
+/// pinned account, else the first; none while fewer than two share it.
+fn responder(accounts: &[Id], group: &crate::config::GroupConfig) -> Option<Id> {
+    (accounts.len() > 1).then(|| group.account.clone().unwrap_or_else(|| accounts[0].clone()))
 }
