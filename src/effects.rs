@@ -39,12 +39,16 @@ pub fn handlers(
         .with(effect_kind::STATS, HandOver(stats))
 }
 
-/// Asks for a reload; asking twice is the same as asking once.
+/// Asks for a reload, answered in the chat by its outcome; asking twice is the
+/// same as asking once.
 pub struct ReloadConfig(pub Reloader);
 
 impl EffectHandler for ReloadConfig {
-    fn run<'a>(&'a self, _payload: &'a Value, _retry: bool) -> EffectFuture<'a> {
-        self.0.trigger();
+    fn run<'a>(&'a self, payload: &'a Value, _retry: bool) -> EffectFuture<'a> {
+        match serde_json::from_value::<crate::domain::Asker>(payload.clone()) {
+            Ok(asker) => self.0.asked_by(asker),
+            Err(_) => self.0.trigger(),
+        }
         Box::pin(async { outcome(json!({"reload": "requested"})) })
     }
 }

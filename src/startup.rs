@@ -33,8 +33,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::reload::{self, ReloadOutcome, Reloader};
 use crate::config::Transport;
 use crate::config::{Config, Env};
+use crate::domain::{Asker, Event, EventBody, Id};
 use crate::effects;
-use crate::engine::journal::Journal;
+use crate::engine::journal::{Journal, WeakJournal};
 use crate::engine::{Engine, Replay};
 use crate::features;
 use crate::gateway::onebot::api::ApiClient;
@@ -137,10 +138,17 @@ impl Daemon {
 
         let stop_reload = CancellationToken::new();
         let log_store = store.clone();
-        let (config_rx, reloader) =
-            reload::spawn(Arc::new(config), env, stop_reload.clone(), move |outcome| {
+        // The journal starts after the reloader; no reload can happen before.
+        let reload_journal = Arc::new(std::sync::OnceLock::<WeakJournal>::new());
+        let reload_events = reload_journal.clone();
+        let reload_clock = clock.clone();
+        let (config_rx, reloader) = reload::spawn(
+            Arc::new(config),
+            env,
+            stop_reload.clone(),
+            move |outcome, askers| {
                 let (kind, detail) = match outcome {
-                    ReloadOutcome::Applied { restart_needed } => {
+                    ReloadOutcome::Applied { restart_needed, .. } => {
                         ("config.reloaded", json!({"restart_needed": restart_needed}))
                     }
                     ReloadOutcome::Rejected(e) => {
@@ -148,12 +156,23 @@ impl Daemon {
                     }
                 };
                 let store = log_store.clone();
+                let events = reload_outcome_events(outcome, askers, reload_clock.now().timestamp());
+                let journal = reload_events.get().cloned();
                 tokio::spawn(async move {
                     if let Err(e) = store.log_system(kind, detail).await {
                         tracing::warn!("cannot log {kind}: {e}");
                     }
+                    for event in events {
+                        if let Some(Err(e)) = match &journal {
+                            Some(j) => Some(j.submit(event).await),
+                            None => None,
+                        } {
+                            tracing::warn!("the reload's outcome was not told: {e}");
+                        }
+                    }
                 });
-            });
+            },
+        );
 
         let outbox_wake = Arc::new(Notify::new());
         let (image_tx, image_rx) = mpsc::channel(media::QUEUE);
@@ -187,6 +206,7 @@ impl Daemon {
         }
         let (engine_tx, engine_rx) = mpsc::channel(ENGINE_QUEUE);
         let (journal, journal_task) = Journal::spawn(store.clone(), engine_tx);
+        let _ = reload_journal.set(journal.downgrade());
         let engine_wake = engine.waker();
         let engine_task = tokio::spawn(engine.run(engine_rx));
         let stop_intake = CancellationToken::new();
@@ -426,4 +446,42 @@ async fn wait_for_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// The events that tell the features of a reload: one per account whose admins
+/// asked for it (their answers go out through it), or one for nobody.
+fn reload_outcome_events(outcome: &ReloadOutcome, askers: Vec<Asker>, now: i64) -> Vec<Event> {
+    let body = |asked: Vec<Asker>| match outcome {
+        ReloadOutcome::Applied {
+            restart_needed,
+            changes,
+        } => EventBody::ConfigReloaded {
+            applied: true,
+            changes: changes.clone(),
+            restart_needed: restart_needed.iter().map(|s| s.to_string()).collect(),
+            problems: Vec::new(),
+            asked,
+        },
+        ReloadOutcome::Rejected(e) => EventBody::ConfigReloaded {
+            applied: false,
+            changes: Vec::new(),
+            restart_needed: Vec::new(),
+            problems: e.problems(),
+            asked,
+        },
+    };
+    let mut by_account: Vec<(Id, Vec<Asker>)> = Vec::new();
+    for asker in askers {
+        match by_account.iter_mut().find(|(a, _)| *a == asker.account) {
+            Some((_, asked)) => asked.push(asker),
+            None => by_account.push((asker.account.clone(), vec![asker])),
+        }
+    }
+    if by_account.is_empty() {
+        by_account.push((Id::number(0), Vec::new()));
+    }
+    by_account
+        .into_iter()
+        .map(|(account, asked)| Event::new(account, now, body(asked)))
+        .collect()
 }

@@ -7,8 +7,10 @@
 //! `FILE:LINE:COL: reason`.
 
 mod community;
+mod diff;
 mod env;
 mod hygiene;
+mod notify;
 mod problem;
 mod raw;
 mod reactivation;
@@ -31,6 +33,7 @@ pub use community::{
 };
 pub use env::Env;
 pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
+pub use notify::NotifyConfig;
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 pub use raw::Transport;
@@ -78,11 +81,15 @@ pub struct Config {
     pub red_packets: RedPacketsConfig,
     /// Nudging silent members, and zombies.
     pub reactivation: ReactivationConfig,
+    /// Who hears about what went wrong ([`crate::features::notify`]).
+    pub notify: NotifyConfig,
 
     /// The sensitive-word filter, when `[filter]` is configured.
     pub filter: Option<FilterConfig>,
     /// Things worth telling the operator that do not stop the config from loading.
     pub warnings: Vec<Problem>,
+    /// A digest per section and named file, to tell what a reload changed.
+    sections: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -348,7 +355,10 @@ impl Config {
         };
         let config = check.build(path, raw);
         match config {
-            Some(config) if check.problems.is_empty() => Ok(config),
+            Some(mut config) if check.problems.is_empty() => {
+                config.sections = diff::digests(text, &config);
+                Ok(config)
+            }
             _ => Err(ConfigError::Invalid(check.problems)),
         }
     }
@@ -623,6 +633,7 @@ impl Checker<'_> {
         let max_points = red_packets.as_ref().map_or(u32::MAX, |r| r.max_points);
         let announcements = self.announcements(&raw.announcements, tz, &groups, max_points);
         let flash_sales = self.flash_sales(&raw.flash_sales, tz, chrono::Utc::now(), &groups);
+        let notify = self.notify(&raw.notify, &raw.admins.users, &groups);
 
         let filter = match &raw.filter {
             Some(f) => {
@@ -678,9 +689,11 @@ impl Checker<'_> {
             flash_sales: flash_sales?,
             red_packets: red_packets?,
             reactivation: reactivation?,
+            notify,
 
             filter: filter?,
             warnings: std::mem::take(&mut self.warnings),
+            sections: Default::default(),
         })
     }
 

@@ -79,6 +79,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub red_packets: RawRedPackets,
     pub reactivation: Option<Spanned<RawReactivation>>,
+    #[serde(default)]
+    pub notify: super::notify::RawNotify,
 
     pub filter: Option<RawFilter>,
 }

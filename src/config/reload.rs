@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::{Config, ConfigError, Env, Problem};
+use crate::domain::Asker;
 
 /// How long to wait for an editor's burst of file events to settle.
 const SETTLE: Duration = Duration::from_millis(150);
@@ -20,7 +21,11 @@ const SETTLE: Duration = Duration::from_millis(150);
 /// What a reload did, for whoever wants to record it.
 #[derive(Debug)]
 pub enum ReloadOutcome {
-    Applied { restart_needed: Vec<&'static str> },
+    Applied {
+        restart_needed: Vec<&'static str>,
+        /// The sections and files that changed ([`Config::changes_from`]).
+        changes: Vec<String>,
+    },
     Rejected(ConfigError),
 }
 
@@ -28,6 +33,8 @@ pub enum ReloadOutcome {
 #[derive(Clone)]
 pub struct Reloader {
     trigger: mpsc::Sender<()>,
+    /// Admins' `/reload` messages waiting for the next reload's outcome.
+    askers: Arc<std::sync::Mutex<Vec<Asker>>>,
 }
 
 impl Reloader {
@@ -35,20 +42,37 @@ impl Reloader {
         // A full queue already holds a pending reload, which is all we want.
         let _ = self.trigger.try_send(());
     }
+
+    /// A reload an admin asked for in the chat: the outcome answers `asker`.
+    pub fn asked_by(&self, asker: Asker) {
+        let mut askers = self.askers.lock().unwrap_or_else(|e| e.into_inner());
+        if !askers.contains(&asker) {
+            askers.push(asker);
+        }
+        drop(askers);
+        self.trigger();
+    }
+
+    fn take_askers(&self) -> Vec<Asker> {
+        std::mem::take(&mut *self.askers.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 /// Starts watching `config.path`. Returns the snapshot receiver and a handle to ask
-/// for reloads; `on_outcome` sees each attempt (the daemon logs it to the store).
+/// for reloads; `on_outcome` sees each attempt with the admins who asked for
+/// it (the daemon logs it and tells them).
 pub fn spawn(
     config: Arc<Config>,
     env: Env,
     shutdown: CancellationToken,
-    on_outcome: impl Fn(&ReloadOutcome) + Send + 'static,
+    on_outcome: impl Fn(&ReloadOutcome, Vec<Asker>) + Send + 'static,
 ) -> (watch::Receiver<Arc<Config>>, Reloader) {
     let (trigger_tx, mut trigger_rx) = mpsc::channel::<()>(1);
     let reloader = Reloader {
         trigger: trigger_tx.clone(),
+        askers: Arc::default(),
     };
+    let answering = reloader.clone();
     let path = config.path.clone();
     let (snapshot_tx, snapshot_rx) = watch::channel(config);
 
@@ -65,6 +89,8 @@ pub fn spawn(
             }
             tokio::time::sleep(SETTLE).await;
             while trigger_rx.try_recv().is_ok() {}
+            // Whoever asked before this read is answered by it.
+            let askers = answering.take_askers();
 
             let current = snapshot_tx.borrow().clone();
             // Building the config compiles the word list (tenths of a second for a
@@ -80,17 +106,21 @@ pub fn spawn(
             let outcome = match loaded.and_then(|fresh| keeps_authentication(&current, fresh)) {
                 Ok(fresh) => {
                     let restart_needed = current.needs_restart_for(&fresh);
+                    let changes = fresh.changes_from(&current);
                     *watched.lock().unwrap_or_else(|e| e.into_inner()) = watched_files(&fresh);
                     snapshot_tx.send_replace(Arc::new(fresh));
-                    ReloadOutcome::Applied { restart_needed }
+                    ReloadOutcome::Applied {
+                        restart_needed,
+                        changes,
+                    }
                 }
                 Err(e) => ReloadOutcome::Rejected(e),
             };
             match &outcome {
-                ReloadOutcome::Applied { restart_needed } if restart_needed.is_empty() => {
+                ReloadOutcome::Applied { restart_needed, .. } if restart_needed.is_empty() => {
                     tracing::info!(file = %path.display(), "config reloaded")
                 }
-                ReloadOutcome::Applied { restart_needed } => tracing::warn!(
+                ReloadOutcome::Applied { restart_needed, .. } => tracing::warn!(
                     file = %path.display(),
                     "config reloaded; changes to {} take effect after a restart",
                     restart_needed.join(", ")
@@ -103,7 +133,7 @@ pub fn spawn(
                     }
                 }
             }
-            on_outcome(&outcome);
+            on_outcome(&outcome, askers);
         }
     });
     (snapshot_rx, reloader)

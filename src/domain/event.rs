@@ -195,6 +195,38 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A config reload's outcome (noted by the reloader, not sent by a
+    /// gateway), with the admins' `/reload` messages it answers.
+    ConfigReloaded {
+        applied: bool,
+        /// What changed, by section (`filter`, `flash_sales`, the word list…).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        restart_needed: Vec<String>,
+        /// Why it was refused: `file:line:col: reason` each.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        problems: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        asked: Vec<Asker>,
+    },
+    /// An action the outbox closed without the gateway taking it (a post past
+    /// its deadline, one given up after an outage, one refused): noted by the
+    /// outbox for the owner.
+    Undelivered {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group: Option<Id>,
+        /// The schedule a post was part of.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+        /// `late`, `gave_up`, or the gateway's refusal.
+        reason: String,
+    },
+    /// The account's gateway has not answered since `since` (unix seconds):
+    /// noted by the outbox once the outage lasts `notify.gateway_down`.
+    GatewayDown {
+        since: i64,
+    },
     Heartbeat {
         interval_ms: Option<u64>,
     },
@@ -206,6 +238,15 @@ pub enum EventBody {
         what: String,
         raw: serde_json::Value,
     },
+}
+
+/// An admin's message asking for something done outside the engine, to be
+/// answered once it is done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asker {
+    pub account: Id,
+    pub group: Id,
+    pub message_id: Id,
 }
 
 impl Event {
@@ -243,6 +284,9 @@ impl Event {
             EventBody::AccountSynced { .. } => "sync.account",
             EventBody::AccountSuspect { .. } => "account.suspect",
             EventBody::AccountLink { .. } => "account.link",
+            EventBody::ConfigReloaded { .. } => "config.reload",
+            EventBody::Undelivered { .. } => "outbox.undelivered",
+            EventBody::GatewayDown { .. } => "gateway.down",
             EventBody::Heartbeat { .. } => "meta.heartbeat",
             EventBody::Lifecycle { .. } => "meta.lifecycle",
             EventBody::Unhandled { what, .. } => return format!("unhandled.{what}"),

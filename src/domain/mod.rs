@@ -14,7 +14,7 @@ mod template;
 
 pub use action::{Action, Outbound};
 pub use event::{
-    Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender, StatsSummary,
+    Asker, Event, EventBody, GroupMessage, LeaveReason, PrivateMessage, Role, Sender, StatsSummary,
 };
 pub use id::Id;
 pub use keys::{GroupKey, MemberKey};

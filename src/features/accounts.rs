@@ -224,7 +224,8 @@ impl Feature for Accounts {
     }
 }
 
-/// Records the pause and tells each operator once, privately.
+/// Records the pause and tells the owner (through an account not paused, if
+/// the shop has one: see [`super::notify`]).
 fn suspect(account: &Id, reason: &str, until: i64, repeat: u32, ctx: &Context) -> Decision {
     let until = DateTime::from_timestamp(until, 0).unwrap_or(ctx.now);
     let risk = Risk {
@@ -233,27 +234,21 @@ fn suspect(account: &Id, reason: &str, until: i64, repeat: u32, ctx: &Context) -
         until,
         repeat,
     };
-    let local = until
-        .with_timezone(&ctx.config.timezone)
-        .format("%m-%d %H:%M");
-    let text = format!(
-        "⚠ 机器人账号 {account} 疑似被风控（{reason}）。自动消息（公告、秒杀提醒、唤醒、欢迎）暂停到 {local}，\
-         之后一小时内以一半的速度恢复；撤回、禁言和对命令的回答照常。"
-    );
-    let d = Decision::default().change(Change::record(NAME, risk_key(account), &risk));
-    // Told through another of the shop's accounts that is not paused, if there
-    // is one: the suspect account's own sends may not get through. A wake-up
-    // addressed to that account carries the notice (its actions go through it).
-    match healthy_other(account, ctx) {
-        Some(other) => d.timer(Timer::new(ctx.now, &other, NAME, &Wake::Notice { text })),
-        None => notice(d, &text, ctx),
-    }
+    let notice = super::notify::Notice::AccountPaused {
+        account: account.clone(),
+        until,
+        reason: reason.to_string(),
+    };
+    let mut d = Decision::default().change(Change::record(NAME, risk_key(account), &risk));
+    d.merge(super::notify::tell(notice, ctx));
+    d
 }
 
 /// What the feature's wake-ups do.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 enum Wake {
-    /// Tell the operators `text`, privately.
+    /// Tell the operators `text`, privately (set before notices went through
+    /// [`super::notify`]; kept so such a wake-up stored then still works).
     Notice { text: String },
 }
 
@@ -267,13 +262,17 @@ fn notice(mut d: Decision, text: &str, ctx: &Context) -> Decision {
     d
 }
 
-/// Another synced account of the shop's whose messages are not paused.
-fn healthy_other(suspect: &Id, ctx: &Context) -> Option<Id> {
+/// Every account a sync has told of, in the order they are kept.
+pub fn known(ctx: &Context) -> Vec<Id> {
     ctx.state
         .records_of(NAME)
         .filter_map(|(key, _)| key.strip_prefix("groups/").map(Id::from_text))
-        .filter(|a| a != suspect)
-        .find(|a| paused_until(a, ctx).is_none())
+        .collect()
+}
+
+/// Whether `account`'s reverse WebSocket is up, if it ever had one.
+pub fn link(account: &Id, ctx: &Context) -> Option<LinkState> {
+    ctx.state.record(NAME, &link_key(account))
 }
 
 /// Remembers the account whose events last came from a managed group, and
@@ -536,17 +535,37 @@ mod tests {
             .collect()
     }
 
+    /// Fires a decision's wake-ups until the notice goes out: the account it
+    /// went through, and the private messages.
+    fn delivered(bot: &mut crate::features::testkit::Bot, d: Decision) -> (Id, usize) {
+        let mut timers = d.timers;
+        for _ in 0..3 {
+            let t = timers.pop().expect("a wake-up that tells the operators");
+            bot.now = bot.now.max(t.due);
+            let woke = bot.wake(&t);
+            if !notices(&woke).is_empty() {
+                return (t.account, notices(&woke).len());
+            }
+            timers = woke.timers;
+        }
+        panic!("the notice never went out");
+    }
+
     #[test]
     fn the_operators_are_told_through_another_account_when_there_is_one() {
         let mut bot = unheard();
         bot.on(synced_event(7, &[GROUP]));
         bot.on(synced_event(8, &[GROUP]));
         let d = bot.on(suspect_event(7));
-        assert!(notices(&d).is_empty(), "not through the suspect account");
-        assert_eq!(d.timers.len(), 1);
-        assert_eq!(d.timers[0].account, Id::number(8));
-        let told = bot.wake(&d.timers[0]);
-        assert_eq!(notices(&told).len(), 1, "one notice to operator 1");
+        assert!(
+            notices(&d).is_empty(),
+            "merged into the owner's next notice"
+        );
+        assert_eq!(
+            delivered(&mut bot, d),
+            (Id::number(8), 1),
+            "one notice to operator 1, not through the suspect account"
+        );
     }
 
     #[test]
@@ -554,7 +573,6 @@ mod tests {
         let mut bot = unheard();
         bot.on(synced_event(7, &[GROUP]));
         let d = bot.on(suspect_event(7));
-        assert_eq!(notices(&d).len(), 1);
-        assert!(d.timers.is_empty());
+        assert_eq!(delivered(&mut bot, d), (Id::number(7), 1));
     }
 }

@@ -120,7 +120,9 @@ impl Feature for Commands {
     fn wants(&self, event: &Event) -> bool {
         matches!(
             event.body,
-            EventBody::GroupMessage(_) | EventBody::StatsFound { .. }
+            EventBody::GroupMessage(_)
+                | EventBody::StatsFound { .. }
+                | EventBody::ConfigReloaded { .. }
         )
     }
 
@@ -130,6 +132,9 @@ impl Feature for Commands {
 }
 
 pub fn on_event(event: &Event, ctx: &Context) -> Decision {
+    if let EventBody::ConfigReloaded { .. } = &event.body {
+        return reload_answers(event);
+    }
     if let EventBody::StatsFound {
         group,
         asked_by,
@@ -572,11 +577,73 @@ fn run(
             }
             _ => usage(m, spec, "请写明 test、add 或 del"),
         },
-        "reload" => {
-            answer(m, "正在重新加载配置，结果见日志").effect(Effect::new(effect_kind::RELOAD, &()))
-        }
+        // Answered by the reload's outcome (see `reload_answers`).
+        "reload" => Decision::default().effect(Effect::new(
+            effect_kind::RELOAD,
+            &crate::domain::Asker {
+                account: member.account.clone(),
+                group: m.group.clone(),
+                message_id: m.message_id.clone(),
+            },
+        )),
         _ => answer(m, "这个命令还不能用"),
     }
+}
+
+/// Each `/reload` the outcome answers, told what changed or why nothing did.
+fn reload_answers(event: &Event) -> Decision {
+    let EventBody::ConfigReloaded {
+        applied,
+        changes,
+        restart_needed,
+        problems,
+        asked,
+    } = &event.body
+    else {
+        return Decision::default();
+    };
+    let text = if *applied {
+        let what = if changes.is_empty() {
+            "，内容没有变化".to_string()
+        } else {
+            format!("：改动了 {}", changes.join("、"))
+        };
+        let restart = if restart_needed.is_empty() {
+            String::new()
+        } else {
+            format!("（{} 要重启后才生效）", restart_needed.join("、"))
+        };
+        format!("✅ 配置已重新加载{what}{restart}")
+    } else {
+        let shown: Vec<String> = problems
+            .iter()
+            .take(3)
+            .map(|p| super::clip(p, 200))
+            .collect();
+        let more = problems.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!("\n…另有 {more} 处")
+        } else {
+            String::new()
+        };
+        format!(
+            "❌ 配置有误，没有生效，旧配置继续运行：\n{}{more}",
+            shown.join("\n")
+        )
+    };
+    let mut d = Decision::default();
+    for asker in asked.iter().filter(|a| a.account == event.account) {
+        d = d.act(crate::domain::Action::SendGroupMsg {
+            group: asker.group.clone(),
+            message: Message::from_segments([
+                Segment::Reply {
+                    id: asker.message_id.clone(),
+                },
+                Segment::Text { text: text.clone() },
+            ]),
+        });
+    }
+    d
 }
 
 /// Asks for an edit of the word list file, carried out after this decision

@@ -571,6 +571,31 @@ fn act(
         }
     }
 
+    // The owner hears of every removal and mute the filter made.
+    let outcome = match escalated.map(|_| filter.escalation.as_ref()) {
+        Some(Some(e)) if e.then == FilterAction::Kick => Some("被移出本群".to_string()),
+        Some(Some(e)) => Some(format!("被禁言 {}", super::human_duration(e.mute))),
+        _ if live.contains(&FilterAction::Kick) => Some("被移出本群".to_string()),
+        _ if live.contains(&FilterAction::Mute) => {
+            Some(format!("被禁言 {}", super::human_duration(mute)))
+        }
+        _ => None,
+    };
+    if let Some(outcome) = outcome {
+        let total = ctx.state.strikes.get(&member).map_or(0, Vec::len) + 1;
+        decision.merge(super::notify::tell(
+            super::notify::Notice::Punished {
+                group: m.group.clone(),
+                user: m.user.clone(),
+                name: m.sender.display_name().map(str::to_string),
+                rules: labels(&live_categories, ctx),
+                strikes: strikes.max(total),
+                outcome,
+            },
+            ctx,
+        ));
+    }
+
     if let Some(window) = punished_for {
         let until = ctx.now + chrono::Duration::from_std(window).unwrap_or_default();
         decision

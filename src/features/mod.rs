@@ -12,6 +12,7 @@
 //! - [`schedule`]: announcements and flash-sale posts on a restart-safe schedule,
 //!   under the rules of [`automatic`] messages (quiet hours, the daily cap).
 //! - [`reactivation`]: nudging silent members, measured against a holdout; zombies.
+//! - [`notify`]: the owner told, in the chat, what went wrong (merged, capped).
 //!
 //! Each plugs into the engine through [`Feature`] (see [`crate::engine::feature`]);
 //! [`all`] is the list the daemon runs. What they remember and the changes they
@@ -21,6 +22,7 @@ pub mod accounts;
 pub mod automatic;
 pub mod commands;
 pub mod hygiene;
+pub mod notify;
 pub mod onboarding;
 pub mod points;
 pub mod reactivation;
@@ -50,6 +52,7 @@ pub fn all() -> Features {
         Arc::new(tasks::Tasks),
         Arc::new(schedule::Schedule),
         Arc::new(reactivation::Reactivation),
+        Arc::new(notify::Notify),
     ])
 }
 
@@ -121,6 +124,17 @@ pub fn group_note(
         account: group.account.clone(),
         group: Some(group.group.clone()),
         user: user.cloned(),
+        detail,
+    }
+}
+
+/// A log row about the bot as a whole, in no group.
+pub fn system_note(kind: &str, detail: serde_json::Value) -> Change {
+    Change::Note {
+        kind: kind.to_string(),
+        account: Id::number(0),
+        group: None,
+        user: None,
         detail,
     }
 }

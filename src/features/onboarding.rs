@@ -8,7 +8,7 @@ use serde_json::json;
 use serde::{Deserialize, Serialize};
 
 use super::tasks::{self, TaskWake};
-use super::{human_duration, reply, say, Change, Context, Decision, Feature, Timer};
+use super::{human_duration, notify, reply, say, Change, Context, Decision, Feature, Timer};
 use crate::config::MismatchPolicy;
 use crate::domain::{Action, Event, EventBody, GroupKey, Id, MemberKey};
 use crate::engine::{Joiner, TaskState, WakeError};
@@ -186,7 +186,14 @@ fn join_request(
     let detail = json!({"comment": comment});
     if invite {
         // The bot itself is invited into a group: that is the operators' call.
-        return Decision::default().change(note("join_request.left_to_admins", &member, detail));
+        let notice = notify::Notice::BotInvited {
+            group: group.clone(),
+            by: user.clone(),
+        };
+        let mut d =
+            Decision::default().change(note("join_request.left_to_admins", &member, detail));
+        d.merge(notify::tell(notice, ctx));
+        return d;
     }
     if rules.blocklist.contains(user) {
         return Decision::default()
@@ -200,7 +207,12 @@ fn join_request(
         Some(_) if rules.on_mismatch == MismatchPolicy::Reject => Decision::default()
             .act(answer(false, Some(&rules.reject_reason)))
             .change(note("join_request.rejected", &member, detail)),
-        _ => Decision::default().change(note("join_request.left_to_admins", &member, detail)),
+        _ => {
+            let mut d =
+                Decision::default().change(note("join_request.left_to_admins", &member, detail));
+            d.merge(notify::awaiting_admins(account, group, user, comment, ctx));
+            d
+        }
     }
 }
 

@@ -101,7 +101,9 @@ pub fn claim_coupon(
 ) -> (Claim, Decision) {
     let codes = ctx.state.coupons.get(pool);
     let Some(code) = codes.and_then(|c| c.get(nth)) else {
-        let d = Decision::default().change(warning("warning.coupons_exhausted", pool, member, 0));
+        let mut d =
+            Decision::default().change(warning("warning.coupons_exhausted", pool, member, 0));
+        d.merge(super::notify::pool_empty(pool, ctx));
         return (Claim::PoolEmpty, d);
     };
     let mut d = Decision::default().change(Change::CouponClaimed {
@@ -114,7 +116,15 @@ pub fn claim_coupon(
     if left + 1 == low_mark {
         d.changes
             .push(warning("warning.coupons_low", pool, member, left));
+        d.merge(super::notify::tell(
+            super::notify::Notice::CouponsLow {
+                pool: pool.to_string(),
+                left,
+            },
+            ctx,
+        ));
     }
+    d.merge(super::notify::pool_used(pool, ctx));
     (Claim::Code(code.clone()), d)
 }
 

@@ -30,7 +30,7 @@ use serde_json::json;
 
 use super::automatic::{self, Gate};
 use super::{
-    group_note, human_duration, red_packets, say, Change, Context, Decision, Feature, Timer,
+    group_note, human_duration, notify, red_packets, say, Change, Context, Decision, Feature, Timer,
 };
 use crate::config::{Announcement, Config, FlashSale, SalePhase};
 use crate::domain::{Event, GroupKey, Id, Message};
@@ -163,15 +163,7 @@ impl Feature for Schedule {
 }
 
 /// A log row about a schedule as a whole (no one group).
-fn note(kind: &str, detail: serde_json::Value) -> Change {
-    Change::Note {
-        kind: kind.to_string(),
-        account: Id::number(0),
-        group: None,
-        user: None,
-        detail,
-    }
-}
+use super::system_note as note;
 
 /// Plans every schedule (or only `only`): drops occurrences whose schedule
 /// changed or went, and materialises the next occurrence of each schedule that
@@ -256,6 +248,14 @@ fn plan_one(key: &str, source: &Source, done: Option<Done>, ctx: &Context) -> De
                     json!({"schedule": key, "reason": "daemon_down", "count": missed,
                            "first": due.first(), "last": due.get(missed - 1)}),
                 ));
+                d.merge(notify::tell(
+                    notify::Notice::PostMissed {
+                        post: title(key, ctx),
+                        group: None,
+                        reason: "daemon_down".into(),
+                    },
+                    ctx,
+                ));
             }
             let next = match send {
                 Some(t) => t,
@@ -277,6 +277,8 @@ fn plan_one(key: &str, source: &Source, done: Option<Done>, ctx: &Context) -> De
                 return d;
             }
             if *deadline < now {
+                // Already past when first planned: the operator set it so, and
+                // `qunbot check` said it; the owner is not told again.
                 return d.change(done_record(key, *due, source)).change(note(
                     "schedule.missed",
                     json!({"schedule": key, "instant": due, "reason": "in_past"}),
@@ -353,7 +355,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
     while i < occ.pending.len() {
         let (group, not_before) = occ.pending[i].clone();
         if now > occ.deadline {
-            d = d.change(missed(&occ, &group, "late", ctx));
+            d.merge(missed(&occ, &group, "late", ctx));
             occ.pending.remove(i);
             continue;
         }
@@ -362,7 +364,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
             continue;
         }
         let Some(group_account) = account_of(&group, ctx) else {
-            d = d.change(missed(&occ, &group, "no_account", ctx));
+            d.merge(missed(&occ, &group, "no_account", ctx));
             occ.pending.remove(i);
             continue;
         };
@@ -439,7 +441,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                 i += 1;
             }
             Gate::Wait(_, why) | Gate::Closed(why) => {
-                d = d.change(missed(&occ, &group, why, ctx));
+                d.merge(missed(&occ, &group, why, ctx));
                 occ.pending.remove(i);
             }
         }
@@ -480,17 +482,23 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         ))
 }
 
-fn missed(occ: &Occurrence, group: &Id, reason: &str, ctx: &Context) -> Change {
+/// A post that will not go out in `group`: logged, and the owner told.
+fn missed(occ: &Occurrence, group: &Id, reason: &str, ctx: &Context) -> Decision {
     let key = GroupKey {
         account: account_of(group, ctx).unwrap_or(Id::number(0)),
         group: group.clone(),
     };
-    group_note(
+    let notice = notify::Notice::PostMissed {
+        post: title(&occ.schedule, ctx),
+        group: Some(group.clone()),
+        reason: reason.to_string(),
+    };
+    notify::tell(notice, ctx).change(group_note(
         "schedule.missed",
         &key,
         None,
         json!({"schedule": occ.schedule, "instant": occ.instant, "reason": reason}),
-    )
+    ))
 }
 
 /// The post's text for `group`.
@@ -525,6 +533,28 @@ pub fn sale_text(sale: &FlashSale, phase: SalePhase, ctx: &Context) -> Message {
             ("left", human_duration(left)),
         ],
     )
+}
+
+/// A schedule's name as the owner reads it: the sale's title and which of its
+/// posts (预告/开抢/最后机会/已结束), or the announcement's opening words.
+pub fn title(key: &str, ctx: &Context) -> String {
+    match source_of(ctx.config, key) {
+        Some(Source::Sale(sale, phase, ..)) => format!("{}·{}", sale.title, phase_title(phase)),
+        Some(Source::Announcement(a)) => {
+            let opening = a.text.render(&[], &[]).plain_text();
+            format!("公告「{}」", super::clip(opening.trim(), 12))
+        }
+        None => key.to_string(),
+    }
+}
+
+fn phase_title(phase: SalePhase) -> String {
+    match phase {
+        SalePhase::Preview(lead) => format!("预告（开抢前 {}）", human_duration(lead)),
+        SalePhase::Start => "开抢".into(),
+        SalePhase::LastCall => "最后机会".into(),
+        SalePhase::End => "已结束".into(),
+    }
 }
 
 /// The planned occurrences that will post in `group`, soonest first.

@@ -19,6 +19,7 @@
 //! The worker reads and writes its queue through [`queue::OutboxStore`], which
 //! the store implements.
 
+mod outage;
 pub mod queue;
 pub mod risk;
 
@@ -148,6 +149,7 @@ pub struct OutboxWorker<S: OutboxStore> {
     risk: risk::RiskWatch,
     /// What `/metrics` counts of the deliveries.
     metrics: crate::metrics::Metrics,
+    outages: outage::Outages,
 }
 
 /// What the worker did with one pending action.
@@ -185,6 +187,7 @@ impl<S: OutboxStore> OutboxWorker<S> {
             answers: None,
             risk: risk::RiskWatch::default(),
             metrics: crate::metrics::Metrics::default(),
+            outages: outage::Outages::default(),
         }
     }
 
@@ -231,9 +234,16 @@ impl<S: OutboxStore> OutboxWorker<S> {
             },
             heard_by: None,
         };
+        self.tell(event).await;
+    }
+
+    /// Notes something the features should know (a suspicion, an outage, a
+    /// post that did not go out) through the journal.
+    async fn tell(&self, event: Event) {
         if let Some(journal) = &self.answers {
+            let kind = event.kind();
             if let Err(e) = journal.submit(event).await {
-                tracing::error!(%account, "the suspicion was not logged: {e}");
+                tracing::error!("{kind} not noted: {e}");
             }
         }
     }
@@ -418,11 +428,28 @@ impl<S: OutboxStore> OutboxWorker<S> {
 
         let attempts = action.attempts + 1;
         let a = &action.outbound.action;
-        match self
+        let reply = self
             .api
             .call(&config.gateway, &action.outbound.account, a)
-            .await
-        {
+            .await;
+        match &reply {
+            Err(e) if e.is_retryable() => {
+                let now = self.clock.now();
+                if let Some(since) = self
+                    .outages
+                    .failed(account, now, config.notify.gateway_down)
+                {
+                    tracing::warn!(%account, %since, "the gateway has not answered since {since}");
+                    let body = EventBody::GatewayDown {
+                        since: since.timestamp(),
+                    };
+                    self.tell(Event::new(account.clone(), now.timestamp(), body))
+                        .await;
+                }
+            }
+            _ => self.outages.answered(account),
+        }
+        match reply {
             Ok(Reply::Ok(data)) => {
                 tracing::info!(id = action.id, action = a.name(), "delivered");
                 let result = self.take_answer(action, data).await;
@@ -544,6 +571,28 @@ impl<S: OutboxStore> OutboxWorker<S> {
         // atomically with the outcome. One given up for age is not: after an outage
         // those come by the hundred, and the log and `qunbot status` count them.
         let gave_up = result.get("gave_up").is_some();
+        // A post that did not go out, or anything given up: the owner hears of it.
+        let undelivered = match (&state, &error) {
+            (OutboxState::Failed, Some(error)) if gave_up || action.outbound.tag.is_some() => {
+                let reason = if gave_up {
+                    "gave_up".to_string()
+                } else if result.get("missed").is_some() {
+                    "late".to_string()
+                } else {
+                    error.clone()
+                };
+                Some(Event::new(
+                    action.outbound.account.clone(),
+                    self.clock.now().timestamp(),
+                    EventBody::Undelivered {
+                        group: action.outbound.action.group().cloned(),
+                        tag: action.outbound.tag.clone(),
+                        reason,
+                    },
+                ))
+            }
+            _ => None,
+        };
         let followup = match (&state, &error) {
             (OutboxState::Failed, Some(error)) if !gave_up => {
                 commands::report_failure(&action.outbound.action, error)
@@ -569,6 +618,9 @@ impl<S: OutboxStore> OutboxWorker<S> {
                     outcome.state.as_str(),
                 );
                 self.unrecorded.remove(&action.id);
+                if let Some(event) = undelivered {
+                    self.tell(event).await;
+                }
                 step
             }
             Err(e) => {

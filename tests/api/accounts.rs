@@ -249,6 +249,9 @@ async fn three_send_timeouts_pause_automatic_posts_but_not_a_recall_and_the_paus
 [admins]
 users = [10001]
 
+[notify]
+every = "1s"
+
 [filter]
 words_file = "words.txt"
 
@@ -289,6 +292,11 @@ grace = "2h"
         .await;
     assert_eq!(notices.len(), 1);
     assert_eq!(notices[0].params["user_id"], json!(10001));
+    assert!(
+        notices[0].params["message"].to_string().contains("风控"),
+        "{:?}",
+        notices[0].params
+    );
 
     // A recall during the pause goes out.
     let member = app.member.clone();

@@ -6,14 +6,9 @@ use std::process::Command;
 
 use serde_json::json;
 
-use crate::helpers::{eventually, spawn_app, DaemonProcess, TestApp, TEST_CONFIG};
-
-/// Saves the way editors do: write a new file beside it, rename it over the old one.
-fn save_like_an_editor(path: &Path, text: &str) {
-    let tmp = path.with_extension("toml.swp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
+use crate::helpers::{
+    eventually, save_like_an_editor, spawn_app, DaemonProcess, TestApp, TEST_CONFIG,
+};
 
 fn qunbot_check(config: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_qunbot"))

@@ -55,6 +55,13 @@ id = "35214638@chatroom"
 name = "微信群"
 "#;
 
+/// Saves the way editors do: write a new file beside it, rename it over the old one.
+pub fn save_like_an_editor(path: &Path, text: &str) {
+    let tmp = path.with_extension("toml.swp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
 /// The member whose `/ping` is a barrier (see [`TestApp::barrier`]); no test
 /// gives it any other part.
 pub fn barrier_member() -> VirtualMember {

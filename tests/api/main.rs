@@ -10,6 +10,7 @@ mod demo;
 mod exposure;
 mod filter;
 mod helpers;
+mod notices;
 mod onboarding;
 mod operator_mistakes;
 mod outage;

@@ -1,0 +1,100 @@
+//! The shop's owner is told in the chat, privately, what went wrong: merged
+//! into one message, never in a customer group; an admin's `/重载` is answered
+//! with what it did.
+
+use qunbot::simulator::events::VirtualMember;
+use serde_json::json;
+
+use crate::helpers::{
+    eventually, save_like_an_editor, spawn_app_with_config, text_of, TestApp, TEST_CONFIG,
+};
+
+const OWNER: i64 = 10001;
+
+fn owner_config(extra: &str) -> String {
+    format!("{TEST_CONFIG}\n[admins]\nusers = [{OWNER}]\n\n[notify]\nevery = \"3s\"\n{extra}")
+}
+
+const KICKING_FILTER: &str = r#"
+[filter]
+words_file = "words.txt"
+[filter.categories.ad]
+actions = ["recall", "kick"]
+"#;
+
+/// The texts of the private messages the owner got so far.
+fn owners_messages(app: &TestApp) -> Vec<String> {
+    app.sim
+        .performed("send_private_msg")
+        .iter()
+        .filter(|c| c.params["user_id"] == json!(OWNER))
+        .map(|c| text_of(&c.params["message"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_owner_hears_of_a_kick_and_a_refused_edit_in_one_private_message() {
+    let config = owner_config(KICKING_FILTER);
+    let mut app = spawn_app_with_config(&config).await;
+    let member = app.member.clone();
+    app.member_says(&member, "加群领红包").await;
+    save_like_an_editor(
+        &app.config_path,
+        &config.replace("[outbox]", "[outbox]\nsend_faster = true"),
+    );
+    app.first_rejection().await;
+
+    eventually("the owner's notice", || async {
+        !owners_messages(&app).is_empty()
+    })
+    .await;
+    let told = owners_messages(&app);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    assert!(
+        told[0].contains("移出本群") && told[0].contains("广告"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        told[0].contains("配置修改未生效") && told[0].contains("send_faster"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        !app.chat().iter().any(|t| t.contains("qunbot 提醒")),
+        "never in a customer group"
+    );
+}
+
+#[tokio::test]
+async fn an_admins_reload_is_answered_with_why_it_was_refused_or_what_changed() {
+    let config = owner_config("");
+    let mut app = spawn_app_with_config(&config).await;
+    save_like_an_editor(
+        &app.config_path,
+        &config.replace("[outbox]", "[outbox]\nsend_faster = true"),
+    );
+    app.first_rejection().await;
+
+    let admin = VirtualMember::new(60001, "群管", "admin");
+    let group = app.group.clone();
+    let reload = app.events.group_message(&group, &admin, json!("/重载"));
+    assert_eq!(app.push(&reload).await, 204);
+    let answer = text_of(&app.wait_reply_to(&reload).await.params["message"]);
+    assert!(
+        answer.contains("配置有误")
+            && answer.contains("bot-config.toml:")
+            && answer.contains("send_faster"),
+        "{answer}"
+    );
+
+    save_like_an_editor(
+        &app.config_path,
+        &format!("{config}\n[[groups]]\nid = 777\n"),
+    );
+    app.wait_logged("config.reloaded", 1).await;
+    let reload = app.events.group_message(&group, &admin, json!("/重载"));
+    assert_eq!(app.push(&reload).await, 204);
+    let answer = text_of(&app.wait_reply_to(&reload).await.params["message"]);
+    assert!(answer.contains("配置已重新加载"), "{answer}");
+}
