@@ -221,6 +221,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                     if let Some(warning) = trouble_warning(&c.storage.database).await {
                         eprintln!("{warning}");
                     }
+                    for warning in c.daily_cap_warnings(chrono::Utc::now()) {
+                        eprintln!("{warning}");
+                    }
                     println!("{}", c.summary());
                     for line in c.schedule_preview(chrono::Utc::now()) {
                         println!("{line}");

@@ -9,6 +9,7 @@
 mod community;
 mod diff;
 mod env;
+mod forecast;
 mod hygiene;
 mod notify;
 mod problem;
@@ -32,6 +33,7 @@ pub use community::{
     TaskConfig, Trigger, VerificationConfig, WelcomeConfig,
 };
 pub use env::Env;
+pub use forecast::PlannedPost;
 pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
 pub use notify::NotifyConfig;
 pub use problem::{ConfigError, Location, Problem};

@@ -387,6 +387,8 @@ pub struct RawAnnouncement {
     pub text: Spanned<String>,
     pub grace: Option<HumanDuration>,
     pub red_packet: Option<Spanned<RawRedPacketSpec>>,
+    /// `false`: posts even in `schedule.quiet_hours`.
+    pub quiet_hours: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -402,6 +404,8 @@ pub struct RawFlashSale {
     pub remind_before: Vec<HumanDuration>,
     pub last_call: Option<HumanDuration>,
     pub groups: Option<Spanned<RawGroups>>,
+    /// `false`: posts even in `schedule.quiet_hours`.
+    pub quiet_hours: Option<bool>,
     /// The posts' templates. A table of their own because `last_call` already
     /// names the last call's lead time.
     #[serde(default)]

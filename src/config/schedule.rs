@@ -173,6 +173,8 @@ pub struct Announcement {
     /// A fire late by at most this is sent once; later, it is missed.
     pub grace: Duration,
     pub red_packet: Option<PacketSpec>,
+    /// Whether its posts wait out `schedule.quiet_hours` (`quiet_hours = false`: no).
+    pub quiet_hours: bool,
     /// Changes whenever anything that decides what is posted when changes, so a
     /// reload drops the occurrences planned from the old definition.
     pub fingerprint: String,
@@ -189,6 +191,8 @@ pub struct FlashSale {
     pub remind_before: Vec<Duration>,
     pub last_call: Option<Duration>,
     pub groups: Groups,
+    /// Whether its posts wait out `schedule.quiet_hours` (`quiet_hours = false`: no).
+    pub quiet_hours: bool,
     pub preview: Template,
     pub start: Template,
     pub last_call_text: Template,
@@ -308,49 +312,6 @@ fn numeric_weekday_warning(s: &str) -> Option<String> {
         "warning: the weekday field `{weekday}` is numeric, and the cron format used here counts \
          Sunday = 1, so it means `{named}`; write day names (e.g. `Mon-Fri`) to say what you mean"
     ))
-}
-
-impl super::Config {
-    /// For `qunbot check`: each schedule's next three fires after `now`, in the
-    /// configured zone, so the operator sees what will happen before saving.
-    pub fn schedule_preview(&self, now: DateTime<Utc>) -> Vec<String> {
-        let tz = self.timezone;
-        let show = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S").to_string();
-        let mut lines = Vec::new();
-        for a in &self.announcements {
-            let mut fires = Vec::new();
-            let mut t = now;
-            while fires.len() < 3 {
-                let Some(next) = a.when.next_after(t, tz) else {
-                    break;
-                };
-                fires.push(show(next));
-                t = next;
-            }
-            let fires = if fires.is_empty() {
-                "never again (its time has passed)".to_string()
-            } else {
-                fires.join(", ")
-            };
-            lines.push(format!("announcement {}: next {fires} ({tz})", a.id));
-        }
-        for s in &self.flash_sales {
-            let posts: Vec<String> = s
-                .posts()
-                .into_iter()
-                .filter(|(_, due, _)| *due > now)
-                .take(3)
-                .map(|(phase, due, _)| format!("{} {}", phase.key(), show(due)))
-                .collect();
-            let posts = if posts.is_empty() {
-                "no posts ahead".to_string()
-            } else {
-                posts.join(", ")
-            };
-            lines.push(format!("flash sale {}: next {posts} ({tz})", s.id));
-        }
-        lines
-    }
 }
 
 impl Checker<'_> {
@@ -541,6 +502,7 @@ impl Checker<'_> {
                         text,
                         grace,
                         red_packet,
+                        quiet_hours: a.quiet_hours.unwrap_or(true),
                         fingerprint,
                     });
                 }
@@ -643,6 +605,7 @@ impl Checker<'_> {
                         remind_before,
                         last_call,
                         groups,
+                        quiet_hours: s.quiet_hours.unwrap_or(true),
                         preview,
                         start,
                         last_call_text,

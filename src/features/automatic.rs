@@ -94,11 +94,17 @@ pub fn account_gate(account: &Id, ctx: &Context) -> Gate {
 
 /// May an automatic message go to `group` now?
 pub fn gate(group: &GroupKey, ctx: &Context) -> Gate {
+    gate_as(group, true, ctx)
+}
+
+/// As [`gate`], for a message that waits out quiet hours or not (a schedule
+/// with `quiet_hours = false`).
+pub fn gate_as(group: &GroupKey, obeys_quiet_hours: bool, ctx: &Context) -> Gate {
     let config = ctx.config;
     if ctx.state.is_paused(group) {
         return Gate::Closed("paused");
     }
-    if let Some(quiet) = config.schedule.quiet_hours {
+    if let Some(quiet) = config.schedule.quiet_hours.filter(|_| obeys_quiet_hours) {
         let end = quiet.end_after(ctx.now, config.timezone);
         if end > ctx.now {
             return Gate::Wait(end, "quiet_hours");

@@ -52,6 +52,10 @@ pub struct Occurrence {
     pub fingerprint: String,
     /// Groups not posted to yet, each with the earliest time it may be.
     pub pending: Vec<(Id, DateTime<Utc>)>,
+    /// Groups posted to or missed: for `groups = "all"`, a group added by a
+    /// reload is any managed group in neither list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<Id>,
 }
 
 /// The last occurrence of a schedule that is done (posted or missed).
@@ -78,6 +82,20 @@ impl Source<'_> {
         match self {
             Source::Announcement(a) => &a.fingerprint,
             Source::Sale(s, ..) => &s.fingerprint,
+        }
+    }
+
+    fn groups(&self) -> &crate::config::Groups {
+        match self {
+            Source::Announcement(a) => &a.groups,
+            Source::Sale(s, ..) => &s.groups,
+        }
+    }
+
+    fn obeys_quiet_hours(&self) -> bool {
+        match self {
+            Source::Announcement(a) => a.quiet_hours,
+            Source::Sale(s, ..) => s.quiet_hours,
         }
     }
 }
@@ -321,6 +339,7 @@ fn materialise(
         deadline,
         fingerprint: source.fingerprint().to_string(),
         pending: groups.iter().map(|g| (g.clone(), instant)).collect(),
+        done: Vec::new(),
     };
     let record = occurrence_key(key, instant);
     let account = groups
@@ -350,13 +369,22 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         return d.change(Change::forget(NAME, record));
     };
     let now = ctx.now;
+    // "all" means the managed groups now: one added by a reload gets the post.
+    if let crate::config::Groups::All = source.groups() {
+        for g in &ctx.config.groups {
+            let known = occ.done.contains(&g.id) || occ.pending.iter().any(|(p, _)| *p == g.id);
+            if !known {
+                occ.pending.push((g.id.clone(), now));
+            }
+        }
+    }
     let mut posted = false;
     let mut i = 0;
     while i < occ.pending.len() {
         let (group, not_before) = occ.pending[i].clone();
         if now > occ.deadline {
             d.merge(missed(&occ, &group, "late", ctx));
-            occ.pending.remove(i);
+            occ.done.push(occ.pending.remove(i).0);
             continue;
         }
         if not_before > now || posted {
@@ -365,7 +393,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
         }
         let Some(group_account) = account_of(&group, ctx) else {
             d.merge(missed(&occ, &group, "no_account", ctx));
-            occ.pending.remove(i);
+            occ.done.push(occ.pending.remove(i).0);
             continue;
         };
         if &group_account != account {
@@ -384,7 +412,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
             account: group_account,
             group: group.clone(),
         };
-        match automatic::gate(&key, ctx) {
+        match automatic::gate_as(&key, source.obeys_quiet_hours(), ctx) {
             Gate::Open => {
                 d = d
                     .act_posted(
@@ -427,7 +455,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                         }
                     }
                 }
-                occ.pending.remove(i);
+                occ.done.push(occ.pending.remove(i).0);
                 posted = true;
             }
             Gate::Wait(until, why) if until <= occ.deadline => {
@@ -442,7 +470,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
             }
             Gate::Wait(_, why) | Gate::Closed(why) => {
                 d.merge(missed(&occ, &group, why, ctx));
-                occ.pending.remove(i);
+                occ.done.push(occ.pending.remove(i).0);
             }
         }
     }
@@ -535,153 +563,8 @@ pub fn sale_text(sale: &FlashSale, phase: SalePhase, ctx: &Context) -> Message {
     )
 }
 
-/// A schedule's name as the owner reads it: the sale's title and which of its
-/// posts (预告/开抢/最后机会/已结束), or the announcement's opening words.
-pub fn title(key: &str, ctx: &Context) -> String {
-    match source_of(ctx.config, key) {
-        Some(Source::Sale(sale, phase, ..)) => format!("{}·{}", sale.title, phase_title(phase)),
-        Some(Source::Announcement(a)) => {
-            let opening = a.text.render(&[], &[]).plain_text();
-            format!("公告「{}」", super::clip(opening.trim(), 12))
-        }
-        None => key.to_string(),
-    }
-}
-
-fn phase_title(phase: SalePhase) -> String {
-    match phase {
-        SalePhase::Preview(lead) => format!("预告（开抢前 {}）", human_duration(lead)),
-        SalePhase::Start => "开抢".into(),
-        SalePhase::LastCall => "最后机会".into(),
-        SalePhase::End => "已结束".into(),
-    }
-}
-
-/// The planned occurrences that will post in `group`, soonest first.
-pub fn upcoming(group: &Id, ctx: &Context) -> Vec<(DateTime<Utc>, String)> {
-    let mut out: Vec<(DateTime<Utc>, String)> = ctx
-        .state
-        .records_of(NAME)
-        .filter(|(k, _)| k.starts_with("occ/"))
-        .filter_map(|(_, v)| serde_json::from_value::<Occurrence>(v.clone()).ok())
-        .filter_map(|occ| {
-            let at = occ.pending.iter().find(|(g, _)| g == group)?.1;
-            Some((at, occ.schedule))
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// `/schedule`: the next automatic posts in `group`, in local time.
-pub fn describe_upcoming(group: &Id, ctx: &Context) -> String {
-    let tz = ctx.config.timezone;
-    let lines: Vec<String> = upcoming(group, ctx)
-        .into_iter()
-        .take(5)
-        .map(|(at, schedule)| {
-            let what = match schedule.split(':').collect::<Vec<_>>().as_slice() {
-                ["a", id] => format!("公告 {id}"),
-                ["s", id, phase] => format!("秒杀 {id}（{phase}）"),
-                _ => schedule.clone(),
-            };
-            format!("{} {what}", at.with_timezone(&tz).format("%m-%d %H:%M"))
-        })
-        .collect();
-    if lines.is_empty() {
-        "本群暂无定时消息".to_string()
-    } else {
-        format!("本群接下来的定时消息：\n{}", lines.join("\n"))
-    }
-}
-
-/// `/flashsale list | now ID | cancel ID`; `Err` is the usage complaint.
-pub fn flash_sale_command(
-    args: &[String],
-    m: &crate::domain::GroupMessage,
-    ctx: &Context,
-) -> Result<Decision, String> {
-    let tz = ctx.config.timezone;
-    let find = |id: Option<&String>| {
-        let id = id.ok_or("请写明秒杀编号")?;
-        ctx.config
-            .flash_sales
-            .iter()
-            .find(|s| &s.id == id)
-            .ok_or(format!(
-                "没有编号为 {} 的秒杀",
-                super::clip(id, super::ECHO_CHARS)
-            ))
-    };
-    let answer = |text: String| Decision::default().act(super::reply(m, Message::text(text)));
-    match args.first().map(String::as_str) {
-        None | Some("list") => {
-            let lines: Vec<String> = ctx
-                .config
-                .flash_sales
-                .iter()
-                .map(|s| {
-                    let state = if is_cancelled(s, ctx) {
-                        "已取消"
-                    } else if ctx.now < s.starts_at {
-                        "未开始"
-                    } else if ctx.now < s.ends_at() {
-                        "进行中"
-                    } else {
-                        "已结束"
-                    };
-                    format!(
-                        "{} {} {} {state}",
-                        s.id,
-                        s.title,
-                        s.starts_at.with_timezone(&tz).format("%m-%d %H:%M")
-                    )
-                })
-                .collect();
-            Ok(answer(if lines.is_empty() {
-                "没有配置限时秒杀".to_string()
-            } else {
-                lines.join("\n")
-            }))
-        }
-        Some("now") => {
-            let sale = find(args.get(1))?;
-            if is_cancelled(sale, ctx) || ctx.now >= sale.ends_at() {
-                return Ok(answer(format!("{} 已结束或已取消", sale.title)));
-            }
-            let phase = if ctx.now < sale.starts_at {
-                SalePhase::Preview(Duration::ZERO)
-            } else {
-                SalePhase::Start
-            };
-            Ok(Decision::default().act(say(&m.group, sale_text(sale, phase, ctx))))
-        }
-        Some("cancel") => {
-            let sale = find(args.get(1))?;
-            let prefix = format!("occ/s:{}:", sale.id);
-            let mut d = answer(format!("已取消 {}，不再发送它的预告和提醒", sale.title))
-                .change(Change::record(
-                    NAME,
-                    format!("cancelled/{}", sale.id),
-                    &sale.fingerprint,
-                ))
-                .change(note(
-                    "schedule.cancelled",
-                    json!({"flash_sale": sale.id, "by": m.user}),
-                ));
-            for (key, _) in ctx.state.records_of(NAME) {
-                if key.starts_with(&prefix) {
-                    d = d.change(Change::forget(NAME, key.clone()));
-                }
-            }
-            Ok(d)
-        }
-        Some(other) => Err(format!(
-            "不认识的子命令 {}",
-            super::clip(other, super::ECHO_CHARS)
-        )),
-    }
-}
+mod listing;
+pub use listing::{describe_upcoming, flash_sale_command, title, upcoming, will_not_go, Upcoming};
 
 #[cfg(test)]
 mod tests;

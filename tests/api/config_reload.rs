@@ -10,7 +10,7 @@ use crate::helpers::{
     eventually, save_like_an_editor, spawn_app, DaemonProcess, TestApp, TEST_CONFIG,
 };
 
-fn qunbot_check(config: &Path) -> std::process::Output {
+pub fn qunbot_check(config: &Path) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_qunbot"))
         .args(["check", "--config"])
         .arg(config)

@@ -98,3 +98,36 @@ async fn an_admins_reload_is_answered_with_why_it_was_refused_or_what_changed() 
     let answer = text_of(&app.wait_reply_to(&reload).await.params["message"]);
     assert!(answer.contains("配置已重新加载"), "{answer}");
 }
+
+#[test]
+fn check_marks_a_night_post_that_will_not_go_out_and_warns_of_a_full_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let tomorrow = (chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai)
+        + chrono::Duration::days(1))
+    .format("%Y-%m-%d");
+    let busy: String = (0..5)
+        .map(|h| {
+            format!(
+                "[[announcements]]\nid = \"a{h}\"\ncron = \"0 0 {} * * *\"\ntext = \"好物{h}\"\n",
+                10 + h
+            )
+        })
+        .collect();
+    let config = format!(
+        "[gateway]\n[[groups]]\nid = 1\n\n[[flash_sales]]\nid = \"night\"\ntitle = \"夜宵\"\nstarts_at = \"{tomorrow} 03:45\"\nduration = \"1h\"\n\n{busy}"
+    );
+    let path = dir.path().join("bot-config.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = crate::config_reload::qunbot_check(&path);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stderr}");
+    let night = stdout.lines().find(|l| l.starts_with("flash sale night")).unwrap_or_default();
+    assert!(night.contains("不会发出：免打扰时段"), "{stdout}");
+    assert!(
+        stderr.contains("planned posts and schedule.daily_cap is 6"),
+        "a day of 5 announcements and a sale post leaves no nudge: {stderr}"
+    );
+}

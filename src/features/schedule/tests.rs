@@ -371,8 +371,18 @@ fn schedule_lists_the_next_posts_in_the_group() {
         Message::text("/schedule"),
     );
     let answer = said(&bot.on(ask)).join("");
-    assert!(answer.contains("11-23 11:00 公告 morning"), "{answer}");
-    assert!(answer.contains("11-23 19:00 秒杀 luosifen"), "{answer}");
+    assert!(
+        answer.contains("11-23 11:00 公告「早上好！今天的团购清单」"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("11-23 19:00 螺蛳粉限时秒杀·预告（开抢前 1 小时）"),
+        "by title, in Chinese: {answer}"
+    );
+    assert!(
+        !answer.contains("luosifen") && !answer.contains("preview"),
+        "{answer}"
+    );
 }
 
 #[test]
@@ -431,4 +441,128 @@ fn an_announcement_with_a_red_packet_opens_it_paid_by_the_bot_account() {
             if member.user == Id::number(crate::features::testkit::ACCOUNT))
     });
     assert!(paid_by_bot);
+}
+
+const NIGHT_SALE: &str = r#"
+[[flash_sales]]
+id = "night"
+title = "夜宵秒杀"
+starts_at = "2026-11-24 03:45"
+duration = "1h"
+"#;
+
+fn group_posts(ds: &[Decision]) -> Vec<Id> {
+    ds.iter()
+        .flat_map(|d| &d.actions)
+        .filter_map(|a| match a {
+            crate::domain::Action::SendGroupMsg { group, .. } => Some(group.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_post_quiet_hours_will_hold_past_its_deadline_is_marked_in_the_plan_and_told_when_missed() {
+    let mut bot = bot(NIGHT_SALE);
+    let planned = bot.tick();
+    let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
+    let plan = describe_upcoming(&Id::number(GROUP), &ctx);
+    assert!(
+        plan.contains("夜宵秒杀·开抢（不会发出：免打扰时段）"),
+        "{plan}"
+    );
+    let asked = match bot.member_says(2, "/秒杀 list").body {
+        crate::domain::EventBody::GroupMessage(m) => m,
+        _ => unreachable!(),
+    };
+    let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
+    let list = flash_sale_command(&[], &asked, &ctx)
+        .map(|d| said(&d).join("\n"))
+        .unwrap();
+    assert!(list.contains("开抢、已结束 不会发出：免打扰时段"), "{list}");
+    assert!(
+        bot.config
+            .schedule_preview(bot.now)
+            .iter()
+            .any(|l| l.contains("不会发出：免打扰时段")),
+        "qunbot check marks it too"
+    );
+
+    let fired = run_until(&mut bot, planned, local(23, 0) + chrono::Duration::hours(7));
+    assert!(group_posts(&fired).is_empty(), "nothing posted at night");
+    let missed: Vec<_> = fired
+        .iter()
+        .flat_map(|d| notes(d, "schedule.missed"))
+        .collect();
+    assert!(
+        missed.iter().any(|n| n["reason"] == "quiet_hours"),
+        "{missed:?}"
+    );
+    let told: Vec<String> = fired
+        .iter()
+        .flat_map(|d| &d.actions)
+        .filter_map(|a| match a {
+            crate::domain::Action::SendPrivateMsg { message, .. } => Some(message.plain_text()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        told.iter()
+            .any(|t| t.contains("夜宵秒杀·开抢") && t.contains("免打扰时段")),
+        "the owner is told: {told:?}"
+    );
+}
+
+#[test]
+fn a_schedule_with_quiet_hours_false_posts_at_night() {
+    let mut bot = bot(&format!("{NIGHT_SALE}quiet_hours = false\n"));
+    let planned = bot.tick();
+    let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
+    assert!(!describe_upcoming(&Id::number(GROUP), &ctx).contains("不会发出"));
+    let fired = run_until(&mut bot, planned, local(23, 0) + chrono::Duration::hours(5));
+    assert_eq!(
+        group_posts(&fired),
+        [Id::number(GROUP)],
+        "the start post, at 03:45"
+    );
+}
+
+#[test]
+fn a_group_added_by_a_reload_gets_the_posts_still_ahead_for_all() {
+    let mut bot = bot(MORNING);
+    let planned = bot.tick();
+    bot.reconfigure(&format!("{MORNING}[[groups]]\nid = 200\nname = \"新群\"\n"));
+    bot.state.apply(&Change::record(
+        super::super::accounts::NAME,
+        "seen/200",
+        &Id::number(crate::features::testkit::ACCOUNT),
+    ));
+    let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
+    assert!(
+        describe_upcoming(&Id::number(200), &ctx).contains("早上好"),
+        "planned there too"
+    );
+    let fired = run_until(&mut bot, planned, local(11, 1));
+    assert_eq!(group_posts(&fired), [Id::number(GROUP), Id::number(200)]);
+}
+
+#[test]
+fn check_warns_of_a_day_whose_planned_posts_leave_nothing_under_the_cap() {
+    let many: String = (0..6)
+        .map(|h| {
+            format!(
+                "[[announcements]]\nid = \"a{h}\"\ncron = \"0 0 {} * * *\"\ntext = \"好物{h}\"\n",
+                9 + h
+            )
+        })
+        .collect();
+    let bot = bot(&many);
+    let warnings = bot.config.daily_cap_warnings(bot.now);
+    assert!(!warnings.is_empty());
+    assert!(
+        warnings[0].contains("6 planned posts") && warnings[0].contains("daily_cap is 6"),
+        "{warnings:?}"
+    );
+    let few = self::bot(MORNING);
+    assert!(few.config.daily_cap_warnings(few.now).is_empty());
 }
