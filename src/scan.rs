@@ -154,7 +154,8 @@ fn scan_batch(
         // Writing to a Vec cannot fail.
         let _ = match std::str::from_utf8(bytes) {
             Ok(text) => {
-                let hits = filter.scan(text);
+                // The live pipeline: the config's link, phone and WeChat-id rules too.
+                let hits = filter.scan_with(rules.and_then(|r| r.links.as_deref()), text);
                 let mut categories: Vec<&str> = Vec::new();
                 for h in &hits {
                     if !categories.contains(&h.category) {

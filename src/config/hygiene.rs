@@ -128,6 +128,11 @@ pub struct Flood {
 }
 
 impl FilterConfig {
+    /// What the live filter finds in a text (see [`Filter::scan_with`]).
+    pub fn text_hits(&self, text: &str) -> Vec<crate::filter::Hit<'_>> {
+        self.filter.scan_with(self.links.as_deref(), text)
+    }
+
     pub fn category(&self, name: &str) -> FilterCategory {
         self.categories.get(name).cloned().unwrap_or_default()
     }

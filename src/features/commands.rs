@@ -494,14 +494,30 @@ fn run(
                 .as_ref()
                 .map_or(std::time::Duration::from_secs(86400), |e| e.window);
             let since = ctx.now - chrono::Duration::from_std(window).unwrap_or_default();
+            let tz = ctx.config.timezone;
             let counts: Vec<String> = inv
                 .targets
                 .iter()
                 .map(|t| {
-                    let n = ctx
-                        .state
-                        .strikes_since(&MemberKey::new(&member.account, &member.group, t), since);
-                    format!("{n} 次")
+                    let target = MemberKey::new(&member.account, &member.group, t);
+                    let n = ctx.state.strikes_since(&target, since);
+                    // Escalations stay on record after their strikes are cleared.
+                    let before: Vec<String> = super::hygiene::escalations(&target, ctx)
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{} 违规 {} 次{}",
+                                e.at.with_timezone(&tz).format("%m-%d %H:%M"),
+                                e.strikes,
+                                e.outcome
+                            )
+                        })
+                        .collect();
+                    if before.is_empty() {
+                        format!("{n} 次")
+                    } else {
+                        format!("{n} 次（此前：{}）", before.join("；"))
+                    }
                 })
                 .collect();
             answer(
@@ -520,25 +536,41 @@ fn run(
         "pardon" => {
             let mut d = answer(m, about(&inv.targets, "已清除 ", " 的违规记录"));
             for t in &inv.targets {
-                d.changes.push(Change::StrikesCleared {
-                    member: MemberKey::new(&member.account, &member.group, t),
-                });
+                let target = MemberKey::new(&member.account, &member.group, t);
+                d.changes.push(super::hygiene::forget_escalations(&target));
+                d.changes.push(Change::StrikesCleared { member: target });
             }
             d
         }
         "words" => match (inv.args.first().map(String::as_str), &ctx.config.filter) {
             (Some("test"), Some(filter)) if inv.args.len() > 1 => {
                 let text = inv.args[1..].join(" ");
-                let hits = filter.filter.scan(&text);
+                // Judged as the live filter judges it: the word list and the rules.
+                let hits = filter.text_hits(&text);
                 if hits.is_empty() {
-                    answer(m, "没有命中敏感词")
+                    answer(m, "没有命中敏感词，也没有链接、手机号或微信号")
                 } else {
                     let mut found: Vec<String> = Vec::new();
                     for h in &hits {
                         if found.len() == WORDS_TEST_NAMED {
                             break;
                         }
-                        let named = format!("{}（{}，{}）", h.word, h.category, h.via.label());
+                        let named = if h.via == crate::filter::Via::Rule {
+                            let matched: String =
+                                text.chars().skip(h.start).take(h.end - h.start).collect();
+                            format!(
+                                "{}（{}）",
+                                super::clip(&matched, 30),
+                                crate::filter::rules::rule_label(h.word)
+                            )
+                        } else {
+                            format!(
+                                "{}（{}，{}）",
+                                h.word,
+                                filter.label(h.category),
+                                h.via.label()
+                            )
+                        };
                         if !found.contains(&named) {
                             found.push(named);
                         }

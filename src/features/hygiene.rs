@@ -26,6 +26,38 @@ pub const QR_CODE: &str = "qr_code";
 pub const BURST: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The record key of a member being muted or removed.
+/// A member's removals and mutes by the filter's escalation, kept after their
+/// strikes are cleared so `/违规` still shows them (the latest few).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Escalated {
+    pub at: DateTime<Utc>,
+    pub strikes: usize,
+    /// What it brought: `被移出本群`, `被禁言 1 小时`.
+    pub outcome: String,
+}
+
+/// The escalations kept per member.
+const ESCALATIONS_KEPT: usize = 5;
+
+fn escalated_key(member: &MemberKey) -> String {
+    format!(
+        "escalated/{}/{}/{}",
+        member.account, member.group, member.user
+    )
+}
+
+/// A member's escalations by the filter, oldest first.
+pub fn escalations(member: &MemberKey, ctx: &Context) -> Vec<Escalated> {
+    ctx.state
+        .record(NAME, &escalated_key(member))
+        .unwrap_or_default()
+}
+
+/// Forgets a member's escalations (`/pardon`).
+pub fn forget_escalations(member: &MemberKey) -> Change {
+    Change::forget(NAME, escalated_key(member))
+}
+
 fn punished_key(member: &MemberKey) -> String {
     format!(
         "punished/{}/{}/{}",
@@ -244,19 +276,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     }
     let member = MemberKey::new(&event.account, &m.group, &m.user);
     let text = m.message.plain_text();
-    let rule_hits = filter
-        .links
-        .as_ref()
-        .map(|rules| rules.find(&text))
-        .unwrap_or_default();
-    let mut hits = filter.filter.scan(&text);
-    hits.extend(rule_hits.iter().map(|r| Hit {
-        word: &r.rule,
-        category: LINK,
-        start: r.start,
-        end: r.end,
-        via: Via::Rule,
-    }));
+    let mut hits = filter.text_hits(&text);
     for segment in m.message.segments() {
         if let Segment::Other { kind, .. } = segment {
             if CARDS.contains(&kind.as_str()) {
@@ -560,9 +580,24 @@ fn act(
                         )),
                     ),
                 ));
+                // The count starts again; the history stays for `/违规`.
                 decision.changes.push(Change::StrikesCleared {
                     member: member.clone(),
                 });
+                let mut history = escalations(&member, ctx);
+                history.push(Escalated {
+                    at: ctx.now,
+                    strikes,
+                    outcome: format!(
+                        "被{}",
+                        what.trim_start_matches('已').trim_start_matches('被')
+                    ),
+                });
+                let excess = history.len().saturating_sub(ESCALATIONS_KEPT);
+                history.drain(..excess);
+                decision
+                    .changes
+                    .push(Change::record(NAME, escalated_key(&member), &history));
                 punished_for = Some(match e.then {
                     FilterAction::Kick => BURST,
                     _ => e.mute,

@@ -44,6 +44,7 @@ use normalize::{is_cjk, is_numeral, View};
 pub use normalize::{Normalization, Via};
 pub use pinyin::PinyinMode;
 use pinyin::{PinyinMatcher, SoundView};
+pub use rules::{RuleHit, Rules, LINK};
 pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
 /// One dictionary word found in a text. It borrows the word and category from
@@ -727,6 +728,23 @@ impl Filter {
             + self.allow.memory_usage()
             + self.numerals.memory_usage()
             + self.pinyin.as_ref().map_or(0, PinyinMatcher::memory_usage)
+    }
+
+    /// What the live filter finds in `text`: this filter's word hits, then
+    /// `rules`' (links, phone numbers, WeChat ids) as category `link`. The
+    /// daemon, `/words test` and `qunbot scan` all judge a text by this.
+    pub fn scan_with<'a>(&'a self, rules: Option<&'a Rules>, text: &str) -> Vec<Hit<'a>> {
+        let mut hits = self.scan(text);
+        if let Some(rules) = rules {
+            hits.extend(rules.find(text).into_iter().map(|r| Hit {
+                word: r.rule,
+                category: LINK,
+                start: r.start,
+                end: r.end,
+                via: Via::Rule,
+            }));
+        }
+        hits
     }
 
     /// Every deny hit in `text`, leftmost-longest, in text order.

@@ -124,7 +124,10 @@ fn check_marks_a_night_post_that_will_not_go_out_and_warns_of_a_full_day() {
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "{stderr}");
-    let night = stdout.lines().find(|l| l.starts_with("flash sale night")).unwrap_or_default();
+    let night = stdout
+        .lines()
+        .find(|l| l.starts_with("flash sale night"))
+        .unwrap_or_default();
     assert!(night.contains("不会发出：免打扰时段"), "{stdout}");
     assert!(
         stderr.contains("planned posts and schedule.daily_cap is 6"),

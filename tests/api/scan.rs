@@ -76,3 +76,36 @@ fn a_long_input_comes_out_line_for_line() {
     assert!(lines[..20_000].iter().all(|l| l["action"] == "none"));
     assert_eq!(lines[20_000]["action"], "flag");
 }
+
+#[test]
+fn scan_judges_links_and_phone_numbers_as_the_live_filter_does() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("words.txt"), "[ad]\n加群\n").unwrap();
+    let config = |phones: &str| {
+        let path = dir.path().join(format!("{phones}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "[gateway]\n[filter]\nwords_file = \"words.txt\"\nphones = \"{phones}\"\n[filter.links]\nallow = [\"*.myshop.cn\"]\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let input = "看看 https://t.cn/abc 便宜\n店里 https://m.myshop.cn/p/1 下单\n电话13812345678\n加我微信号 abc_12345\n";
+    let lines = qunbot_scan(&["--config", &config("recall")], input.as_bytes());
+    let categories: Vec<&str> = lines
+        .iter()
+        .map(|l| l["hits"][0]["category"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(categories, ["link", "none", "link", "link"], "{lines:#?}");
+    assert_eq!(lines[0]["action"], "recall+warn");
+    assert_eq!(lines[2]["hits"][0]["word"], "phone");
+
+    let lines = qunbot_scan(&["--config", &config("allow")], input.as_bytes());
+    assert_eq!(
+        lines[2]["action"], "none",
+        "phones = \"allow\": {}",
+        lines[2]
+    );
+}

@@ -120,6 +120,33 @@ fn the_third_strike_within_the_window_kicks_and_clears_the_strikes() {
 }
 
 #[test]
+fn after_a_removal_the_strikes_that_brought_it_are_still_shown_until_pardoned() {
+    let mut bot = Bot::new(FILTER);
+    for _ in 0..3 {
+        let msg = bot.member_says(20, "加群");
+        bot.on(msg);
+        bot.advance(60);
+    }
+    let ask = bot.says(
+        OPERATOR,
+        Role::Member,
+        with_mentions("/strikes ", &[20], ""),
+    );
+    let answer = said(&bot.on(ask)).join("");
+    assert!(answer.contains("违规 0 次（此前："), "{answer}");
+    assert!(answer.contains("违规 3 次被移出本群"), "{answer}");
+
+    let pardon = bot.says(OPERATOR, Role::Member, with_mentions("/pardon ", &[20], ""));
+    bot.on(pardon);
+    let ask = bot.says(
+        OPERATOR,
+        Role::Member,
+        with_mentions("/strikes ", &[20], ""),
+    );
+    assert!(!said(&bot.on(ask)).join("").contains("此前"));
+}
+
+#[test]
 fn strikes_outside_the_window_do_not_count() {
     let mut bot = Bot::new(FILTER);
     for _ in 0..2 {
@@ -149,7 +176,7 @@ fn strikes_are_shown_and_pardoned_by_admins() {
     bot.on(pardon);
     assert!(!bot.state.strikes.contains_key(&member(20)));
     let test = bot.says(OPERATOR, Role::Member, Message::text("/words test 来加@群"));
-    assert!(said(&bot.on(test))[0].contains("加群（ad，变形）"));
+    assert!(said(&bot.on(test))[0].contains("加群（广告，变形）"));
 }
 
 #[test]
@@ -460,4 +487,33 @@ fn a_warning_says_which_strike_it_is_and_what_the_next_ones_bring() {
         warning.ends_with("（第 2 次，再犯将被移出本群）"),
         "{warning}"
     );
+}
+
+#[test]
+fn words_test_judges_links_phone_numbers_and_wechat_ids_as_the_live_filter_does() {
+    let mut bot = Bot::new(&format!(
+        "{FILTER}[filter.links]\nallow = [\"myshop.cn\"]\n"
+    ));
+    let test = |bot: &mut Bot, text: &str| {
+        let ask = bot.says(
+            OPERATOR,
+            Role::Member,
+            Message::text(format!("/words test {text}")),
+        );
+        said(&bot.on(ask)).join("")
+    };
+    let answer = test(&mut bot, "加我微信号 abc_12345 或打13812345678");
+    assert!(
+        answer.contains("abc_12345（微信号）") && answer.contains("13812345678（手机号）"),
+        "{answer}"
+    );
+    let answer = test(&mut bot, "看看 https://t.cn/abc");
+    assert!(answer.contains("https://t.cn/abc（链接）"), "{answer}");
+    let own = test(&mut bot, "店里 https://myshop.cn/p/1 下单");
+    assert!(
+        own.starts_with("没有命中"),
+        "the shop's own link passes here as in the chat: {own}"
+    );
+    let live = bot.member_says(20, "店里 https://myshop.cn/p/1 下单");
+    assert!(bot.on(live).actions.is_empty());
 }
