@@ -11,8 +11,11 @@ use qunbot::config::{self, Config, Env};
 use qunbot::reporting;
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
-use qunbot::store::{Count, ReadModel, Store, StoreError, Trouble};
+use qunbot::store::{ReadModel, Store};
 use tracing_subscriber::EnvFilter;
+
+mod cli;
+use cli::status::{given_up, status};
 
 #[derive(Parser)]
 #[command(
@@ -399,120 +402,6 @@ fn report_invalid(e: &config::ConfigError) -> ExitCode {
         eprintln!("{problem}");
     }
     ExitCode::from(2)
-}
-
-/// The outbox states `status` always prints, so scripts find each line even at zero.
-const OUTBOX_STATES: [&str; 3] = ["pending", "delivered", "failed"];
-
-/// Events and timers the engine gave up on: what `status` exits 1 for. Unhandled
-/// events and pending effects are work in flight in a running daemon, shown but
-/// not alarming.
-fn given_up(trouble: &Trouble) -> i64 {
-    trouble.failed_events + trouble.quarantined_events + trouble.quarantined_timers
-}
-
-/// `qunbot status`: one `name: count` line each, exit 1 if anything was given up on.
-///
-/// A database that does not exist yet is reported as such with zero counts, and
-/// not created: looking must not leave a file behind.
-async fn status(config: &Config) -> anyhow::Result<ExitCode> {
-    let database = &config.storage.database;
-    if !database.exists() {
-        println!("database: {} (none yet)", database.display());
-        print_counts(&Trouble::default(), &[]);
-        print_accounts(config, Vec::new());
-        return Ok(ExitCode::SUCCESS);
-    }
-    let store = Store::open(database).await?;
-    let counts = async {
-        Ok::<_, StoreError>((
-            store.trouble().await?,
-            store.outbox_counts().await?,
-            store
-                .feature_records(qunbot::features::accounts::NAME, "")
-                .await?,
-        ))
-    }
-    .await;
-    store.close().await;
-    let (trouble, outbox, accounts) = counts?;
-    println!("database: {}", database.display());
-    print_counts(&trouble, &outbox);
-    print_accounts(config, accounts);
-    if given_up(&trouble) > 0 {
-        eprintln!(
-            "qunbot: {} input(s) failed or were quarantined; their reasons are logged as \
-             engine.failed, engine.quarantined and timer.quarantined events",
-            given_up(&trouble)
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// One line per account the daemon knows (its state, transport, groups, last
-/// sync), then one `no_account:` line per managed group no account is in.
-fn print_accounts(config: &Config, records: Vec<(String, serde_json::Value)>) {
-    let (accounts, unreachable) =
-        qunbot::features::accounts::overview(records, config, chrono::Utc::now());
-    println!("accounts: {}", accounts.len());
-    for a in &accounts {
-        let transport = if config.gateway.over_socket(&a.account) {
-            "ws-reverse"
-        } else {
-            "http"
-        };
-        let groups: Vec<String> = a.groups.iter().map(|g| g.to_string()).collect();
-        let synced = a.synced_at.map_or_else(
-            || "never synced".to_string(),
-            |t| {
-                format!(
-                    "synced {}",
-                    t.with_timezone(&config.timezone).format("%Y-%m-%d %H:%M")
-                )
-            },
-        );
-        println!(
-            "account {}{}: {}; {transport}; managed groups: [{}]; {synced}",
-            a.account,
-            a.nickname
-                .as_deref()
-                .map(|n| format!(" ({n})"))
-                .unwrap_or_default(),
-            a.state(config.timezone),
-            groups.join(", ")
-        );
-    }
-    for group in unreachable {
-        println!(
-            "no_account: {group} ({}): no known account is in it; its automatic posts are missed",
-            config.group_name(&group)
-        );
-    }
-}
-
-fn print_counts(trouble: &Trouble, outbox: &[Count]) {
-    let Trouble {
-        failed_events,
-        quarantined_events,
-        quarantined_timers,
-        unhandled_events,
-        pending_effects,
-    } = trouble;
-    println!("failed_events: {failed_events}");
-    println!("quarantined_events: {quarantined_events}");
-    println!("quarantined_timers: {quarantined_timers}");
-    println!("unhandled_events: {unhandled_events}");
-    println!("pending_effects: {pending_effects}");
-    let count = |state: &str| outbox.iter().find(|c| c.name == state).map_or(0, |c| c.n);
-    for state in OUTBOX_STATES {
-        println!("outbox_{state}: {}", count(state));
-    }
-    for Count { name, n } in outbox {
-        if !OUTBOX_STATES.contains(&name.as_str()) {
-            println!("outbox_{name}: {n}");
-        }
-    }
 }
 
 /// For `qunbot check`: asks each HTTP gateway which account it is and which

@@ -48,7 +48,7 @@ pub use crate::engine::storage::{
     Commit, EffectLog, EventLog, Failure, Recorded, StateStore, Storage, StoredEvent,
 };
 pub use crate::outbox::queue::{OutboxState, OutboxStore, Outcome, PendingAction};
-pub use read::{ReadModel, Trouble};
+pub use read::{AccountDelivery, ReadModel, Since, Trouble};
 pub use rollup::RollupProgress;
 pub use rows::{
     parse_time, Balance, Count, CouponClaim, LedgerEntry, LoggedEvent, Member, SilentMember,

@@ -21,6 +21,32 @@ pub struct Trouble {
     pub pending_effects: i64,
 }
 
+/// How one account's messages are getting out: the oldest action still
+/// waiting (its age says whether the gateway is down) and the last delivery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountDelivery {
+    pub account: String,
+    pub pending: i64,
+    pub oldest_pending: Option<DateTime<Utc>>,
+    pub last_delivered: Option<DateTime<Utc>>,
+}
+
+/// What went wrong since a time: what `qunbot status` shows of the last day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Since {
+    /// Planned posts that did not go out in a group (quiet hours, the cap, no
+    /// account, past their deadline).
+    pub missed_posts: i64,
+    /// Config edits refused.
+    pub rejected_configs: i64,
+    /// Whether the latest reload was refused (the previous config still runs).
+    pub last_reload_rejected: bool,
+    /// Members the filter removed.
+    pub filter_kicks: i64,
+    /// Outbox actions closed without the gateway taking them.
+    pub failed_actions: i64,
+}
+
 /// Questions about what happened, answered from the log and the tables.
 pub trait ReadModel {
     type Error: std::error::Error + Send + Sync + 'static;
@@ -75,6 +101,15 @@ pub trait ReadModel {
     /// How many inputs the engine gave up on (`engine.failed`), unreadable events
     /// and timers it quarantined, and effects not yet carried out.
     fn trouble(&self) -> impl Future<Output = Result<Trouble, Self::Error>> + Send;
+
+    /// Per account with outbox actions: what waits and what was last delivered.
+    fn deliveries(&self) -> impl Future<Output = Result<Vec<AccountDelivery>, Self::Error>> + Send;
+
+    /// What went wrong since `since` (see [`Since`]).
+    fn since(
+        &self,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Since, Self::Error>> + Send;
 
     /// The points ledger of one member, oldest first.
     fn ledger(
@@ -267,6 +302,76 @@ impl ReadModel for Store {
                 "SELECT COUNT(*) FROM effects WHERE done_at IS NULL",
             )
             .fetch_one(&self.read)
+            .await?,
+        })
+    }
+
+    async fn deliveries(&self) -> Result<Vec<AccountDelivery>, StoreError> {
+        let rows: Vec<(String, i64, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT account,
+                    SUM(state = 'pending'),
+                    MIN(CASE WHEN state = 'pending' THEN created_at END),
+                    MAX(CASE WHEN state = 'delivered' THEN finished_at END)
+             FROM outbox GROUP BY account ORDER BY account",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        let time = |t: Option<String>| {
+            t.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(account, pending, oldest, last)| AccountDelivery {
+                account,
+                pending,
+                oldest_pending: time(oldest),
+                last_delivered: time(last),
+            })
+            .collect())
+    }
+
+    async fn since(&self, since: DateTime<Utc>) -> Result<Since, StoreError> {
+        let since = super::timestamp(since);
+        let count = |sql: &'static str| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(since.clone())
+                .fetch_one(&self.read)
+        };
+        // A group's missed post is one row; a post missed while the daemon was
+        // down is one row for all its groups.
+        let missed_posts = count(
+            "SELECT COUNT(*) FROM events WHERE kind = 'schedule.missed' AND at >= ?
+               AND COALESCE(json_extract(detail, '$.reason'), '') != 'in_past'",
+        )
+        .await?
+            + count(
+                "SELECT COUNT(*) FROM events WHERE kind = 'outbox.undelivered' AND at >= ?
+                   AND json_extract(detail, '$.body.tag') IS NOT NULL",
+            )
+            .await?;
+        let last_reload: Option<String> = sqlx::query_scalar(
+            "SELECT kind FROM events WHERE kind IN ('config.reloaded', 'config.rejected')
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(Since {
+            missed_posts,
+            rejected_configs: count(
+                "SELECT COUNT(*) FROM events WHERE kind = 'config.rejected' AND at >= ?",
+            )
+            .await?,
+            last_reload_rejected: last_reload.as_deref() == Some("config.rejected"),
+            filter_kicks: count(
+                "SELECT COUNT(*) FROM events WHERE kind = 'filter.hit' AND at >= ?
+                   AND (json_extract(detail, '$.escalated') = 'kick'
+                        OR EXISTS (SELECT 1 FROM json_each(detail, '$.actions') WHERE value = 'kick'))",
+            )
+            .await?,
+            failed_actions: count(
+                "SELECT COUNT(*) FROM outbox WHERE state = 'failed' AND finished_at >= ?",
+            )
             .await?,
         })
     }

@@ -64,6 +64,14 @@ async fn the_owner_hears_of_a_kick_and_a_refused_edit_in_one_private_message() {
         !app.chat().iter().any(|t| t.contains("qunbot 提醒")),
         "never in a customer group"
     );
+
+    // And `qunbot status` (which needs a valid file) counts them.
+    save_like_an_editor(&app.config_path, &config);
+    app.wait_logged("config.reloaded", 1).await;
+    let out = qunbot_status(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("filter_kicks_24h: 1"), "{stdout}");
+    assert!(stdout.contains("rejected_configs_24h: 1"), "{stdout}");
 }
 
 #[tokio::test]
@@ -133,4 +141,53 @@ fn check_marks_a_night_post_that_will_not_go_out_and_warns_of_a_full_day() {
         stderr.contains("planned posts and schedule.daily_cap is 6"),
         "a day of 5 announcements and a sale post leaves no nudge: {stderr}"
     );
+}
+
+/// `qunbot status` on the app's config and database, as an operator runs it.
+fn qunbot_status(app: &TestApp) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_qunbot"))
+        .args(["status", "--config"])
+        .arg(&app.config_path)
+        .env_remove("QUNBOT_DATABASE")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_gateway_is_down_status_exits_1_and_the_owner_hears_of_it_once_it_is_back() {
+    let config =
+        owner_config("").replace("every = \"3s\"", "every = \"1s\"\ngateway_down = \"1s\"");
+    let mut app = spawn_app_with_config(&config).await;
+    app.sim.fail_with(Some(503));
+    let ping = app.says("/ping");
+    assert_eq!(app.push(&ping).await, 204);
+
+    eventually("status to ask for attention", || async {
+        qunbot_status(&app).status.code() == Some(1)
+    })
+    .await;
+    let out = qunbot_status(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("attention: account 10001000: its oldest pending action has waited"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("delivery 10001000: 1 pending, oldest waiting"),
+        "{stdout}"
+    );
+
+    app.sim.fail_with(None);
+    app.wait_reply_to(&ping).await;
+    eventually("the owner's notice of the outage", || async {
+        owners_messages(&app)
+            .iter()
+            .any(|t| t.contains("网关") && t.contains("连不上"))
+    })
+    .await;
+    eventually("status to be content again", || async {
+        qunbot_status(&app).status.code() == Some(0)
+    })
+    .await;
 }
