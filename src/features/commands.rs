@@ -635,17 +635,7 @@ fn reload_answers(event: &Event) -> Decision {
         return Decision::default();
     };
     let text = if *applied {
-        let what = if changes.is_empty() {
-            "，内容没有变化".to_string()
-        } else {
-            format!("：改动了 {}", changes.join("、"))
-        };
-        let restart = if restart_needed.is_empty() {
-            String::new()
-        } else {
-            format!("（{} 要重启后才生效）", restart_needed.join("、"))
-        };
-        format!("✅ 配置已重新加载{what}{restart}")
+        super::notify::reloaded(changes, restart_needed)
     } else {
         let shown: Vec<String> = problems
             .iter()

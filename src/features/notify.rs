@@ -458,19 +458,7 @@ fn line(n: &Notice, ctx: &Context) -> (u8, String) {
         Notice::ConfigReloaded {
             changes,
             restart_needed,
-        } => {
-            let what = if changes.is_empty() {
-                "内容没有变化".to_string()
-            } else {
-                format!("改动了 {}", changes.join("、"))
-            };
-            let restart = if restart_needed.is_empty() {
-                String::new()
-            } else {
-                format!("；{} 要重启后才生效", restart_needed.join("、"))
-            };
-            (1, format!("✅ 配置已重新加载：{what}{restart}"))
-        }
+        } => (1, reloaded(changes, restart_needed)),
         Notice::GatewayDown { account, since } => (
             2,
             format!(
@@ -546,6 +534,21 @@ fn line(n: &Notice, ctx: &Context) -> (u8, String) {
             format!("📨 {by} 邀请机器人加入{}，请在客户端处理", group(g, ctx)),
         ),
     }
+}
+
+/// A reload applied, as the owner and the admin who asked read it.
+pub fn reloaded(changes: &[String], restart_needed: &[String]) -> String {
+    let what = if changes.is_empty() {
+        "内容没有变化".to_string()
+    } else {
+        format!("改动了 {}", changes.join("、"))
+    };
+    let restart = if restart_needed.is_empty() {
+        String::new()
+    } else {
+        format!("；{} 要重启后才生效", restart_needed.join("、"))
+    };
+    format!("✅ 配置已重新加载：{what}{restart}")
 }
 
 /// Why something did not go out, as the owner reads it.
