@@ -8,6 +8,7 @@
 
 mod community;
 mod env;
+mod hint;
 mod hygiene;
 mod problem;
 mod raw;
@@ -336,7 +337,17 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            ConfigError::Invalid(vec![Problem::at_span(&file, text, e.span(), e.message())])
+            let reason = e.message().trim().replace('\n', "; ");
+            let problem = match hint::full_width_quote(text, e.span()) {
+                Some(quote) => Problem::at_span(
+                    &file,
+                    text,
+                    Some(quote),
+                    format!("{reason}。{}", hint::QUOTES),
+                ),
+                None => Problem::at_span(&file, text, e.span(), reason),
+            };
+            ConfigError::Invalid(vec![problem])
         })?;
         let mut check = Checker {
             file: &file,
@@ -699,7 +710,8 @@ impl Checker<'_> {
         value: &Spanned<String>,
         validate: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
-        match env::expand(value.get_ref(), self.env).and_then(|s| validate(&s)) {
+        let expanded = env::expand(value.get_ref(), self.env).map_err(|e| e.to_string());
+        match expanded.and_then(|s| validate(&s)) {
             Ok(v) => Some(v),
             Err(reason) => {
                 self.problem(value, reason);
@@ -769,19 +781,18 @@ impl Checker<'_> {
         why_not_empty: &str,
     ) -> Option<Option<SecretString>> {
         if self.secrets == Secrets::Optional {
-            if let Err(reason) = env::expand(value.get_ref(), self.env) {
-                if reason.ends_with("is not set") {
-                    self.warnings.push(Problem::at_span(
-                        self.file,
-                        self.text,
-                        Some(value.span()),
-                        format!(
-                            "warning: {reason}; this command reads without it, but `qunbot run` \
-                             needs it (export it, or put it in the service's environment)"
-                        ),
-                    ));
-                    return Some(None);
-                }
+            if let Err(env::ExpandError::Unset(name)) = env::expand(value.get_ref(), self.env) {
+                self.warnings.push(Problem::at_span(
+                    self.file,
+                    self.text,
+                    Some(value.span()),
+                    format!(
+                        "warning: environment variable {name} is not set; this command reads \
+                         without it, but `qunbot run` needs it (export it, or put it in the \
+                         service's environment)"
+                    ),
+                ));
+                return Some(None);
             }
         }
         self.check(value, |s| non_empty(s, why_not_empty)).map(Some)

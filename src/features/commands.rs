@@ -88,23 +88,10 @@ pub fn parse(message: &Message) -> Option<Invocation> {
     })
 }
 
-/// Parses a mute duration: `10m`, `2h`, `1d`, `90s`, or Chinese units (`10分钟`, `2小时`, `1天`).
+/// Parses a duration as typed after a command (`10m`, `10分钟`, `1小时30分钟`):
+/// the same reader as the config's durations.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut t = text.trim().to_string();
-    for (zh, en) in [
-        ("分钟", "m"),
-        ("小时", "h"),
-        ("天", "d"),
-        ("秒", "s"),
-        ("分", "m"),
-        ("时", "h"),
-    ] {
-        if let Some(n) = t.strip_suffix(zh) {
-            t = format!("{n}{en}");
-            break;
-        }
-    }
-    humantime::parse_duration(&t).ok()
+    crate::domain::duration::parse(text).ok()
 }
 
 /// The name commands' log rows go under.
