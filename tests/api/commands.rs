@@ -57,11 +57,11 @@ async fn bad_arguments_get_a_usage_line_and_no_action() {
     command(&mut app, &admin(), json!("/mute 10m")).await;
     command(&mut app, &admin(), json!("/mutee")).await;
 
-    app.wait_chat("你是不是想用 /mute").await;
+    app.wait_chat("你是不是想用 /禁言").await;
     let chat = app.chat();
     assert_eq!(
         chat.iter()
-            .filter(|t| t.contains("用法：/mute @成员 时长"))
+            .filter(|t| t.contains("用法：/禁言 @成员 时长"))
             .count(),
         2,
         "{chat:?}"

@@ -362,17 +362,57 @@ remind_before = ["1h"]
 "#;
 
 #[test]
-fn schedule_lists_the_next_posts_in_the_group() {
+fn schedule_lists_the_next_posts_by_their_text_and_chinese_phase_never_their_ids() {
     let mut bot = bot(&format!("{MORNING}{SALE}"));
     bot.tick();
     let ask = bot.says(
         crate::features::testkit::OPERATOR,
         crate::domain::Role::Member,
-        Message::text("/schedule"),
+        Message::text("/计划"),
     );
     let answer = said(&bot.on(ask)).join("");
-    assert!(answer.contains("11-23 11:00 公告 morning"), "{answer}");
-    assert!(answer.contains("11-23 19:00 秒杀 luosifen"), "{answer}");
+    assert!(
+        answer.contains("11-23 11:00 公告「早上好！今天的团购清单」"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("11-23 19:00 秒杀「螺蛳粉限时秒杀」预告（开抢前 1 小时）"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("11-23 20:00 秒杀「螺蛳粉限时秒杀」开抢"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("11-23 20:30 秒杀「螺蛳粉限时秒杀」已结束"),
+        "{answer}"
+    );
+    for id in ["morning", "luosifen", "preview", "start", "end"] {
+        assert!(!answer.contains(id), "{id}: {answer}");
+    }
+}
+
+#[test]
+fn the_flash_sale_list_numbers_sales_by_title_and_takes_the_number_back() {
+    let mut bot = bot(SALE);
+    let list = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/秒杀 列表"),
+    );
+    let answer = said(&bot.on(list)).join("");
+    assert!(
+        answer.contains("1. 螺蛳粉限时秒杀 11-23 20:00 未开始"),
+        "{answer}"
+    );
+    assert!(!answer.contains("luosifen"), "{answer}");
+    let cancel = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/秒杀 取消 1"),
+    );
+    let answer = said(&bot.on(cancel)).join("");
+    assert!(answer.contains("已取消 螺蛳粉限时秒杀"), "{answer}");
 }
 
 #[test]
