@@ -1107,7 +1107,7 @@ pub fn stats_text(arms: &BTreeMap<String, ArmCount>) -> String {
     if arms.is_empty() {
         return "还没有到期的沉默成员，没有数据".into();
     }
-    let mut lines = vec!["沉默唤醒效果（全部群合计，按分组计）：".to_string()];
+    let mut lines = vec!["沉默唤醒（全部群合计，按分组计）：".to_string()];
     for (arm, c) in arms {
         let rate = c.rate();
         let (lo, hi) = rate.wilson95();
