@@ -788,8 +788,8 @@ impl Checker<'_> {
                     Some(value.span()),
                     format!(
                         "warning: environment variable {name} is not set; this command reads \
-                         without it, but `qunbot run` needs it (export it, or put it in the \
-                         service's environment)"
+                         without it, but `qunbot run` needs it。{}",
+                        hint::unset_variable(&name)
                     ),
                 ));
                 return Some(None);

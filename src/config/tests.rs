@@ -534,3 +534,23 @@ fn a_missing_variable_says_in_chinese_how_to_set_it() {
     assert!(p[0].contains("export QUNBOT_TEST_UNSET=..."), "{p:?}");
     assert!(p[0].contains("EnvironmentFile"), "{p:?}");
 }
+
+#[test]
+fn a_missing_variable_read_by_check_is_a_warning_with_the_same_hint() {
+    let text = format!("{MINIMAL}secret = \"${{QUNBOT_TEST_UNSET}}\"\n");
+    let c = Config::parse_as(
+        Path::new("bot-config.toml"),
+        &text,
+        &Env::default(),
+        Secrets::Optional,
+    )
+    .unwrap();
+    let w = c.warnings[0].to_string();
+    assert!(
+        w.starts_with(
+            "bot-config.toml:5:10: warning: environment variable QUNBOT_TEST_UNSET is not set"
+        ),
+        "{w}"
+    );
+    assert!(w.contains("export QUNBOT_TEST_UNSET=..."), "{w}");
+}

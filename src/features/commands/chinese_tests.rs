@@ -258,3 +258,19 @@ fn chinese_subcommands_and_durations_work_like_the_latin_ones() {
         "{usage}"
     );
 }
+
+#[test]
+fn a_task_done_by_a_command_names_it_in_chinese_though_the_config_says_checkin() {
+    let mut bot = Bot::new(
+        "[[tasks]]\nid = \"first_checkin\"\nname = \"首次签到\"\ndone_when = { command = \"checkin\" }\nreward = { points = 5 }\n",
+    );
+    let first = bot.on(joined(201, false));
+    let welcome = bot.fire_timers(&first).remove(0);
+    for text in texts(&welcome) {
+        assert!(english(&text).is_empty(), "{text}");
+    }
+    bot.advance(600);
+    let event = bot.says(201, Role::Member, Message::text("/任务"));
+    let tasks = &said(&bot.on(event))[0];
+    assert!(tasks.contains("首次签到（发送 /签到）"), "{tasks}");
+}
