@@ -3,11 +3,23 @@
 
 use std::ops::Range;
 
+use super::Problem;
+
 /// The quotes a Chinese input method types instead of `"` and `'`.
 const FULL_WIDTH_QUOTES: &[char] = &['“', '”', '‘', '’', '＂', '＇'];
 
 /// The hint for full-width quotes.
 pub const QUOTES: &str = "提示：引号是全角的（“”），请改成半角英文引号 \"";
+
+/// A file the TOML reader refused: at the reader's position with its reason,
+/// or, when the mistake is a full-width quote, at the quote with a hint.
+pub fn syntax(file: &str, text: &str, e: &toml::de::Error) -> Problem {
+    let reason = e.message().trim().replace('\n', "; ");
+    match full_width_quote(text, e.span()) {
+        Some(quote) => Problem::at_span(file, text, Some(quote), format!("{reason}。{QUOTES}")),
+        None => Problem::at_span(file, text, e.span(), reason),
+    }
+}
 
 /// Where a syntax error at `span` of `text` is a full-width quote: the first
 /// such quote on the error's line outside a `"…"` string, as a byte span of

@@ -336,19 +336,8 @@ impl Config {
         secrets: Secrets,
     ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let reason = e.message().trim().replace('\n', "; ");
-            let problem = match hint::full_width_quote(text, e.span()) {
-                Some(quote) => Problem::at_span(
-                    &file,
-                    text,
-                    Some(quote),
-                    format!("{reason}。{}", hint::QUOTES),
-                ),
-                None => Problem::at_span(&file, text, e.span(), reason),
-            };
-            ConfigError::Invalid(vec![problem])
-        })?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Invalid(vec![hint::syntax(&file, text, &e)]))?;
         let mut check = Checker {
             file: &file,
             text,
