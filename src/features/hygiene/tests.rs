@@ -149,7 +149,7 @@ fn strikes_are_shown_and_pardoned_by_admins() {
     bot.on(pardon);
     assert!(!bot.state.strikes.contains_key(&member(20)));
     let test = bot.says(OPERATOR, Role::Member, Message::text("/words test 来加@群"));
-    assert!(said(&bot.on(test))[0].contains("加群（ad，变形）"));
+    assert!(said(&bot.on(test))[0].contains("加群（广告，变形）"));
 }
 
 #[test]
