@@ -26,7 +26,7 @@ pub(super) fn help(m: &GroupMessage, admin: bool) -> Decision {
         .collect();
     answer(m, format!("{members}\n管理命令已私信发给你")).act(Action::SendPrivateMsg {
         user: m.user.clone(),
-        message: Message::text(format!("管理命令（仅管理员可用）：\n{}", admins.join("\n"))),
+        message: Message::text(format!("管理与运维命令：\n{}", admins.join("\n"))),
     })
 }
 
