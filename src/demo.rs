@@ -425,10 +425,10 @@ async fn play(stage: &mut Stage) -> anyhow::Result<()> {
     let mute = json!([
         {"type": "text", "data": {"text": "/禁言 "}},
         {"type": "at", "data": {"qq": "10003"}},
-        {"type": "text", "data": {"text": " 10m"}}
+        {"type": "text", "data": {"text": " 10分钟"}}
     ]);
     stage.push(&f.group_message(&shop, &owner, mute)).await?;
-    let kick = json!([{"type": "text", "data": {"text": "/kick "}}, {"type": "at", "data": {"qq": "10001"}}]);
+    let kick = json!([{"type": "text", "data": {"text": "/踢 "}}, {"type": "at", "data": {"qq": "10001"}}]);
     stage.push(&f.group_message(&shop, &mei, kick)).await?;
     stage.bot_said("已禁言", 1).await?;
     stage.performed("set_group_ban", 1).await?;
@@ -637,7 +637,7 @@ async fn reactivation_scene(
         .find(|m| arm_of(m) != HOLDOUT)
         .context("a silent member in a nudged arm")?;
     stage
-        .push(&f.group_message(&shop, owner, json!("/沉默 nudge")))
+        .push(&f.group_message(&shop, owner, json!("/沉默 扫描")))
         .await?;
     stage.bot_said("扫描完成", 1).await?;
     stage.logged("reactivation.nudged", messages).await?;
@@ -655,7 +655,7 @@ async fn reactivation_scene(
         .await?;
     stage.logged("reactivation.reactivated", 1).await?;
     stage
-        .push(&f.group_message(&shop, owner, json!("/沉默 stats")))
+        .push(&f.group_message(&shop, owner, json!("/沉默 效果")))
         .await?;
     stage.bot_said("唤醒率", 1).await?;
     Ok(())

@@ -14,7 +14,7 @@
 //! | [`clock`] | injected time |
 //! | [`filter`] | the sensitive-word filter, a pure library |
 //! | [`stats`] | A/B statistics on rates (Wilson, Beta posteriors, Fisher), a pure library |
-//! | [`domain`] | the vocabulary: ids, member and group keys, messages, events, actions |
+//! | [`domain`] | the vocabulary: ids, member and group keys, messages, events, actions, commands, durations |
 //! | [`metrics`] | `/metrics`: counters kept as things happen, readings taken at each scrape |
 //! | [`config`] | `bot-config.toml`: parse, validate, `${VAR}`, live reload |
 //! | [`report`] | the shop owner's reports: what each log row adds to the daily roll-up, and the report as table, CSV, JSON and an offline HTML page |

@@ -66,7 +66,7 @@ pub enum ReportError {
 
 /// Parses `--since`: a whole number of days (`7d`, `30d`; `2w` is 14 days).
 pub fn parse_since(text: &str) -> Result<u32, String> {
-    let d = humantime::parse_duration(text.trim())
+    let d = crate::domain::duration::parse(text)
         .map_err(|e| format!("{text:?} is not a span like 7d or 30d: {e}"))?;
     let secs = d.as_secs();
     if secs == 0 || secs % 86_400 != 0 || d.subsec_nanos() != 0 {

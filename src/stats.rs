@@ -126,14 +126,24 @@ pub fn pairs<'a>(arms: impl IntoIterator<Item = &'a String>) -> Vec<(&'a String,
     pairs
 }
 
+/// What the shop reads for an arm: 对照组 for the holdout, 方案 NAME for a variant.
+pub fn arm_label(arm: &str) -> String {
+    if arm == HOLDOUT {
+        "对照组".to_string()
+    } else {
+        format!("方案 {arm}")
+    }
+}
+
 /// One line on `a` against `b`, in the shop's language.
 pub fn verdict_text(a: &str, b: &str, comparison: Option<Comparison>) -> String {
+    let (a, b) = (arm_label(a), arm_label(b));
     match comparison {
         None => format!(
-            "{a} 对比 {b}：数据不足，暂无结论（not enough data yet：每组至少 {MIN_TRIALS} 人已结束、合计至少 {MIN_SUCCESSES} 人唤醒）"
+            "{a} 对比 {b}：数据不足，暂无结论（每组至少 {MIN_TRIALS} 人已结束、合计至少 {MIN_SUCCESSES} 人唤醒才下结论）"
         ),
         Some(c) => format!(
-            "{a} 对比 {b}：{a} 更好的概率 {:.1}%，Fisher 精确检验 p = {:.3}",
+            "{a} 对比 {b}：{a} 更好的概率 {:.1}%，精确检验 p = {:.3}",
             c.probability_better * 100.0,
             c.fisher_p
         ),

@@ -112,7 +112,8 @@ impl TaskConfig {
         match &self.trigger {
             Trigger::Keyword(k) => format!("发送「{k}」"),
             Trigger::FirstMessage => "在群里说句话".to_string(),
-            Trigger::Command(c) => format!("发送 /{c}"),
+            // Members read the command's Chinese name: 发送 /签到.
+            Trigger::Command(c) => format!("发送 /{}", command::chinese(c)),
         }
     }
 }

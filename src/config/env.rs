@@ -21,32 +21,40 @@ impl Env {
     }
 }
 
+/// Why a `${VAR}` reference could not be expanded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    #[error("unclosed `${{` in value")]
+    Unclosed,
+    #[error("`${{{0}}}` is not a valid environment variable reference")]
+    Invalid(String),
+    /// Says how to set it, in Chinese, after the reason.
+    #[error("environment variable {0} is not set。{hint}", hint = super::hint::unset_variable(.0))]
+    Unset(String),
+}
+
 /// Expands `${NAME}` and `${NAME:-default}` in a value. A bare `$` is kept as is,
 /// so secrets that contain `$` need no escaping.
-pub fn expand(value: &str, env: &Env) -> Result<String, String> {
+pub fn expand(value: &str, env: &Env) -> Result<String, ExpandError> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| "unclosed `${` in value".to_string())?;
+        let end = after.find('}').ok_or(ExpandError::Unclosed)?;
         let inner = &after[..end];
         let (name, default) = match inner.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
             None => (inner, None),
         };
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "`${{{inner}}}` is not a valid environment variable reference"
-            ));
+            return Err(ExpandError::Invalid(inner.to_string()));
         }
         match (env.get(name), default) {
             (Some(v), _) if !v.is_empty() => out.push_str(v),
             (_, Some(default)) => out.push_str(default),
             (Some(v), None) => out.push_str(v),
-            (None, None) => return Err(format!("environment variable {name} is not set")),
+            (None, None) => return Err(ExpandError::Unset(name.to_string())),
         }
         rest = &after[end + 1..];
     }
@@ -69,7 +77,7 @@ mod tests {
     #[test]
     fn an_unset_variable_without_default_is_an_error_naming_it() {
         let err = expand("${MISSING}", &Env::default()).unwrap_err();
-        assert!(err.contains("MISSING"), "{err}");
+        assert_eq!(err, ExpandError::Unset("MISSING".into()));
         assert!(expand("${oops", &Env::default()).is_err());
         assert!(expand("${a b}", &Env::default()).is_err());
     }

@@ -10,6 +10,7 @@ mod community;
 mod diff;
 mod env;
 mod forecast;
+mod hint;
 mod hygiene;
 mod notify;
 mod problem;
@@ -344,9 +345,8 @@ impl Config {
         secrets: Secrets,
     ) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            ConfigError::Invalid(vec![Problem::at_span(&file, text, e.span(), e.message())])
-        })?;
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|e| ConfigError::Invalid(vec![hint::syntax(&file, text, &e)]))?;
         let mut check = Checker {
             file: &file,
             text,
@@ -714,7 +714,8 @@ impl Checker<'_> {
         value: &Spanned<String>,
         validate: impl Fn(&str) -> Result<T, String>,
     ) -> Option<T> {
-        match env::expand(value.get_ref(), self.env).and_then(|s| validate(&s)) {
+        let expanded = env::expand(value.get_ref(), self.env).map_err(|e| e.to_string());
+        match expanded.and_then(|s| validate(&s)) {
             Ok(v) => Some(v),
             Err(reason) => {
                 self.problem(value, reason);
@@ -784,19 +785,18 @@ impl Checker<'_> {
         why_not_empty: &str,
     ) -> Option<Option<SecretString>> {
         if self.secrets == Secrets::Optional {
-            if let Err(reason) = env::expand(value.get_ref(), self.env) {
-                if reason.ends_with("is not set") {
-                    self.warnings.push(Problem::at_span(
-                        self.file,
-                        self.text,
-                        Some(value.span()),
-                        format!(
-                            "warning: {reason}; this command reads without it, but `qunbot run` \
-                             needs it (export it, or put it in the service's environment)"
-                        ),
-                    ));
-                    return Some(None);
-                }
+            if let Err(env::ExpandError::Unset(name)) = env::expand(value.get_ref(), self.env) {
+                self.warnings.push(Problem::at_span(
+                    self.file,
+                    self.text,
+                    Some(value.span()),
+                    format!(
+                        "warning: environment variable {name} is not set; this command reads \
+                         without it, but `qunbot run` needs it。{}",
+                        hint::unset_variable(&name)
+                    ),
+                ));
+                return Some(None);
             }
         }
         self.check(value, |s| non_empty(s, why_not_empty)).map(Some)

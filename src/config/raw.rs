@@ -8,18 +8,19 @@ use toml::Spanned;
 
 use crate::domain::Id;
 
-/// A human duration (`"2s"`, `"10m"`, `"7d"`, `"1h 30m"`).
+/// A human duration (`"2s"`, `"10m"`, `"7d"`, `"1h 30m"`, `"15分钟"`, `"1小时30分钟"`).
 #[derive(Clone, Copy, Debug)]
 pub struct HumanDuration(pub Duration);
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text)
+        crate::domain::duration::parse(&text)
             .map(HumanDuration)
-            .map_err(|e| {
+            .map_err(|_| {
                 serde::de::Error::custom(format!(
-                    "`{text}` is not a duration ({e}); write e.g. \"30s\", \"10m\", \"7d\""
+                    "`{text}` is not a duration; write e.g. \"30s\", \"10m\", \"7d\"。提示：时长可写成 {}",
+                    crate::domain::duration::FORMS
                 ))
             })
     }

@@ -250,6 +250,16 @@ impl FlashSale {
 }
 
 impl SalePhase {
+    /// What admins read for the phase: 预告, 开抢, 最后机会, 已结束.
+    pub fn title(&self) -> &'static str {
+        match self {
+            SalePhase::Preview(_) => "预告",
+            SalePhase::Start => "开抢",
+            SalePhase::LastCall => "最后机会",
+            SalePhase::End => "已结束",
+        }
+    }
+
     /// A stable name, part of the post's schedule key.
     pub fn key(&self) -> String {
         match self {

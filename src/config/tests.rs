@@ -480,3 +480,77 @@ fn a_time_limit_of_zero_is_refused_at_its_value() {
         "{p:?}"
     );
 }
+
+#[test]
+fn durations_in_chinese_are_read_like_the_commands_read_them() {
+    let c = parse(
+        "[gateway]\n[outbox]\ngroup_interval = \"15分钟\"\nretry_max = \"1小时30分钟\"\n",
+        &Env::default(),
+    )
+    .unwrap();
+    assert_eq!(c.outbox.group_interval, Duration::from_secs(900));
+    assert_eq!(c.outbox.retry_max, Duration::from_secs(5400));
+}
+
+#[test]
+fn a_bad_duration_carries_a_chinese_hint_with_the_forms_that_work() {
+    let p = problems("[gateway]\n[outbox]\ngroup_interval = \"15 minuts\"\n");
+    assert!(
+        p[0].starts_with("bot-config.toml:3:18: `15 minuts` is not a duration"),
+        "{p:?}"
+    );
+    assert!(
+        p[0].contains("提示：时长可写成 30秒、15分钟、2小时、1天"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn full_width_quotes_point_at_the_quote_with_a_chinese_hint_and_the_reason() {
+    let p = problems("[gateway]\n[[groups]]\nid = 1\nname = “宝妈群”\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("bot-config.toml:4:8: "),
+        "the position of the quote: {p:?}"
+    );
+    assert!(
+        p[0].ends_with("提示：引号是全角的（“”），请改成半角英文引号 \""),
+        "{p:?}"
+    );
+    assert!(
+        p[0].len() > "bot-config.toml:4:8: ".len() + super::hint::QUOTES.len() + 4,
+        "the parser's own reason stays: {p:?}"
+    );
+}
+
+#[test]
+fn a_missing_variable_says_in_chinese_how_to_set_it() {
+    let text = format!("{MINIMAL}secret = \"${{QUNBOT_TEST_UNSET}}\"\n");
+    let p = problems(&text);
+    assert!(
+        p[0].contains(":5:10: environment variable QUNBOT_TEST_UNSET is not set"),
+        "{p:?}"
+    );
+    assert!(p[0].contains("export QUNBOT_TEST_UNSET=..."), "{p:?}");
+    assert!(p[0].contains("EnvironmentFile"), "{p:?}");
+}
+
+#[test]
+fn a_missing_variable_read_by_check_is_a_warning_with_the_same_hint() {
+    let text = format!("{MINIMAL}secret = \"${{QUNBOT_TEST_UNSET}}\"\n");
+    let c = Config::parse_as(
+        Path::new("bot-config.toml"),
+        &text,
+        &Env::default(),
+        Secrets::Optional,
+    )
+    .unwrap();
+    let w = c.warnings[0].to_string();
+    assert!(
+        w.starts_with(
+            "bot-config.toml:5:10: warning: environment variable QUNBOT_TEST_UNSET is not set"
+        ),
+        "{w}"
+    );
+    assert!(w.contains("export QUNBOT_TEST_UNSET=..."), "{w}");
+}

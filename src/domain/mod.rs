@@ -5,6 +5,7 @@
 
 mod action;
 pub mod command;
+pub mod duration;
 mod event;
 mod id;
 mod keys;

@@ -5,6 +5,10 @@
 //! usage line. Members are held to a cooldown so they cannot make the bot spam the
 //! group; admins are not.
 
+mod answers;
+mod failure;
+mod stats;
+
 use std::time::Duration;
 
 use serde_json::json;
@@ -14,14 +18,13 @@ use super::{
     clip, effect_kind, human_duration, reply, say, Change, Context, Decision, Feature,
     StatsRequest, WordEditRequest, ECHO_CHARS,
 };
-use crate::domain::command::{self, Audience, CommandSpec, COMMANDS};
+use crate::domain::command::{self, Audience, CommandSpec};
 use crate::domain::MemberKey;
-use crate::domain::{
-    Action, Event, EventBody, GroupMessage, Id, Message, Role, Segment, StatsSummary,
-};
+use crate::domain::{Action, Event, EventBody, GroupMessage, Id, Message, Role, Segment};
 use crate::engine::Effect;
-use crate::engine::TaskState;
 use crate::filter::WordEdit;
+pub use failure::report_failure;
+pub use stats::stats_text;
 
 /// The most members one command may @mention (and act on): a message of a
 /// thousand @mentions is never a thousand kicks.
@@ -88,23 +91,10 @@ pub fn parse(message: &Message) -> Option<Invocation> {
     })
 }
 
-/// Parses a mute duration: `10m`, `2h`, `1d`, `90s`, or Chinese units (`10分钟`, `2小时`, `1天`).
+/// Parses a duration as typed after a command (`10m`, `10分钟`, `1小时30分钟`):
+/// the same reader as the config's durations.
 pub fn parse_duration(text: &str) -> Option<Duration> {
-    let mut t = text.trim().to_string();
-    for (zh, en) in [
-        ("分钟", "m"),
-        ("小时", "h"),
-        ("天", "d"),
-        ("秒", "s"),
-        ("分", "m"),
-        ("时", "h"),
-    ] {
-        if let Some(n) = t.strip_suffix(zh) {
-            t = format!("{n}{en}");
-            break;
-        }
-    }
-    humantime::parse_duration(&t).ok()
+    crate::domain::duration::parse(text).ok()
 }
 
 /// The name commands' log rows go under.
@@ -161,7 +151,7 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     if !ctx.config.is_managed(&m.group) {
         return Decision::default();
     }
-    let Some(invocation) = parse(&m.message) else {
+    let Some(mut invocation) = parse(&m.message) else {
         return Decision::default();
     };
     let member = MemberKey::new(&event.account, &m.group, &m.user);
@@ -201,11 +191,13 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     };
     let Some(spec) = command::lookup(&invocation.name) else {
         let typed = clip(&invocation.name, ECHO_CHARS);
+        let help = command::chinese("help");
         let hint = match command::nearest(&invocation.name) {
-            Some(near) => {
-                format!("没有 /{typed} 这个命令，你是不是想用 /{near}？发送 /help 查看全部命令")
-            }
-            None => format!("没有 /{typed} 这个命令，发送 /help 查看全部命令"),
+            Some(near) => format!(
+                "没有 /{typed} 这个命令，你是不是想用 /{}？发送 /{help} 查看全部命令",
+                command::chinese(near)
+            ),
+            None => format!("没有 /{typed} 这个命令，发送 /{help} 查看全部命令"),
         };
         return Decision::default()
             .act(reply(m, Message::text(hint)))
@@ -213,10 +205,12 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
             .change(note("command.unknown", &member, &invocation.name));
     };
     if spec.audience == Audience::Admins && !admin {
+        // Named as typed: whoever wrote `/踢` reads `/踢`.
+        let typed = clip(&invocation.name, ECHO_CHARS);
         return Decision::default()
             .act(reply(
                 m,
-                Message::text(format!("/{} 只有管理员可以使用", spec.name)),
+                Message::text(format!("/{typed} 只有管理员可以使用")),
             ))
             .change(used)
             .change(note("command.refused", &member, spec.name));
@@ -224,6 +218,9 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
     if invocation.targets.len() > MAX_TARGETS {
         let why = format!("一次最多 @ {MAX_TARGETS} 人");
         return usage(m, spec, &why).change(used);
+    }
+    if let Some(first) = invocation.args.first_mut() {
+        *first = spec.subcommand(first).to_string();
     }
     let done = run(spec, &invocation, m, &member, ctx).change(used);
     if spec.audience == Audience::Admins {
@@ -248,65 +245,6 @@ fn note(kind: &str, member: &MemberKey, command: &str) -> Change {
         user: Some(member.user.clone()),
         detail: json!({"command": command}),
     }
-}
-
-/// The longest span `/stats` reads; `qunbot report` reads any.
-const STATS_MAX_DAYS: u32 = 90;
-
-/// `/stats [7d]`: the days to sum, 7 when not given.
-fn stats_days(args: &[String]) -> Result<u32, String> {
-    let Some(arg) = args.first() else {
-        return Ok(7);
-    };
-    let secs = parse_duration(arg)
-        .map(|d| d.as_secs())
-        .filter(|s| *s > 0 && s % 86_400 == 0)
-        .ok_or_else(|| format!("「{}」不是天数", clip(arg, ECHO_CHARS)))?;
-    let days = u32::try_from(secs / 86_400).unwrap_or(u32::MAX);
-    if days > STATS_MAX_DAYS {
-        return Err(format!("最多看 {STATS_MAX_DAYS} 天"));
-    }
-    Ok(days)
-}
-
-/// The `/stats` answer: the group's figures over the span.
-pub fn stats_text(days: u32, s: &StatsSummary) -> String {
-    use crate::report::ratio;
-    use crate::report::render::{count, percent};
-    let per_speaker = ratio(s.messages, s.speakers).map_or("—".into(), |x| format!("{x:.1} 条"));
-    let mut lines = vec![
-        format!("本群近 {days} 天（{} 至 {}）：", s.from, s.to),
-        format!(
-            "消息 {} 条，发言 {} 人，人均 {per_speaker}",
-            s.messages, s.speakers
-        ),
-        format!(
-            "成员 {} 人，活跃率 {}",
-            count(s.members),
-            percent(s.members.and_then(|m| ratio(s.speakers, m)))
-        ),
-        format!(
-            "入群 {}，退群 {}，净增长 {:+}",
-            s.joins,
-            s.leaves,
-            s.joins - s.leaves
-        ),
-        format!(
-            "签到 {} 次，新人任务完成 {}/{}（{}）",
-            s.checkins,
-            s.tasks_done,
-            s.tasks_handed_out,
-            percent(ratio(s.tasks_done, s.tasks_handed_out))
-        ),
-        format!("违规消息 {} 条", s.filter_hits),
-    ];
-    if s.posts_sent > 0 {
-        lines.push(format!(
-            "公告与秒杀 发出 {}，送达 {}",
-            s.posts_sent, s.posts_delivered
-        ));
-    }
-    lines.join("\n")
 }
 
 fn usage(m: &GroupMessage, spec: &CommandSpec, why: &str) -> Decision {
@@ -340,15 +278,17 @@ fn run(
         }
     }
     match spec.name {
-        "ping" => answer(m, "pong"),
-        "help" => answer(m, help(is_admin(m, ctx))),
+        // Asked in Chinese, answered in Chinese; `/ping` keeps its `pong`.
+        "ping" if inv.name.is_ascii() => answer(m, "pong"),
+        "ping" => answer(m, "在的"),
+        "help" => answers::help(m, is_admin(m, ctx)),
         "rules" => answer(m, format!("群规：{}", ctx.config.rules_of(&m.group))),
-        "tasks" => answer(m, tasks_of(member, ctx)),
+        "tasks" => answer(m, answers::tasks_of(member, ctx)),
         "points" => answer(m, format!("你当前有 {} 积分", ctx.state.balance(member))),
         "rank" => {
             let rows = rank(ctx.state, ctx.config, &member.account, &member.group);
             if rows.is_empty() {
-                answer(m, "还没有人获得积分，发送 /checkin 签到领积分吧")
+                answer(m, "还没有人获得积分，发送 /签到 领积分吧")
             } else {
                 let lines: Vec<String> = rows
                     .iter()
@@ -449,12 +389,14 @@ fn run(
             }
             Decision::default().act(say(&m.group, Message::text(format!("📢 公告：{text}"))))
         }
-        "pause" => answer(m, "已暂停本群的自动消息（欢迎、提醒），发送 /resume 恢复").change(
-            Change::Paused {
-                group,
-                paused: true,
-            },
-        ),
+        "pause" => answer(
+            m,
+            "已暂停本群的自动消息（欢迎、提醒），发送 /恢复 可重新开启",
+        )
+        .change(Change::Paused {
+            group,
+            paused: true,
+        }),
         "resume" => answer(m, "已恢复本群的自动消息").change(Change::Paused {
             group,
             paused: false,
@@ -468,7 +410,7 @@ fn run(
             Ok(d) => d,
             Err(why) => usage(m, spec, &why),
         },
-        "stats" => match stats_days(&inv.args) {
+        "stats" => match stats::stats_days(&inv.args) {
             Ok(days) => Decision::default().effect(Effect::new(
                 effect_kind::STATS,
                 &StatsRequest {
@@ -607,7 +549,7 @@ fn run(
                     Err(why) => usage(m, spec, &why),
                 }
             }
-            _ => usage(m, spec, "请写明 test、add 或 del"),
+            _ => usage(m, spec, "请写明 检查、添加 或 删除"),
         },
         // Answered by the reload's outcome (see `reload_answers`).
         "reload" => Decision::default().effect(Effect::new(
@@ -715,83 +657,7 @@ fn about(targets: &[Id], before: &str, after: &str) -> Message {
     Message::from_segments(segments)
 }
 
-fn help(admin: bool) -> String {
-    let lines: Vec<String> = COMMANDS
-        .iter()
-        .filter(|c| admin || c.audience == Audience::Everyone)
-        .map(|c| {
-            let alias = c
-                .aliases
-                .first()
-                .map(|a| format!("（/{a}）"))
-                .unwrap_or_default();
-            format!("/{}{alias} {}", c.name, c.summary)
-        })
-        .collect();
-    format!("可用命令：\n{}", lines.join("\n"))
-}
-
-fn tasks_of(member: &MemberKey, ctx: &Context) -> String {
-    let Some(progress) = ctx.state.tasks.get(member) else {
-        return "你没有新人任务".to_string();
-    };
-    let lines: Vec<String> = ctx
-        .config
-        .tasks
-        .iter()
-        .filter_map(|t| {
-            let mark = match progress.get(&t.id)? {
-                TaskState::Done => "✅",
-                TaskState::Open => "⬜",
-                TaskState::Expired => "⌛",
-            };
-            let hint = if progress.get(&t.id) == Some(&TaskState::Open) {
-                format!("（{}）", t.hint())
-            } else {
-                String::new()
-            };
-            Some(format!("{mark} {}{hint}", t.name))
-        })
-        .collect();
-    if lines.is_empty() {
-        "你没有新人任务".to_string()
-    } else {
-        format!("你的新人任务：\n{}", lines.join("\n"))
-    }
-}
-
-/// A chat message telling the group that the gateway refused an admin action (the
-/// bot is not a group admin, the target outranks it, ...). `None` for actions whose
-/// failure members need not hear about.
-pub fn report_failure(action: &Action, error: &str) -> Option<Action> {
-    let why = format!("（{error}）。机器人可能不是群管理员，或对方权限更高。");
-    let target =
-        |user: &Id, before: &str, after: &str| about(std::slice::from_ref(user), before, after);
-    let (group, text) = match action {
-        Action::SetGroupBan {
-            group,
-            user,
-            duration_secs: 0,
-        } => (
-            group,
-            target(user, "⚠ 操作没有成功：解除 ", &format!(" 的禁言{why}")),
-        ),
-        Action::SetGroupBan { group, user, .. } => {
-            (group, target(user, "⚠ 操作没有成功：禁言 ", &why))
-        }
-        Action::SetGroupKick { group, user, .. } => {
-            (group, target(user, "⚠ 操作没有成功：移出 ", &why))
-        }
-        Action::DeleteMsg {
-            group: Some(group), ..
-        } => (
-            group,
-            Message::text(format!("⚠ 操作没有成功：撤回消息{why}")),
-        ),
-        _ => return None,
-    };
-    Some(say(group, text))
-}
-
+#[cfg(test)]
+mod chinese_tests;
 #[cfg(test)]
 mod tests;

@@ -688,7 +688,7 @@ fn tell_operators(group: &GroupKey, zombies: &[Id], ctx: &Context) -> Decision {
     }
     let names: Vec<String> = zombies.iter().map(|u| name_and_id(group, u, ctx)).collect();
     let text = format!(
-        "群 {} 有 {} 位僵尸成员待清理：{}。在群里发送 /silent confirm 移出（每次最多 {} 位）",
+        "群 {} 有 {} 位僵尸成员待清理：{}。在群里发送 /沉默 确认 移出（每次最多 {} 位）",
         ctx.config.group_name(&group.group),
         zombies.len(),
         names.join("、"),
@@ -903,7 +903,7 @@ pub fn command(
     let answer = |text: String| Decision::default().act(super::reply(m, Message::text(text)));
     if !config.enabled && args.first().is_none_or(|a| a != "stats") {
         return Ok(answer(
-            "沉默唤醒没有开启（bot-config.toml 的 [reactivation]）".into(),
+            "沉默唤醒没有开启（在配置文件中加上 [reactivation] 一节即可开启）".into(),
         ));
     }
     match args.first().map(String::as_str) {
@@ -948,7 +948,7 @@ fn list_due(group: &GroupKey, ctx: &Context) -> String {
         .filter(|(_, s)| s.trial.is_some())
         .collect();
     if due.is_empty() {
-        return "本群目前没有到期待唤醒的沉默成员（发送 /silent nudge 立即扫描）".into();
+        return "本群目前没有到期待唤醒的沉默成员（发送 /沉默 扫描 立即扫描）".into();
     }
     due.sort_by_key(|(_, s)| s.since);
     let lines: Vec<String> = due
@@ -1001,11 +1001,9 @@ fn list_zombies(group: &GroupKey, ctx: &Context) -> String {
         })
         .collect();
     let how = match ctx.config.reactivation.zombie_action {
-        crate::config::ZombieAction::Report => {
-            "（zombie_action = report：只列出，不移出）".to_string()
-        }
+        crate::config::ZombieAction::Report => "（当前设置为只列出，不移出）".to_string(),
         crate::config::ZombieAction::Remove => format!(
-            "（发送 /silent confirm 移出，每次最多 {} 位）",
+            "（发送 /沉默 确认 移出，每次最多 {} 位）",
             ctx.config.reactivation.zombie_max_per_run
         ),
     };
@@ -1018,7 +1016,7 @@ fn confirm(group: &GroupKey, m: &GroupMessage, ctx: &Context) -> Decision {
     let config = &ctx.config.reactivation;
     let answer = |text: String| Decision::default().act(super::reply(m, Message::text(text)));
     if config.zombie_action != crate::config::ZombieAction::Remove {
-        return answer("zombie_action 是 report：僵尸成员只列出，不会移出".into());
+        return answer("当前设置为只列出僵尸成员，不会移出".into());
     }
     let operators = &ctx.config.admins.users;
     let mut d = Decision::default();
@@ -1064,7 +1062,7 @@ fn confirm(group: &GroupKey, m: &GroupMessage, ctx: &Context) -> Decision {
     let text = if removed == 0 {
         "没有可移出的僵尸成员".to_string()
     } else if left > 0 {
-        format!("已移出 {removed} 位僵尸成员，还有 {left} 位，再发送 /silent confirm 继续")
+        format!("已移出 {removed} 位僵尸成员，还有 {left} 位，再发送 /沉默 确认 继续")
     } else {
         format!("已移出 {removed} 位僵尸成员")
     };
@@ -1115,7 +1113,8 @@ pub fn stats_text(arms: &BTreeMap<String, ArmCount>) -> String {
         let (lo, hi) = rate.wilson95();
         let open = c.due.saturating_sub(c.reactivated + c.expired);
         lines.push(format!(
-            "{arm}：到期 {} 人，已提醒 {} 人，唤醒 {} 人，唤醒率 {}（95% 区间 {}–{}，已结束 {} 人，进行中 {} 人）",
+            "{}：到期 {} 人，已提醒 {} 人，唤醒 {} 人，唤醒率 {}（95% 区间 {}–{}，已结束 {} 人，进行中 {} 人）",
+            crate::stats::arm_label(arm),
             c.due,
             c.nudged,
             c.reactivated,

@@ -135,5 +135,5 @@ fn arms_come_with_their_rates_and_a_verdict_only_with_enough_data() {
     let b_vs_holdout = &r.groups[0].verdicts[1];
     assert_eq!(b_vs_holdout.arm, "b");
     assert_eq!(b_vs_holdout.probability_better, None);
-    assert!(b_vs_holdout.text.contains("not enough data yet"));
+    assert!(b_vs_holdout.text.contains("数据不足"));
 }

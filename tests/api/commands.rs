@@ -57,11 +57,11 @@ async fn bad_arguments_get_a_usage_line_and_no_action() {
     command(&mut app, &admin(), json!("/mute 10m")).await;
     command(&mut app, &admin(), json!("/mutee")).await;
 
-    app.wait_chat("你是不是想用 /mute").await;
+    app.wait_chat("你是不是想用 /禁言").await;
     let chat = app.chat();
     assert_eq!(
         chat.iter()
-            .filter(|t| t.contains("用法：/mute @成员 时长"))
+            .filter(|t| t.contains("用法：/禁言 @成员 时长"))
             .count(),
         2,
         "{chat:?}"
@@ -108,4 +108,38 @@ async fn every_member_command_is_answered() {
         !help.contains("/mute"),
         "members are not offered admin commands: {help}"
     );
+}
+
+#[tokio::test]
+async fn an_admins_help_leaves_the_admin_list_out_of_the_group_and_sends_it_privately() {
+    let mut app = spawn_app().await;
+    let asker = admin();
+    command(&mut app, &asker, json!("/帮助")).await;
+
+    let chat = app.wait_chat("管理命令已私信发给你").await;
+    let help = chat.iter().find(|t| t.contains("可用命令")).unwrap();
+    assert!(help.contains("/签到"), "{help}");
+    assert!(!help.contains("/禁言"), "customers never read it: {help}");
+    let private = app.sim.wait_for("send_private_msg", 1, PATIENCE).await;
+    assert_eq!(private.len(), 1, "{private:?}");
+    assert_eq!(private[0].params["user_id"], json!(asker.id));
+    let list = crate::helpers::text_of(&private[0].params["message"]);
+    assert!(list.contains("/禁言") && list.contains("/踢"), "{list}");
+}
+
+#[tokio::test]
+async fn a_member_typing_a_chinese_admin_command_is_refused_by_that_name() {
+    let mut app = spawn_app().await;
+    let (member, target) = (
+        app.member.clone(),
+        VirtualMember::new(60002, "路人", "member"),
+    );
+    let kick = json!([
+        {"type": "text", "data": {"text": "/踢 "}},
+        {"type": "at", "data": {"qq": target.id.to_string()}}
+    ]);
+    command(&mut app, &member, kick).await;
+
+    app.wait_chat("/踢 只有管理员可以使用").await;
+    assert!(app.sim.performed("set_group_kick").is_empty());
 }

@@ -169,7 +169,7 @@ async fn a_silent_member_is_nudged_once_and_counted_as_reactivated_when_they_spe
         "{answer}"
     );
     assert!(
-        answer.contains("not enough data yet") || !answer.contains("对比"),
+        answer.contains("数据不足") || !answer.contains("对比"),
         "{answer}"
     );
 }

@@ -123,7 +123,7 @@ fn an_unknown_command_suggests_the_nearest_one() {
     let mut bot = Bot::new("");
     let d = ask(&mut bot, 60, Role::Member, Message::text("/chekin"));
     assert!(
-        said(&d)[0].contains("你是不是想用 /checkin"),
+        said(&d)[0].contains("你是不是想用 /签到？发送 /帮助 查看全部命令"),
         "{:?}",
         said(&d)
     );

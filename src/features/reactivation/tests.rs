@@ -505,7 +505,7 @@ fn stats_say_not_enough_data_below_the_thresholds_and_name_odds_above() {
         },
     );
     let text = stats_text(&arms);
-    assert!(text.contains("not enough data yet"), "{text}");
+    assert!(text.contains("数据不足"), "{text}");
     assert!(!text.contains("更好的概率"), "{text}");
     arms.insert(
         HOLDOUT.to_string(),
@@ -526,8 +526,15 @@ fn stats_say_not_enough_data_below_the_thresholds_and_name_odds_above() {
         },
     );
     let text = stats_text(&arms);
-    assert!(text.contains("a 对比 holdout：a 更好的概率 99."), "{text}");
-    assert!(text.contains("Fisher"), "{text}");
+    assert!(
+        text.contains("方案 a 对比 对照组：方案 a 更好的概率 99."),
+        "{text}"
+    );
+    assert!(text.contains("精确检验 p = "), "{text}");
+    assert!(
+        !text.contains("holdout") && !text.contains("Fisher"),
+        "Chinese only: {text}"
+    );
     assert!(text.contains("唤醒率 25.0%"), "{text}");
 }
 

@@ -1,42 +1,40 @@
-//! What `/schedule` (`/计划`) and `/flashsale` (`/秒杀`) show: the posts ahead by
-//! title, each marked when it will not go out and why, so nothing planned
-//! fails unseen.
+//! What admins read of the schedules: `/计划` and `/秒杀 列表`, by the posts'
+//! titles and phases in Chinese, never by the config's ids, each post marked
+//! when it will not go out and why, so nothing planned fails unseen; and
+//! `/秒杀 立即` and `/秒杀 取消`, which take a sale's number in the list, its
+//! title or its id.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-
 use serde_json::json;
 
 use super::{
-    account_of, automatic, is_cancelled, notify, sale_text, say, source_of, Occurrence, Source,
-    NAME,
+    account_of, automatic, human_duration, is_cancelled, note, notify, sale_text, say, source_of,
+    Change, Context, Decision, Occurrence, Source, NAME,
 };
-use crate::config::SalePhase;
+use crate::config::{FlashSale, SalePhase};
 use crate::domain::{GroupKey, Id, Message};
-use crate::features::system_note as note;
-use crate::features::{clip, human_duration, reply, Change, Context, Decision, ECHO_CHARS};
+use crate::features::{clip, ECHO_CHARS};
 
-/// A schedule's name as the owner reads it: the sale's title and which of its
-/// posts (预告/开抢/最后机会/已结束), or the announcement's opening words.
+/// How much of an announcement's text names it in `/计划`.
+const OPENING_CHARS: usize = 12;
+
+/// A schedule's name as admins and the owner read it: `公告「早上好…」`, or
+/// `秒杀「标题」` and which of its posts (预告/开抢/最后机会/已结束).
 pub fn title(key: &str, ctx: &Context) -> String {
     match source_of(ctx.config, key) {
-        Some(Source::Sale(sale, phase, ..)) => format!("{}·{}", sale.title, phase_title(phase)),
         Some(Source::Announcement(a)) => {
-            let opening = a.text.render(&[], &[]).plain_text();
-            format!("公告「{}」", clip(opening.trim(), 12))
+            let text = a.text.render(&[], &[("group", String::new())]).plain_text();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            format!("公告「{}」", clip(first.trim(), OPENING_CHARS))
         }
-        None => key.to_string(),
-    }
-}
-
-fn phase_title(phase: SalePhase) -> String {
-    match phase {
-        SalePhase::Preview(lead) => format!("预告（开抢前 {}）", human_duration(lead)),
-        SalePhase::Start => "开抢".into(),
-        SalePhase::LastCall => "最后机会".into(),
-        SalePhase::End => "已结束".into(),
+        Some(Source::Sale(sale, phase, ..)) => {
+            format!("秒杀「{}」{}", sale.title, phase_title(phase))
+        }
+        // Planned under a config since changed: the next plan drops it.
+        None => "已改动的定时消息".to_string(),
     }
 }
 
@@ -144,29 +142,46 @@ pub fn describe_upcoming(group: &Id, ctx: &Context) -> String {
     }
 }
 
-/// `/flashsale list | now ID | cancel ID`; `Err` is the usage complaint.
+/// `预告（开抢前 10 分钟）`, `开抢`, `最后机会`, `已结束`.
+fn phase_title(phase: SalePhase) -> String {
+    match phase {
+        SalePhase::Preview(lead) if !lead.is_zero() => {
+            format!("{}（开抢前 {}）", phase.title(), human_duration(lead))
+        }
+        phase => phase.title().to_string(),
+    }
+}
+
+/// The sale `/秒杀 立即 X` means: X its number in `/秒杀 列表`, its title or its id.
+fn find<'a>(ctx: &'a Context, which: Option<&String>) -> Result<&'a FlashSale, String> {
+    let which = which.ok_or("请写明秒杀编号（发送 /秒杀 列表 查看）")?;
+    let sales = &ctx.config.flash_sales;
+    which
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| sales.get(i))
+        .or_else(|| sales.iter().find(|s| &s.title == which || &s.id == which))
+        .ok_or(format!("没有编号为 {} 的秒杀", clip(which, ECHO_CHARS)))
+}
+
+/// `/秒杀 列表 | 立即 编号 | 取消 编号`; `Err` is the usage complaint.
 pub fn flash_sale_command(
     args: &[String],
     m: &crate::domain::GroupMessage,
     ctx: &Context,
 ) -> Result<Decision, String> {
     let tz = ctx.config.timezone;
-    let find = |id: Option<&String>| {
-        let id = id.ok_or("请写明秒杀编号")?;
-        ctx.config
-            .flash_sales
-            .iter()
-            .find(|s| &s.id == id)
-            .ok_or(format!("没有编号为 {} 的秒杀", clip(id, ECHO_CHARS)))
-    };
-    let answer = |text: String| Decision::default().act(reply(m, Message::text(text)));
+    let answer =
+        |text: String| Decision::default().act(crate::features::reply(m, Message::text(text)));
     match args.first().map(String::as_str) {
         None | Some("list") => {
             let lines: Vec<String> = ctx
                 .config
                 .flash_sales
                 .iter()
-                .map(|s| {
+                .enumerate()
+                .map(|(i, s)| {
                     let state = if is_cancelled(s, ctx) {
                         "已取消"
                     } else if ctx.now < s.starts_at {
@@ -192,8 +207,8 @@ pub fn flash_sale_command(
                         format!("（{} 不会发出：免打扰时段）", held.join("、"))
                     };
                     format!(
-                        "{} {} {} {state}{held}",
-                        s.id,
+                        "{}. {} {} {state}{held}",
+                        i + 1,
                         s.title,
                         s.starts_at.with_timezone(&tz).format("%m-%d %H:%M")
                     )
@@ -202,11 +217,14 @@ pub fn flash_sale_command(
             Ok(answer(if lines.is_empty() {
                 "没有配置限时秒杀".to_string()
             } else {
-                lines.join("\n")
+                format!(
+                    "限时秒杀（编号 标题 开始时间 状态）：\n{}",
+                    lines.join("\n")
+                )
             }))
         }
         Some("now") => {
-            let sale = find(args.get(1))?;
+            let sale = find(ctx, args.get(1))?;
             if is_cancelled(sale, ctx) || ctx.now >= sale.ends_at() {
                 return Ok(answer(format!("{} 已结束或已取消", sale.title)));
             }
@@ -218,7 +236,7 @@ pub fn flash_sale_command(
             Ok(Decision::default().act(say(&m.group, sale_text(sale, phase, ctx))))
         }
         Some("cancel") => {
-            let sale = find(args.get(1))?;
+            let sale = find(ctx, args.get(1))?;
             let prefix = format!("occ/s:{}:", sale.id);
             let mut d = answer(format!("已取消 {}，不再发送它的预告和提醒", sale.title))
                 .change(Change::record(

@@ -362,13 +362,13 @@ remind_before = ["1h"]
 "#;
 
 #[test]
-fn schedule_lists_the_next_posts_in_the_group() {
+fn schedule_lists_the_next_posts_by_their_text_and_chinese_phase_never_their_ids() {
     let mut bot = bot(&format!("{MORNING}{SALE}"));
     bot.tick();
     let ask = bot.says(
         crate::features::testkit::OPERATOR,
         crate::domain::Role::Member,
-        Message::text("/schedule"),
+        Message::text("/计划"),
     );
     let answer = said(&bot.on(ask)).join("");
     assert!(
@@ -376,13 +376,43 @@ fn schedule_lists_the_next_posts_in_the_group() {
         "{answer}"
     );
     assert!(
-        answer.contains("11-23 19:00 螺蛳粉限时秒杀·预告（开抢前 1 小时）"),
-        "by title, in Chinese: {answer}"
-    );
-    assert!(
-        !answer.contains("luosifen") && !answer.contains("preview"),
+        answer.contains("11-23 19:00 秒杀「螺蛳粉限时秒杀」预告（开抢前 1 小时）"),
         "{answer}"
     );
+    assert!(
+        answer.contains("11-23 20:00 秒杀「螺蛳粉限时秒杀」开抢"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("11-23 20:30 秒杀「螺蛳粉限时秒杀」已结束"),
+        "{answer}"
+    );
+    for id in ["morning", "luosifen", "preview", "start", "end"] {
+        assert!(!answer.contains(id), "{id}: {answer}");
+    }
+}
+
+#[test]
+fn the_flash_sale_list_numbers_sales_by_title_and_takes_the_number_back() {
+    let mut bot = bot(SALE);
+    let list = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/秒杀 列表"),
+    );
+    let answer = said(&bot.on(list)).join("");
+    assert!(
+        answer.contains("1. 螺蛳粉限时秒杀 11-23 20:00 未开始"),
+        "{answer}"
+    );
+    assert!(!answer.contains("luosifen"), "{answer}");
+    let cancel = bot.says(
+        crate::features::testkit::OPERATOR,
+        crate::domain::Role::Member,
+        Message::text("/秒杀 取消 1"),
+    );
+    let answer = said(&bot.on(cancel)).join("");
+    assert!(answer.contains("已取消 螺蛳粉限时秒杀"), "{answer}");
 }
 
 #[test]
@@ -468,7 +498,7 @@ fn a_post_quiet_hours_will_hold_past_its_deadline_is_marked_in_the_plan_and_told
     let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
     let plan = describe_upcoming(&Id::number(GROUP), &ctx);
     assert!(
-        plan.contains("夜宵秒杀·开抢（不会发出：免打扰时段）"),
+        plan.contains("秒杀「夜宵秒杀」开抢（不会发出：免打扰时段）"),
         "{plan}"
     );
     let asked = match bot.member_says(2, "/秒杀 list").body {
@@ -508,7 +538,7 @@ fn a_post_quiet_hours_will_hold_past_its_deadline_is_marked_in_the_plan_and_told
         .collect();
     assert!(
         told.iter()
-            .any(|t| t.contains("夜宵秒杀·开抢") && t.contains("免打扰时段")),
+            .any(|t| t.contains("秒杀「夜宵秒杀」开抢") && t.contains("免打扰时段")),
         "the owner is told: {told:?}"
     );
 }
