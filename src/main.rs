@@ -610,8 +610,9 @@ async fn simulate(
     }
     println!("simulator: OneBot v11 HTTP API on {}", sim.api_url());
     println!(
-        "simulator: recorded calls at {}_simulator/calls; Ctrl-C to stop",
-        sim.api_url()
+        "simulator: recorded calls at {url}_simulator/calls, events to push at POST \
+         {url}_simulator/push, member lists at {url}_simulator/members; Ctrl-C to stop",
+        url = sim.api_url()
     );
     if let Some(url) = &ws_reverse {
         // A bridge keeps dialling until the daemon takes it.
