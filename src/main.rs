@@ -71,9 +71,13 @@ enum Command {
         /// Where the simulator's HTTP API listens.
         #[arg(long, default_value = "127.0.0.1:5700")]
         listen: SocketAddr,
-        /// The daemon's webhook (e.g. http://127.0.0.1:8080/onebot); when given, the demo script's events are pushed there.
+        /// The daemon's webhook (e.g. http://127.0.0.1:8080/onebot): where pushed
+        /// events go (POST /_simulator/push, --script).
         #[arg(long)]
         webhook: Option<String>,
+        /// Push a few events at once (a connect, a join, a greeting, /ping).
+        #[arg(long)]
+        script: bool,
         /// Token API calls must carry.
         #[arg(long, env = "QUNBOT_ACCESS_TOKEN", hide_env_values = true)]
         access_token: Option<String>,
@@ -176,8 +180,11 @@ fn init_logging(format: LogFormat, quiet: bool) {
     // The demo shows refusals on purpose; its transcript says so, the log need not.
     let default = if quiet { "error" } else { "info" };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colours only for a person at a terminal: a journal or a file gets plain text.
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -245,6 +252,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Simulate {
             listen,
             webhook,
+            script,
             access_token,
             secret,
             expose,
@@ -258,7 +266,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 expose,
                 self_id: Some(serde_json::json!(self_id)),
             };
-            simulate(listen, webhook, ws_reverse, groups, options).await
+            simulate(listen, webhook, ws_reverse, script, groups, options).await
         }
         Command::Scan { words, config } => scan(words, config),
         Command::Report {
@@ -491,6 +499,7 @@ async fn simulate(
     listen: SocketAddr,
     webhook: Option<String>,
     ws_reverse: Option<String>,
+    script: bool,
     groups: Vec<i64>,
     options: SimulatorOptions,
 ) -> anyhow::Result<ExitCode> {
@@ -502,8 +511,9 @@ async fn simulate(
     }
     println!("simulator: OneBot v11 HTTP API on {}", sim.api_url());
     println!(
-        "simulator: recorded calls at {}_simulator/calls; Ctrl-C to stop",
-        sim.api_url()
+        "simulator: recorded calls at {url}_simulator/calls, events to push at POST \
+         {url}_simulator/push, member lists at {url}_simulator/members; Ctrl-C to stop",
+        url = sim.api_url()
     );
     if let Some(url) = &ws_reverse {
         // A bridge keeps dialling until the daemon takes it.
@@ -516,8 +526,11 @@ async fn simulate(
         }
         println!("simulator: dialled {url}; events go over the WebSocket");
     }
-    if let Some(webhook) = webhook.or(ws_reverse.as_ref().map(|_| String::new())) {
-        sim.set_webhook(&webhook);
+    if let Some(webhook) = &webhook {
+        sim.set_webhook(webhook);
+    }
+    if script && (webhook.is_some() || ws_reverse.is_some()) {
+        let webhook = webhook.as_deref().unwrap_or("the WebSocket");
         let mut f = qunbot::simulator::events::EventFactory::new(sim.self_id());
         let shop = serde_json::json!(123456);
         let hong = qunbot::simulator::events::VirtualMember::new(10002, "小红", "member");

@@ -126,11 +126,7 @@ pub fn spawn(
                     restart_needed.join(", ")
                 ),
                 ReloadOutcome::Rejected(e) => {
-                    for problem in e.problems() {
-                        tracing::error!(
-                            "config not reloaded, the previous one keeps running: {problem}"
-                        );
-                    }
+                    tracing::error!("{}", rejected_line(e.problems()))
                 }
             }
             on_outcome(&outcome, askers);
@@ -142,6 +138,27 @@ pub fn spawn(
 /// A reload may not switch authentication off while the webhook is reachable
 /// from other machines: removing the secret then takes a restart (where `run`
 /// asks for `--insecure`), never a file save.
+/// A refused reload in one log line: the first problems (a broken word list
+/// may have thousands; `qunbot check` lists them all), and that nothing changed.
+fn rejected_line(problems: Vec<String>) -> String {
+    const SHOWN: usize = 3;
+    let more = problems.len().saturating_sub(SHOWN);
+    let mut line = format!(
+        "config not reloaded, the previous one keeps running: {}",
+        problems[..problems.len().min(SHOWN)]
+            .iter()
+            .map(|p| p.replace('\n', " "))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    if more > 0 {
+        line.push_str(&format!(
+            " (and {more} more; `qunbot check` lists them all)"
+        ));
+    }
+    line
+}
+
 fn keeps_authentication(current: &Config, fresh: Config) -> Result<Config, ConfigError> {
     let listen = current.gateway.listen;
     // The reverse WebSocket's routes are set at start: they serve as long as
@@ -253,6 +270,18 @@ fn spawn_sighup_listener(_reloader: Reloader, _shutdown: CancellationToken) {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refused_reload_is_one_line_with_the_first_problems() {
+        let problems: Vec<String> = (1..=5).map(|i| format!("words.txt:{i}:1: empty")).collect();
+        let line = super::rejected_line(problems);
+        assert_eq!(
+            line,
+            "config not reloaded, the previous one keeps running: words.txt:1:1: empty; \
+             words.txt:2:1: empty; words.txt:3:1: empty (and 2 more; `qunbot check` lists them all)"
+        );
+        assert!(!line.contains('\n'));
+    }
+
     use super::*;
 
     fn config(listen: &str, secret: Option<&str>) -> Config {

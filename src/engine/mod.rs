@@ -35,6 +35,7 @@ pub mod feature;
 pub mod journal;
 pub mod model;
 pub mod storage;
+mod told;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -672,8 +673,18 @@ impl<S: Storage> Engine<S> {
             }
         }
         for change in &commit.changes {
-            if let Change::Note { kind, detail, .. } = change {
+            if let Change::Note {
+                kind,
+                group,
+                user,
+                detail,
+                ..
+            } = change
+            {
                 self.metrics.noted(kind, detail);
+                if let Some(line) = told::line(kind, group.as_ref(), user.as_ref(), detail) {
+                    tracing::warn!("{line}");
+                }
             }
         }
         if !commit.actions.is_empty() {

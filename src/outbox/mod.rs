@@ -393,6 +393,15 @@ impl<S: OutboxStore> OutboxWorker<S> {
                 .deadline
                 .filter(|d| *d < now)
                 .map(|deadline| {
+                    let a = &action.outbound.action;
+                    tracing::warn!(
+                        id = action.id,
+                        "missed {} to group {} through account {}: still undelivered at its \
+                         deadline {deadline}",
+                        a.name(),
+                        a.group().map_or_else(|| "-".to_string(), |g| g.to_string()),
+                        action.outbound.account,
+                    );
                     (
                         format!("missed: still undelivered at its deadline {deadline}"),
                         json!({"missed": "late"}),

@@ -6,7 +6,10 @@
 //! It builds its JSON by hand in [`events`] rather than through the gateway
 //! module, so tests exercise the daemon's parser against an independent writer.
 
+mod api;
+mod control;
 pub mod events;
+mod outlet;
 pub mod ws;
 
 use std::collections::HashMap;
@@ -14,36 +17,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Env;
-use crate::gateway::onebot::signature;
-
-/// The actions the simulator implements; anything else is answered 404, as the spec says.
-const ACTIONS: [&str; 11] = [
-    "send_group_msg",
-    "send_private_msg",
-    "delete_msg",
-    "set_group_ban",
-    "set_group_kick",
-    "set_group_whole_ban",
-    "set_group_add_request",
-    "get_group_member_list",
-    "get_group_info",
-    "get_login_info",
-    "get_group_list",
-];
+use outlet::{Delivery, Outlet};
 
 /// The account the simulator is logged in as unless told otherwise.
 pub const SELF_ID: i64 = 10001000;
@@ -142,6 +128,8 @@ struct SimState {
     stalls: usize,
     /// How long a stalled send hangs before it is answered.
     stall_for: Duration,
+    /// The next `message_id` of an event written from a shorthand push.
+    next_event_id: i64,
 }
 
 impl SimState {
@@ -175,10 +163,8 @@ pub struct Simulator {
     addr: SocketAddr,
     state: Arc<Mutex<SimState>>,
     options: SimulatorOptions,
-    http: reqwest::Client,
-    webhook: Mutex<Option<String>>,
-    /// The reverse WebSocket to the daemon, when dialled.
-    socket: Mutex<Option<ws::Dialled>>,
+    /// Where pushed events go: the webhook, or the reverse WebSocket.
+    outlet: Arc<Outlet>,
     stop: CancellationToken,
     server: JoinHandle<()>,
 }
@@ -187,6 +173,7 @@ pub struct Simulator {
 struct AppState {
     state: Arc<Mutex<SimState>>,
     access_token: Option<String>,
+    outlet: Arc<Outlet>,
 }
 
 fn lock<T>(state: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -212,17 +199,18 @@ impl Simulator {
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(SimState {
             next_message_id: 1000,
+            next_event_id: control::first_event_id(Utc::now()),
             self_id: options.account(),
             ..SimState::default()
         }));
-        let app = Router::new()
-            .route("/_simulator/calls", get(list_calls))
-            .route("/_simulator/mode", post(set_mode))
+        let outlet = Arc::new(Outlet::new(state.clone(), options.secret.clone()));
+        let app = control::routes()
             .route("/_media/{name}", get(media))
-            .route("/{action}", post(api_call))
+            .route("/{action}", post(api::api_call))
             .with_state(AppState {
                 state: state.clone(),
                 access_token: options.access_token.clone(),
+                outlet: outlet.clone(),
             });
         let stop = CancellationToken::new();
         let stopped = stop.clone();
@@ -235,12 +223,7 @@ impl Simulator {
             addr,
             state,
             options,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap_or_default(),
-            webhook: Mutex::new(None),
-            socket: Mutex::new(None),
+            outlet,
             stop,
             server,
         })
@@ -273,7 +256,7 @@ impl Simulator {
 
     /// Where pushed events go (`http://host:port/onebot`).
     pub fn set_webhook(&self, url: impl Into<String>) {
-        *self.webhook.lock().unwrap_or_else(|e| e.into_inner()) = Some(url.into());
+        *lock(&self.outlet.webhook) = Some(url.into());
     }
 
     /// Every API call received so far.
@@ -353,12 +336,10 @@ impl Simulator {
     /// Seats a member in a group's member list (replacing an entry of the same
     /// user): `role` is `owner`, `admin` or `member`; times are unix seconds.
     pub fn seat(&self, group: i64, user: i64, nickname: &str, role: &str, join_time: i64) {
-        let entry = json!({
-            "group_id": group, "user_id": user, "nickname": nickname, "card": "",
-            "sex": "unknown", "age": 0, "area": "", "join_time": join_time,
-            "last_sent_time": 0, "level": "1", "role": role, "unfriendly": false,
-            "title": "", "title_expire_time": 0, "card_changeable": false,
-        });
+        let entry = member_entry(
+            &json!(group),
+            &json!({"user_id": user, "nickname": nickname, "role": role, "join_time": join_time}),
+        );
         let mut state = lock(&self.state);
         let list = state.rosters.entry(group.to_string()).or_default();
         list.retain(|m| m["user_id"] != entry["user_id"]);
@@ -428,16 +409,7 @@ impl Simulator {
     /// While a reverse WebSocket is dialled, the event goes over it instead
     /// (answered by nothing: the status is 0).
     pub async fn push(&self, event: &Value) -> Result<u16, reqwest::Error> {
-        if self.push_over_socket(event).await {
-            return Ok(0);
-        }
-        let body = serde_json::to_vec(event).unwrap_or_default();
-        let signature = self
-            .options
-            .secret
-            .as_ref()
-            .map(|s| signature::sign(s.as_bytes(), &body));
-        self.push_raw(body, signature).await
+        Ok(status_of(self.outlet.push(event).await?))
     }
 
     /// Pushes arbitrary bytes with an arbitrary signature header (for forgeries and junk).
@@ -446,42 +418,7 @@ impl Simulator {
         body: Vec<u8>,
         signature: Option<String>,
     ) -> Result<u16, reqwest::Error> {
-        let url = self
-            .webhook
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .unwrap_or_default();
-        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        // The push takes its place in the timeline when it is sent, not when the
-        // answer is read: the daemon may act on it (and call the API) before that.
-        let seq = lock(&self.state).next_seq();
-        let mut request = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .body(body);
-        if let Some(self_id) = parsed.get("self_id") {
-            let self_id = match self_id {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            request = request.header("x-self-id", self_id);
-        }
-        if let Some(signature) = signature {
-            request = request.header("x-signature", signature);
-        }
-        let response = request.send().await?;
-        let status = response.status().as_u16();
-        let answer = response.text().await.unwrap_or_default();
-        lock(&self.state).pushed.push(PushedEvent {
-            seq,
-            at: Utc::now(),
-            body: parsed,
-            status,
-            answer,
-        });
-        Ok(status)
+        Ok(status_of(self.outlet.push_raw(body, signature).await?))
     }
 
     pub async fn stop(self) {
@@ -491,136 +428,30 @@ impl Simulator {
     }
 }
 
-fn bearer(headers: &HeaderMap, query: &HashMap<String, String>) -> Option<String> {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_string)
-        .or_else(|| query.get("access_token").cloned())
-}
-
-async fn api_call(
-    State(app): State<AppState>,
-    Path(action): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let token = bearer(&headers, &query);
-    let params: Result<Value, _> = serde_json::from_slice(&body);
-    let refused = match (&app.access_token, &token, &params) {
-        (Some(_), None, _) => Some(401),
-        (Some(want), Some(got), _) if want != got => Some(403),
-        _ if !ACTIONS.contains(&action.as_str()) => Some(404),
-        (_, _, Err(_)) => Some(400),
-        _ => None,
-    };
-    let (status, reply) = carry_out(
-        &app.state,
-        action,
-        params.unwrap_or(Value::Null),
-        token,
-        refused,
-    )
-    .await;
-    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if status == 200 {
-        (code, Json(reply)).into_response()
-    } else {
-        code.into_response()
+/// The daemon's HTTP status for a push; 0 over the socket, where nothing answers.
+fn status_of(delivery: Delivery) -> u16 {
+    match delivery {
+        Delivery::Webhook { status, .. } => status,
+        Delivery::Socket => 0,
     }
 }
 
-/// Answers one API call, over HTTP or the reverse WebSocket, and records it:
-/// the HTTP status (`refused` when the transport already refused it) and the
-/// OneBot envelope. Latency, outages and stalls apply here.
-async fn carry_out(
-    shared: &Mutex<SimState>,
-    action: String,
-    params: Value,
-    token: Option<String>,
-    refused: Option<u16>,
-) -> (u16, Value) {
-    let (latency, stalled, stall_for) = {
-        let mut state = lock(shared);
-        let stalled = refused.is_none()
-            && action.starts_with("send_")
-            && state.stalls > 0
-            && state.failing.is_none();
-        if stalled {
-            state.stalls -= 1;
-        }
-        (state.latency, stalled, state.stall_for)
-    };
-    if stalled {
-        // Past the caller's limit; the message never goes out.
-        tokio::time::sleep(stall_for).await;
-    } else if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let mut state = lock(shared);
-    let (status, reply, message_id) = match refused {
-        Some(status) => (status, json!(null), None),
-        None if stalled => (
-            200,
-            json!({"status": "failed", "retcode": 1200, "data": null,
-                   "message": "Timeout: NTEvent serviceAndMethod:NodeIKernelMsgService/sendMsg"}),
-            None,
-        ),
-        None => match state.take_failure() {
-            Some(status) => (status, json!(null), None),
-            None => perform(&mut state, &action, &params),
-        },
-    };
-    let seq = state.next_seq();
-    state.calls.push(RecordedCall {
-        seq,
-        at: Utc::now(),
-        action,
-        params,
-        status: if stalled { 0 } else { status },
-        token,
-        message_id,
+/// A `get_group_member_list` entry of `group`: the fields `given` (at least
+/// `user_id`) over a gateway's defaults.
+fn member_entry(group: &Value, given: &Value) -> Value {
+    let mut entry = json!({
+        "group_id": group, "user_id": null, "nickname": "", "card": "",
+        "sex": "unknown", "age": 0, "area": "", "join_time": 0,
+        "last_sent_time": 0, "level": "1", "role": "member", "unfriendly": false,
+        "title": "", "title_expire_time": 0, "card_changeable": false,
     });
-    (status, reply)
-}
-
-/// Carries out an authorised call: the OneBot envelope, and the message id for sends.
-fn perform(state: &mut SimState, action: &str, params: &Value) -> (u16, Value, Option<i64>) {
-    if let Some((retcode, message)) = state.refusals.get(action) {
-        return (
-            200,
-            json!({"status": "failed", "retcode": retcode, "data": null, "msg": message, "wording": message}),
-            None,
-        );
+    if let (Some(entry), Some(given)) = (entry.as_object_mut(), given.as_object()) {
+        for (key, value) in given {
+            entry.insert(key.clone(), value.clone());
+        }
+        entry.insert("group_id".to_string(), group.clone());
     }
-    let ok = |data: Value| json!({"status": "ok", "retcode": 0, "data": data});
-    match action {
-        "send_group_msg" | "send_private_msg" => {
-            state.next_message_id += 1;
-            let id = state.next_message_id;
-            (200, ok(json!({"message_id": id})), Some(id))
-        }
-        "get_group_member_list" => {
-            let list = state.rosters.get(&id_text(&params["group_id"]));
-            (200, ok(json!(list.cloned().unwrap_or_default())), None)
-        }
-        "set_group_kick" => {
-            if let Some(list) = state.rosters.get_mut(&id_text(&params["group_id"])) {
-                let user = id_text(&params["user_id"]);
-                list.retain(|m| id_text(&m["user_id"]) != user);
-            }
-            (200, ok(Value::Null), None)
-        }
-        "get_login_info" => (
-            200,
-            ok(json!({"user_id": state.self_id, "nickname": "simulator"})),
-            None,
-        ),
-        "get_group_list" => (200, ok(json!(state.groups)), None),
-        _ => (200, ok(Value::Null), None),
-    }
+    entry
 }
 
 /// An id as text, whether the caller sent it as a number or a string.
@@ -649,23 +480,4 @@ async fn media(State(app): State<AppState>, Path(name): Path<String>) -> Respons
         Some(bytes) => bytes.clone().into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
-}
-
-async fn list_calls(State(app): State<AppState>) -> Json<Vec<RecordedCall>> {
-    Json(lock(&app.state).calls.clone())
-}
-
-#[derive(Deserialize)]
-struct Mode {
-    failing: Option<u16>,
-    latency_ms: Option<u64>,
-}
-
-/// `POST /_simulator/mode {"failing": 503, "latency_ms": 200}`: for people wiring things up.
-async fn set_mode(State(app): State<AppState>, Json(mode): Json<Mode>) -> StatusCode {
-    let mut state = lock(&app.state);
-    state.failing = mode.failing;
-    state.failures_left = None;
-    state.latency = Duration::from_millis(mode.latency_ms.unwrap_or(0));
-    StatusCode::NO_CONTENT
 }

@@ -18,7 +18,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-use super::{carry_out, id_text, lock, PushedEvent, SimState, Simulator, ACTIONS};
+use super::api::{carry_out, ACTIONS};
+use super::{id_text, lock, SimState, Simulator};
 
 pub use tokio_tungstenite::tungstenite::Error as WsError;
 
@@ -69,7 +70,7 @@ pub async fn closed_with(socket: &mut RawSocket) -> Option<(u16, String)> {
 
 /// A live socket of the simulator's: where pushed events go.
 pub struct Dialled {
-    events: mpsc::Sender<String>,
+    pub(super) events: mpsc::Sender<String>,
     hang_up: CancellationToken,
     task: JoinHandle<()>,
 }
@@ -113,7 +114,7 @@ impl Simulator {
                 Ok(Ok(true))
             );
             if accepted {
-                *lock(&self.socket) = Some(Dialled {
+                *lock(&self.outlet.socket) = Some(Dialled {
                     events: events_tx,
                     hang_up,
                     task,
@@ -130,7 +131,7 @@ impl Simulator {
 
     /// Drops the socket, as a bridge that lost its connection does.
     pub fn hang_up(&self) {
-        if let Some(dialled) = lock(&self.socket).take() {
+        if let Some(dialled) = lock(&self.outlet.socket).take() {
             dialled.hang_up.cancel();
             dialled.task.abort();
         }
@@ -138,28 +139,9 @@ impl Simulator {
 
     /// Whether the simulator has a socket to the daemon now.
     pub fn is_dialled(&self) -> bool {
-        lock(&self.socket)
+        lock(&self.outlet.socket)
             .as_ref()
             .is_some_and(|d| !d.task.is_finished())
-    }
-
-    /// Sends `event` over the socket if one is dialled; false otherwise.
-    pub(super) async fn push_over_socket(&self, event: &Value) -> bool {
-        let Some(events) = lock(&self.socket).as_ref().map(|d| d.events.clone()) else {
-            return false;
-        };
-        let seq = lock(&self.state).next_seq();
-        if events.send(event.to_string()).await.is_err() {
-            return false;
-        }
-        lock(&self.state).pushed.push(PushedEvent {
-            seq,
-            at: chrono::Utc::now(),
-            body: event.clone(),
-            status: 0,
-            answer: String::new(),
-        });
-        true
     }
 }
 

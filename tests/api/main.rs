@@ -24,6 +24,7 @@ mod report_page;
 mod rewards;
 mod scan;
 mod schedules;
+mod simulator;
 mod startup;
 mod status;
 mod storage;

@@ -222,3 +222,26 @@ async fn a_read_only_database_folder_is_refused_at_start_with_a_clear_error() {
     assert!(stderr.contains("data/qunbot.db"), "{stderr}");
     assert!(!folder.join("qunbot.db").exists(), "nothing half-created");
 }
+
+#[tokio::test]
+async fn the_daemons_log_written_to_a_file_is_plain_text_without_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bot-config.toml");
+    std::fs::write(&config, TEST_CONFIG).unwrap();
+    let log = dir.path().join("qunbot.log");
+    let mut command = run_with_database(&config, &dir.path().join("qunbot.db"));
+    command
+        .env("RUST_LOG", "info")
+        .env("QUNBOT_GATEWAY_API_URL", "http://127.0.0.1:9/")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let mut daemon = command.spawn().unwrap();
+    crate::helpers::eventually("the daemon logs its start", || async {
+        std::fs::read_to_string(&log).is_ok_and(|text| text.contains("INFO"))
+    })
+    .await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains('\u{1b}'), "{text}");
+}
