@@ -139,6 +139,18 @@ pub enum SplitMethod {
     Fair,
 }
 
+/// Whose points an admin's `/红包` is paid from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaidBy {
+    /// The shop's ledger account in the group (see
+    /// [`crate::features::red_packets::shop_account`]): staff hand out the
+    /// shop's points and their own balance is untouched.
+    #[default]
+    Shop,
+    /// The admin who sends it, who must have the points.
+    Sender,
+}
+
 /// `[red_packets]`: lucky red packets of points.
 #[derive(Clone, Debug)]
 pub struct RedPacketsConfig {
@@ -151,6 +163,9 @@ pub struct RedPacketsConfig {
     pub max_points: u32,
     /// Grabs within this window are answered together in one message.
     pub answer_window: Duration,
+    /// Whose points an admin's packet is paid from; an announcement's packet is
+    /// always the shop's.
+    pub paid_by: PaidBy,
 }
 
 /// The most shares one red packet may have: a packet is a game for a group,
@@ -376,6 +391,16 @@ impl Checker<'_> {
                 )),
             }),
         };
+        let paid_by = match &raw.paid_by {
+            None => Some(PaidBy::Shop),
+            Some(v) => self.check(v, |s| match s {
+                "shop" => Ok(PaidBy::Shop),
+                "sender" => Ok(PaidBy::Sender),
+                other => Err(format!(
+                    "paid_by = \"{other}\": write \"shop\" (the shop's points) or \"sender\" (the admin's own points)"
+                )),
+            }),
+        };
         let max_points = match &raw.max_points {
             None => Some(10_000),
             Some(v) if *v.get_ref() == 0 => {
@@ -392,6 +417,7 @@ impl Checker<'_> {
             split: split?,
             max_points: max_points?,
             answer_window: raw.answer_window.map_or(Duration::from_secs(2), |d| d.0),
+            paid_by: paid_by?,
         })
     }
 
