@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use super::points::{claim_coupon, Claim};
 use super::{commands, reply, say, Change, Context, Decision, Feature, Timer};
 use crate::config::{TaskConfig, Trigger};
-use crate::domain::Segment;
-use crate::domain::{command, Event, EventBody, GroupKey, GroupMessage, Id, MemberKey, Message};
+use crate::domain::{
+    command, Event, EventBody, GroupKey, GroupMessage, Id, MemberKey, Message, Segment,
+};
 use crate::engine::{TaskState, WakeError};
 
 /// The name the tasks' timers are addressed to.
