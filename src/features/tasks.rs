@@ -216,10 +216,11 @@ pub fn hand_out(group: &GroupKey, users: &[Id], ctx: &Context) -> Decision {
         }
         let mut balance = ctx.state.balance(&member);
         for task in &ctx.config.tasks {
+            // Handed out to all (the reports count from it), done at once by some.
+            decision
+                .changes
+                .extend(task_changes(&member, &task.id, TaskState::Open));
             if !early.tasks.contains(&task.id) {
-                decision
-                    .changes
-                    .extend(task_changes(&member, &task.id, TaskState::Open));
                 continue;
             }
             let name = early.name.as_deref();

@@ -109,6 +109,12 @@ fn a_keyword_said_before_the_welcome_is_credited_at_the_welcome_and_not_asked_ag
         bot.state.tasks[&member(201)]["first_checkin"],
         TaskState::Open
     );
+    assert_eq!(
+        notes(&welcome, "task.handed_out").len(),
+        4,
+        "2 newcomers, 2 tasks"
+    );
+    assert_eq!(notes(&welcome, "task.done").len(), 1);
     assert_eq!(bot.state.balance(&member(201)), 10);
 
     let again = bot.member_says(201, "已读");
