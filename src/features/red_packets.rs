@@ -157,6 +157,20 @@ pub struct Opening<'a> {
     pub paid_by: PaidBy,
 }
 
+/// Whether a packet of `points` in `shares` may be opened at all.
+fn check_size(points: u32, shares: u32, ctx: &Context) -> Result<(), String> {
+    let max = ctx.config.red_packets.max_points;
+    if shares == 0 || shares > MAX_SHARES {
+        Err(format!("红包份数需在 1 到 {MAX_SHARES} 之间"))
+    } else if points < shares {
+        Err("积分不够分：每份至少 1 积分".into())
+    } else if points > max {
+        Err(format!("一个红包最多 {max} 积分"))
+    } else {
+        Ok(())
+    }
+}
+
 /// Whose points pay a packet `sender` opens.
 fn payer(group: &GroupKey, sender: &Id, paid_by: PaidBy) -> MemberKey {
     match paid_by {
@@ -190,15 +204,7 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
         paid_by,
     } = opening;
     let config = &ctx.config.red_packets;
-    if shares == 0 || shares > MAX_SHARES {
-        return Err(format!("红包份数需在 1 到 {MAX_SHARES} 之间"));
-    }
-    if points < shares {
-        return Err("积分不够分：每份至少 1 积分".into());
-    }
-    if points > config.max_points {
-        return Err(format!("一个红包最多 {} 积分", config.max_points));
-    }
+    check_size(points, shares, ctx)?;
     let payer = payer(group, sender, paid_by);
     if let Some(why) = short_of_points(&payer, paid_by, points, ctx) {
         return Err(why);
@@ -520,6 +526,7 @@ pub fn command(
     let name = m.sender.display_name().unwrap_or("管理员").to_string();
     let word = (args.len() > 2).then(|| args[2..].join(" "));
     let paid_by = ctx.config.red_packets.paid_by;
+    check_size(points, shares, ctx)?;
     if let Some(why) = short_of_points(&payer(&group, &m.user, paid_by), paid_by, points, ctx) {
         // Not a usage mistake: the answer says what is missing, nothing more.
         return Ok(Decision::default()

@@ -123,6 +123,12 @@ fn the_shops_account_is_no_member_and_never_ranked() {
 #[test]
 fn with_paid_by_sender_the_admin_pays_and_must_have_the_points() {
     let mut bot = Bot::new("[red_packets]\npaid_by = \"sender\"\n");
+    let too_small = admin_opens(&mut bot, "/redpacket 5 10");
+    assert!(
+        said(&too_small)[0].contains("用法"),
+        "{:?}",
+        said(&too_small)
+    );
     let refused = admin_opens(&mut bot, "/redpacket 100 10");
     assert_eq!(
         said(&refused),
