@@ -212,3 +212,29 @@ async fn a_keyword_said_before_the_batched_welcome_counts_and_is_not_asked_again
         "the keen one is not asked again"
     );
 }
+
+#[tokio::test]
+async fn once_the_pool_is_empty_the_welcome_stops_promising_its_coupon() {
+    let config = TASKS.replace(
+        "batch_window = \"1s\"",
+        "batch_window = \"1s\"\ntemplate = \"欢迎 {mentions}！发送「已读」确认群规，领取{coupon}\"\ncoupon = \"newcomer\"",
+    );
+    let mut app = spawn_app_configured(&config, None).await;
+    app.stop_daemon().await;
+    std::fs::write(app.dir.path().join("coupons.txt"), "C-01\n").unwrap();
+    app.start_daemon().await;
+
+    let (first, second) = (member(1), member(2));
+    app.member_joins(&first).await;
+    app.wait_chat("领取新人券").await;
+    app.member_says(&first, "已读").await;
+    app.wait_chat("优惠券：C-01").await;
+
+    app.member_joins(&second).await;
+    let chat = app.wait_chat_n("欢迎", 2).await;
+    let welcomes: Vec<_> = chat.iter().filter(|t| t.contains("欢迎")).collect();
+    assert!(
+        welcomes[1].ends_with("发送「已读」确认群规"),
+        "no coupon promised: {welcomes:?}"
+    );
+}
