@@ -156,7 +156,7 @@ pub enum PaidBy {
 pub struct RedPacketsConfig {
     /// Members grab by sending exactly this (or the packet's 口令).
     pub grab_word: String,
-    /// What is left then goes back to the sender, and the result is posted.
+    /// What is left then goes back to whoever paid, and the result is posted.
     pub expires_after: Duration,
     pub split: SplitMethod,
     /// The most one packet may hold.

@@ -5,14 +5,16 @@
 //! loses nothing and a replay draws the same. Members grab by sending exactly
 //! the grab word (or the packet's 口令); the engine takes events one at a time
 //! in log order, so grabs are served first come, first served, each member at
-//! most once. Grabs within `answer_window` are answered in one message; an
-//! empty or expired packet posts its result with 手气最佳.
+//! most once. Grabs within `answer_window` are answered in one message, a line
+//! per packet naming it ([`Packet::title`]); a member who grabs again a packet
+//! already theirs is told so once, in the same message. An empty or expired
+//! packet posts its result with 手气最佳.
 //!
-//! The sender pays: opening writes −total to the sender's points, each grab
-//! +share to the grabber, and at expiry the rest goes back to the sender. A
-//! packet's rows in the ledger sum to zero. Staff (and the bot itself, for an
-//! announcement's packet) hand out the shop's points, so their balance may go
-//! below zero: the ledger shows who handed out how many.
+//! Who pays is `red_packets.paid_by`: the shop's ledger account in the group
+//! ([`shop_account`], the default and always for an announcement's packet), or
+//! the admin who sends it, who must have the points. Opening writes −total to
+//! the payer, each grab +share to the grabber, and at expiry the rest goes back
+//! to the payer: a packet's rows in the ledger sum to zero.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
