@@ -42,7 +42,7 @@ use raw::RawConfig;
 pub use raw::Transport;
 pub use reactivation::{ReactivationConfig, Variant, ZombieAction, NUDGE_VARS};
 pub use schedule::{
-    local_time, Announcement, FlashSale, Groups, PacketSpec, QuietHours, RedPacketsConfig,
+    local_time, Announcement, FlashSale, Groups, PacketSpec, PaidBy, QuietHours, RedPacketsConfig,
     SalePhase, ScheduleConfig, SplitMethod, When, MAX_PACKET_SHARES,
 };
 

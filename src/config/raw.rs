@@ -430,6 +430,7 @@ pub struct RawRedPackets {
     pub split: Option<Spanned<String>>,
     pub max_points: Option<Spanned<u32>>,
     pub answer_window: Option<HumanDuration>,
+    pub paid_by: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

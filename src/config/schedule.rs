@@ -139,18 +139,33 @@ pub enum SplitMethod {
     Fair,
 }
 
+/// Whose points an admin's `/红包` is paid from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PaidBy {
+    /// The shop's ledger account in the group (see
+    /// [`crate::features::red_packets::shop_account`]): staff hand out the
+    /// shop's points and their own balance is untouched.
+    #[default]
+    Shop,
+    /// The admin who sends it, who must have the points.
+    Sender,
+}
+
 /// `[red_packets]`: lucky red packets of points.
 #[derive(Clone, Debug)]
 pub struct RedPacketsConfig {
     /// Members grab by sending exactly this (or the packet's 口令).
     pub grab_word: String,
-    /// What is left then goes back to the sender, and the result is posted.
+    /// What is left then goes back to whoever paid, and the result is posted.
     pub expires_after: Duration,
     pub split: SplitMethod,
     /// The most one packet may hold.
     pub max_points: u32,
     /// Grabs within this window are answered together in one message.
     pub answer_window: Duration,
+    /// Whose points an admin's packet is paid from; an announcement's packet is
+    /// always the shop's.
+    pub paid_by: PaidBy,
 }
 
 /// The most shares one red packet may have: a packet is a game for a group,
@@ -347,6 +362,16 @@ impl Checker<'_> {
                 )),
             }),
         };
+        let paid_by = match &raw.paid_by {
+            None => Some(PaidBy::Shop),
+            Some(v) => self.check(v, |s| match s {
+                "shop" => Ok(PaidBy::Shop),
+                "sender" => Ok(PaidBy::Sender),
+                other => Err(format!(
+                    "paid_by = \"{other}\": write \"shop\" (the shop's points) or \"sender\" (the admin's own points)"
+                )),
+            }),
+        };
         let max_points = match &raw.max_points {
             None => Some(10_000),
             Some(v) if *v.get_ref() == 0 => {
@@ -363,6 +388,7 @@ impl Checker<'_> {
             split: split?,
             max_points: max_points?,
             answer_window: raw.answer_window.map_or(Duration::from_secs(2), |d| d.0),
+            paid_by: paid_by?,
         })
     }
 

@@ -554,3 +554,20 @@ fn a_missing_variable_read_by_check_is_a_warning_with_the_same_hint() {
     );
     assert!(w.contains("export QUNBOT_TEST_UNSET=..."), "{w}");
 }
+
+#[test]
+fn red_packets_are_paid_by_the_shop_unless_the_sender_is_asked_to_pay() {
+    let c = parse(MINIMAL, &Env::default()).unwrap();
+    assert_eq!(c.red_packets.paid_by, PaidBy::Shop);
+    let c = parse(
+        &format!("{MINIMAL}[red_packets]\npaid_by = \"sender\"\n"),
+        &Env::default(),
+    )
+    .unwrap();
+    assert_eq!(c.red_packets.paid_by, PaidBy::Sender);
+    let p = problems(&format!("{MINIMAL}[red_packets]\npaid_by = \"admin\"\n"));
+    assert!(
+        p[0].starts_with("bot-config.toml:6:11: paid_by = \"admin\""),
+        "{p:?}"
+    );
+}

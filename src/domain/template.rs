@@ -77,6 +77,73 @@ impl Template {
         }
         Message::from_segments(segments)
     }
+
+    /// Fills the template as [`render`](Self::render) does, leaving out the
+    /// clause that holds `{var}`: a clause runs from the mark before it (，、,；;
+    /// or a sentence's end 。！？!? or a line break) to the mark after it. A
+    /// comma before it goes with it ("发送「已读」，领取{coupon}！" → "发送「已读」！"),
+    /// else the mark after it does ("欢迎！领取{coupon}。明天见" → "欢迎！明天见").
+    /// A clause holding `{mentions}` keeps all but the variable.
+    pub fn render_without(&self, var: &str, mentions: &[Id], vars: &[(&str, String)]) -> Message {
+        self.without_clause(var).render(mentions, vars)
+    }
+
+    fn without_clause(&self, var: &str) -> Template {
+        const COMMAS: &str = "，、,；;";
+        const ENDS: &str = "。！？!?\n";
+        enum Tok<'a> {
+            Ch(char),
+            Var(&'a str),
+        }
+        let mark = |t: &Tok, marks: &str| matches!(t, Tok::Ch(c) if marks.contains(*c));
+        let any_mark = |t: &Tok| mark(t, COMMAS) || mark(t, ENDS);
+        let mut toks: Vec<Tok> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Text(t) => toks.extend(t.chars().map(Tok::Ch)),
+                Part::Var(v) => toks.push(Tok::Var(v)),
+            }
+        }
+        while let Some(at) = toks
+            .iter()
+            .position(|t| matches!(t, Tok::Var(v) if *v == var))
+        {
+            let before = toks[..at].iter().rposition(any_mark);
+            let after = toks[at + 1..].iter().position(any_mark).map(|i| at + 1 + i);
+            let (start, end) = match before {
+                Some(b) if mark(&toks[b], COMMAS) => (b, after.unwrap_or(toks.len())),
+                _ => (
+                    before.map_or(0, |b| b + 1),
+                    after.map_or(toks.len(), |a| a + 1),
+                ),
+            };
+            if toks[start..end]
+                .iter()
+                .any(|t| matches!(t, Tok::Var(v) if *v == "mentions"))
+            {
+                toks.remove(at);
+            } else {
+                toks.drain(start..end);
+            }
+        }
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        for tok in toks {
+            match tok {
+                Tok::Ch(c) => text.push(c),
+                Tok::Var(v) => {
+                    if !text.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(Part::Var(v.to_string()));
+                }
+            }
+        }
+        if !text.is_empty() {
+            parts.push(Part::Text(text));
+        }
+        Template { parts }
+    }
 }
 
 #[cfg(test)]
@@ -99,5 +166,31 @@ mod tests {
         let e = Template::parse("hi {nmae}", &["name"]).unwrap_err();
         assert!(e.contains("`{nmae}`") && e.contains("{name}"), "{e}");
         assert!(Template::parse("hi {name", &["name"]).is_err());
+    }
+
+    #[test]
+    fn a_clause_with_a_variable_can_be_left_out() {
+        let vars = ["mentions", "group", "coupon"];
+        let without = |text: &str| {
+            Template::parse(text, &vars)
+                .unwrap()
+                .render_without("coupon", &[Id::number(1)], &[("group", "宝妈群".into())])
+                .plain_text()
+        };
+        assert_eq!(
+            without("欢迎加入{group}！发送「已读」确认群规，领取{coupon}"),
+            "欢迎加入宝妈群！发送「已读」确认群规"
+        );
+        assert_eq!(
+            without("欢迎加入{group}！完成任务领{coupon}。明天见"),
+            "欢迎加入宝妈群！明天见"
+        );
+        assert_eq!(without("领{coupon}，欢迎加入{group}。"), "欢迎加入宝妈群。");
+        assert_eq!(without("欢迎加入{group}"), "欢迎加入宝妈群");
+        assert_eq!(
+            without("欢迎 {mentions} 领取{coupon}！"),
+            without("欢迎 {mentions} 领取！"),
+            "a clause with the mentions keeps them"
+        );
     }
 }

@@ -7,11 +7,11 @@ use serde_json::json;
 
 use serde::{Deserialize, Serialize};
 
-use super::tasks::{self, TaskWake};
+use super::tasks;
 use super::{human_duration, notify, reply, say, Change, Context, Decision, Feature, Timer};
 use crate::config::MismatchPolicy;
 use crate::domain::{Action, Event, EventBody, GroupKey, Id, MemberKey};
-use crate::engine::{Joiner, TaskState, WakeError};
+use crate::engine::{Joiner, WakeError};
 
 /// The name onboarding's timers are addressed to.
 pub const NAME: &str = "onboarding";
@@ -231,6 +231,9 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
     }
     let config = ctx.config;
     let paused = ctx.state.is_paused(group);
+    // Handed out first, sent after the welcome: codes the wave's early doers
+    // take leave the pool the welcome speaks of.
+    let tasks = tasks::hand_out(group, &users, ctx);
     // A welcome is an automatic message: it counts in the account's day and
     // waits for nobody (a late welcome is worse than none), so an account at
     // its cap or paused for risk control skips it, and says so in the log.
@@ -246,22 +249,27 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
             serde_json::json!({"reason": why, "users": users}),
         ));
     } else if config.welcomes_in(&group.group) && !paused {
-        let coupon = config
-            .welcome
-            .coupon
-            .as_ref()
-            .and_then(|c| config.coupons.get(c))
-            .map(|p| p.title.clone())
-            .unwrap_or_default();
-        let text = config.welcome.template.render(
-            &users,
-            &[
-                ("group", config.group_name(&group.group)),
-                ("count", users.len().to_string()),
-                ("rules", config.rules_of(&group.group).to_string()),
-                ("coupon", coupon),
-            ],
-        );
+        let vars = [
+            ("group", config.group_name(&group.group)),
+            ("count", users.len().to_string()),
+            ("rules", config.rules_of(&group.group).to_string()),
+        ];
+        let template = &config.welcome.template;
+        let text = match config.welcome.coupon.as_ref() {
+            // An empty pool is not promised: the clause with {coupon} is left out.
+            Some(pool) if codes_left(pool, &tasks, ctx) == 0 => {
+                template.render_without("coupon", &users, &vars)
+            }
+            pool => {
+                let title = pool
+                    .and_then(|c| config.coupons.get(c))
+                    .map(|p| p.title.clone())
+                    .unwrap_or_default();
+                let mut vars = vars.to_vec();
+                vars.push(("coupon", title));
+                template.render(&users, &vars)
+            }
+        };
         decision = decision
             .act_automatic(say(&group.group, text))
             .change(super::automatic::count_for_account(&group.account, ctx));
@@ -297,37 +305,21 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
         }
     }
 
-    for task in &config.tasks {
-        for user in &users {
-            let member = MemberKey::new(&group.account, &group.group, user);
-            decision
-                .changes
-                .extend(tasks::task_changes(&member, &task.id, TaskState::Open));
-        }
-        if let Some(after) = task.remind_after {
-            decision.timers.push(Timer::new(
-                ctx.now + ChronoDuration::from_std(after).unwrap_or_default(),
-                &group.account,
-                tasks::NAME,
-                &TaskWake::RemindTask {
-                    group: group.clone(),
-                    task: task.id.clone(),
-                    users: users.clone(),
-                },
-            ));
-        }
-        decision.timers.push(Timer::new(
-            ctx.now + ChronoDuration::from_std(task.expires_after).unwrap_or_default(),
-            &group.account,
-            tasks::NAME,
-            &TaskWake::ExpireTask {
-                group: group.clone(),
-                task: task.id.clone(),
-                users: users.clone(),
-            },
-        ));
-    }
+    decision.merge(tasks);
     decision
+}
+
+/// The codes of `pool` left once `decision`'s claims are made.
+fn codes_left(pool: &str, decision: &Decision, ctx: &Context) -> usize {
+    let claimed = decision
+        .changes
+        .iter()
+        .filter(|c| matches!(c, Change::CouponClaimed { pool: p, .. } if p == pool))
+        .count();
+    ctx.state
+        .coupons
+        .get(pool)
+        .map_or(0, |codes| codes.len().saturating_sub(claimed))
 }
 
 /// Time is up: newcomers who have not answered are removed, with one notice.

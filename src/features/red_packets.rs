@@ -5,31 +5,42 @@
 //! loses nothing and a replay draws the same. Members grab by sending exactly
 //! the grab word (or the packet's 口令); the engine takes events one at a time
 //! in log order, so grabs are served first come, first served, each member at
-//! most once. Grabs within `answer_window` are answered in one message; an
-//! empty or expired packet posts its result with 手气最佳.
+//! most once. Grabs within `answer_window` are answered in one message, a line
+//! per packet naming it ([`Packet::title`]); a member who grabs again a packet
+//! already theirs is told so once, in the same message. An empty or expired
+//! packet posts its result with 手气最佳.
 //!
-//! The sender pays: opening writes −total to the sender's points, each grab
-//! +share to the grabber, and at expiry the rest goes back to the sender. A
-//! packet's rows in the ledger sum to zero. Staff (and the bot itself, for an
-//! announcement's packet) hand out the shop's points, so their balance may go
-//! below zero: the ledger shows who handed out how many.
+//! Who pays is `red_packets.paid_by`: the shop's ledger account in the group
+//! ([`shop_account`], the default and always for an announcement's packet), or
+//! the admin who sends it, who must have the points. Opening writes −total to
+//! the payer, each grab +share to the grabber, and at expiry the rest goes back
+//! to the payer: a packet's rows in the ledger sum to zero.
 
 use chrono::{DateTime, Utc};
-use rand::seq::SliceRandom;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{clip, group_note, human_duration, say, Change, Context, Decision, Feature, Timer};
-use crate::config::SplitMethod;
-use crate::domain::{Event, EventBody, GroupKey, Id, MemberKey, Mention, Message, Segment};
+use crate::config::PaidBy;
+use crate::domain::{Event, EventBody, GroupKey, Id, MemberKey, Message};
 use crate::engine::WakeError;
+
+mod answers;
+mod split;
+
+use answers::{Answers, Grab};
+pub use split::split;
 
 pub const NAME: &str = "red_packets";
 
 pub use crate::config::MAX_PACKET_SHARES as MAX_SHARES;
-/// Grabbers mentioned in one answer; the rest are counted.
-const MENTIONS: usize = 10;
+/// The user of the shop's ledger account in each group, which pays packets
+/// under `paid_by = "shop"`. A `#` is in no QQ number and no WeChat id, so it
+/// names no member; its balance is what the shop handed out (≤ 0), and ranks
+/// list only positive balances.
+pub const SHOP_USER: &str = "#shop";
+/// The name the shop's account goes by in the ledger.
+pub const SHOP_NAME: &str = "店铺";
 /// Open packets `/redpacket status` lists (the oldest); the rest are counted.
 const STATUS_LISTED: usize = 10;
 /// The longest 口令 and name the bot repeats.
@@ -50,18 +61,48 @@ pub struct Packet {
     pub word: Option<String>,
     pub opened_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The sender's name as announced (empty in packets of earlier versions).
+    #[serde(default)]
+    pub sender_name: String,
+    /// Whose points paid it, and get the rest back: the shop's account or the
+    /// sender (`None`: the sender, as in packets of earlier versions).
+    #[serde(default)]
+    pub payer: Option<Id>,
+    /// Grabbers already told they grabbed it (once each).
+    #[serde(default)]
+    pub told: Vec<Id>,
 }
 
 impl Packet {
     fn left_points(&self) -> u32 {
         self.left.iter().sum()
     }
+
+    /// How answers name it: "群管的 100 积分红包".
+    pub fn title(&self) -> String {
+        if self.sender_name.is_empty() {
+            format!("{} 积分红包", self.total)
+        } else {
+            format!("{}的 {} 积分红包", self.sender_name, self.total)
+        }
+    }
+
+    fn payer(&self, group: &GroupKey) -> MemberKey {
+        MemberKey::new(
+            &group.account,
+            &group.group,
+            self.payer.as_ref().unwrap_or(&self.sender),
+        )
+    }
+
+    fn grabbed_by(&self, user: &Id) -> bool {
+        self.grabbed.iter().any(|(u, ..)| u == user)
+    }
 }
 
-/// Grabs waiting to be answered in one message.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-struct Answers {
-    grabs: Vec<(Id, u32)>,
+/// The shop's ledger account in `group` (see [`SHOP_USER`]).
+pub fn shop_account(group: &GroupKey) -> MemberKey {
+    MemberKey::new(&group.account, &group.group, &Id::text(SHOP_USER))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -69,46 +110,6 @@ struct Answers {
 enum RedPacketWake {
     Expire { packet: String },
     Answer { group: Id },
-}
-
-/// Cuts `total` points into `shares` whole shares, each ≥ 1, summing to
-/// `total`, in random order. `shares` must be 1..=total.
-pub fn split(total: u32, shares: u32, method: SplitMethod, rng: &mut impl Rng) -> Vec<u32> {
-    let shares = shares.clamp(1, total.max(1));
-    let mut out = match method {
-        SplitMethod::DoubleMean => {
-            let mut left = total;
-            let mut out = Vec::with_capacity(shares as usize);
-            for n in (2..=shares).rev() {
-                // Uniform from 1 to twice the mean of what is left, leaving at
-                // least one point for each share still to draw.
-                let most = (2 * left / n).min(left - (n - 1)).max(1);
-                let share = rng.random_range(1..=most);
-                out.push(share);
-                left -= share;
-            }
-            out.push(left);
-            out
-        }
-        SplitMethod::Fair => {
-            // shares − 1 distinct cuts among the total − 1 places between points.
-            let mut cuts: Vec<u32> =
-                rand::seq::index::sample(rng, (total - 1) as usize, (shares - 1) as usize)
-                    .into_iter()
-                    .map(|c| c as u32 + 1)
-                    .collect();
-            cuts.sort_unstable();
-            let mut out = Vec::with_capacity(shares as usize);
-            let mut last = 0;
-            for cut in cuts.into_iter().chain(std::iter::once(total)) {
-                out.push(cut - last);
-                last = cut;
-            }
-            out
-        }
-    };
-    out.shuffle(rng);
-    out
 }
 
 fn packet_prefix(group: &GroupKey) -> String {
@@ -147,13 +148,49 @@ fn packets_where(
 pub struct Opening<'a> {
     /// Unique in the group: the command's message id, or the announcement's fire.
     pub id: &'a str,
-    /// Who pays: the admin, or the bot account itself.
+    /// Who sends it: the admin, or the bot account itself.
     pub sender: &'a Id,
     pub sender_name: &'a str,
     pub points: u32,
     pub shares: u32,
     /// The 口令, if any.
     pub word: Option<String>,
+    /// Whose points pay it.
+    pub paid_by: PaidBy,
+}
+
+/// Whether a packet of `points` in `shares` may be opened at all.
+fn check_size(points: u32, shares: u32, ctx: &Context) -> Result<(), String> {
+    let max = ctx.config.red_packets.max_points;
+    if shares == 0 || shares > MAX_SHARES {
+        Err(format!("红包份数需在 1 到 {MAX_SHARES} 之间"))
+    } else if points < shares {
+        Err("积分不够分：每份至少 1 积分".into())
+    } else if points > max {
+        Err(format!("一个红包最多 {max} 积分"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Whose points pay a packet `sender` opens.
+fn payer(group: &GroupKey, sender: &Id, paid_by: PaidBy) -> MemberKey {
+    match paid_by {
+        PaidBy::Shop => shop_account(group),
+        PaidBy::Sender => MemberKey::new(&group.account, &group.group, sender),
+    }
+}
+
+/// Why a sender who pays cannot pay `points`; the shop always can.
+fn short_of_points(
+    payer: &MemberKey,
+    paid_by: PaidBy,
+    points: u32,
+    ctx: &Context,
+) -> Option<String> {
+    let balance = ctx.state.balance(payer);
+    (paid_by == PaidBy::Sender && balance < i64::from(points))
+        .then(|| format!("你的积分不够发这个红包：当前 {balance} 积分，需要 {points} 积分"))
 }
 
 /// Opens a packet in `group`: the decision that splits, stores and announces
@@ -166,20 +203,18 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
         points,
         shares,
         word,
+        paid_by,
     } = opening;
     let config = &ctx.config.red_packets;
-    if shares == 0 || shares > MAX_SHARES {
-        return Err(format!("红包份数需在 1 到 {MAX_SHARES} 之间"));
-    }
-    if points < shares {
-        return Err("积分不够分：每份至少 1 积分".into());
-    }
-    if points > config.max_points {
-        return Err(format!("一个红包最多 {} 积分", config.max_points));
+    check_size(points, shares, ctx)?;
+    let payer = payer(group, sender, paid_by);
+    if let Some(why) = short_of_points(&payer, paid_by, points, ctx) {
+        return Err(why);
     }
     let word = word
         .map(|w| clip(w.trim(), WORD_CHARS))
         .filter(|w| !w.is_empty());
+    let sender_name = clip(sender_name, WORD_CHARS);
     let left = split(points, shares, config.split, &mut ctx.rng("red_packet"));
     let expires_at = ctx.now + chrono::Duration::from_std(config.expires_after).unwrap_or_default();
     let packet = Packet {
@@ -192,22 +227,27 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
         word: word.clone(),
         opened_at: ctx.now,
         expires_at,
+        sender_name: sender_name.clone(),
+        payer: Some(payer.user.clone()),
+        told: Vec::new(),
     };
     let key = format!("{}{id}", packet_prefix(group));
     let grab = word.unwrap_or_else(|| config.grab_word.clone());
     let text = format!(
-        "🧧 {} 发了一个 {points} 积分的拼手气红包，共 {shares} 份！发送「{grab}」抢红包（{}内有效）",
-        clip(sender_name, WORD_CHARS),
+        "🧧 {sender_name} 发了一个 {points} 积分的拼手气红包，共 {shares} 份！发送「{grab}」抢红包（{}内有效）",
         human_duration(config.expires_after)
     );
     Ok(Decision::default()
         .act(say(&group.group, Message::text(text)))
         .change(Change::record(NAME, key.clone(), &packet))
         .change(Change::Points {
-            member: MemberKey::new(&group.account, &group.group, sender),
+            name: Some(match paid_by {
+                PaidBy::Shop => SHOP_NAME.to_string(),
+                PaidBy::Sender => sender_name,
+            }),
+            member: payer,
             amount: -i64::from(points),
             reason: "red_packet.sent".into(),
-            name: Some(sender_name.to_string()),
         })
         .change(group_note(
             "redpacket.opened",
@@ -215,6 +255,7 @@ pub fn open(group: &GroupKey, opening: Opening, ctx: &Context) -> Result<Decisio
             Some(sender),
             json!({
                 "packet": id, "points": points, "shares": shares, "word": packet.word,
+                "paid_by": packet.payer,
             }),
         ))
         .timer(Timer::new(
@@ -256,65 +297,28 @@ impl Feature for RedPackets {
             Some(word) => word == text,
             None => grab_word == text,
         };
-        let found = packets_where(&group, ctx, grabs_it)
+        let packets = packets_where(&group, ctx, grabs_it);
+        // The oldest packet the member has not grabbed; else the oldest they
+        // grabbed and were not told so yet; else nothing (told once a packet).
+        let fresh = packets.iter().find(|(_, p)| !p.grabbed_by(&m.user));
+        if let Some((key, packet)) = fresh {
+            return grab(&group, key, packet.clone(), m, ctx);
+        }
+        let repeat = packets
             .into_iter()
-            .find(|(_, p)| !p.grabbed.iter().any(|(u, ..)| u == &m.user));
-        let Some((key, mut packet)) = found else {
+            .find(|(_, p)| p.grabbed_by(&m.user) && !p.told.contains(&m.user));
+        let Some((key, mut packet)) = repeat else {
             return Decision::default();
         };
-        let Some(share) = packet.left.pop() else {
-            return Decision::default();
-        };
-        let name = clip(
-            m.sender.display_name().unwrap_or(&m.user.to_string()),
-            WORD_CHARS,
-        );
-        packet.grabbed.push((m.user.clone(), name.clone(), share));
-        let mut d = Decision::default()
-            .change(Change::Points {
-                member: MemberKey::new(&group.account, &group.group, &m.user),
-                amount: i64::from(share),
-                reason: "red_packet.grab".into(),
-                name: m.sender.display_name().map(str::to_string),
-            })
-            .change(group_note(
-                "redpacket.grabbed",
-                &group,
-                Some(&m.user),
-                json!({
-                    "packet": packet.id, "points": share,
-                }),
-            ));
-        let mut answers: Answers = ctx
-            .state
-            .record(NAME, &answers_key(&group))
-            .unwrap_or_default();
-        if answers.grabs.is_empty() {
-            let due = ctx.now
-                + chrono::Duration::from_std(ctx.config.red_packets.answer_window)
-                    .unwrap_or_default();
-            d = d.timer(Timer::new(
-                due,
-                &group.account,
-                NAME,
-                &RedPacketWake::Answer {
-                    group: group.group.clone(),
-                },
-            ));
-        }
-        answers.grabs.push((m.user.clone(), share));
-        if packet.left.is_empty() {
-            // The answers go out before the result.
-            d = d
-                .act(say(&group.group, answer_message(&answers.grabs)))
-                .change(Change::forget(NAME, answers_key(&group)));
-            d.merge(finish(&group, &key, &packet));
-        } else {
-            d = d
-                .change(Change::record(NAME, answers_key(&group), &answers))
-                .change(Change::record(NAME, key, &packet));
-        }
-        d
+        packet.told.push(m.user.clone());
+        let (mut answers, d) = pending_answers(&group, ctx);
+        answers.repeats.push(Grab {
+            user: m.user.clone(),
+            points: 0,
+            packet: packet.title(),
+        });
+        d.change(Change::record(NAME, answers_key(&group), &answers))
+            .change(Change::record(NAME, key, &packet))
     }
 
     fn on_wake(&self, timer: &Timer, ctx: &Context) -> Result<Decision, WakeError> {
@@ -329,11 +333,11 @@ impl Feature for RedPackets {
                     .state
                     .record(NAME, &answers_key(&group))
                     .unwrap_or_default();
-                if answers.grabs.is_empty() {
+                if answers.is_empty() {
                     return Ok(Decision::default());
                 }
                 Decision::default()
-                    .act(say(&group.group, answer_message(&answers.grabs)))
+                    .act(say(&group.group, answers.message()))
                     .change(Change::forget(NAME, answers_key(&group)))
             }
             RedPacketWake::Expire { packet: key } => {
@@ -347,26 +351,81 @@ impl Feature for RedPackets {
     }
 }
 
-/// "@A 抢到 12 积分 @B 抢到 3 积分 …".
-fn answer_message(grabs: &[(Id, u32)]) -> Message {
-    let mut segments = Vec::new();
-    for (user, points) in grabs.iter().take(MENTIONS) {
-        segments.push(Segment::At {
-            target: Mention::User(user.clone()),
-        });
-        segments.push(Segment::Text {
-            text: format!(" 抢到 {points} 积分 "),
-        });
+/// The answers waiting in `group`'s window, and the decision that opens the
+/// window when none are waiting.
+fn pending_answers(group: &GroupKey, ctx: &Context) -> (Answers, Decision) {
+    let answers: Answers = ctx
+        .state
+        .record(NAME, &answers_key(group))
+        .unwrap_or_default();
+    let mut d = Decision::default();
+    if answers.is_empty() {
+        let due = ctx.now
+            + chrono::Duration::from_std(ctx.config.red_packets.answer_window).unwrap_or_default();
+        d = d.timer(Timer::new(
+            due,
+            &group.account,
+            NAME,
+            &RedPacketWake::Answer {
+                group: group.group.clone(),
+            },
+        ));
     }
-    if grabs.len() > MENTIONS {
-        segments.push(Segment::Text {
-            text: format!("等 {} 人", grabs.len()),
-        });
-    }
-    Message::from_segments(segments)
+    (answers, d)
 }
 
-/// Closes a packet (empty, or expired): the rest back to the sender, the
+/// `m`'s sender grabs the next share of `packet`.
+fn grab(
+    group: &GroupKey,
+    key: &str,
+    mut packet: Packet,
+    m: &crate::domain::GroupMessage,
+    ctx: &Context,
+) -> Decision {
+    let Some(share) = packet.left.pop() else {
+        return Decision::default();
+    };
+    let name = clip(
+        m.sender.display_name().unwrap_or(&m.user.to_string()),
+        WORD_CHARS,
+    );
+    packet.grabbed.push((m.user.clone(), name, share));
+    let (mut answers, mut d) = pending_answers(group, ctx);
+    d = d
+        .change(Change::Points {
+            member: MemberKey::new(&group.account, &group.group, &m.user),
+            amount: i64::from(share),
+            reason: "red_packet.grab".into(),
+            name: m.sender.display_name().map(str::to_string),
+        })
+        .change(group_note(
+            "redpacket.grabbed",
+            group,
+            Some(&m.user),
+            json!({
+                "packet": packet.id, "points": share,
+            }),
+        ));
+    answers.grabs.push(Grab {
+        user: m.user.clone(),
+        points: share,
+        packet: packet.title(),
+    });
+    if packet.left.is_empty() {
+        // The answers go out before the result.
+        d = d
+            .act(say(&group.group, answers.message()))
+            .change(Change::forget(NAME, answers_key(group)));
+        d.merge(finish(group, key, &packet));
+    } else {
+        d = d
+            .change(Change::record(NAME, answers_key(group), &answers))
+            .change(Change::record(NAME, key, &packet));
+    }
+    d
+}
+
+/// Closes a packet (empty, or expired): the rest back to whoever paid, the
 /// result posted with 手气最佳.
 fn finish(group: &GroupKey, key: &str, packet: &Packet) -> Decision {
     let rest = packet.left_points();
@@ -378,14 +437,15 @@ fn finish(group: &GroupKey, key: &str, packet: &Packet) -> Decision {
             Some(b) if b.2 >= g.2 => Some(b),
             _ => Some(g),
         });
+    let title = packet.title();
     let mut text = if rest == 0 {
         format!(
-            "🧧 红包已被抢完：{} 人抢到 {paid} 积分",
+            "🧧 {title}已被抢完：{} 人抢到 {paid} 积分",
             packet.grabbed.len()
         )
     } else {
         format!(
-            "🧧 红包已过期：{} 人抢到 {paid} 积分，剩余 {rest} 积分已退回",
+            "🧧 {title}已过期：{} 人抢到 {paid} 积分，剩余 {rest} 积分已退回",
             packet.grabbed.len()
         )
     };
@@ -410,7 +470,7 @@ fn finish(group: &GroupKey, key: &str, packet: &Packet) -> Decision {
         ));
     if rest > 0 {
         d = d.change(Change::Points {
-            member: MemberKey::new(&group.account, &group.group, &packet.sender),
+            member: packet.payer(group),
             amount: i64::from(rest),
             reason: "red_packet.refund".into(),
             name: None,
@@ -437,8 +497,8 @@ pub fn command(
                 .take(STATUS_LISTED)
                 .map(|(_, p)| {
                     format!(
-                        "🧧 {} 积分：剩 {} 份 {} 积分{}，{} 过期",
-                        p.total,
+                        "🧧 {}：剩 {} 份 {} 积分{}，{} 过期",
+                        p.title(),
                         p.left.len(),
                         p.left_points(),
                         p.word
@@ -467,6 +527,19 @@ pub fn command(
     let shares = number(1, "红包份数")?;
     let name = m.sender.display_name().unwrap_or("管理员").to_string();
     let word = (args.len() > 2).then(|| args[2..].join(" "));
+    let paid_by = ctx.config.red_packets.paid_by;
+    check_size(points, shares, ctx)?;
+    if let Some(why) = short_of_points(&payer(&group, &m.user, paid_by), paid_by, points, ctx) {
+        // Not a usage mistake: the answer says what is missing, nothing more.
+        return Ok(Decision::default()
+            .act(super::reply(m, Message::text(why.clone())))
+            .change(group_note(
+                "redpacket.refused",
+                &group,
+                Some(&m.user),
+                json!({"reason": why, "points": points}),
+            )));
+    }
     let id = m.message_id.to_string();
     let opening = Opening {
         id: &id,
@@ -475,6 +548,7 @@ pub fn command(
         points,
         shares,
         word,
+        paid_by,
     };
     open(&group, opening, ctx)
 }

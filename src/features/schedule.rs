@@ -432,7 +432,8 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                     ..
                 }) = &source
                 {
-                    // The shop's packet, paid by the bot account itself.
+                    // The shop's packet, sent by the bot account and paid
+                    // by the shop whatever `paid_by` says of admins' packets.
                     let id = format!("{}@{}", occ.schedule, occ.instant.timestamp());
                     let opening = red_packets::Opening {
                         id: &id,
@@ -441,6 +442,7 @@ fn fire(record: &str, account: &Id, ctx: &Context) -> Decision {
                         points: spec.points,
                         shares: spec.shares,
                         word: None,
+                        paid_by: crate::config::PaidBy::Shop,
                     };
                     match red_packets::open(&key, opening, ctx) {
                         Ok(packet) => d.merge(packet),

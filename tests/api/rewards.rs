@@ -170,3 +170,71 @@ async fn task_progress_survives_a_restart() {
     let chat = app.wait_chat("完成新人任务").await;
     assert!(chat.iter().any(|t| t.contains("C-01")), "{chat:?}");
 }
+
+#[tokio::test]
+async fn a_keyword_said_before_the_batched_welcome_counts_and_is_not_asked_again() {
+    let config = TASKS.replace("batch_window = \"1s\"", "batch_window = \"1h\"");
+    let mut app = spawn_app_configured(&config, None).await;
+    let (keen, lazy) = (member(1), member(2));
+    app.member_joins(&keen).await;
+    app.member_joins(&lazy).await;
+    app.member_says(&keen, "群规已读").await;
+    let group = app.group.clone();
+    app.barrier(&group).await;
+    assert!(
+        !app.chat().iter().any(|t| t.contains("欢迎")),
+        "the wave is still waiting"
+    );
+
+    app.skip(chrono::Duration::hours(1));
+    let chat = app.wait_chat("完成新人任务").await;
+    let done = chat.iter().find(|t| t.contains("完成新人任务")).unwrap();
+    assert!(done.contains("积分 +10，优惠券：C-01"), "{done}");
+    let ledger = app
+        .daemon()
+        .store()
+        .ledger(&10001000.into(), &123456.into(), &Id::number(50001))
+        .await
+        .unwrap();
+    assert_eq!(ledger, vec![(10, "task:read_rules".to_string())]);
+
+    app.wait_chat("还没完成哦").await;
+    let reminders: Vec<_> = app
+        .messages_before_a_barrier(&group)
+        .await
+        .into_iter()
+        .filter(|c| crate::helpers::text_of(&c.params["message"]).contains("还没完成哦"))
+        .collect();
+    assert_eq!(reminders.len(), 1);
+    assert_eq!(
+        crate::helpers::mentions_of(&reminders[0].params["message"]),
+        vec![lazy.id.to_string()],
+        "the keen one is not asked again"
+    );
+}
+
+#[tokio::test]
+async fn once_the_pool_is_empty_the_welcome_stops_promising_its_coupon() {
+    let config = TASKS.replace(
+        "batch_window = \"1s\"",
+        "batch_window = \"1s\"\ntemplate = \"欢迎 {mentions}！发送「已读」确认群规，领取{coupon}\"\ncoupon = \"newcomer\"",
+    );
+    let mut app = spawn_app_configured(&config, None).await;
+    app.stop_daemon().await;
+    std::fs::write(app.dir.path().join("coupons.txt"), "C-01\n").unwrap();
+    app.start_daemon().await;
+
+    let (first, second) = (member(1), member(2));
+    app.member_joins(&first).await;
+    app.wait_chat("领取新人券").await;
+    app.member_says(&first, "已读").await;
+    app.wait_chat("优惠券：C-01").await;
+
+    app.member_joins(&second).await;
+    let chat = app.wait_chat_n("欢迎", 2).await;
+    let welcomes: Vec<_> = chat.iter().filter(|t| t.contains("欢迎")).collect();
+    assert!(
+        welcomes[1].ends_with("发送「已读」确认群规"),
+        "no coupon promised: {welcomes:?}"
+    );
+}

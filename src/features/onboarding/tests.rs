@@ -169,3 +169,44 @@ fn invited_newcomers_are_exempt_from_verification_by_default() {
     assert_eq!(said(&wave).len(), 1, "only the welcome");
     assert!(bot.state.verifying.is_empty());
 }
+
+const COUPON_WELCOME: &str = "[welcome]\ntemplate = \"欢迎 {mentions} 加入{group}！发送「已读」确认群规，领取{coupon}\"\ncoupon = \"newcomer\"\n";
+
+#[test]
+fn the_welcome_promises_the_coupon_while_the_pool_has_codes() {
+    let mut bot = Bot::new(COUPON_WELCOME);
+    let d = bot.on(joined(201, false));
+    let welcome = said(&bot.fire_timers(&d)[0]).remove(0);
+    assert!(
+        welcome.ends_with("发送「已读」确认群规，领取满50减10券"),
+        "{welcome}"
+    );
+}
+
+#[test]
+fn the_welcome_does_not_promise_a_coupon_from_an_empty_pool() {
+    let mut bot = Bot::new(COUPON_WELCOME);
+    bot.state
+        .coupons
+        .insert("newcomer".into(), Default::default());
+    let d = bot.on(joined(201, false));
+    let welcome = said(&bot.fire_timers(&d)[0]).remove(0);
+    assert!(
+        welcome.ends_with("加入宝妈群！发送「已读」确认群规"),
+        "{welcome}"
+    );
+}
+
+#[test]
+fn codes_the_wave_takes_early_count_against_the_welcomes_promise() {
+    let tasks = "[[tasks]]\nid = \"read_rules\"\ndone_when = { keyword = \"已读\" }\nreward = { points = 10, coupon = \"newcomer\" }\n";
+    let mut bot = Bot::new(&format!("{COUPON_WELCOME}{tasks}"));
+    let last = bot.state.coupons["newcomer"][4].clone();
+    bot.state.coupons.insert("newcomer".into(), [last].into());
+    let d = bot.on(joined(201, false));
+    let early = bot.member_says(201, "已读");
+    bot.on(early);
+    let texts = said(&bot.fire_timers(&d)[0]);
+    assert!(!texts[0].contains("领取"), "{texts:?}");
+    assert!(texts[1].contains("优惠券：NEW-5"), "{texts:?}");
+}

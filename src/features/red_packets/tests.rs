@@ -3,8 +3,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
+use crate::config::SplitMethod;
 use crate::domain::Role;
-use crate::features::testkit::{said, Bot, ACCOUNT, GROUP, OPERATOR};
+use crate::features::testkit::{member, mentioned, notes, said, Bot, ACCOUNT, GROUP, OPERATOR};
 
 fn methods() -> impl Strategy<Value = SplitMethod> {
     prop_oneof![Just(SplitMethod::DoubleMean), Just(SplitMethod::Fair)]
@@ -68,8 +69,19 @@ fn ledger(d: &Decision) -> Vec<(Id, i64, String)> {
         .collect()
 }
 
+fn group() -> GroupKey {
+    GroupKey {
+        account: Id::number(ACCOUNT),
+        group: Id::number(GROUP),
+    }
+}
+
+fn shop() -> Id {
+    Id::text(SHOP_USER)
+}
+
 #[test]
-fn an_admin_opens_a_packet_paid_from_their_points_and_announced_with_the_grab_word() {
+fn an_admins_packet_is_paid_by_the_shop_and_announced_with_the_grab_word() {
     let mut bot = Bot::new("");
     let d = admin_opens(&mut bot, "/redpacket 100 10");
     assert!(
@@ -79,16 +91,64 @@ fn an_admin_opens_a_packet_paid_from_their_points_and_announced_with_the_grab_wo
     );
     assert_eq!(
         ledger(&d),
-        vec![(Id::number(OPERATOR), -100, "red_packet.sent".to_string())]
+        vec![(shop(), -100, "red_packet.sent".to_string())]
     );
-    let group = GroupKey {
-        account: Id::number(ACCOUNT),
-        group: Id::number(GROUP),
-    };
+    assert_eq!(
+        bot.state.balance(&member(OPERATOR)),
+        0,
+        "her points are hers"
+    );
     let ctx = Context::new(&bot.config, &bot.state, bot.now, 0);
-    let packets = open_packets(&group, &ctx);
+    let packets = open_packets(&group(), &ctx);
     assert_eq!(packets.len(), 1);
     assert_eq!(packets[0].1.left.iter().sum::<u32>(), 100);
+
+    let points = bot.says(OPERATOR, Role::Member, Message::text("/points"));
+    assert_eq!(said(&bot.on(points)), vec!["你当前有 0 积分"]);
+}
+
+#[test]
+fn the_shops_account_is_no_member_and_never_ranked() {
+    assert_eq!(shop_account(&group()).user.as_str(), "#shop");
+    let mut bot = Bot::new("");
+    admin_opens(&mut bot, "/redpacket 100 10");
+    let grab = bot.member_says(21, "抢");
+    bot.on(grab);
+    let rank =
+        crate::features::points::rank(&bot.state, &bot.config, &group().account, &group().group);
+    assert_eq!(rank.len(), 1, "{rank:?}");
+    assert_eq!(rank[0].0, "成员21");
+}
+
+#[test]
+fn with_paid_by_sender_the_admin_pays_and_must_have_the_points() {
+    let mut bot = Bot::new("[red_packets]\npaid_by = \"sender\"\n");
+    let too_small = admin_opens(&mut bot, "/redpacket 5 10");
+    assert!(
+        said(&too_small)[0].contains("用法"),
+        "{:?}",
+        said(&too_small)
+    );
+    let refused = admin_opens(&mut bot, "/redpacket 100 10");
+    assert_eq!(
+        said(&refused),
+        vec!["你的积分不够发这个红包：当前 0 积分，需要 100 积分"]
+    );
+    assert!(ledger(&refused).is_empty());
+    assert_eq!(notes(&refused, "redpacket.refused").len(), 1);
+
+    bot.state.apply(&Change::Points {
+        member: member(OPERATOR),
+        amount: 150,
+        reason: "gift".into(),
+        name: None,
+    });
+    let opened = admin_opens(&mut bot, "/redpacket 100 10");
+    assert_eq!(
+        ledger(&opened),
+        vec![(Id::number(OPERATOR), -100, "red_packet.sent".to_string())]
+    );
+    assert_eq!(bot.state.balance(&member(OPERATOR)), 50);
 }
 
 #[test]
@@ -160,11 +220,11 @@ fn grabs_in_a_rush_are_answered_together() {
     bot.now = answer_timer.due;
     let answered = bot.wake(&answer_timer);
     assert_eq!(said(&answered).len(), 1);
-    assert_eq!(crate::features::testkit::mentioned(&answered).len(), 5);
+    assert_eq!(mentioned(&answered).len(), 5);
 }
 
 #[test]
-fn an_expired_packet_refunds_the_rest_to_the_sender_and_posts_the_result() {
+fn an_expired_packet_refunds_the_rest_to_whoever_paid_and_posts_the_result() {
     let mut bot = Bot::new("");
     let opened = admin_opens(&mut bot, "/redpacket 100 10");
     let grab = bot.member_says(21, "抢");
@@ -181,7 +241,7 @@ fn an_expired_packet_refunds_the_rest_to_the_sender_and_posts_the_result() {
     assert!(posted.contains("红包已过期：1 人抢到"), "{posted}");
     let refund = ledger(&d);
     assert_eq!(refund.len(), 1);
-    assert_eq!(refund[0].0, Id::number(OPERATOR));
+    assert_eq!(refund[0].0, shop());
     assert_eq!(refund[0].2, "red_packet.refund");
     let total: i64 = [ledger(&opened), ledger(&grabbed), refund]
         .concat()
@@ -202,4 +262,96 @@ fn status_lists_the_ten_oldest_open_packets_and_counts_the_rest() {
     let answer = said(&bot.on(status)).join("\n");
     assert_eq!(answer.matches("🧧").count(), 10, "{answer}");
     assert!(answer.ends_with("……另有 3 个未抢完的红包"), "{answer}");
+}
+
+#[test]
+fn a_senders_packet_gets_the_rest_back_at_expiry() {
+    let mut bot = Bot::new("[red_packets]\npaid_by = \"sender\"\n");
+    bot.state.apply(&Change::Points {
+        member: member(OPERATOR),
+        amount: 100,
+        reason: "gift".into(),
+        name: None,
+    });
+    let opened = admin_opens(&mut bot, "/redpacket 100 10");
+    let expiry = opened.timers[0].clone();
+    bot.now = expiry.due;
+    let refund = ledger(&bot.wake(&expiry));
+    assert_eq!(
+        refund,
+        vec![(Id::number(OPERATOR), 100, "red_packet.refund".to_string())]
+    );
+}
+
+/// Two admins' packets open at once, grabbed with the same word.
+fn two_packets(bot: &mut Bot) -> Timer {
+    admin_opens(bot, "/redpacket 30 3");
+    let other = bot.says(2, Role::Admin, Message::text("/redpacket 50 5"));
+    bot.advance(1);
+    let d = bot.on(other);
+    assert!(
+        said(&d)[0].contains("成员2 发了一个 50 积分"),
+        "{:?}",
+        said(&d)
+    );
+    let grab = bot.member_says(21, "抢");
+    bot.on(grab).timers[0].clone()
+}
+
+#[test]
+fn with_two_packets_open_each_grab_answer_names_its_packet() {
+    let mut bot = Bot::new("");
+    let answer_timer = two_packets(&mut bot);
+    let again = bot.member_says(21, "抢");
+    bot.on(again);
+    let other = bot.member_says(22, "抢");
+    bot.on(other);
+    bot.now = answer_timer.due;
+    let answer = said(&bot.wake(&answer_timer)).join("\n");
+    let lines: Vec<&str> = answer.lines().collect();
+    assert_eq!(lines.len(), 2, "{answer}");
+    assert!(lines[0].starts_with("🧧 成员1的 30 积分红包："), "{answer}");
+    assert_eq!(lines[0].matches("抢到").count(), 2, "{answer}");
+    assert!(lines[1].starts_with("🧧 成员2的 50 积分红包："), "{answer}");
+    assert_eq!(lines[1].matches("抢到").count(), 1, "{answer}");
+}
+
+#[test]
+fn a_repeat_grab_is_answered_once_a_packet_in_the_merged_answer() {
+    let mut bot = Bot::new("");
+    admin_opens(&mut bot, "/redpacket 100 10");
+    let first = bot.member_says(21, "抢");
+    let answer_timer = bot.on(first).timers[0].clone();
+    for _ in 0..5 {
+        let spam = bot.member_says(21, "抢");
+        let d = bot.on(spam);
+        assert!(said(&d).is_empty() && ledger(&d).is_empty());
+    }
+    bot.now = answer_timer.due;
+    let answered = bot.wake(&answer_timer);
+    let answer = said(&answered);
+    assert_eq!(answer.len(), 1, "one merged answer");
+    assert_eq!(
+        answer[0]
+            .matches("你已经抢过成员1的 100 积分红包了")
+            .count(),
+        1,
+        "{answer:?}"
+    );
+    assert_eq!(mentioned(&answered), vec![Id::number(21), Id::number(21)]);
+
+    bot.advance(60);
+    let later = bot.member_says(21, "抢");
+    let d = bot.on(later);
+    assert!(d.is_empty(), "told once: {:?}", said(&d));
+}
+
+#[test]
+fn answers_waiting_from_an_earlier_version_still_read() {
+    let old = serde_json::json!({"grabs": [[21, 12], [22, 3]]});
+    let answers: Answers = serde_json::from_value(old).unwrap();
+    assert_eq!(answers.grabs.len(), 2);
+    let text = answers.message().plain_text();
+    assert!(text.starts_with("🧧 红包："), "{text}");
+    assert!(text.contains("抢到 12 积分"), "{text}");
 }

@@ -447,7 +447,7 @@ fn flashsale_now_posts_the_countdown_in_this_group_at_once() {
 }
 
 #[test]
-fn an_announcement_with_a_red_packet_opens_it_paid_by_the_bot_account() {
+fn an_announcement_with_a_red_packet_opens_it_paid_by_the_shop() {
     let mut bot = bot(&MORNING.replace(
         "text = \"早上好！今天的团购清单\"",
         "text = \"早上好！今天的团购清单\"\nred_packet = { points = 100, shares = 10 }",
@@ -466,11 +466,11 @@ fn an_announcement_with_a_red_packet_opens_it_paid_by_the_bot_account() {
         .changes
         .iter()
         .any(|c| matches!(c, Change::Points { reason, .. } if reason == "red_packet.grab")));
-    let paid_by_bot = fired.iter().flat_map(|d| d.changes.iter()).any(|c| {
+    let paid_by_shop = fired.iter().flat_map(|d| d.changes.iter()).any(|c| {
         matches!(c, Change::Points { member, amount: -100, .. }
-            if member.user == Id::number(crate::features::testkit::ACCOUNT))
+            if member.user == Id::text(crate::features::red_packets::SHOP_USER))
     });
-    assert!(paid_by_bot);
+    assert!(paid_by_shop);
 }
 
 const NIGHT_SALE: &str = r#"

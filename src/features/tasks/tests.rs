@@ -1,3 +1,4 @@
+use super::NAME;
 use crate::domain::Role;
 use crate::engine::TaskState;
 use crate::features::testkit::*;
@@ -85,4 +86,79 @@ fn the_reminder_goes_once_to_those_who_have_not_done_it_and_then_it_expires() {
         TaskState::Expired
     );
     assert_eq!(bot.state.tasks[&member(202)]["read_rules"], TaskState::Done);
+}
+
+#[test]
+fn a_keyword_said_before_the_welcome_is_credited_at_the_welcome_and_not_asked_again() {
+    let mut bot = Bot::new(TASKS);
+    let first = bot.on(joined(201, false));
+    bot.on(joined(202, false));
+    let early = bot.member_says(201, "群规已读");
+    assert!(said(&bot.on(early)).is_empty(), "the task is not out yet");
+
+    let welcome = bot.fire_timers(&first).remove(0);
+    let texts = said(&welcome);
+    assert_eq!(texts.len(), 2, "the welcome, then the credit: {texts:?}");
+    assert!(texts[0].starts_with("欢迎"), "{texts:?}");
+    assert!(
+        texts[1].contains("完成新人任务「阅读群规」！积分 +10，优惠券：NEW-1"),
+        "{texts:?}"
+    );
+    assert_eq!(bot.state.tasks[&member(201)]["read_rules"], TaskState::Done);
+    assert_eq!(
+        bot.state.tasks[&member(201)]["first_checkin"],
+        TaskState::Open
+    );
+    assert_eq!(
+        notes(&welcome, "task.handed_out").len(),
+        4,
+        "2 newcomers, 2 tasks"
+    );
+    assert_eq!(notes(&welcome, "task.done").len(), 1);
+    assert_eq!(bot.state.balance(&member(201)), 10);
+
+    let again = bot.member_says(201, "已读");
+    assert!(bot.on(again).is_empty(), "paid once");
+    let later = bot.fire_timers(&welcome);
+    let reminded: Vec<_> = later.iter().filter(|d| !said(d).is_empty()).collect();
+    assert_eq!(reminded.len(), 1);
+    assert_eq!(mentioned(reminded[0]), vec![crate::domain::Id::number(202)]);
+}
+
+#[test]
+fn newcomers_who_did_it_early_get_one_message_and_a_code_each() {
+    let mut bot = Bot::new(TASKS);
+    let first = bot.on(joined(201, false));
+    bot.on(joined(202, false));
+    for user in [201, 202] {
+        let early = bot.member_says(user, "已读");
+        bot.on(early);
+        let twice = bot.member_says(user, "已读已读");
+        assert!(bot.on(twice).is_empty(), "remembered once");
+    }
+    let welcome = bot.fire_timers(&first).remove(0);
+    let texts = said(&welcome);
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts[1].contains("NEW-1") && texts[1].contains("NEW-2"),
+        "{texts:?}"
+    );
+    assert!(
+        bot.state.records_of(NAME).next().is_none(),
+        "{:?}",
+        bot.state.records
+    );
+}
+
+#[test]
+fn a_newcomer_who_leaves_before_the_welcome_leaves_nothing_behind() {
+    let mut bot = Bot::new(TASKS);
+    let first = bot.on(joined(201, false));
+    let early = bot.member_says(201, "已读");
+    bot.on(early);
+    assert_eq!(bot.state.records_of(NAME).count(), 1);
+    bot.on(left(201));
+    assert!(bot.state.records_of(NAME).next().is_none());
+    let welcome = bot.fire_timers(&first).remove(0);
+    assert!(said(&welcome).is_empty());
 }
