@@ -136,7 +136,16 @@ enum Command {
         /// Empty the roll-up and rebuild it from the whole log.
         #[arg(long)]
         rebuild: bool,
+        /// The CSV's header: en (the JSON field names) or zh (the page's Chinese labels).
+        #[arg(long, value_enum, default_value = "en")]
+        lang: ReportLang,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportLang {
+    En,
+    Zh,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -265,6 +274,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             out,
             rebuild,
+            lang,
         } => {
             let range = match (from, to) {
                 (Some(from), Some(to)) => reporting::Range::Between(from, to),
@@ -285,9 +295,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 range,
                 group,
                 group_names: source.group_names,
+                category_labels: source.category_labels,
                 rebuild,
             };
-            report(&source.database, query, format, out).await
+            let lang = match lang {
+                ReportLang::En => reporting::Lang::En,
+                ReportLang::Zh => reporting::Lang::Zh,
+            };
+            report(&source.database, query, format, lang, out).await
         }
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
@@ -302,6 +317,7 @@ struct ReportSource {
     database: PathBuf,
     timezone: chrono_tz::Tz,
     group_names: std::collections::HashMap<String, String>,
+    category_labels: std::collections::HashMap<String, String>,
 }
 
 /// The config's database, zone and names; or the bare database (`--db`).
@@ -311,6 +327,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
             database,
             timezone: reporting::DEFAULT_TIMEZONE,
             group_names: Default::default(),
+            category_labels: reporting::category_labels(None),
         });
     }
     let path = config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
@@ -323,6 +340,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
                 .iter()
                 .map(|g| (g.id.to_string(), g.name.clone()))
                 .collect(),
+            category_labels: reporting::category_labels(c.filter.as_ref()),
         }),
         Err(e) => Err(report_invalid(&e)),
     }
@@ -334,6 +352,7 @@ async fn report(
     database: &Path,
     request: reporting::Query,
     format: reporting::Format,
+    lang: reporting::Lang,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
@@ -376,13 +395,13 @@ async fn report(
         Some(path) => {
             let file = std::fs::File::create(&path)
                 .with_context(|| format!("writing {}", path.display()))?;
-            reporting::write(&report, format, file)
+            reporting::write_in(&report, format, lang, file)
                 .with_context(|| format!("writing {}", path.display()))?;
             if format == reporting::Format::Html {
                 eprintln!("report written to {}", path.display());
             }
         }
-        None => reporting::write(&report, format, std::io::stdout().lock())?,
+        None => reporting::write_in(&report, format, lang, std::io::stdout().lock())?,
     }
     Ok(ExitCode::SUCCESS)
 }

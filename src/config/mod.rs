@@ -30,7 +30,9 @@ pub use community::{
     TaskConfig, Trigger, VerificationConfig, WelcomeConfig,
 };
 pub use env::Env;
-pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
+pub use hygiene::{
+    load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood, DEFAULT_LABELS,
+};
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;
 pub use raw::Transport;

@@ -285,6 +285,14 @@ pub fn welcome_wave(group: &GroupKey, ctx: &Context) -> Decision {
         }
     }
 
+    if !config.tasks.is_empty() {
+        for user in &users {
+            let member = MemberKey::new(&group.account, &group.group, user);
+            decision
+                .changes
+                .push(tasks::person_note("task.newcomer", &member));
+        }
+    }
     for task in &config.tasks {
         for user in &users {
             let member = MemberKey::new(&group.account, &group.group, user);
