@@ -305,7 +305,13 @@ async fn the_report_reads_on_a_phone_and_on_a_desktop_without_sideways_scrolling
         timezone: chrono_tz::Asia::Shanghai,
         range: Range::Last(7),
         group: None,
-        group_names: Default::default(),
+        // A name with no place to break is the widest thing a page can hold.
+        group_names: [(
+            "123456".to_string(),
+            "福利群_averyveryverylonggroupnamewithoutanyplacetobreakit_上海浦东新区分群"
+                .to_string(),
+        )]
+        .into(),
         category_labels: reporting::category_labels(None),
         rebuild: false,
     };
