@@ -422,6 +422,12 @@ async fn the_last_seven_days_start_at_the_first_day_with_data_and_compare_with_t
     assert_eq!(r.totals.counts[Metric::Messages], 1);
     let doc: Value = serde_json::from_str(&reporting::render(&r, Format::Json).unwrap()).unwrap();
     assert_eq!(doc["previous"]["totals"]["messages"], 5);
+    let table = reporting::render(&r, Format::Table).unwrap();
+    assert!(
+        table.contains(&format!("对比上期 {first} – "))
+            && table.contains("消息数 1（较上期 -4（-80.0%））"),
+        "{table}"
+    );
 
     // An explicit range is what was asked for.
     let asked = report(&app, Range::Between(first - Duration::days(3), first)).await;

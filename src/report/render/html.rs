@@ -132,7 +132,7 @@ fn tiles(report: &Report) -> Vec<Tile> {
     let t = &report.totals;
     let c = &t.counts;
     let before = report.previous.as_ref().map(|p| &p.totals.counts);
-    let change = |m: Metric| before.map(|b| week_over_week(c[m], b[m]));
+    let change = |m: Metric| before.map(|b| words::week_over_week(c[m], b[m]));
     let (sent, missed, failed) = (
         c[Metric::PostsSent],
         c[Metric::PostsMissed],
@@ -228,8 +228,8 @@ fn tiles(report: &Report) -> Vec<Tile> {
         },
         Tile {
             change: before
-                .map(|b| week_over_week(t.net_growth, b[Metric::Joins] - b[Metric::Leaves])),
-            ..tile("net_growth", "净增长", signed(t.net_growth))
+                .map(|b| words::week_over_week(t.net_growth, b[Metric::Joins] - b[Metric::Leaves])),
+            ..tile("net_growth", "净增长", words::signed(t.net_growth))
         },
     ];
     let categories = t
@@ -257,30 +257,6 @@ fn tile(key: &'static str, label: &'static str, value: String) -> Tile {
         note: None,
         change: None,
         alert: false,
-    }
-}
-
-/// `较上期 +3（+12.5%）`, `较上期持平`, or against nothing `上期 0`.
-fn week_over_week(now: i64, before: i64) -> String {
-    let diff = now - before;
-    if diff == 0 {
-        return "较上期持平".into();
-    }
-    match before {
-        b if b > 0 => format!(
-            "较上期 {}（{:+.1}%）",
-            signed(diff),
-            diff as f64 * 100.0 / b as f64
-        ),
-        _ => format!("较上期 {}（上期 {before}）", signed(diff)),
-    }
-}
-
-fn signed(n: i64) -> String {
-    if n > 0 {
-        format!("+{n}")
-    } else {
-        n.to_string()
     }
 }
 
@@ -318,7 +294,7 @@ fn group_row<'a>(g: &'a GroupTotals, report: &Report) -> GroupRow<'a> {
         c[Metric::Speakers].to_string(),
         decimal(g.messages_per_speaker),
         percent(g.active_rate),
-        signed(g.net_growth),
+        words::signed(g.net_growth),
         format!(
             "{} / {}",
             c[Metric::NewcomersFinished],

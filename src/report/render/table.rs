@@ -39,6 +39,30 @@ pub fn table(report: &Report) -> String {
         let _ = writeln!(out, "这段时间没有记录（no events in this range）");
         return out;
     }
+    if let Some(p) = &report.previous {
+        let (now, before) = (&report.totals.counts, &p.totals.counts);
+        let changes: Vec<String> = [
+            Metric::Messages,
+            Metric::Speakers,
+            Metric::Joins,
+            Metric::Checkins,
+            Metric::Coupons,
+            Metric::PostsSent,
+        ]
+        .iter()
+        .map(|m| {
+            let change = words::week_over_week(now[*m], before[*m]);
+            format!("{} {}（{change}）", m.label(), now[*m])
+        })
+        .collect();
+        let _ = writeln!(
+            out,
+            "对比上期 {} – {}：{}",
+            p.from,
+            p.to,
+            changes.join("；")
+        );
+    }
 
     let activity = [
         Metric::Messages,

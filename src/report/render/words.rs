@@ -44,3 +44,28 @@ pub fn counted<'a>(keys: &'a BTreeMap<String, i64>, name: impl Fn(&'a str) -> St
         .collect();
     parts.join("，")
 }
+
+/// `较上期 +3（+12.5%）`, `较上期持平`, or against nothing `较上期 +3（上期 0）`.
+pub fn week_over_week(now: i64, before: i64) -> String {
+    let diff = now - before;
+    if diff == 0 {
+        return "较上期持平".into();
+    }
+    match before {
+        b if b > 0 => format!(
+            "较上期 {}（{:+.1}%）",
+            signed(diff),
+            diff as f64 * 100.0 / b as f64
+        ),
+        _ => format!("较上期 {}（上期 {before}）", signed(diff)),
+    }
+}
+
+/// A change with its sign: `+2`, `0`, `-1`.
+pub fn signed(n: i64) -> String {
+    if n > 0 {
+        format!("+{n}")
+    } else {
+        n.to_string()
+    }
+}
