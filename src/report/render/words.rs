@@ -20,12 +20,29 @@ pub fn missed_reason(code: &str) -> &str {
     }
 }
 
-/// A schedule id as the page names it: `s:双十二` is 秒杀「双十二」.
+/// A schedule id as the page names it: `a:早安` is 公告「早安」, a flash sale's
+/// post `s:双十二:start` is 秒杀「双十二」开始.
 pub fn schedule_name(id: &str) -> String {
     match id.split_once(':') {
         Some(("a", name)) => format!("公告「{name}」"),
-        Some(("s", name)) => format!("秒杀「{name}」"),
+        Some(("s", rest)) => match rest.rsplit_once(':') {
+            Some((sale, phase)) => format!("秒杀「{sale}」{}", sale_phase(phase)),
+            None => format!("秒杀「{rest}」"),
+        },
         _ => id.to_string(),
+    }
+}
+
+/// A flash sale's post by its phase key (`SalePhase::key`).
+fn sale_phase(key: &str) -> String {
+    match key {
+        "start" => "开始".into(),
+        "last_call" => "最后提醒".into(),
+        "end" => "结束".into(),
+        other => match other.strip_prefix("preview-") {
+            Some(lead) => format!("预告（提前 {lead}）"),
+            None => other.into(),
+        },
     }
 }
 
@@ -67,5 +84,24 @@ pub fn signed(n: i64) -> String {
         format!("+{n}")
     } else {
         n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_are_named_in_chinese_with_their_sale_phase() {
+        assert_eq!(schedule_name("a:早安"), "公告「早安」");
+        assert_eq!(schedule_name("s:双十二:start"), "秒杀「双十二」开始");
+        assert_eq!(
+            schedule_name("s:双十二:preview-10m"),
+            "秒杀「双十二」预告（提前 10m）"
+        );
+        assert_eq!(schedule_name("other"), "other");
+        assert_eq!(missed_reason("quiet_hours"), "安静时段");
+        assert_eq!(week_over_week(30, 20), "较上期 +10（+50.0%）");
+        assert_eq!(week_over_week(3, 0), "较上期 +3（上期 0）");
     }
 }
