@@ -295,7 +295,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 range,
                 group,
                 group_names: source.group_names,
-                category_labels: source.category_labels,
+                labels: source.labels,
                 rebuild,
             };
             let lang = match lang {
@@ -317,7 +317,7 @@ struct ReportSource {
     database: PathBuf,
     timezone: chrono_tz::Tz,
     group_names: std::collections::HashMap<String, String>,
-    category_labels: std::collections::HashMap<String, String>,
+    labels: qunbot::report::Labels,
 }
 
 /// The config's database, zone and names; or the bare database (`--db`).
@@ -327,7 +327,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
             database,
             timezone: reporting::DEFAULT_TIMEZONE,
             group_names: Default::default(),
-            category_labels: reporting::category_labels(None),
+            labels: reporting::labels(None),
         });
     }
     let path = config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
@@ -340,7 +340,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
                 .iter()
                 .map(|g| (g.id.to_string(), g.name.clone()))
                 .collect(),
-            category_labels: reporting::category_labels(c.filter.as_ref()),
+            labels: reporting::labels(Some(&c)),
         }),
         Err(e) => Err(report_invalid(&e)),
     }

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 pub use crate::report::render::Lang;
 use crate::report::render::{self, RenderError};
-use crate::report::{Previous, Report, Span};
+use crate::report::{Labels, Previous, Report, Span};
 use crate::store::ReadModel as _;
 use crate::store::{RollupProgress, Store, StoreError};
 
@@ -46,9 +46,8 @@ pub struct Query {
     pub group: Option<String>,
     /// Group names to show instead of ids (from the config).
     pub group_names: HashMap<String, String>,
-    /// The filter categories' Chinese names (the config's labels; the common
-    /// categories' defaults without a config).
-    pub category_labels: HashMap<String, String>,
+    /// What the page calls filter categories and coupon pools (see [`labels`]).
+    pub labels: Labels,
     pub rebuild: bool,
 }
 
@@ -68,21 +67,31 @@ pub enum ReportError {
     Write(#[from] std::io::Error),
 }
 
-/// The filter categories' Chinese names: the common categories' defaults, and
-/// over them the config's `[filter.categories.NAME] label`s.
-pub fn category_labels(filter: Option<&crate::config::FilterConfig>) -> HashMap<String, String> {
-    let mut labels: HashMap<String, String> = crate::config::DEFAULT_LABELS
+/// What the page calls the shop's codes: filter categories by the common
+/// categories' Chinese names and over them the config's `[filter.categories.NAME]
+/// label`s; coupon pools by their `title`s.
+pub fn labels(config: Option<&crate::config::Config>) -> Labels {
+    let mut categories: HashMap<String, String> = crate::config::DEFAULT_LABELS
         .iter()
         .map(|(name, label)| (name.to_string(), label.to_string()))
         .collect();
-    if let Some(f) = filter {
-        labels.extend(
+    if let Some(f) = config.and_then(|c| c.filter.as_ref()) {
+        categories.extend(
             f.categories
                 .keys()
                 .map(|name| (name.clone(), f.label(name))),
         );
     }
-    labels
+    let coupon_pools = config
+        .into_iter()
+        .flat_map(|c| &c.coupons)
+        .filter(|(_, pool)| !pool.title.trim().is_empty())
+        .map(|(name, pool)| (name.clone(), pool.title.clone()))
+        .collect();
+    Labels {
+        categories,
+        coupon_pools,
+    }
 }
 
 /// Parses `--since`: a whole number of days (`7d`, `30d`; `2w` is 14 days).
@@ -197,7 +206,7 @@ pub async fn build(
             .collect();
     names.extend(request.group_names.clone());
     rows.group_names = names.clone();
-    rows.category_labels = request.category_labels.clone();
+    rows.labels = request.labels.clone();
     let started = std::time::Instant::now();
     let mut report = Report::build(span, rows);
     tracing::debug!(took = ?started.elapsed(), "report built");

@@ -80,8 +80,16 @@ pub struct Rows {
     /// Names to show: groups (from the config) and members (as last seen).
     pub group_names: HashMap<String, String>,
     pub user_names: HashMap<(GroupRef, String), String>,
-    /// The filter categories' Chinese names (the config's labels).
-    pub category_labels: HashMap<String, String>,
+    pub labels: Labels,
+}
+
+/// What the page calls the shop's own codes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Labels {
+    /// Filter categories' Chinese names (the config's `label`s, the common defaults).
+    pub categories: HashMap<String, String>,
+    /// Coupon pools' titles.
+    pub coupon_pools: HashMap<String, String>,
 }
 
 /// A group on a day, with the figures derived from the counts.
@@ -178,9 +186,9 @@ pub struct Report {
     /// The span of the same length just before, for week over week; `None`
     /// when the log has nothing that early.
     pub previous: Option<Previous>,
-    /// The filter categories' Chinese names, for the page.
+    /// What the page calls filter categories and coupon pools.
     #[serde(skip)]
-    pub category_labels: HashMap<String, String>,
+    pub labels: Labels,
 }
 
 /// The totals of the span before, for comparison.
@@ -336,7 +344,7 @@ impl Report {
             totals: total,
             cohorts,
             previous: None,
-            category_labels: rows.category_labels,
+            labels: rows.labels,
         }
     }
 

@@ -46,7 +46,7 @@ fn query(range: Range, rebuild: bool) -> Query {
         range,
         group: None,
         group_names: [("123456".to_string(), "测试群".to_string())].into(),
-        category_labels: reporting::category_labels(None),
+        labels: reporting::labels(None),
         rebuild,
     }
 }

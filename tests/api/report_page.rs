@@ -176,7 +176,7 @@ async fn the_report_page_draws_its_charts_offline_and_shows_chat_text_as_text() 
         range: Range::Last(7),
         group: None,
         group_names: Default::default(),
-        category_labels: reporting::category_labels(None),
+        labels: reporting::labels(None),
         rebuild: false,
     };
     let report = reporting::build(app.daemon().store(), &request, app.clock.now(), |_| {})
@@ -312,7 +312,7 @@ async fn the_report_reads_on_a_phone_and_on_a_desktop_without_sideways_scrolling
                 .to_string(),
         )]
         .into(),
-        category_labels: reporting::category_labels(None),
+        labels: reporting::labels(None),
         rebuild: false,
     };
     let report = reporting::build(app.daemon().store(), &request, app.clock.now(), |_| {})

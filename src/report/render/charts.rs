@@ -145,7 +145,12 @@ pub fn filter(report: &Report) -> Plot {
         .into_iter()
         .flatten()
         .filter(|(_, v)| **v > 0)
-        .map(|(k, v)| (*v, words::category(&report.category_labels, k).to_string()))
+        .map(|(k, v)| {
+            (
+                *v,
+                words::category(&report.labels.categories, k).to_string(),
+            )
+        })
         .collect();
     if data.is_empty() {
         return Err("这段时间没有违规消息");
@@ -241,7 +246,8 @@ pub fn per_schedule(t: &GroupTotals) -> Plot {
 }
 
 /// Coupon codes handed out, per pool.
-pub fn coupons(t: &GroupTotals) -> Plot {
+pub fn coupons(report: &Report) -> Plot {
+    let t = &report.totals;
     let pools: Vec<(&String, &i64)> = t
         .breakdowns
         .get(breakdown::COUPONS)
@@ -254,9 +260,12 @@ pub fn coupons(t: &GroupTotals) -> Plot {
     }
     Ok(base(false)
         .x_axis(
-            Axis::new()
-                .type_(AxisType::Category)
-                .data(pools.iter().map(|(p, _)| p.to_string()).collect()),
+            Axis::new().type_(AxisType::Category).data(
+                pools
+                    .iter()
+                    .map(|(p, _)| words::category(&report.labels.coupon_pools, p).to_string())
+                    .collect(),
+            ),
         )
         .y_axis(Axis::new().type_(AxisType::Value).name("张"))
         .series(

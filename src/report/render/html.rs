@@ -89,11 +89,7 @@ pub fn html(report: &Report) -> Result<String, RenderError> {
             "逐条结果（每个公告、秒杀）",
             charts::per_schedule(&report.totals),
         ),
-        chart(
-            "coupons",
-            "优惠券发放（按券池）",
-            charts::coupons(&report.totals),
-        ),
+        chart("coupons", "优惠券发放（按券池）", charts::coupons(report)),
         chart("rewards", "签到与红包", charts::rewards(report)),
         chart("activity", "每日消息与发言人数", charts::activity(report)),
         chart(
@@ -156,7 +152,11 @@ fn tiles(report: &Report) -> Vec<Tile> {
     let coupons_note = t
         .breakdowns
         .get(breakdown::COUPONS)
-        .map(|pools| words::counted(pools, str::to_string))
+        .map(|pools| {
+            words::counted(pools, |k| {
+                words::category(&report.labels.coupon_pools, k).into()
+            })
+        })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "没有发放".into());
     let (tasked, finished) = (c[Metric::NewcomersTasked], c[Metric::NewcomersFinished]);
@@ -235,7 +235,7 @@ fn tiles(report: &Report) -> Vec<Tile> {
     let categories = t
         .breakdowns
         .get(breakdown::FILTER_CATEGORY)
-        .map(|b| words::counted(b, |k| words::category(&report.category_labels, k).into()))
+        .map(|b| words::counted(b, |k| words::category(&report.labels.categories, k).into()))
         .filter(|s| !s.is_empty());
     tiles.push(Tile {
         note: categories,
@@ -357,8 +357,9 @@ fn group_row<'a>(g: &'a GroupTotals, report: &Report) -> GroupRow<'a> {
 /// A breakdown's key in Chinese.
 fn key_name(metric: &str, key: &str, report: &Report) -> String {
     match metric {
-        breakdown::FILTER_CATEGORY => words::category(&report.category_labels, key).to_string(),
+        breakdown::FILTER_CATEGORY => words::category(&report.labels.categories, key).to_string(),
         breakdown::POSTS_MISSED => words::missed_reason(key).to_string(),
+        breakdown::COUPONS => words::category(&report.labels.coupon_pools, key).to_string(),
         breakdown::REFUSED => refused(key).to_string(),
         _ => key.to_string(),
     }

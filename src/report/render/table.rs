@@ -129,8 +129,9 @@ fn details(g: &GroupTotals, report: &Report) -> String {
     // Keys in Chinese where the page has a name for them.
     let name = |metric: &str, key: &str| -> String {
         match metric {
-            breakdown::FILTER_CATEGORY => words::category(&report.category_labels, key).into(),
+            breakdown::FILTER_CATEGORY => words::category(&report.labels.categories, key).into(),
             breakdown::POSTS_MISSED => words::missed_reason(key).into(),
+            breakdown::COUPONS => words::category(&report.labels.coupon_pools, key).into(),
             _ => key.into(),
         }
     };

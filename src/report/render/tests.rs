@@ -52,7 +52,10 @@ fn report(counts: &[(Metric, i64)], breakdowns: &[(&str, &str, i64)]) -> Report 
                 value: *value,
             })
             .collect(),
-        category_labels: [("ad".to_string(), "广告".to_string())].into(),
+        labels: crate::report::Labels {
+            categories: [("ad".to_string(), "广告".to_string())].into(),
+            coupon_pools: [("newcomer".to_string(), "新人券".to_string())].into(),
+        },
         group_names: HashMap::new(),
         ..Rows::default()
     };
@@ -118,7 +121,8 @@ fn coupons_red_packets_check_ins_and_newcomers_have_tiles_and_charts_say_why_the
     let page = html(&r).unwrap();
     let (_, coupons, pools) = tile(&page, "coupons");
     assert_eq!(coupons, "4");
-    assert!(pools.contains("newcomer 3，comeback 1"), "{pools}");
+    // A pool by its title where the config gives one.
+    assert!(pools.contains("新人券 3，comeback 1"), "{pools}");
     assert_eq!(tile(&page, "red_packets").1, "2 个");
     assert_eq!(tile(&page, "checkins").1, "7");
     assert_eq!(tile(&page, "newcomers_finished").1, "1 / 2 人");

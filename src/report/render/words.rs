@@ -46,7 +46,7 @@ fn sale_phase(key: &str) -> String {
     }
 }
 
-/// A filter category's Chinese name, else the name as written.
+/// A filter category's Chinese name (or a coupon pool's title), else the name as written.
 pub fn category<'a>(labels: &'a HashMap<String, String>, code: &'a str) -> &'a str {
     labels.get(code).map_or(code, String::as_str)
 }
