@@ -751,6 +751,7 @@ async fn summarise(stage: &Stage, groups: &[(String, String)]) -> anyhow::Result
         range: crate::reporting::Range::Last(7),
         group: None,
         group_names: groups.iter().cloned().collect(),
+        labels: crate::reporting::labels(Some(&*stage.daemon.config())),
         rebuild: false,
     };
     let week = crate::reporting::build(store, &query, stage.clock.now(), |_| {}).await?;

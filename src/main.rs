@@ -143,7 +143,16 @@ enum Command {
         /// Empty the roll-up and rebuild it from the whole log.
         #[arg(long)]
         rebuild: bool,
+        /// The CSV's header: en (the JSON field names) or zh (the page's Chinese labels).
+        #[arg(long, value_enum, default_value = "en")]
+        lang: ReportLang,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportLang {
+    En,
+    Zh,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -279,6 +288,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             format,
             out,
             rebuild,
+            lang,
         } => {
             let range = match (from, to) {
                 (Some(from), Some(to)) => reporting::Range::Between(from, to),
@@ -299,9 +309,14 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 range,
                 group,
                 group_names: source.group_names,
+                labels: source.labels,
                 rebuild,
             };
-            report(&source.database, query, format, out).await
+            let lang = match lang {
+                ReportLang::En => reporting::Lang::En,
+                ReportLang::Zh => reporting::Lang::Zh,
+            };
+            report(&source.database, query, format, lang, out).await
         }
         Command::Demo => {
             let mut stdout = std::io::stdout().lock();
@@ -316,6 +331,7 @@ struct ReportSource {
     database: PathBuf,
     timezone: chrono_tz::Tz,
     group_names: std::collections::HashMap<String, String>,
+    labels: qunbot::report::Labels,
 }
 
 /// The config's database, zone and names; or the bare database (`--db`).
@@ -325,6 +341,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
             database,
             timezone: reporting::DEFAULT_TIMEZONE,
             group_names: Default::default(),
+            labels: reporting::labels(None),
         });
     }
     let path = config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
@@ -337,6 +354,7 @@ fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportS
                 .iter()
                 .map(|g| (g.id.to_string(), g.name.clone()))
                 .collect(),
+            labels: reporting::labels(Some(&c)),
         }),
         Err(e) => Err(report_invalid(&e)),
     }
@@ -348,6 +366,7 @@ async fn report(
     database: &Path,
     request: reporting::Query,
     format: reporting::Format,
+    lang: reporting::Lang,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     use std::io::IsTerminal;
@@ -390,13 +409,13 @@ async fn report(
         Some(path) => {
             let file = std::fs::File::create(&path)
                 .with_context(|| format!("writing {}", path.display()))?;
-            reporting::write(&report, format, file)
+            reporting::write_in(&report, format, lang, file)
                 .with_context(|| format!("writing {}", path.display()))?;
             if format == reporting::Format::Html {
                 eprintln!("report written to {}", path.display());
             }
         }
-        None => reporting::write(&report, format, std::io::stdout().lock())?,
+        None => reporting::write_in(&report, format, lang, std::io::stdout().lock())?,
     }
     Ok(ExitCode::SUCCESS)
 }

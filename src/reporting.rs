@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use chrono::{Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+pub use crate::report::render::Lang;
 use crate::report::render::{self, RenderError};
-use crate::report::{Report, Span};
+use crate::report::{Labels, Previous, Report, Span};
 use crate::store::ReadModel as _;
 use crate::store::{RollupProgress, Store, StoreError};
 
@@ -45,6 +46,8 @@ pub struct Query {
     pub group: Option<String>,
     /// Group names to show instead of ids (from the config).
     pub group_names: HashMap<String, String>,
+    /// What the page calls filter categories and coupon pools (see [`labels`]).
+    pub labels: Labels,
     pub rebuild: bool,
 }
 
@@ -64,6 +67,33 @@ pub enum ReportError {
     Write(#[from] std::io::Error),
 }
 
+/// What the page calls the shop's codes: filter categories by the common
+/// categories' Chinese names and over them the config's `[filter.categories.NAME]
+/// label`s; coupon pools by their `title`s.
+pub fn labels(config: Option<&crate::config::Config>) -> Labels {
+    let mut categories: HashMap<String, String> = crate::config::DEFAULT_LABELS
+        .iter()
+        .map(|(name, label)| (name.to_string(), label.to_string()))
+        .collect();
+    if let Some(f) = config.and_then(|c| c.filter.as_ref()) {
+        categories.extend(
+            f.categories
+                .keys()
+                .map(|name| (name.clone(), f.label(name))),
+        );
+    }
+    let coupon_pools = config
+        .into_iter()
+        .flat_map(|c| &c.coupons)
+        .filter(|(_, pool)| !pool.title.trim().is_empty())
+        .map(|(name, pool)| (name.clone(), pool.title.clone()))
+        .collect();
+    Labels {
+        categories,
+        coupon_pools,
+    }
+}
+
 /// Parses `--since`: a whole number of days (`7d`, `30d`; `2w` is 14 days).
 pub fn parse_since(text: &str) -> Result<u32, String> {
     let d = crate::domain::duration::parse(text)
@@ -76,8 +106,44 @@ pub fn parse_since(text: &str) -> Result<u32, String> {
 }
 
 impl Query {
-    /// The span in calendar days of the report's zone, as of `now`.
-    pub fn span(&self, now: chrono::DateTime<Utc>) -> Result<Span, ReportError> {
+    /// The span in calendar days of the report's zone, as of `now`; the last N
+    /// days start no earlier than `first_day`, the first day with data.
+    pub fn span(
+        &self,
+        now: chrono::DateTime<Utc>,
+        first_day: Option<NaiveDate>,
+    ) -> Result<Span, ReportError> {
+        let mut span = self.asked(now)?;
+        if let (Range::Last(_), Some(first)) = (&self.range, first_day) {
+            span.from = span.from.max(first.min(span.to));
+        }
+        Ok(span)
+    }
+
+    /// The span of the same length just before the one asked for (week over
+    /// week for `--since 7d`); `None` when the log has nothing before it ends.
+    pub fn previous_span(
+        &self,
+        now: chrono::DateTime<Utc>,
+        first_day: Option<NaiveDate>,
+    ) -> Result<Option<Span>, ReportError> {
+        let asked = self.asked(now)?;
+        let length = (asked.to - asked.from).num_days() + 1;
+        let Some(to) = asked.from.pred_opt() else {
+            return Ok(None);
+        };
+        let from = to
+            .checked_sub_days(Days::new(length.unsigned_abs() - 1))
+            .unwrap_or(NaiveDate::MIN);
+        Ok(first_day.filter(|first| *first <= to).map(|first| Span {
+            from: from.max(first),
+            to,
+            ..asked
+        }))
+    }
+
+    /// The span as asked, before it is fitted to the data.
+    fn asked(&self, now: chrono::DateTime<Utc>) -> Result<Span, ReportError> {
         let today = now.with_timezone(&self.timezone).date_naive();
         let (from, to) = match self.range {
             Range::Last(0) => return Err(ReportError::EmptyRange(0)),
@@ -119,12 +185,13 @@ pub async fn build(
     now: chrono::DateTime<Utc>,
     progress: impl FnMut(RollupProgress),
 ) -> Result<Report, ReportError> {
-    let span = request.span(now)?;
     if request.rebuild {
         store.rebuild_rollup(request.timezone, progress).await?;
     } else {
         store.roll_up(request.timezone, progress).await?;
     }
+    let first_day = store.first_report_day(request.group.as_deref()).await?;
+    let span = request.span(now, first_day)?;
     let started = std::time::Instant::now();
     let mut rows = store.report_rows(&span, request.group.as_deref()).await?;
     tracing::debug!(day_rows = rows.days.len(), took = ?started.elapsed(), "report rows read");
@@ -138,28 +205,54 @@ pub async fn build(
             .into_iter()
             .collect();
     names.extend(request.group_names.clone());
-    rows.group_names = names;
+    rows.group_names = names.clone();
+    rows.labels = request.labels.clone();
     let started = std::time::Instant::now();
-    let report = Report::build(span, rows);
+    let mut report = Report::build(span, rows);
     tracing::debug!(took = ?started.elapsed(), "report built");
+    if let Some(before) = request.previous_span(now, first_day)? {
+        let mut rows = store.report_rows(&before, request.group.as_deref()).await?;
+        rows.group_names = names;
+        let (from, to) = (before.from, before.to);
+        report.previous = Some(Previous {
+            from,
+            to,
+            totals: Report::build(before, rows).totals,
+        });
+    }
     Ok(report)
 }
 
-/// The report in `format`.
+/// The report in `format` (a CSV with English headers).
 pub fn render(report: &Report, format: Format) -> Result<String, ReportError> {
+    render_in(report, format, Lang::En)
+}
+
+/// The report in `format`, a CSV's headers in `lang`.
+pub fn render_in(report: &Report, format: Format, lang: Lang) -> Result<String, ReportError> {
     let mut text = Vec::new();
-    write(report, format, &mut text)?;
+    write_in(report, format, lang, &mut text)?;
     String::from_utf8(text).map_err(|e| ReportError::Write(std::io::Error::other(e)))
+}
+
+/// Writes the report in `format` to `out` (a CSV with English headers).
+pub fn write(report: &Report, format: Format, out: impl std::io::Write) -> Result<(), ReportError> {
+    write_in(report, format, Lang::En, out)
 }
 
 /// Writes the report in `format` to `out` as it is rendered: JSON over a
 /// quarter of 2,000 groups is over 100 MB, never held whole.
-pub fn write(report: &Report, format: Format, out: impl std::io::Write) -> Result<(), ReportError> {
+pub fn write_in(
+    report: &Report,
+    format: Format,
+    lang: Lang,
+    out: impl std::io::Write,
+) -> Result<(), ReportError> {
     let started = std::time::Instant::now();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     match format {
         Format::Table => out.write_all(render::table(report).as_bytes())?,
-        Format::Csv => out.write_all(render::csv(report)?.as_bytes())?,
+        Format::Csv => out.write_all(render::csv(report, lang)?.as_bytes())?,
         Format::Json => {
             render::json(report, &mut out)?;
             out.write_all(b"\n")?;

@@ -66,6 +66,7 @@ pub fn spawn(
                 range: Range::Last(request.days),
                 group: Some(request.group.to_string()),
                 group_names: Default::default(),
+                labels: Default::default(),
                 rebuild: false,
             };
             let now = clock.now();

@@ -35,7 +35,9 @@ pub use community::{
 };
 pub use env::Env;
 pub use forecast::PlannedPost;
-pub use hygiene::{load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood};
+pub use hygiene::{
+    load_words, Escalation, FilterAction, FilterCategory, FilterConfig, Flood, DEFAULT_LABELS,
+};
 pub use notify::NotifyConfig;
 pub use problem::{ConfigError, Location, Problem};
 use raw::RawConfig;

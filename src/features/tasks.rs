@@ -112,7 +112,11 @@ pub fn on_event(event: &Event, ctx: &Context) -> Decision {
         .iter()
         .filter(|task| progress.get(&task.id) == Some(&TaskState::Open) && does(task, m));
 
+    let done: Vec<_> = done.collect();
     let mut decision = Decision::default();
+    if finishes_every_task(progress, &done) {
+        decision.changes.push(person_note("task.finished", &member));
+    }
     let mut claimed: HashMap<String, usize> = HashMap::new();
     let mut balance = ctx.state.balance(&member);
     let name = m.sender.display_name();
@@ -215,7 +219,16 @@ pub fn hand_out(group: &GroupKey, users: &[Id], ctx: &Context) -> Decision {
             decision.changes.push(Change::forget(NAME, key));
         }
         let mut balance = ctx.state.balance(&member);
-        for task in &ctx.config.tasks {
+        let tasks = &ctx.config.tasks;
+        if !tasks.is_empty() {
+            // The reports count people: one given tasks, and one done with all
+            // of them before the welcome.
+            decision.changes.push(person_note("task.newcomer", &member));
+            if tasks.iter().all(|t| early.tasks.contains(&t.id)) {
+                decision.changes.push(person_note("task.finished", &member));
+            }
+        }
+        for task in tasks {
             // Handed out to all (the reports count from it), done at once by some.
             decision
                 .changes
@@ -316,6 +329,31 @@ pub fn task_changes(member: &MemberKey, task: &str, state: TaskState) -> [Change
             state,
         },
     ]
+}
+
+/// Whether the tasks done now leave none of the member's tasks open (an
+/// expired task is never done: its member never finishes).
+fn finishes_every_task(
+    progress: &std::collections::BTreeMap<String, TaskState>,
+    done_now: &[&crate::config::TaskConfig],
+) -> bool {
+    !done_now.is_empty()
+        && progress
+            .iter()
+            .all(|(id, state)| *state == TaskState::Done || done_now.iter().any(|t| &t.id == id))
+}
+
+/// A row in the log about a newcomer rather than one task (`task.newcomer` when
+/// tasks are handed out, `task.finished` when the last is done): the reports
+/// count people with these, not tasks.
+pub fn person_note(kind: &str, member: &MemberKey) -> Change {
+    Change::Note {
+        kind: kind.to_string(),
+        account: member.account.clone(),
+        group: Some(member.group.clone()),
+        user: Some(member.user.clone()),
+        detail: serde_json::json!({}),
+    }
 }
 
 fn still_open(group: &GroupKey, task_id: &str, users: &[Id], ctx: &Context) -> Vec<Id> {

@@ -61,6 +61,8 @@ metrics! {
     RedPacketRefunded => "red_packet_refunded", "红包积分退回";
     ZombiesReported => "zombies_reported", "僵尸成员发现";
     ZombiesRemoved => "zombies_removed", "僵尸成员移出";
+    NewcomersTasked => "newcomers_tasked", "领到任务的新人";
+    NewcomersFinished => "newcomers_finished", "完成全部任务的新人";
 }
 
 /// One value per [`Metric`].

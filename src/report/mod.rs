@@ -80,6 +80,16 @@ pub struct Rows {
     /// Names to show: groups (from the config) and members (as last seen).
     pub group_names: HashMap<String, String>,
     pub user_names: HashMap<(GroupRef, String), String>,
+    pub labels: Labels,
+}
+
+/// What the page calls the shop's own codes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Labels {
+    /// Filter categories' Chinese names (the config's `label`s, the common defaults).
+    pub categories: HashMap<String, String>,
+    /// Coupon pools' titles.
+    pub coupon_pools: HashMap<String, String>,
 }
 
 /// A group on a day, with the figures derived from the counts.
@@ -145,6 +155,8 @@ pub struct GroupTotals {
     pub messages_per_speaker: Option<f64>,
     pub active_rate: Option<f64>,
     pub task_completion: Option<f64>,
+    /// newcomers_finished ÷ newcomers_tasked: people, where `task_completion` counts tasks.
+    pub newcomer_completion: Option<f64>,
     pub breakdowns: BTreeMap<String, BTreeMap<String, i64>>,
     pub admin_commands_by_admin: Vec<AdminCommands>,
     pub reactivation: BTreeMap<String, Arm>,
@@ -171,6 +183,20 @@ pub struct Report {
     pub daily: Vec<Day>,
     pub totals: GroupTotals,
     pub cohorts: Vec<Cohort>,
+    /// The span of the same length just before, for week over week; `None`
+    /// when the log has nothing that early.
+    pub previous: Option<Previous>,
+    /// What the page calls filter categories and coupon pools.
+    #[serde(skip)]
+    pub labels: Labels,
+}
+
+/// The totals of the span before, for comparison.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Previous {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub totals: GroupTotals,
 }
 
 const ALL: &str = "all";
@@ -282,7 +308,7 @@ impl Report {
                 admins,
             ));
         }
-        all_admins.sort_by(|a, b| b.commands.cmp(&a.commands).then(a.name.cmp(&b.name)));
+        let all_admins = merged_admins(all_admins);
         let mut total = totals(
             ALL.into(),
             ALL.into(),
@@ -317,6 +343,8 @@ impl Report {
             daily,
             totals: total,
             cohorts,
+            previous: None,
+            labels: rows.labels,
         }
     }
 
@@ -381,6 +409,24 @@ fn admins(
     list
 }
 
+/// Every admin once over all groups (one who runs two groups is one person),
+/// with their commands summed; most commands first.
+fn merged_admins(list: Vec<AdminCommands>) -> Vec<AdminCommands> {
+    let mut merged: Vec<AdminCommands> = Vec::new();
+    let mut at: HashMap<String, usize> = HashMap::new();
+    for a in list {
+        match at.get(&a.user_id) {
+            Some(i) => merged[*i].commands += a.commands,
+            None => {
+                at.insert(a.user_id.clone(), merged.len());
+                merged.push(a);
+            }
+        }
+    }
+    merged.sort_by(|a, b| b.commands.cmp(&a.commands).then(a.name.cmp(&b.name)));
+    merged
+}
+
 fn totals(
     account: String,
     group_id: String,
@@ -402,6 +448,10 @@ fn totals(
         messages_per_speaker: ratio(counts[Metric::Messages], counts[Metric::Speakers]),
         active_rate: members.and_then(|m| ratio(counts[Metric::Speakers], m)),
         task_completion: ratio(counts[Metric::TasksDone], counts[Metric::TasksHandedOut]),
+        newcomer_completion: ratio(
+            counts[Metric::NewcomersFinished],
+            counts[Metric::NewcomersTasked],
+        ),
         counts,
         breakdowns,
         admin_commands_by_admin,

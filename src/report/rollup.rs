@@ -101,6 +101,11 @@ pub mod breakdown {
     pub const POSTS_DELIVERED: &str = "posts_delivered_by_kind";
     pub const POSTS_FAILED: &str = "posts_failed_by_kind";
     pub const POSTS_MISSED: &str = "posts_missed_by_reason";
+    /// Each announcement's or flash sale's posts, by schedule id (`a:…`, `s:…`).
+    pub const SCHEDULE_SENT: &str = "posts_sent_by_schedule";
+    pub const SCHEDULE_DELIVERED: &str = "posts_delivered_by_schedule";
+    pub const SCHEDULE_FAILED: &str = "posts_failed_by_schedule";
+    pub const SCHEDULE_MISSED: &str = "posts_missed_by_schedule";
     pub const POINTS: &str = "points_by_reason";
     pub const COUPONS: &str = "coupons_by_pool";
     pub const ARM_DUE: &str = "reactivation_due";
@@ -328,6 +333,9 @@ impl Chunk {
             }
             ("system", "task.handed_out") => self.add(&key, Metric::TasksHandedOut, 1),
             ("system", "task.done") => self.add(&key, Metric::TasksDone, 1),
+            // People, not tasks: one row per newcomer given tasks, and per newcomer done with all.
+            ("system", "task.newcomer") => self.add(&key, Metric::NewcomersTasked, 1),
+            ("system", "task.finished") => self.add(&key, Metric::NewcomersFinished, 1),
             ("system", "filter.hit") => {
                 self.add(&key, Metric::FilterHits, 1);
                 let categories: HashSet<&str> = detail["hits"]
@@ -355,13 +363,16 @@ impl Chunk {
                 self.add(&key, Metric::Removals, 1)
             }
             ("out", "action.send_group_msg") => {
-                if let Some(kind) = detail["tag"].as_str().and_then(post_kind) {
+                let schedule = detail["tag"].as_str();
+                if let Some((schedule, kind)) = schedule.and_then(|s| Some((s, post_kind(s)?))) {
                     if delivered(detail) {
                         self.add(&key, Metric::PostsDelivered, 1);
                         self.add_by(&key, breakdown::POSTS_DELIVERED, kind, 1);
+                        self.add_by(&key, breakdown::SCHEDULE_DELIVERED, schedule, 1);
                     } else {
                         self.add(&key, Metric::PostsFailed, 1);
                         self.add_by(&key, breakdown::POSTS_FAILED, kind, 1);
+                        self.add_by(&key, breakdown::SCHEDULE_FAILED, schedule, 1);
                     }
                 }
             }
@@ -378,13 +389,20 @@ impl Chunk {
             }
             ("system", "schedule.sent") => {
                 self.add(&key, Metric::PostsSent, 1);
-                let kind = detail["schedule"].as_str().and_then(post_kind);
+                let schedule = detail["schedule"].as_str();
+                let kind = schedule.and_then(post_kind);
                 self.add_by(&key, breakdown::POSTS_SENT, kind.unwrap_or("other"), 1);
+                if let Some(schedule) = schedule {
+                    self.add_by(&key, breakdown::SCHEDULE_SENT, schedule, 1);
+                }
             }
             ("system", "schedule.missed") => {
                 self.add(&key, Metric::PostsMissed, 1);
                 let reason = detail["reason"].as_str().unwrap_or("unknown");
                 self.add_by(&key, breakdown::POSTS_MISSED, reason, 1);
+                if let Some(schedule) = detail["schedule"].as_str() {
+                    self.add_by(&key, breakdown::SCHEDULE_MISSED, schedule, 1);
+                }
             }
             ("system", "redpacket.opened") => self.add(&key, Metric::RedPackets, 1),
             ("system", "redpacket.grabbed") => {

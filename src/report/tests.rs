@@ -137,3 +137,40 @@ fn arms_come_with_their_rates_and_a_verdict_only_with_enough_data() {
     assert_eq!(b_vs_holdout.probability_better, None);
     assert!(b_vs_holdout.text.contains("数据不足"));
 }
+
+#[test]
+fn an_admin_of_two_groups_is_listed_once_in_the_totals() {
+    let admin = |group: &str, n: i64| BreakdownRow {
+        group: g(group),
+        metric: rollup::breakdown::ADMIN.into(),
+        key: "30009".into(),
+        value: n,
+    };
+    let rows = Rows {
+        days: vec![row("a", 24, 1, 1, None), row("b", 24, 1, 1, None)],
+        breakdowns: vec![admin("a", 2), admin("b", 3)],
+        ..Rows::default()
+    };
+    let r = Report::build(span(24, 24, 24), rows);
+    let all = &r.totals.admin_commands_by_admin;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!((all[0].user_id.as_str(), all[0].commands), ("30009", 5));
+    assert_eq!(r.groups[0].admin_commands_by_admin.len(), 1);
+}
+
+#[test]
+fn newcomer_completion_counts_people_not_tasks() {
+    // Two newcomers, two tasks each: one did both, the other one of them.
+    let mut first = row("g", 24, 0, 0, None);
+    first.counts[Metric::TasksHandedOut] = 4;
+    first.counts[Metric::TasksDone] = 3;
+    first.counts[Metric::NewcomersTasked] = 2;
+    first.counts[Metric::NewcomersFinished] = 1;
+    let rows = Rows {
+        days: vec![first],
+        ..Rows::default()
+    };
+    let r = Report::build(span(24, 24, 24), rows);
+    assert_eq!(r.totals.task_completion, Some(0.75), "tasks, as before");
+    assert_eq!(r.totals.newcomer_completion, Some(0.5), "people");
+}

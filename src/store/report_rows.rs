@@ -68,6 +68,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The first day the roll-up has anything for (one group or all): a report
+    /// over the last N days starts there rather than before the bot was there.
+    pub async fn first_report_day(
+        &self,
+        group: Option<&str>,
+    ) -> Result<Option<NaiveDate>, StoreError> {
+        let first: Option<String> = sqlx::query_scalar(
+            "SELECT MIN(day) FROM rollup_days WHERE (?1 IS NULL OR group_id = ?1)",
+        )
+        .bind(group)
+        .fetch_one(&self.read)
+        .await?;
+        first.map(|d| parse_day("rollup_days", &d)).transpose()
+    }
+}
+
 /// A text column of a roll-up row (`key` names the row in an error).
 fn text<'r>(
     table: &'static str,

@@ -46,6 +46,7 @@ fn query(range: Range, rebuild: bool) -> Query {
         range,
         group: None,
         group_names: [("123456".to_string(), "测试群".to_string())].into(),
+        labels: reporting::labels(None),
         rebuild,
     }
 }
@@ -391,4 +392,110 @@ async fn a_report_without_the_config_names_groups_as_the_gateway_listed_them() {
         row.group_name, "测试群",
         "as the simulator's get_group_list names it"
     );
+}
+
+#[tokio::test]
+async fn the_last_seven_days_start_at_the_first_day_with_data_and_compare_with_the_week_before() {
+    let mut app = spawn_app_configured(COMMUNITY, None).await;
+    a_busy_day(&mut app).await;
+    let first = app.clock.now().with_timezone(&Shanghai).date_naive();
+
+    let r = report(&app, Range::Last(7)).await;
+    assert_eq!(
+        (r.span.from, r.span.to),
+        (first, first),
+        "no days before the bot"
+    );
+    assert!(r.days.iter().all(|d| d.date == first));
+    assert_eq!(r.previous, None, "nothing to compare with yet");
+
+    // Eight days later the week is whole, and the week before has the busy day.
+    let later = first + Duration::days(8);
+    move_to(&app, later, 10, 0);
+    app.member_says(&member(50001, "新人"), "一周后").await;
+    app.wait_all_handled().await;
+    let r = report(&app, Range::Last(7)).await;
+    assert_eq!(r.span.from, later - Duration::days(6));
+    let before = r.previous.as_ref().expect("the week before");
+    assert_eq!((before.from, before.to), (first, later - Duration::days(7)));
+    assert_eq!(before.totals.counts[Metric::Messages], 5);
+    assert_eq!(r.totals.counts[Metric::Messages], 1);
+    let doc: Value = serde_json::from_str(&reporting::render(&r, Format::Json).unwrap()).unwrap();
+    assert_eq!(doc["previous"]["totals"]["messages"], 5);
+    let table = reporting::render(&r, Format::Table).unwrap();
+    assert!(
+        table.contains(&format!("对比上期 {first} – "))
+            && table.contains("消息数 1（较上期 -4（-80.0%））"),
+        "{table}"
+    );
+
+    // An explicit range is what was asked for.
+    let asked = report(&app, Range::Between(first - Duration::days(3), first)).await;
+    assert_eq!(asked.span.from, first - Duration::days(3));
+}
+
+const TWO_TASKS: &str = r#"
+[welcome]
+batch_window = "1s"
+
+[[tasks]]
+id = "read_rules"
+name = "阅读群规"
+done_when = { keyword = "已读" }
+reward = { points = 10 }
+
+[[tasks]]
+id = "first_checkin"
+name = "首次签到"
+done_when = { command = "签到" }
+reward = { points = 5 }
+"#;
+
+#[tokio::test]
+async fn newcomers_who_finished_their_tasks_are_counted_as_people_not_tasks() {
+    let mut app = spawn_app_configured(TWO_TASKS, None).await;
+    let (keen, slow) = (member(50001, "积极新人"), member(50002, "慢新人"));
+    app.member_joins(&keen).await;
+    app.member_joins(&slow).await;
+    app.wait_logged("task.handed_out", 4).await;
+    app.member_says(&keen, "群规已读").await;
+    app.member_says(&keen, "/签到").await;
+    app.member_says(&slow, "群规已读").await;
+    app.wait_logged("task.done", 3).await;
+    app.wait_all_handled().await;
+
+    let r = report(&app, Range::Last(1)).await;
+    let g = r.groups.iter().find(|g| g.group_id == "123456").unwrap();
+    let c = &g.counts;
+    assert_eq!((c[Metric::TasksHandedOut], c[Metric::TasksDone]), (4, 3));
+    assert_eq!(
+        (c[Metric::NewcomersTasked], c[Metric::NewcomersFinished]),
+        (2, 1)
+    );
+    assert_eq!(g.newcomer_completion, Some(0.5));
+    assert_eq!(g.task_completion, Some(0.75), "the tasks' figure stays");
+}
+
+#[tokio::test]
+async fn the_csv_starts_with_a_bom_and_has_chinese_headers_with_lang_zh() {
+    let mut app = spawn_app_configured(COMMUNITY, None).await;
+    a_busy_day(&mut app).await;
+    app.wait_all_handled().await;
+    let db = app.dir.path().join("qunbot.db");
+    let db = db.to_str().unwrap();
+    for (lang, header) in [
+        ("en", "date,account,group_id,group_name,members,messages,"),
+        ("zh", "日期,账号,群号,群名,成员数,消息数,发言人数,"),
+    ] {
+        let out = qunbot_report(&["--db", db, "--format", "csv", "--lang", lang]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(&out.stdout[..3], b"\xEF\xBB\xBF", "a UTF-8 BOM for Excel");
+        let text = String::from_utf8(out.stdout[3..].to_vec()).unwrap();
+        assert!(text.starts_with(header), "{lang}: {text}");
+        assert!(text.lines().count() >= 2, "the header and today's rows");
+    }
 }

@@ -176,6 +176,7 @@ async fn the_report_page_draws_its_charts_offline_and_shows_chat_text_as_text() 
         range: Range::Last(7),
         group: None,
         group_names: Default::default(),
+        labels: reporting::labels(None),
         rebuild: false,
     };
     let report = reporting::build(app.daemon().store(), &request, app.clock.now(), |_| {})
@@ -192,12 +193,24 @@ async fn the_report_page_draws_its_charts_offline_and_shows_chat_text_as_text() 
         "chart-activity",
         "chart-membership",
         "chart-filter",
-        "chart-campaigns",
+        "chart-rewards",
     ] {
         let (width, height, shapes) = drawn(&opened.dom, chart);
         assert!(width > 100 && height > 100, "{chart} is {width}×{height}");
         assert!(shapes > 0, "{chart} has nothing drawn");
     }
+    // No post was scheduled: the chart says so rather than drawing zeros.
+    assert!(
+        opened
+            .dom
+            .contains(r#"id="chart-posts" data-empty="">数据不足：这段时间没有定时消息"#),
+        "the empty posts chart says why"
+    );
+    // The filter's category by its Chinese name, not its code.
+    assert!(
+        opened.dom.contains("违规类别：广告 1"),
+        "the category's label"
+    );
     // Five messages: four from the newcomer, one from the admin.
     assert_eq!(report.totals.counts[Metric::Messages], 5);
     assert_eq!(kpi(&opened.dom, "messages"), "5");
@@ -212,5 +225,127 @@ async fn the_report_page_draws_its_charts_offline_and_shows_chat_text_as_text() 
     assert!(
         !opened.dom.contains(&name),
         "the admin's name became markup"
+    );
+}
+
+/// How the page lays out at a width, measured by a script in the page: the
+/// page is opened in an iframe that wide (Chromium's headless window is never
+/// narrower than 500 px) and taller than the page (a phone's scroll bar takes
+/// no width), and tells its parent what it measured.
+#[derive(Debug, serde::Deserialize)]
+struct Layout {
+    width: f64,
+    scroll_width: f64,
+    /// Elements reaching past the right edge (at most a few, for the message).
+    wide: Vec<String>,
+    /// How the groups' table header shows (`none` when the rows are cards).
+    table_head: String,
+    /// The right edge of each chart.
+    charts: Vec<f64>,
+}
+
+const MEASURE: &str = r#"<script>
+window.addEventListener('load', function () {
+  var w = document.documentElement.clientWidth;
+  var wide = [];
+  document.querySelectorAll('body *').forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > w + 1 && wide.length < 5) {
+      var cls = typeof el.className === 'string' ? '.' + el.className : '';
+      wide.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls + ' ' + Math.round(r.right));
+    }
+  });
+  parent.postMessage(JSON.stringify({
+    width: w,
+    scroll_width: document.documentElement.scrollWidth,
+    wide: wide,
+    table_head: getComputedStyle(document.querySelector('#groups thead')).display,
+    charts: Array.from(document.querySelectorAll('.card > .chart, .card > .no-data'))
+      .map(function (el) { return el.getBoundingClientRect().right; })
+  }), '*');
+});
+</script>"#;
+
+fn layout_at(page: &Path, width: u32) -> Layout {
+    let dir = page.parent().unwrap();
+    let html = std::fs::read_to_string(page).unwrap();
+    // The page's own closing tag: the last one (the inlined ECharts has one in a string).
+    let (head, tail) = html.rsplit_once("</body>").expect("a page");
+    let measured = format!("{head}{MEASURE}</body>{tail}");
+    std::fs::write(dir.join("measured.html"), measured).unwrap();
+    let frame = dir.join(format!("at-{width}.html"));
+    std::fs::write(
+        &frame,
+        format!(
+            "<!DOCTYPE html><html><body style=\"margin:0\">\
+             <iframe src=\"measured.html\" style=\"width:{width}px;height:12000px;border:0\"></iframe>\
+             <script>window.addEventListener('message', function (e) {{\
+               document.body.setAttribute('data-layout', e.data); }});</script></body></html>"
+        ),
+    )
+    .unwrap();
+    let opened = open_in_chromium(&frame);
+    assert!(opened.console.is_empty(), "{:#?}", opened.console);
+    let found = Regex::new(r#"data-layout="([^"]*)""#)
+        .unwrap()
+        .captures(&opened.dom)
+        .unwrap_or_else(|| panic!("the page measured nothing at {width} px: {}", opened.dom))[1]
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    serde_json::from_str(&found).expect("the measurement is JSON")
+}
+
+#[tokio::test]
+async fn the_report_reads_on_a_phone_and_on_a_desktop_without_sideways_scrolling() {
+    let mut app = spawn_app_configured(COMMUNITY, None).await;
+    a_busy_day(&mut app).await;
+    let request = Query {
+        timezone: chrono_tz::Asia::Shanghai,
+        range: Range::Last(7),
+        group: None,
+        // A name with no place to break is the widest thing a page can hold.
+        group_names: [(
+            "123456".to_string(),
+            "福利群_averyveryverylonggroupnamewithoutanyplacetobreakit_上海浦东新区分群"
+                .to_string(),
+        )]
+        .into(),
+        labels: reporting::labels(None),
+        rebuild: false,
+    };
+    let report = reporting::build(app.daemon().store(), &request, app.clock.now(), |_| {})
+        .await
+        .unwrap();
+    let page = app.dir.path().join("qunbot-report.html");
+    std::fs::write(&page, reporting::render(&report, Format::Html).unwrap()).unwrap();
+
+    let phone = layout_at(&page, 390);
+    assert_eq!(phone.width, 390.0);
+    assert!(
+        phone.scroll_width <= phone.width && phone.wide.is_empty(),
+        "sideways scrolling at 390 px: {phone:?}"
+    );
+    assert_eq!(
+        phone.table_head, "none",
+        "the table's rows are cards on a phone"
+    );
+    assert!(!phone.charts.is_empty());
+    assert!(phone.charts.iter().all(|right| *right <= phone.width));
+
+    let desktop = layout_at(&page, 1280);
+    assert!(
+        desktop.scroll_width <= desktop.width,
+        "sideways scrolling at 1280 px: {desktop:?}"
+    );
+    assert_ne!(desktop.table_head, "none", "a table on a desktop");
+    // Two charts side by side: some chart ends left of the middle.
+    assert!(
+        desktop
+            .charts
+            .iter()
+            .any(|right| *right < desktop.width / 2.0 + 20.0),
+        "{desktop:?}"
     );
 }

@@ -162,3 +162,25 @@ fn a_newcomer_who_leaves_before_the_welcome_leaves_nothing_behind() {
     let welcome = bot.fire_timers(&first).remove(0);
     assert!(said(&welcome).is_empty());
 }
+
+#[test]
+fn a_newcomer_is_noted_once_when_given_tasks_and_once_when_the_last_is_done() {
+    let mut bot = Bot::new(TASKS);
+    let welcome = onboarded(&mut bot, &[201]);
+    assert_eq!(
+        notes(&welcome, "task.newcomer").len(),
+        1,
+        "one person, two tasks"
+    );
+    assert_eq!(notes(&welcome, "task.handed_out").len(), 2);
+
+    let first = bot.member_says(201, "群规已读");
+    let first = bot.on(first);
+    assert!(
+        notes(&first, "task.finished").is_empty(),
+        "one task is still open"
+    );
+    let last = bot.says(201, Role::Member, crate::domain::Message::text("/签到"));
+    let last = bot.on(last);
+    assert_eq!(notes(&last, "task.finished").len(), 1);
+}

@@ -1,18 +1,31 @@
 //! A report as a terminal table, CSV (one row per group and day), JSON (the
 //! [`Report`] itself) or one self-contained HTML page.
 
+mod charts;
 mod csv;
 mod html;
 mod table;
+mod words;
 
 use super::{Day, Metric, Report};
+
+pub use csv::BOM;
 
 pub use html::html;
 pub use table::table;
 
+/// The language of the CSV's header (`--lang`): the JSON field names, or the
+/// page's Chinese labels.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
 /// The report's CSV.
-pub fn csv(report: &Report) -> Result<String, RenderError> {
-    csv::csv(report)
+pub fn csv(report: &Report, lang: Lang) -> Result<String, RenderError> {
+    csv::csv(report, lang)
 }
 
 /// The report's JSON: one document on one line (its shape is in README; `jq`
@@ -80,9 +93,25 @@ fn day_cells(d: &Day) -> Vec<String> {
     cells
 }
 
-fn day_header() -> Vec<&'static str> {
-    let mut h = vec!["date", "account", "group_id", "group_name", "members"];
-    h.extend(Metric::ALL.iter().map(|m| m.column()));
-    h.extend(DERIVED);
-    h
+fn day_header(lang: Lang) -> Vec<&'static str> {
+    match lang {
+        Lang::En => {
+            let mut h = vec!["date", "account", "group_id", "group_name", "members"];
+            h.extend(Metric::ALL.iter().map(|m| m.column()));
+            h.extend(DERIVED);
+            h
+        }
+        Lang::Zh => {
+            let mut h = vec!["日期", "账号", "群号", "群名", "成员数"];
+            h.extend(Metric::ALL.iter().map(|m| m.label()));
+            h.extend(DERIVED_ZH);
+            h
+        }
+    }
 }
+
+/// [`DERIVED`] in Chinese.
+const DERIVED_ZH: [&str; 3] = ["净增长", "人均消息", "活跃率"];
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use comfy_table::{presets, CellAlignment, ContentArrangement, Table};
 
-use super::{admins_text, count, decimal, percent};
+use super::{admins_text, count, decimal, percent, words};
 use crate::report::rollup::breakdown;
 use crate::report::{GroupTotals, Metric, Report, RETENTION_DAYS};
 
@@ -38,6 +38,30 @@ pub fn table(report: &Report) -> String {
     if report.is_empty() {
         let _ = writeln!(out, "这段时间没有记录（no events in this range）");
         return out;
+    }
+    if let Some(p) = &report.previous {
+        let (now, before) = (&report.totals.counts, &p.totals.counts);
+        let changes: Vec<String> = [
+            Metric::Messages,
+            Metric::Speakers,
+            Metric::Joins,
+            Metric::Checkins,
+            Metric::Coupons,
+            Metric::PostsSent,
+        ]
+        .iter()
+        .map(|m| {
+            let change = words::week_over_week(now[*m], before[*m]);
+            format!("{} {}（{change}）", m.label(), now[*m])
+        })
+        .collect();
+        let _ = writeln!(
+            out,
+            "对比上期 {} – {}：{}",
+            p.from,
+            p.to,
+            changes.join("；")
+        );
     }
 
     let activity = [
@@ -73,7 +97,13 @@ pub fn table(report: &Report) -> String {
     );
 
     for g in report.groups.iter().chain(std::iter::once(&report.totals)) {
-        let _ = writeln!(out, "\n{}（{}）\n{}", g.group_name, g.group_id, details(g));
+        let _ = writeln!(
+            out,
+            "\n{}（{}）\n{}",
+            g.group_name,
+            g.group_id,
+            details(g, report)
+        );
     }
 
     if !report.cohorts.is_empty() {
@@ -94,13 +124,25 @@ pub fn table(report: &Report) -> String {
 }
 
 /// A group's span in totals, one line per concern.
-fn details(g: &GroupTotals) -> String {
+fn details(g: &GroupTotals, report: &Report) -> String {
     let c = &g.counts;
+    // Keys in Chinese where the page has a name for them.
+    let name = |metric: &str, key: &str| -> String {
+        match metric {
+            breakdown::FILTER_CATEGORY => words::category(&report.labels.categories, key).into(),
+            breakdown::POSTS_MISSED => words::missed_reason(key).into(),
+            breakdown::COUPONS => words::category(&report.labels.coupon_pools, key).into(),
+            _ => key.into(),
+        }
+    };
     let by = |metric: &str| -> String {
         let keys = g.breakdowns.get(metric);
         match keys {
             Some(k) if !k.is_empty() => {
-                let parts: Vec<String> = k.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let parts: Vec<String> = k
+                    .iter()
+                    .map(|(k, v)| format!("{} {v}", name(metric, k)))
+                    .collect();
                 format!("（{}）", parts.join("，"))
             }
             _ => String::new(),
@@ -108,10 +150,13 @@ fn details(g: &GroupTotals) -> String {
     };
     let mut lines = vec![
         format!(
-            "新人任务：完成 {} / 发放 {}（{}）；签到 {}；积分发放 {}，消耗 {}；优惠券 {}{}",
+            "新人任务：完成 {} / 发放 {}（{}），{} / {} 人全部完成（{}）；签到 {}；积分发放 {}，消耗 {}；优惠券 {}{}",
             c[Metric::TasksDone],
             c[Metric::TasksHandedOut],
             percent(g.task_completion),
+            c[Metric::NewcomersFinished],
+            c[Metric::NewcomersTasked],
+            percent(g.newcomer_completion),
             c[Metric::Checkins],
             c[Metric::PointsGranted],
             c[Metric::PointsSpent],

@@ -201,6 +201,73 @@ fn scheduled_posts_count_sent_delivered_failed_and_missed_by_kind_and_reason() {
 }
 
 #[test]
+fn each_announcement_and_sale_has_its_own_results() {
+    let mut c = shanghai();
+    for (direction, kind, detail) in [
+        ("system", "schedule.sent", json!({"schedule": "s:双十二"})),
+        ("system", "schedule.sent", json!({"schedule": "s:双十二"})),
+        (
+            "out",
+            "action.send_group_msg",
+            json!({"state": "delivered", "tag": "s:双十二"}),
+        ),
+        (
+            "out",
+            "action.send_group_msg",
+            json!({"state": "failed", "tag": "s:双十二"}),
+        ),
+        (
+            "system",
+            "schedule.missed",
+            json!({"schedule": "a:早安", "reason": "late"}),
+        ),
+    ] {
+        c.add_event(&row(24, 1, direction, kind, None, detail));
+    }
+    let k = key(24);
+    let by = |metric: &'static str, key: &str| {
+        c.breakdown
+            .get(&(k.clone(), metric, key.to_string()))
+            .copied()
+    };
+    assert_eq!(by(breakdown::SCHEDULE_SENT, "s:双十二"), Some(2));
+    assert_eq!(by(breakdown::SCHEDULE_DELIVERED, "s:双十二"), Some(1));
+    assert_eq!(by(breakdown::SCHEDULE_FAILED, "s:双十二"), Some(1));
+    assert_eq!(by(breakdown::SCHEDULE_MISSED, "a:早安"), Some(1));
+}
+
+#[test]
+fn newcomers_are_counted_once_each_when_given_tasks_and_when_done_with_all() {
+    let mut c = shanghai();
+    for (kind, user) in [
+        ("task.newcomer", "7"),
+        ("task.handed_out", "7"),
+        ("task.handed_out", "7"),
+        ("task.newcomer", "8"),
+        ("task.handed_out", "8"),
+        ("task.handed_out", "8"),
+        ("task.done", "7"),
+        ("task.done", "7"),
+        ("task.finished", "7"),
+        ("task.done", "8"),
+    ] {
+        c.add_event(&row(24, 1, "system", kind, Some(user), json!({})));
+    }
+    let counts = &c.counts[&key(24)];
+    assert_eq!(
+        (counts[Metric::TasksHandedOut], counts[Metric::TasksDone]),
+        (4, 3)
+    );
+    assert_eq!(
+        (
+            counts[Metric::NewcomersTasked],
+            counts[Metric::NewcomersFinished]
+        ),
+        (2, 1)
+    );
+}
+
+#[test]
 fn red_packets_reactivation_and_zombies_are_counted() {
     let mut c = shanghai();
     c.add_event(&row(
