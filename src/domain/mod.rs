@@ -10,6 +10,7 @@ mod event;
 mod id;
 mod keys;
 mod message;
+pub mod reasons;
 mod roster;
 mod template;
 

@@ -551,20 +551,12 @@ pub fn reloaded(changes: &[String], restart_needed: &[String]) -> String {
     format!("✅ 配置已重新加载：{what}{restart}")
 }
 
-/// Why something did not go out, as the owner reads it.
+/// Why something did not go out, as the owner reads it; a code of none of
+/// ours is the gateway's refusal.
 pub fn why(reason: &str) -> String {
-    match reason {
-        "quiet_hours" => "免打扰时段".into(),
-        "daily_cap" => "已到群每日自动消息上限".into(),
-        "account_daily_cap" => "已到账号每日自动消息上限".into(),
-        "account_suspect" => "账号疑似被风控，自动消息暂停".into(),
-        "no_account" => "没有机器人账号在这个群里".into(),
-        "paused" => "本群已暂停".into(),
-        "late" => "到截止时间仍未送出（账号离线或暂停）".into(),
-        "daemon_down" => "当时 qunbot 没有运行".into(),
-        "in_past" => "时间已经过了".into(),
-        "gave_up" => "网关长时间连不上，已放弃".into(),
-        other => format!("网关拒绝：{}", clip(other, 60)),
+    match crate::domain::reasons::missed_reason(reason) {
+        same if same == reason => format!("网关拒绝：{}", clip(reason, 60)),
+        known => known.to_string(),
     }
 }
 

@@ -89,7 +89,10 @@ fn the_posts_tile_is_red_when_a_post_was_missed_and_says_why_in_chinese() {
     let (class, value, rest) = tile(&page, "posts");
     assert_eq!(class, "tile alert");
     assert_eq!(value, "15 / 3 / 0");
-    assert!(rest.contains("错过：安静时段 2，每日上限 1"), "{rest}");
+    assert!(
+        rest.contains("错过：免打扰时段 2，已到群每日自动消息上限 1"),
+        "{rest}"
+    );
     assert!(!rest.contains("quiet_hours"), "{rest}");
 
     let fine = report(

@@ -3,25 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-/// Why a scheduled post was missed (`schedule.missed`'s `reason`), for the shop owner.
-pub fn missed_reason(code: &str) -> &str {
-    match code {
-        "quiet_hours" => "安静时段",
-        "daily_cap" => "每日上限",
-        "paused" => "群已暂停",
-        "late" => "已过截止时间",
-        "no_account" => "没有可用账号",
-        "account_suspect" => "账号疑似风控",
-        "account_cap" => "账号每日上限",
-        "daemon_down" => "程序未运行",
-        "in_past" => "时间已过",
-        "unknown" => "原因不明",
-        other => other,
-    }
-}
+pub use crate::domain::reasons::missed_reason;
 
 /// A schedule id as the page names it: `a:早安` is 公告「早安」, a flash sale's
-/// post `s:双十二:start` is 秒杀「双十二」开始.
+/// post `s:双十二:start` is 秒杀「双十二」开抢 (the phases as `/计划` names them).
 pub fn schedule_name(id: &str) -> String {
     match id.split_once(':') {
         Some(("a", name)) => format!("公告「{name}」"),
@@ -36,11 +21,11 @@ pub fn schedule_name(id: &str) -> String {
 /// A flash sale's post by its phase key (`SalePhase::key`).
 fn sale_phase(key: &str) -> String {
     match key {
-        "start" => "开始".into(),
-        "last_call" => "最后提醒".into(),
-        "end" => "结束".into(),
+        "start" => "开抢".into(),
+        "last_call" => "最后机会".into(),
+        "end" => "已结束".into(),
         other => match other.strip_prefix("preview-") {
-            Some(lead) => format!("预告（提前 {lead}）"),
+            Some(lead) => format!("预告（开抢前 {lead}）"),
             None => other.into(),
         },
     }
@@ -51,7 +36,7 @@ pub fn category<'a>(labels: &'a HashMap<String, String>, code: &'a str) -> &'a s
     labels.get(code).map_or(code, String::as_str)
 }
 
-/// `安静时段 2，每日上限 1`, most first.
+/// `免打扰时段 2，已到群每日自动消息上限 1`, most first.
 pub fn counted<'a>(keys: &'a BTreeMap<String, i64>, name: impl Fn(&'a str) -> String) -> String {
     let mut parts: Vec<(&String, &i64)> = keys.iter().filter(|(_, n)| **n != 0).collect();
     parts.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -94,13 +79,13 @@ mod tests {
     #[test]
     fn schedules_are_named_in_chinese_with_their_sale_phase() {
         assert_eq!(schedule_name("a:早安"), "公告「早安」");
-        assert_eq!(schedule_name("s:双十二:start"), "秒杀「双十二」开始");
+        assert_eq!(schedule_name("s:双十二:start"), "秒杀「双十二」开抢");
         assert_eq!(
             schedule_name("s:双十二:preview-10m"),
-            "秒杀「双十二」预告（提前 10m）"
+            "秒杀「双十二」预告（开抢前 10m）"
         );
         assert_eq!(schedule_name("other"), "other");
-        assert_eq!(missed_reason("quiet_hours"), "安静时段");
+        assert_eq!(missed_reason("quiet_hours"), "免打扰时段");
         assert_eq!(week_over_week(30, 20), "较上期 +10（+50.0%）");
         assert_eq!(week_over_week(3, 0), "较上期 +3（上期 0）");
     }
