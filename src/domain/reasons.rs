@@ -12,7 +12,7 @@ pub fn missed_reason(code: &str) -> &str {
         "no_account" => "没有机器人账号在这个群里",
         "account_suspect" => "账号疑似被风控，自动消息暂停",
         "account_cap" => "已到账号每日自动消息上限",
-        "daemon_down" => "当时 qunbot 没有运行",
+        "daemon_down" => "当时机器人程序没有运行",
         "in_past" => "时间已经过了",
         "gave_up" => "网关长时间连不上，已放弃",
         "unknown" => "原因不明",

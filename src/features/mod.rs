@@ -22,6 +22,8 @@ pub mod accounts;
 pub mod automatic;
 pub mod commands;
 pub mod hygiene;
+#[cfg(test)]
+mod member_texts_tests;
 pub mod notify;
 pub mod onboarding;
 pub mod points;

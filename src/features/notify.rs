@@ -9,7 +9,7 @@
 //! customer group). The first notice after a quiet spell waits up to a minute
 //! for company; after a message, the next waits `notify.every`. At most
 //! `notify.daily_cap` messages go out a day; what is left over is counted in
-//! the log and in `qunbot status`.
+//! the log (`notify.suppressed`); `qunbot status` shows the troubles anyway.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -367,7 +367,7 @@ fn flush(due: DateTime<Utc>, account: &Id, ctx: &Context) -> Decision {
     let mut text = render(&pending, ctx);
     if sent_today + 1 == settings.daily_cap {
         text.push_str(&format!(
-            "\n今天的通知已达上限（{} 条），之后的请看 qunbot status。",
+            "\n今天的提醒已达上限（{} 条），之后的只记在日志里，明天再发。",
             settings.daily_cap
         ));
     }
@@ -410,7 +410,7 @@ pub fn render(notices: &[Notice], ctx: &Context) -> String {
             lines.push(line);
         }
     }
-    let mut text = String::from("【qunbot 提醒】");
+    let mut text = String::from("【群助手提醒】");
     for lines in kinds.values() {
         for line in lines.iter().take(LINES_PER_KIND) {
             text.push('\n');

@@ -61,7 +61,7 @@ async fn the_owner_hears_of_a_kick_and_a_refused_edit_in_one_private_message() {
         told[0]
     );
     assert!(
-        !app.chat().iter().any(|t| t.contains("qunbot 提醒")),
+        !app.chat().iter().any(|t| t.contains("群助手提醒")),
         "never in a customer group"
     );
 

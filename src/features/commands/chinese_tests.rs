@@ -33,44 +33,6 @@ variants = [{ id = "甲", text = "{mentions} 好久不见～" }]
 zombie_action = "remove"
 "#;
 
-/// The English words in `text`: runs of three or more ASCII letters, except
-/// in links and in a config section named in brackets (`[reactivation]`).
-fn english(text: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for token in text.split_whitespace().filter(|t| !t.contains("://")) {
-        let chars: Vec<char> = token.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            if !chars[i].is_ascii_alphabetic() {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < chars.len() && (chars[i].is_ascii_alphabetic() || chars[i] == '_') {
-                i += 1;
-            }
-            let section = start > 0 && chars[start - 1] == '[' && chars.get(i) == Some(&']');
-            if i - start >= 3 && !section {
-                found.push(chars[start..i].iter().collect());
-            }
-        }
-    }
-    found
-}
-
-/// Every text a decision shows anyone: group messages and private ones.
-fn texts(d: &Decision) -> Vec<String> {
-    d.actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::SendGroupMsg { message, .. } | Action::SendPrivateMsg { message, .. } => {
-                Some(message.plain_text())
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 /// What follows a command's Chinese name: nothing, typical arguments, bad ones.
 fn arguments(spec: &CommandSpec) -> Vec<(&'static str, Vec<i64>)> {
     let mut cases = vec![("", vec![]), ("乱写 一通", vec![]), ("", vec![7])];

@@ -129,7 +129,7 @@ fn past_the_daily_cap_notices_are_counted_not_sent() {
     }
     assert_eq!(texts.len(), 2, "{texts:?}");
     assert!(
-        texts[1].contains("今天的通知已达上限"),
+        texts[1].contains("今天的提醒已达上限"),
         "the last one says so"
     );
 }
