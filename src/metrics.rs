@@ -197,15 +197,7 @@ impl Metrics {
     pub fn noted(&self, kind: &str, detail: &serde_json::Value) {
         match kind {
             "filter.hit" => {
-                let mut categories: Vec<&str> = detail["hits"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|h| h["category"].as_str())
-                    .collect();
-                categories.sort_unstable();
-                categories.dedup();
-                for category in categories {
+                for category in crate::filter::logged_categories(&detail["hits"]) {
                     self.f
                         .filter_hits
                         .get_or_create(&CategoryLabel {

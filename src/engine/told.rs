@@ -48,14 +48,7 @@ fn kicked(group: &str, user: Option<&Id>, detail: &Value) -> Option<String> {
         return None;
     }
     let user = user.map_or_else(|| "?".to_string(), Id::to_string);
-    let mut categories: Vec<&str> = detail["hits"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|h| h["category"].as_str())
-        .collect();
-    categories.sort_unstable();
-    categories.dedup();
+    let categories = crate::filter::logged_categories(&detail["hits"]);
     let why = if escalated {
         format!("strike {} within the escalation window", detail["strikes"])
     } else {

@@ -62,6 +62,20 @@ pub struct Hit<'a> {
     pub via: Via,
 }
 
+/// The distinct categories of hits as the log keeps them (a `filter.hit` row's
+/// `hits`, each `{"category": ...}`), sorted.
+pub fn logged_categories(hits: &serde_json::Value) -> Vec<&str> {
+    let mut categories: Vec<&str> = hits
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["category"].as_str())
+        .collect();
+    categories.sort_unstable();
+    categories.dedup();
+    categories
+}
+
 /// "None" in the packed tables below.
 const NONE: u32 = u32::MAX;
 
