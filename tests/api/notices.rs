@@ -191,3 +191,41 @@ async fn while_the_gateway_is_down_status_exits_1_and_the_owner_hears_of_it_once
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_quiet_hours_hold_past_its_deadline_is_told_to_the_owner_and_counted_by_status() {
+    let local = (chrono::Utc::now() + chrono::Duration::minutes(2))
+        .with_timezone(&chrono_tz::Asia::Shanghai);
+    let starts = local.format("%Y-%m-%d %H:%M:%S");
+    // Quiet from an hour before the start to two hours after: the sale's
+    // start post cannot wait it out.
+    let quiet = format!(
+        "{}-{}",
+        (local - chrono::Duration::hours(1)).format("%H:%M"),
+        (local + chrono::Duration::hours(2)).format("%H:%M")
+    );
+    let config = owner_config(&format!(
+        "\n[schedule]\nquiet_hours = \"{quiet}\"\n\n[[flash_sales]]\nid = \"night\"\ntitle = \"夜宵秒杀\"\nstarts_at = \"{starts}\"\nduration = \"30m\"\ngroups = [123456]\n"
+    ))
+    .replace("every = \"3s\"", "every = \"1s\"");
+    let app = spawn_app_with_config(&config).await;
+    app.wait_logged("sync.account", 1).await;
+    app.skip(chrono::Duration::minutes(3));
+    app.wait_logged("schedule.missed", 1).await;
+    eventually("the owner's notice of the missed post", || async {
+        owners_messages(&app)
+            .iter()
+            .any(|t| t.contains("秒杀「夜宵秒杀」开抢") && t.contains("免打扰时段"))
+    })
+    .await;
+    assert!(app.chat().is_empty(), "nothing posted: {:?}", app.chat());
+
+    let out = qunbot_status(&app);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("missed_posts_24h: 1"), "{stdout}");
+    assert!(
+        stdout.contains("attention: 1 planned post(s) did not go out"),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
