@@ -25,7 +25,7 @@ access_token = "${QUNBOT_ACCESS_TOKEN}""#;
 /// is the bridge's alone.
 async fn bridge_owns_the_wechat_group() -> crate::helpers::TestApp {
     let mut app = spawn_app_with_gateway(WS_GATEWAY).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     app.sim.leave_group(app.wechat_group.clone());
     app.restart_daemon().await;
     // The restart's sync has taken the HTTP account out of the WeChat group.
@@ -54,7 +54,7 @@ groups = [123456]
     );
     let app = spawn_app_configured(&sale, None).await;
     // Nobody speaks: the account is known from the gateway's group list.
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
 
     app.skip(Duration::minutes(50));
     app.wait_chat("【预告】").await;
@@ -267,7 +267,7 @@ grace = "2h"
 "#
         );
     let mut app = crate::helpers::spawn_app_with_config(&config).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     let group = app.group.clone();
 
     // The gateway stalls three sends, as NapCat does for a restricted account.
@@ -326,7 +326,7 @@ const SECOND: i64 = 10002000;
 
 async fn two_accounts_in_one_group() -> (crate::helpers::TestApp, qunbot::simulator::Simulator) {
     let app = spawn_app_with_gateway(WS_GATEWAY).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     let bridge = app
         .ws_bridge(json!(SECOND), &[(json!(123456), "测试群")])
         .await;
@@ -470,7 +470,7 @@ async fn a_bridge_silent_for_three_heartbeat_intervals_is_marked_disconnected_an
 #[tokio::test]
 async fn metrics_count_events_sends_and_accounts_in_prometheus_text() {
     let mut app = spawn_app_configured("[filter]\nwords_file = \"words.txt\"\n", None).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     let group = app.group.clone();
     app.barrier(&group).await;
     let member = app.member.clone();

@@ -185,6 +185,13 @@ impl TestApp {
 
     /// Waits (bounded) until every logged event is handled: after a start, the
     /// account sync logs an event of its own, handled in its turn.
+    /// Waits (bounded) until the account sync's first answer is logged and
+    /// acted on: from then on the daemon knows which account is in which group.
+    pub async fn wait_synced(&self) {
+        self.wait_logged("sync.account", 1).await;
+        self.wait_all_handled().await;
+    }
+
     pub async fn wait_all_handled(&self) {
         eventually("every logged event is handled", || async {
             self.daemon().store().unhandled_count().await.unwrap() == 0

@@ -209,7 +209,7 @@ async fn a_post_quiet_hours_hold_past_its_deadline_is_told_to_the_owner_and_coun
     ))
     .replace("every = \"3s\"", "every = \"1s\"");
     let app = spawn_app_with_config(&config).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     app.skip(chrono::Duration::minutes(3));
     app.wait_logged("schedule.missed", 1).await;
     eventually("the owner's notice of the missed post", || async {

@@ -98,7 +98,7 @@ async fn each_bot_account_is_answered_through_its_own_gateway() {
     .unwrap();
     // The WeChat group is the second account's alone (in a group both are in,
     // one of them speaks: see `accounts::two_accounts_in_one_group_*`).
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     app.sim.leave_group(app.wechat_group.clone());
     second_gateway.join_group(app.wechat_group.clone(), "微信群");
     app.stop_daemon().await;

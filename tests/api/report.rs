@@ -367,7 +367,7 @@ async fn an_admins_stats_answers_with_the_groups_figures_from_the_same_rollup() 
 #[tokio::test]
 async fn a_report_without_the_config_names_groups_as_the_gateway_listed_them() {
     let mut app = spawn_app_configured("", None).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     let group = app.group.clone();
     app.barrier(&group).await;
     app.wait_all_handled().await;

@@ -64,7 +64,7 @@ async fn a_push_by_hand_to_a_bridge_that_dialled_the_daemon_goes_over_its_socket
     // The WeChat group is the bridge's alone: the simulator's own account
     // (on HTTP) leaves it, and the daemon learns so at its restart.
     let mut app = spawn_app_with_gateway(WS_GATEWAY).await;
-    app.wait_logged("sync.account", 1).await;
+    app.wait_synced().await;
     app.sim.leave_group(app.wechat_group.clone());
     app.restart_daemon().await;
     app.wait_logged("sync.account", 2).await;
