@@ -43,8 +43,15 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
     assert_eq!(
         report.outbox_counts,
         // 25 before reactivation; then two member lists, the scan's two
-        // answers, two nudges and the stats; then the second account's pong.
-        vec![("delivered".to_string(), 33)],
+        // answers, two nudges and the stats; then the second account's pong;
+        // then the owner's private notice of her refused edit.
+        vec![("delivered".to_string(), 34)],
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("🤖 qunbot → 王姐 (private): 【群助手提醒】")
+            && transcript.contains("配置修改未生效")
+            && transcript.contains("请改成半角英文引号"),
         "{transcript}"
     );
     assert_eq!(
@@ -195,6 +202,11 @@ async fn the_demo_plays_every_feature_scene_by_scene_and_leaves_nothing_pending(
         ("second account", "[零食团购群] 🤖 qunbot: ↩ pong", 1),
         ("outbox retries", "answered HTTP 503", 3),
         ("outbox retries", "[宝妈福利群] 🤖 qunbot: ↩ pong", 1),
+        (
+            "broken edit",
+            "🤖 qunbot → 王姐 (private): 【群助手提醒】",
+            1,
+        ),
     ];
     for (scene, needle, n) in expected {
         assert_eq!(
