@@ -29,7 +29,6 @@
 //! sends the list to the operators and removes, on an admin's `/silent
 //! confirm`, at most `zombie_max_per_run`, never admins, the owner or exempt
 //! members, each removal logged with its evidence and nothing said in the group.
-
 //!
 //! **Map.** This file holds the [`Feature`] impl and the public API;
 //! `records` the members' [`Subject`]s and the keys they are kept under;
