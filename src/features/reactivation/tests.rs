@@ -1,8 +1,12 @@
+use std::collections::BTreeMap;
+
 use chrono::TimeZone;
 
+use super::records::{arms_key, subject_key, subjects};
 use super::*;
-use crate::domain::{Action, Role};
+use crate::domain::{Action, Message, Role, SilentEntry};
 use crate::features::testkit::{event, mentioned, notes, said, Bot, ACCOUNT, GROUP, OPERATOR};
+use crate::features::Change;
 
 fn config(holdout: f64, extra: &str) -> String {
     format!(
