@@ -10,6 +10,7 @@ mod checker;
 mod community;
 mod diff;
 mod env;
+mod flash_sale;
 mod forecast;
 mod gateway;
 mod hint;
