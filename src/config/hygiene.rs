@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::raw::RawFilter;
+use super::raw::{RawCategory, RawEscalation, RawFilter, RawNormalize};
 use super::{Checker, Location, Problem};
 use crate::domain::Id;
 use crate::filter::rules::Rules;
@@ -210,20 +210,50 @@ impl Checker<'_> {
         raw: &RawFilter,
         own_links: &[String],
     ) -> Option<FilterConfig> {
-        let d = Normalization::default();
-        let n = &raw.normalize;
-        let normalization = Normalization {
-            compatibility: n.compatibility.unwrap_or(d.compatibility),
-            case: n.case.unwrap_or(d.case),
-            traditional: n.traditional.unwrap_or(d.traditional),
-            skip: n.skip.unwrap_or(d.skip),
-            repeats: n.repeats.unwrap_or(d.repeats),
-            lookalikes: n.lookalikes.unwrap_or(d.lookalikes),
+        let normalization = normalization(&raw.normalize);
+        let categories = self.filter_categories(&raw.categories);
+        let escalation = self.escalation(raw.escalation.as_ref());
+        let links = self.link_rules(raw, own_links);
+        let flood = raw.flood.as_ref().map(|f| Flood {
+            messages: f.messages.max(1),
+            within: f.within.0,
+            repeats: f.repeats.unwrap_or(3).max(2),
+        });
+        let words_file = base.join(raw.words_file.get_ref());
+        let list = match load_words(&words_file, normalization) {
+            Ok((list, warnings)) => {
+                self.warnings.extend(warnings);
+                list
+            }
+            Err(problems) => {
+                self.problems.extend(problems);
+                return None;
+            }
         };
+        let (categories, folds) = categories?;
+        Some(FilterConfig {
+            words_file,
+            filter: Arc::new(Filter::with_folds(&list, normalization, folds)),
+            exempt: raw.exempt.clone(),
+            categories,
+            escalation: escalation?,
+            links: links?,
+            qr_codes: raw.links.qr_codes.unwrap_or(true),
+            flood,
+            warn_window: raw.warn_window.map_or(Duration::from_secs(10), |d| d.0),
+        })
+    }
+
+    /// `[filter.categories]`: what each does, and the folds (homophones,
+    /// pinyin) its words get. `None` when any is wrong.
+    fn filter_categories(
+        &mut self,
+        raw: &BTreeMap<String, RawCategory>,
+    ) -> Option<(BTreeMap<String, FilterCategory>, Folds)> {
         let mut categories = BTreeMap::new();
         let mut ok = true;
         let mut folds = Folds::default();
-        for (name, c) in &raw.categories {
+        for (name, c) in raw {
             let mut actions = Vec::new();
             match &c.actions {
                 None => actions = FilterCategory::default().actions,
@@ -274,98 +304,92 @@ impl Checker<'_> {
                 },
             );
         }
-        let escalation = match &raw.escalation {
-            None => None,
-            Some(e) => match e.then.get_ref().as_str() {
-                "kick" | "mute" => Some(Escalation {
-                    strikes: e.strikes.max(1),
-                    window: e.window.0,
-                    then: if e.then.get_ref() == "kick" {
-                        FilterAction::Kick
-                    } else {
-                        FilterAction::Mute
-                    },
-                    mute: e.mute.map_or(Duration::from_secs(3600), |d| d.0),
-                }),
-                other => {
-                    self.problem(
-                        &e.then,
-                        format!("escalation `then` is `kick` or `mute`, not `{other}`"),
-                    );
-                    ok = false;
-                    None
-                }
-            },
+        ok.then_some((categories, folds))
+    }
+
+    /// `[filter.escalation]`; `Some(None)` when there is none.
+    fn escalation(&mut self, raw: Option<&RawEscalation>) -> Option<Option<Escalation>> {
+        let Some(e) = raw else {
+            return Some(None);
         };
-        let links = if raw.links.enabled.unwrap_or(true) {
-            let extra: Vec<(String, String)> = raw
-                .links
-                .rules
+        match e.then.get_ref().as_str() {
+            "kick" | "mute" => Some(Some(Escalation {
+                strikes: e.strikes.max(1),
+                window: e.window.0,
+                then: if e.then.get_ref() == "kick" {
+                    FilterAction::Kick
+                } else {
+                    FilterAction::Mute
+                },
+                mute: e.mute.map_or(Duration::from_secs(3600), |d| d.0),
+            })),
+            other => {
+                self.problem(
+                    &e.then,
+                    format!("escalation `then` is `kick` or `mute`, not `{other}`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// The link rules, with `filter.phones` and the welcome domains;
+    /// `Some(None)` when `filter.links.enabled` is false.
+    fn link_rules(&mut self, raw: &RawFilter, own_links: &[String]) -> Option<Option<Arc<Rules>>> {
+        if !raw.links.enabled.unwrap_or(true) {
+            return Some(None);
+        }
+        let mut ok = true;
+        let extra: Vec<(String, String)> = raw
+            .links
+            .rules
+            .iter()
+            .map(|(k, v)| (k.clone(), v.get_ref().clone()))
+            .collect();
+        let phones_allowed = match raw.phones.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("recall") => false,
+            Some("allow") => true,
+            Some(other) => {
+                let reason = format!("filter.phones is \"recall\" or \"allow\", not {other:?}");
+                if let Some(at) = &raw.phones {
+                    self.problem(at, reason);
+                }
+                ok = false;
+                false
+            }
+        };
+        let mut allowed = raw.links.allow.clone();
+        allowed.extend(
+            own_links
                 .iter()
-                .map(|(k, v)| (k.clone(), v.get_ref().clone()))
-                .collect();
-            let phones_allowed = match raw.phones.as_ref().map(|p| p.get_ref().as_str()) {
-                None | Some("recall") => false,
-                Some("allow") => true,
-                Some(other) => {
-                    let reason = format!("filter.phones is \"recall\" or \"allow\", not {other:?}");
-                    if let Some(at) = &raw.phones {
-                        self.problem(at, reason);
-                    }
-                    ok = false;
-                    false
+                .filter_map(|l| reqwest::Url::parse(l).ok())
+                .filter_map(|u| u.host_str().map(str::to_string)),
+        );
+        match Rules::new(&extra) {
+            Ok(rules) => ok.then(|| Some(Arc::new(rules.allowing(&allowed, phones_allowed)))),
+            Err(reason) => {
+                let at = raw.links.rules.values().next();
+                match at {
+                    Some(at) => self.problem(at, reason),
+                    None => self
+                        .problems
+                        .push(Problem::at_span(self.file, self.text, None, reason)),
                 }
-            };
-            let mut allowed = raw.links.allow.clone();
-            allowed.extend(
-                own_links
-                    .iter()
-                    .filter_map(|l| reqwest::Url::parse(l).ok())
-                    .filter_map(|u| u.host_str().map(str::to_string)),
-            );
-            match Rules::new(&extra) {
-                Ok(rules) => Some(Arc::new(rules.allowing(&allowed, phones_allowed))),
-                Err(reason) => {
-                    let at = raw.links.rules.values().next();
-                    match at {
-                        Some(at) => self.problem(at, reason),
-                        None => self
-                            .problems
-                            .push(Problem::at_span(self.file, self.text, None, reason)),
-                    }
-                    ok = false;
-                    None
-                }
+                None
             }
-        } else {
-            None
-        };
-        let flood = raw.flood.as_ref().map(|f| Flood {
-            messages: f.messages.max(1),
-            within: f.within.0,
-            repeats: f.repeats.unwrap_or(3).max(2),
-        });
-        let words_file = base.join(raw.words_file.get_ref());
-        let list = match load_words(&words_file, normalization) {
-            Ok((list, warnings)) => {
-                self.warnings.extend(warnings);
-                list
-            }
-            Err(problems) => {
-                self.problems.extend(problems);
-                return None;
-            }
-        };
-        ok.then(|| FilterConfig {
-            words_file,
-            filter: Arc::new(Filter::with_folds(&list, normalization, folds)),
-            exempt: raw.exempt.clone(),
-            categories,
-            escalation,
-            links,
-            qr_codes: raw.links.qr_codes.unwrap_or(true),
-            flood,
-            warn_window: raw.warn_window.map_or(Duration::from_secs(10), |d| d.0),
-        })
+        }
+    }
+}
+
+/// `[filter.normalize]`, each left-out switch at its default.
+fn normalization(n: &RawNormalize) -> Normalization {
+    let d = Normalization::default();
+    Normalization {
+        compatibility: n.compatibility.unwrap_or(d.compatibility),
+        case: n.case.unwrap_or(d.case),
+        traditional: n.traditional.unwrap_or(d.traditional),
+        skip: n.skip.unwrap_or(d.skip),
+        repeats: n.repeats.unwrap_or(d.repeats),
+        lookalikes: n.lookalikes.unwrap_or(d.lookalikes),
     }
 }

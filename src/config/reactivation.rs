@@ -103,26 +103,9 @@ impl Checker<'_> {
                 )),
             }),
         };
-        let mut variants = Vec::new();
-        let mut ok = true;
-        let mut seen = HashSet::new();
-        for v in section.map_or(&[][..], |r| &r.variants[..]) {
-            let id = v.id.get_ref().trim().to_string();
-            if id.is_empty() || !seen.insert(id.clone()) {
-                self.problem(&v.id, format!("variant id `{id}` is empty or used twice"));
-                ok = false;
-                continue;
-            }
-            let text = self.check(&v.text, |s| Template::parse(s, NUDGE_VARS));
-            let coupon = match &v.coupon {
-                Some(c) => self.pool_name(c, coupons).map(Some),
-                None => Some(None),
-            };
-            match (text, coupon) {
-                (Some(text), Some(coupon)) => variants.push(Variant { id, text, coupon }),
-                _ => ok = false,
-            }
-        }
+        let variants = self.nudge_variants(section, coupons);
+        let mut ok = variants.is_some();
+        let variants = variants.unwrap_or_default();
         if enabled && variants.is_empty() && ok {
             if let Some(raw) = raw {
                 self.problem(raw, "reactivation is enabled but has no variants: write at least one { id = \"a\", text = \"{mentions} ...\" }".into());
@@ -152,5 +135,34 @@ impl Checker<'_> {
             nudge_interval: r(|r| r.nudge_interval, 600),
         };
         ok.then_some(config)
+    }
+
+    /// The nudge texts to try; `None` when any is wrong.
+    fn nudge_variants(
+        &mut self,
+        section: Option<&RawReactivation>,
+        coupons: &BTreeMap<String, CouponPool>,
+    ) -> Option<Vec<Variant>> {
+        let mut variants = Vec::new();
+        let mut ok = true;
+        let mut seen = HashSet::new();
+        for v in section.map_or(&[][..], |r| &r.variants[..]) {
+            let id = v.id.get_ref().trim().to_string();
+            if id.is_empty() || !seen.insert(id.clone()) {
+                self.problem(&v.id, format!("variant id `{id}` is empty or used twice"));
+                ok = false;
+                continue;
+            }
+            let text = self.check(&v.text, |s| Template::parse(s, NUDGE_VARS));
+            let coupon = match &v.coupon {
+                Some(c) => self.pool_name(c, coupons).map(Some),
+                None => Some(None),
+            };
+            match (text, coupon) {
+                (Some(text), Some(coupon)) => variants.push(Variant { id, text, coupon }),
+                _ => ok = false,
+            }
+        }
+        ok.then_some(variants)
     }
 }

@@ -1,7 +1,8 @@
 //! Automatic messages: `[schedule]` (quiet hours, the daily cap), the
-//! `[[announcements]]` and the `[[flash_sales]]` with their countdown posts.
-//! What fires when is computed here, from the config alone, so `qunbot check`
-//! can show the next fires and the scheduler feature can plan them.
+//! `[[announcements]]`, and `[red_packets]`; the `[[flash_sales]]` with their
+//! countdown posts are in [`super::flash_sale`]. What fires when is computed
+//! from the config alone, so `qunbot check` can show the next fires and the
+//! scheduler feature can plan them.
 
 use std::collections::HashSet;
 use std::str::FromStr;
@@ -11,14 +12,13 @@ use chrono::{DateTime, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use toml::Spanned;
 
-use super::raw::{RawAnnouncement, RawFlashSale, RawGroups, RawRedPackets, RawSchedule};
+pub use super::flash_sale::{FlashSale, SalePhase};
+use super::raw::{RawAnnouncement, RawGroups, RawRedPacketSpec, RawRedPackets, RawSchedule};
 use super::{Checker, Problem};
 use crate::domain::{Id, Template};
 
 /// Variables of an announcement's text.
 pub const ANNOUNCEMENT_VARS: &[&str] = &["group"];
-/// Variables of a flash sale's posts.
-pub const SALE_VARS: &[&str] = &["title", "price", "link", "starts_at", "left", "ends_at"];
 
 #[derive(Clone, Debug)]
 pub struct ScheduleConfig {
@@ -95,7 +95,7 @@ impl Groups {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self {
             Groups::All => "all".into(),
             Groups::List(ids) => ids.iter().map(Id::to_string).collect::<Vec<_>>().join(","),
@@ -193,97 +193,6 @@ pub struct Announcement {
     /// Changes whenever anything that decides what is posted when changes, so a
     /// reload drops the occurrences planned from the old definition.
     pub fingerprint: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct FlashSale {
-    pub id: String,
-    pub title: String,
-    pub price: String,
-    pub link: String,
-    pub starts_at: DateTime<Utc>,
-    pub duration: Duration,
-    pub remind_before: Vec<Duration>,
-    pub last_call: Option<Duration>,
-    pub groups: Groups,
-    /// Whether its posts wait out `schedule.quiet_hours` (`quiet_hours = false`: no).
-    pub quiet_hours: bool,
-    pub preview: Template,
-    pub start: Template,
-    pub last_call_text: Template,
-    pub end: Template,
-    pub fingerprint: String,
-}
-
-/// One post of a flash sale.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SalePhase {
-    /// A countdown post this long before the start.
-    Preview(Duration),
-    Start,
-    LastCall,
-    End,
-}
-
-impl FlashSale {
-    pub fn ends_at(&self) -> DateTime<Utc> {
-        self.starts_at + chrono::Duration::from_std(self.duration).unwrap_or_default()
-    }
-
-    /// Every post, with when it is due and the latest it may still go out: a
-    /// countdown never after the start, the start and the last call never after
-    /// the end, the end post within ten minutes of the end.
-    pub fn posts(&self) -> Vec<(SalePhase, DateTime<Utc>, DateTime<Utc>)> {
-        let ends = self.ends_at();
-        let mut posts: Vec<_> = self
-            .remind_before
-            .iter()
-            .map(|lead| {
-                let due = self.starts_at - chrono::Duration::from_std(*lead).unwrap_or_default();
-                (SalePhase::Preview(*lead), due, self.starts_at)
-            })
-            .collect();
-        posts.push((SalePhase::Start, self.starts_at, ends));
-        if let Some(lead) = self.last_call {
-            let due = ends - chrono::Duration::from_std(lead).unwrap_or_default();
-            if due > self.starts_at {
-                posts.push((SalePhase::LastCall, due, ends));
-            }
-        }
-        posts.push((SalePhase::End, ends, ends + chrono::Duration::minutes(10)));
-        posts
-    }
-
-    pub fn template(&self, phase: SalePhase) -> &Template {
-        match phase {
-            SalePhase::Preview(_) => &self.preview,
-            SalePhase::Start => &self.start,
-            SalePhase::LastCall => &self.last_call_text,
-            SalePhase::End => &self.end,
-        }
-    }
-}
-
-impl SalePhase {
-    /// What admins read for the phase: 预告, 开抢, 最后机会, 已结束.
-    pub fn title(&self) -> &'static str {
-        match self {
-            SalePhase::Preview(_) => "预告",
-            SalePhase::Start => "开抢",
-            SalePhase::LastCall => "最后机会",
-            SalePhase::End => "已结束",
-        }
-    }
-
-    /// A stable name, part of the post's schedule key.
-    pub fn key(&self) -> String {
-        match self {
-            SalePhase::Preview(lead) => format!("preview-{}", humantime::format_duration(*lead)),
-            SalePhase::Start => "start".into(),
-            SalePhase::LastCall => "last_call".into(),
-            SalePhase::End => "end".into(),
-        }
-    }
 }
 
 /// A local date and time in `tz` as UTC (the earlier one when a clock change
@@ -405,7 +314,8 @@ impl Checker<'_> {
         })
     }
 
-    fn groups(
+    /// The `groups` a schedule posts to: "all", or managed groups only.
+    pub(super) fn groups(
         &mut self,
         raw: Option<&Spanned<RawGroups>>,
         managed: &[super::GroupConfig],
@@ -445,7 +355,13 @@ impl Checker<'_> {
         }
     }
 
-    fn unique_id(&mut self, seen: &mut HashSet<String>, id: &Spanned<String>, what: &str) -> bool {
+    /// Whether a schedule's `id` is usable and not taken yet (in `seen`).
+    pub(super) fn unique_id(
+        &mut self,
+        seen: &mut HashSet<String>,
+        id: &Spanned<String>,
+        what: &str,
+    ) -> bool {
         let text = id.get_ref().trim();
         if text.is_empty() || text.contains('/') {
             self.problem(id, format!("{what} id `{text}` is empty or has a `/`"));
@@ -476,50 +392,10 @@ impl Checker<'_> {
                 ok = false;
                 continue;
             }
-            let when = match (&a.cron, &a.at) {
-                (Some(c), None) => {
-                    if let Some(w) = numeric_weekday_warning(c.get_ref()) {
-                        self.warnings.push(Problem::at_span(
-                            self.file,
-                            self.text,
-                            Some(c.span()),
-                            w,
-                        ));
-                    }
-                    self.check(c, parse_cron).map(|s| When::Cron(Box::new(s)))
-                }
-                (None, Some(at)) => self.check(at, |s| parse_instant(s, tz)).map(When::At),
-                _ => {
-                    self.problem(&a.id, "write exactly one of `cron` or `at`".into());
-                    None
-                }
-            };
+            let when = self.announcement_when(a, tz);
             let groups = self.groups(a.groups.as_ref(), managed);
             let text = self.check(&a.text, |s| Template::parse(s, ANNOUNCEMENT_VARS));
-            let red_packet = match &a.red_packet {
-                None => Some(None),
-                Some(p) => {
-                    let spec = p.get_ref();
-                    if spec.shares == 0
-                        || spec.shares > MAX_PACKET_SHARES
-                        || spec.points < spec.shares
-                        || spec.points > max_points
-                    {
-                        self.problem(
-                            p,
-                            format!(
-                                "a red packet needs 1 to {MAX_PACKET_SHARES} shares, at least one point a share, and at most red_packets.max_points ({max_points}) points"
-                            ),
-                        );
-                        None
-                    } else {
-                        Some(Some(PacketSpec {
-                            points: spec.points,
-                            shares: spec.shares,
-                        }))
-                    }
-                }
-            };
+            let red_packet = self.packet_spec(a.red_packet.as_ref(), max_points);
             let grace = a.grace.map_or(Duration::from_secs(600), |d| d.0);
             match (when, groups, text, red_packet) {
                 (Some(when), Some(groups), Some(text), Some(red_packet)) => {
@@ -548,110 +424,52 @@ impl Checker<'_> {
         ok.then_some(out)
     }
 
-    pub(super) fn flash_sales(
-        &mut self,
-        raw: &[RawFlashSale],
-        tz: Tz,
-        now: DateTime<Utc>,
-        managed: &[super::GroupConfig],
-    ) -> Option<Vec<FlashSale>> {
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        let mut ok = true;
-        for s in raw {
-            if !self.unique_id(&mut seen, &s.id, "flash sale") {
-                ok = false;
-                continue;
-            }
-            let starts_at = self.check(&s.starts_at, |v| parse_instant(v, tz));
-            if let Some(at) = starts_at {
-                if at < now {
-                    let reason = format!(
-                        "warning: flash sale `{}` starts at {}, in the past; only its posts still due are sent",
-                        s.id.get_ref(),
-                        at.with_timezone(&tz).format("%Y-%m-%d %H:%M")
-                    );
-                    self.warnings.push(Problem::at_span(
-                        self.file,
-                        self.text,
-                        Some(s.starts_at.span()),
-                        reason,
-                    ));
+    /// Exactly one of `cron` (a numeric weekday warned about) or `at`.
+    fn announcement_when(&mut self, a: &RawAnnouncement, tz: Tz) -> Option<When> {
+        match (&a.cron, &a.at) {
+            (Some(c), None) => {
+                if let Some(w) = numeric_weekday_warning(c.get_ref()) {
+                    self.warnings
+                        .push(Problem::at_span(self.file, self.text, Some(c.span()), w));
                 }
+                self.check(c, parse_cron).map(|s| When::Cron(Box::new(s)))
             }
-            let groups = self.groups(s.groups.as_ref(), managed);
-            let mut text = |value: &Option<Spanned<String>>, default: &str| {
-                super::community::template(self, value.as_ref(), default, SALE_VARS)
-            };
-            let t = &s.texts;
-            let preview = text(
-                &t.preview,
-                "【预告】{title} {starts_at} 开抢，还有 {left}！{price} {link}",
-            );
-            let start = text(
-                &t.start,
-                "【开抢】{title} 现在开始！{price} {link}（{ends_at} 结束）",
-            );
-            let last_call_text = text(
-                &t.last_call,
-                "【最后机会】{title} 还剩 {left} 结束！{price} {link}",
-            );
-            let end = text(&t.end, "【已结束】{title} 秒杀结束，感谢参与！");
-            let duration = s.duration.0;
-            if duration.is_zero() {
-                self.problem(
-                    &s.id,
-                    "a flash sale's duration must be more than zero".into(),
-                );
-                ok = false;
-                continue;
-            }
-            match (starts_at, groups, preview, start, last_call_text, end) {
-                (
-                    Some(starts_at),
-                    Some(groups),
-                    Some(preview),
-                    Some(start),
-                    Some(last_call_text),
-                    Some(end),
-                ) => {
-                    let mut remind_before: Vec<Duration> =
-                        s.remind_before.iter().map(|d| d.0).collect();
-                    remind_before.sort_by(|a, b| b.cmp(a));
-                    remind_before.dedup();
-                    let last_call = s.last_call.map(|d| d.0);
-                    let fingerprint = format!(
-                        "{}|{}|{}|{}|{}|{:?}|{:?}|{:?}",
-                        s.title,
-                        s.price.clone().unwrap_or_default(),
-                        s.link.clone().unwrap_or_default(),
-                        starts_at.to_rfc3339(),
-                        duration.as_secs(),
-                        remind_before,
-                        last_call,
-                        (groups.describe(), &preview, &start, &last_call_text, &end)
-                    );
-                    out.push(FlashSale {
-                        id: s.id.get_ref().trim().to_string(),
-                        title: s.title.clone(),
-                        price: s.price.clone().unwrap_or_default(),
-                        link: s.link.clone().unwrap_or_default(),
-                        starts_at,
-                        duration,
-                        remind_before,
-                        last_call,
-                        groups,
-                        quiet_hours: s.quiet_hours.unwrap_or(true),
-                        preview,
-                        start,
-                        last_call_text,
-                        end,
-                        fingerprint,
-                    });
-                }
-                _ => ok = false,
+            (None, Some(at)) => self.check(at, |s| parse_instant(s, tz)).map(When::At),
+            _ => {
+                self.problem(&a.id, "write exactly one of `cron` or `at`".into());
+                None
             }
         }
-        ok.then_some(out)
+    }
+
+    /// An announcement's red packet, within the shares and `max_points` allowed;
+    /// `Some(None)` when it has none.
+    fn packet_spec(
+        &mut self,
+        raw: Option<&Spanned<RawRedPacketSpec>>,
+        max_points: u32,
+    ) -> Option<Option<PacketSpec>> {
+        let Some(p) = raw else {
+            return Some(None);
+        };
+        let spec = p.get_ref();
+        if spec.shares == 0
+            || spec.shares > MAX_PACKET_SHARES
+            || spec.points < spec.shares
+            || spec.points > max_points
+        {
+            self.problem(
+                p,
+                format!(
+                    "a red packet needs 1 to {MAX_PACKET_SHARES} shares, at least one point a share, and at most red_packets.max_points ({max_points}) points"
+                ),
+            );
+            None
+        } else {
+            Some(Some(PacketSpec {
+                points: spec.points,
+                shares: spec.shares,
+            }))
+        }
     }
 }
