@@ -11,11 +11,12 @@ use qunbot::config::{self, Config, Env};
 use qunbot::reporting;
 use qunbot::simulator::{Simulator, SimulatorOptions};
 use qunbot::startup::Daemon;
-use qunbot::store::{ReadModel, Store};
 use tracing_subscriber::EnvFilter;
 
 mod cli;
-use cli::status::{given_up, status};
+use cli::check::check;
+use cli::report::{report, report_source};
+use cli::status::status;
 
 #[derive(Parser)]
 #[command(
@@ -233,23 +234,7 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Check { config } => {
             match Config::load_for_reading(&config, &Env::from_process()) {
-                Ok(c) => {
-                    for warning in &c.warnings {
-                        eprintln!("{warning}");
-                    }
-                    if let Some(warning) = trouble_warning(&c.storage.database).await {
-                        eprintln!("{warning}");
-                    }
-                    for warning in c.daily_cap_warnings(chrono::Utc::now()) {
-                        eprintln!("{warning}");
-                    }
-                    println!("{}", c.summary());
-                    for line in c.schedule_preview(chrono::Utc::now()) {
-                        println!("{line}");
-                    }
-                    check_accounts(&c).await;
-                    Ok(ExitCode::SUCCESS)
-                }
+                Ok(c) => Ok(check(&c).await),
                 Err(e) => Ok(report_invalid(&e)),
             }
         }
@@ -326,192 +311,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where a report reads from, and how it names days and groups.
-struct ReportSource {
-    database: PathBuf,
-    timezone: chrono_tz::Tz,
-    group_names: std::collections::HashMap<String, String>,
-    labels: qunbot::report::Labels,
-}
-
-/// The config's database, zone and names; or the bare database (`--db`).
-fn report_source(config: Option<PathBuf>, db: Option<PathBuf>) -> Result<ReportSource, ExitCode> {
-    if let Some(database) = db {
-        return Ok(ReportSource {
-            database,
-            timezone: reporting::DEFAULT_TIMEZONE,
-            group_names: Default::default(),
-            labels: reporting::labels(None),
-        });
-    }
-    let path = config.unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
-    match Config::load_for_reading(&path, &Env::from_process()) {
-        Ok(c) => Ok(ReportSource {
-            database: c.storage.database.clone(),
-            timezone: c.timezone,
-            group_names: c
-                .groups
-                .iter()
-                .map(|g| (g.id.to_string(), g.name.clone()))
-                .collect(),
-            labels: reporting::labels(Some(&c)),
-        }),
-        Err(e) => Err(report_invalid(&e)),
-    }
-}
-
-/// `qunbot report`: roll up, render, write. A progress bar on a terminal when
-/// there is a lot of log to roll up (never in a pipe, never with JSON).
-async fn report(
-    database: &Path,
-    request: reporting::Query,
-    format: reporting::Format,
-    lang: reporting::Lang,
-    out: Option<PathBuf>,
-) -> anyhow::Result<ExitCode> {
-    use std::io::IsTerminal;
-    let store = reporting::open(database).await?;
-    let waiting = if request.rebuild {
-        store.rollup_waiting().await? + store.rolled_up().await?
-    } else {
-        store.rollup_waiting().await?
-    };
-    let bar = (format != reporting::Format::Json
-        && std::io::stderr().is_terminal()
-        && waiting > PROGRESS_FROM)
-        .then(|| {
-            let bar = indicatif::ProgressBar::new(waiting);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "rolling up the log {bar:40} {pos}/{len} rows ({eta})",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        });
-    let built = reporting::build(&store, &request, chrono::Utc::now(), |p| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.waiting);
-            bar.set_position(p.taken);
-        }
-    })
-    .await;
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
-    store.close().await;
-    let report = built?;
-    let out = out.or_else(|| {
-        (format == reporting::Format::Html && std::io::stdout().is_terminal())
-            .then(|| PathBuf::from(qunbot::reporting::HTML_FILE))
-    });
-    match out {
-        Some(path) => {
-            let file = std::fs::File::create(&path)
-                .with_context(|| format!("writing {}", path.display()))?;
-            reporting::write_in(&report, format, lang, file)
-                .with_context(|| format!("writing {}", path.display()))?;
-            if format == reporting::Format::Html {
-                eprintln!("report written to {}", path.display());
-            }
-        }
-        None => reporting::write_in(&report, format, lang, std::io::stdout().lock())?,
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Log rows to roll up before a progress bar is worth showing.
-const PROGRESS_FROM: u64 = 200_000;
-
 /// Prints each problem as `FILE:LINE:COL: reason` and gives exit code 2.
 fn report_invalid(e: &config::ConfigError) -> ExitCode {
     for problem in e.problems() {
         eprintln!("{problem}");
     }
     ExitCode::from(2)
-}
-
-/// For `qunbot check`: asks each HTTP gateway which account it is and which
-/// groups it is in, prints one line per account, and warns (on stderr) of
-/// each managed group no account is in. A gateway that does not answer is
-/// noted, not an error: the daemon may be checked before its gateway runs.
-async fn check_accounts(config: &Config) {
-    let client = qunbot::gateway::GatewayClient::default();
-    let patience = config.gateway.timeout.min(Duration::from_secs(3));
-    let mut learnt = Vec::new();
-    let mut all_answered = true;
-    for (url, token) in config.gateway.http_gateways() {
-        match qunbot::account_sync::ask_http(&client, url, token, patience).await {
-            Ok(info) => {
-                let managed: Vec<String> = info
-                    .groups
-                    .iter()
-                    .filter(|g| config.is_managed(&g.group))
-                    .map(|g| g.group.to_string())
-                    .collect();
-                println!(
-                    "account {}{}: answers at {url}; managed groups: [{}]",
-                    info.account,
-                    info.nickname
-                        .as_deref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default(),
-                    managed.join(", ")
-                );
-                learnt.push(info);
-            }
-            Err(e) => {
-                all_answered = false;
-                eprintln!("note: the gateway at {url} did not answer ({e}); its accounts were not checked");
-            }
-        }
-    }
-    if config.gateway.transport == qunbot::config::Transport::WsReverse {
-        eprintln!(
-            "note: accounts that dial in over the reverse WebSocket are known once they connect \
-             (`qunbot status` lists them)"
-        );
-    } else if all_answered {
-        for group in qunbot::account_sync::unreachable(config, &learnt) {
-            eprintln!(
-                "warning: managed group {} ({}) has no known account in it: its scheduled posts, \
-                 nudges and packets would be missed (no_account)",
-                group.id, group.name
-            );
-        }
-    }
-}
-
-/// For `qunbot check`: one line when the config's database holds inputs the
-/// engine gave up on, since a valid config can still run a daemon that quietly
-/// drops events. Nothing when there is no database yet.
-async fn trouble_warning(database: &Path) -> Option<String> {
-    if !database.exists() {
-        return None;
-    }
-    let trouble = match Store::open(database).await {
-        Ok(store) => {
-            let trouble = store.trouble().await;
-            store.close().await;
-            trouble
-        }
-        Err(e) => Err(e),
-    };
-    match trouble {
-        Ok(t) if given_up(&t) > 0 => Some(format!(
-            "{}: warning: {} event(s) failed, {} event(s) and {} timer(s) quarantined; \
-             see qunbot status",
-            database.display(),
-            t.failed_events,
-            t.quarantined_events,
-            t.quarantined_timers
-        )),
-        Ok(_) => None,
-        Err(e) => Some(format!(
-            "{}: warning: cannot look for failed events: {e}",
-            database.display()
-        )),
-    }
 }
 
 async fn simulate(
