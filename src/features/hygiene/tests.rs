@@ -1,5 +1,5 @@
 use super::*;
-use crate::domain::{Id, Role};
+use crate::domain::{Action, Id, Role};
 use crate::features::testkit::*;
 
 const FILTER: &str = r#"
