@@ -32,8 +32,10 @@
 
 pub mod effect;
 pub mod feature;
+mod inputs;
 pub mod journal;
 pub mod model;
+mod outgoing;
 pub mod storage;
 mod told;
 
@@ -46,11 +48,13 @@ use tokio::sync::{mpsc, watch, Notify};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::domain::{Action, Event, Id, Outbound};
 use crate::metrics::Metrics;
 pub use effect::{Effect, EffectFuture, EffectHandler, EffectOutcome, Effects};
 pub use feature::{Context, Feature, Features, WakeError};
+use inputs::{panic_message, seed, AttemptError};
+pub use inputs::{Input, Replay};
 pub use model::{Change, Decision, Joiner, State, TaskState, Timer};
+use outgoing::ChatBudget;
 pub use storage::{
     Commit, Committed, EffectLog, EventLog, Failure, NextTimer, Recorded, StateStore, Storage,
     StoredEvent, StoredTimer,
@@ -72,95 +76,6 @@ pub const ATTEMPTS: u32 = 3;
 /// First delay after a store failure; doubles up to [`MAX_RETRY_DELAY`].
 const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-
-/// Something the engine reacts to.
-#[derive(Clone, Debug)]
-pub enum Input {
-    Event(i64, Event),
-    Timer(i64, Timer),
-}
-
-impl Input {
-    fn failure(&self, error: String) -> Failure {
-        match self {
-            Input::Event(id, _) => Failure::Event { id: *id, error },
-            Input::Timer(id, _) => Failure::Timer { id: *id, error },
-        }
-    }
-}
-
-/// An event taken from another account's copy (in a group several of the
-/// shop's accounts are in): its ids are that account's own.
-struct Copy {
-    heard_by: Id,
-    message_id: Option<Id>,
-}
-
-impl Copy {
-    fn of(event: &Event, account: &Id) -> Option<Copy> {
-        let heard_by = event.heard_by.clone().filter(|h| h != account)?;
-        let message_id = match &event.body {
-            crate::domain::EventBody::GroupMessage(m)
-            | crate::domain::EventBody::QrCodes { message: m, .. } => Some(m.message_id.clone()),
-            _ => None,
-        };
-        Some(Copy {
-            heard_by,
-            message_id,
-        })
-    }
-
-    /// A recall or a join decision names the message or request by that
-    /// account's id: it goes through that account. Anything else goes through
-    /// the group's voice; a reply there does not quote (the quote would name
-    /// the message by an id the voice does not know).
-    fn route(&self, action: Action, account: &Id) -> (Id, Action) {
-        match action {
-            Action::DeleteMsg { .. } | Action::SetGroupAddRequest { .. } => {
-                (self.heard_by.clone(), action)
-            }
-            Action::SendGroupMsg { group, message } => {
-                let segments = message.0.into_iter().filter(|s| {
-                    !matches!(s, crate::domain::Segment::Reply { id } if Some(id) == self.message_id.as_ref())
-                });
-                let message = crate::domain::Message::from_segments(segments);
-                (account.clone(), Action::SendGroupMsg { group, message })
-            }
-            action => (account.clone(), action),
-        }
-    }
-}
-
-/// What a caught panic said, if it said it as text.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default()
-}
-
-/// Why an attempt at a batch failed.
-#[derive(Debug, thiserror::Error)]
-enum AttemptError<E: std::error::Error + 'static> {
-    #[error(transparent)]
-    Store(E),
-    #[error("a feature panicked: {0}")]
-    Panicked(String),
-    #[error(transparent)]
-    Wake(#[from] WakeError),
-}
-
-/// What [`Engine::replay_unhandled`] found.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Replay {
-    /// Events handled (or given up as `engine.failed`).
-    pub handled: usize,
-    /// Events that could not be read back and were quarantined.
-    pub quarantined: usize,
-    /// Events left for the run loop because the store could not write.
-    pub deferred: usize,
-}
 
 pub struct Engine<S: Storage> {
     store: S,
@@ -613,46 +528,7 @@ impl<S: Storage> Engine<S> {
             }));
             let (cause, account, decision) = decided
                 .map_err(|panic| AttemptError::Panicked(panic_message(panic.as_ref())))??;
-            match input {
-                Input::Event(id, event) => {
-                    commit.handled.push(*id);
-                    commit.roster.extend(event.roster_update());
-                    commit.synced.extend(event.roster_sync());
-                }
-                Input::Timer(id, _) => commit.fired_timers.push(*id),
-            }
-            for change in &decision.changes {
-                if let Change::Note { kind, detail, .. } = change {
-                    if kind.starts_with("warning.") {
-                        tracing::warn!(%detail, "{kind}");
-                    }
-                }
-            }
-            let mut delivery = decision.delivery;
-            let copy = match input {
-                Input::Event(_, event) => Copy::of(event, &account),
-                Input::Timer(..) => None,
-            };
-            commit
-                .actions
-                .extend(decision.actions.into_iter().enumerate().map(|(i, action)| {
-                    let (via, action) = match &copy {
-                        Some(copy) => copy.route(action, &account),
-                        None => (account.clone(), action),
-                    };
-                    let mut outbound = Outbound::new(via, action);
-                    if let Some(d) = delivery.remove(&i) {
-                        outbound.tag = d.tag;
-                        outbound.automatic = d.automatic;
-                        outbound.deadline = d.deadline;
-                    }
-                    (cause, outbound)
-                }));
-            commit.changes.extend(decision.changes);
-            commit.timers.extend(decision.timers);
-            commit
-                .effects
-                .extend(decision.effects.into_iter().map(|e| (cause, e)));
+            outgoing::add_to(&mut commit, input, cause, &account, decision);
         }
         if !commit.timers.is_empty() || !commit.fired_timers.is_empty() {
             self.next_timer = None;
@@ -667,32 +543,7 @@ impl<S: Storage> Engine<S> {
             .await
             .map_err(AttemptError::Store)?;
         self.chat_queued.record(queued, now);
-        for input in inputs {
-            if let Input::Event(_, event) = input {
-                self.metrics.handled(&event.account);
-            }
-        }
-        for change in &commit.changes {
-            if let Change::Note {
-                kind,
-                group,
-                user,
-                detail,
-                ..
-            } = change
-            {
-                self.metrics.noted(kind, detail);
-                if let Some(line) = told::line(kind, group.as_ref(), user.as_ref(), detail) {
-                    tracing::warn!("{line}");
-                }
-            }
-        }
-        if !commit.actions.is_empty() {
-            self.outbox.notify_one();
-        }
-        if !commit.effects.is_empty() {
-            self.effects_waiting = true;
-        }
+        self.committed(inputs, &commit);
         Ok(())
     }
 
@@ -723,80 +574,5 @@ impl<S: Storage> Engine<S> {
     }
 }
 
-/// The random seed of an input: its row id, with events and timers apart.
-fn seed(id: i64, kind: u64) -> u64 {
-    (id as u64).wrapping_mul(2).wrapping_add(kind)
-}
-
 #[cfg(test)]
 mod tests;
-
-/// The per-group cap on the bot's chat messages: at most `cap` queued for one
-/// group in any minute (by decision time). A raid that would make the bot warn
-/// hundreds of members is answered by the first warnings and a `chat.dropped`
-/// log row per group and batch, never by hours of queued posts.
-#[derive(Default)]
-struct ChatBudget(std::collections::HashMap<(Id, Id), std::collections::VecDeque<DateTime<Utc>>>);
-
-impl ChatBudget {
-    /// Drops the batch's chat messages beyond the cap (logging how many), and
-    /// returns how many each group queued, to [`ChatBudget::record`] once committed.
-    fn limit(
-        &mut self,
-        commit: &mut Commit,
-        now: DateTime<Utc>,
-        cap: usize,
-    ) -> Vec<((Id, Id), usize)> {
-        let minute_ago = now - chrono::Duration::minutes(1);
-        let mut queued: Vec<((Id, Id), usize)> = Vec::new();
-        let mut dropped: Vec<((Id, Id), usize)> = Vec::new();
-        let actions = std::mem::take(&mut commit.actions);
-        for (cause, outbound) in actions {
-            if let Action::SendGroupMsg { group, .. } = &outbound.action {
-                let key = (outbound.account.clone(), group.clone());
-                let recent = self.0.get_mut(&key).map_or(0, |times| {
-                    while times.front().is_some_and(|t| *t <= minute_ago) {
-                        times.pop_front();
-                    }
-                    times.len()
-                });
-                let slot = match queued.iter().position(|(k, _)| *k == key) {
-                    Some(i) => i,
-                    None => {
-                        queued.push((key.clone(), 0));
-                        queued.len() - 1
-                    }
-                };
-                if recent + queued[slot].1 >= cap {
-                    match dropped.iter_mut().find(|(k, _)| *k == key) {
-                        Some((_, n)) => *n += 1,
-                        None => dropped.push((key, 1)),
-                    }
-                    continue;
-                }
-                queued[slot].1 += 1;
-            }
-            commit.actions.push((cause, outbound));
-        }
-        for ((account, group), n) in dropped {
-            tracing::warn!(%group, dropped = n, "chat messages over the group's per-minute cap dropped");
-            commit.changes.push(Change::Note {
-                kind: "chat.dropped".into(),
-                account,
-                group: Some(group),
-                user: None,
-                detail: serde_json::json!({"dropped": n, "cap_per_minute": cap}),
-            });
-        }
-        queued
-    }
-
-    fn record(&mut self, queued: Vec<((Id, Id), usize)>, now: DateTime<Utc>) {
-        for (key, n) in queued {
-            self.0
-                .entry(key)
-                .or_default()
-                .extend(std::iter::repeat_n(now, n));
-        }
-    }
-}

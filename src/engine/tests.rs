@@ -12,6 +12,7 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::config::Env;
 use crate::domain::{Action, EventBody, GroupMessage, Id, Message, Sender};
+use crate::domain::{Event, Outbound};
 use crate::outbox::OutboxStore;
 use crate::store::Store;
 
