@@ -2,14 +2,12 @@
 //! record and run lengths, the Aho-Corasick tables over collapsed patterns, and
 //! the checks (run lengths, whole tokens, homophones) a candidate must pass.
 
-use std::cell::RefCell;
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{BTreeSet, HashMap};
 
 use daachorse::{CharwiseDoubleArrayAhoCorasick, CharwiseDoubleArrayAhoCorasickBuilder, MatchKind};
 
 use super::normalize::{self, is_cjk, Normalization, View};
-use super::pinyin::{self, SoundView};
 use super::words::Entry;
 
 /// "None" in the packed tables below.
@@ -140,24 +138,6 @@ impl Runs {
     }
 }
 
-#[derive(Default)]
-pub(super) struct Scratch {
-    pub(super) view: View,
-    pub(super) runs: Runs,
-    pub(super) found: Vec<Span>,
-    pub(super) allowed: Vec<Span>,
-    /// The same for the numerals view (see [`Filter::numerals`](super::Filter)).
-    pub(super) numeral_view: View,
-    pub(super) numeral_runs: Runs,
-    pub(super) numeral_found: Vec<Span>,
-    pub(super) sound: SoundView,
-    pub(super) pinyin_found: Vec<pinyin::Found>,
-}
-
-thread_local! {
-    pub(super) static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
 /// A word's automaton pattern (its runs collapsed when repeats are on), its
 /// record, and whether it is Latin; the run lengths go to `counts` unless every
 /// run is one character. With nothing normalised the word is taken as written.
@@ -210,16 +190,19 @@ pub(super) fn compile(
     Some((runs.text.clone(), word, !runs.text.chars().any(is_cjk)))
 }
 
-impl Matcher {
-    /// `homophones`: the categories whose words also hit through homophones;
-    /// None when no category does (texts are then matched as spelled).
-    pub(super) fn build(
-        entries: &[Entry],
-        n: Normalization,
-        kind: MatchKind,
-        homophones: Option<&BTreeSet<String>>,
-    ) -> Matcher {
-        let keys = homophones.is_some() && n != Normalization::OFF;
+/// Every entry's pattern, record and Latin flag in list order, with the tables
+/// [`compile`] fills as it goes.
+struct Compiled {
+    patterns: Vec<String>,
+    words: Vec<Word>,
+    latin: Vec<bool>,
+    counts: Vec<u32>,
+    categories: Vec<Box<str>>,
+    spelled: Vec<char>,
+}
+
+impl Compiled {
+    fn new(entries: &[Entry], n: Normalization, keys: bool) -> Compiled {
         let mut spelled = Vec::new();
         let mut counts = Vec::new();
         let mut categories: Vec<Box<str>> = Vec::new();
@@ -248,6 +231,35 @@ impl Matcher {
                 latin.push(is_latin);
             }
         }
+        Compiled {
+            patterns,
+            words,
+            latin,
+            counts,
+            categories,
+            spelled,
+        }
+    }
+}
+
+impl Matcher {
+    /// `homophones`: the categories whose words also hit through homophones;
+    /// None when no category does (texts are then matched as spelled).
+    pub(super) fn build(
+        entries: &[Entry],
+        n: Normalization,
+        kind: MatchKind,
+        homophones: Option<&BTreeSet<String>>,
+    ) -> Matcher {
+        let keys = homophones.is_some() && n != Normalization::OFF;
+        let Compiled {
+            patterns,
+            words,
+            latin,
+            counts,
+            categories,
+            spelled,
+        } = Compiled::new(entries, n, keys);
         // Patterns are numbered Latin first (their order decides nothing else:
         // they are distinct, so leftmost-longest never ties between them). A
         // word whose pattern is already numbered joins that pattern's chain.

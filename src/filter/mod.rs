@@ -35,15 +35,16 @@ pub mod pinyin;
 pub mod rules;
 pub mod words;
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use daachorse::MatchKind;
 
-use matcher::{Matcher, Runs, Scratch, Span, SCRATCH};
+use matcher::{Matcher, Runs, Span};
 use normalize::{is_numeral, View};
 pub use normalize::{Normalization, Via};
-use pinyin::PinyinMatcher;
 pub use pinyin::PinyinMode;
+use pinyin::{PinyinMatcher, SoundView};
 pub use rules::{RuleHit, Rules, LINK};
 pub use words::{apply_edit, edit_is_applied, Entry, Remark, WordEdit, WordList};
 
@@ -89,6 +90,25 @@ impl Folds {
     pub fn pinyin(&self, category: &str) -> PinyinMode {
         self.pinyin.get(category).copied().unwrap_or_default()
     }
+}
+
+/// Per-thread buffers for a scan, reused between texts.
+#[derive(Default)]
+struct Scratch {
+    view: View,
+    runs: Runs,
+    found: Vec<Span>,
+    allowed: Vec<Span>,
+    /// The same for the numerals view (see [`Filter::numerals`]).
+    numeral_view: View,
+    numeral_runs: Runs,
+    numeral_found: Vec<Span>,
+    sound: SoundView,
+    pinyin_found: Vec<pinyin::Found>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
 /// A compiled word list.

@@ -69,6 +69,54 @@ pub struct Found {
     entry: u32,
 }
 
+/// The anchors of each two neighbouring characters of `word` (entry `e`),
+/// every reading of each.
+fn pair_anchors(word: &[char], e: u32, add: &mut impl FnMut(String, Form)) {
+    for k in 0..word.len() - 1 {
+        let pair: Vec<Vec<&str>> = word[k..k + 2]
+            .iter()
+            .map(|c| readings(*c).collect())
+            .collect();
+        for spelling in combinations(&pair, MAX_ANCHORS_PER_WORD) {
+            let form = Form {
+                entry: e,
+                at: k as u8,
+                before: k.checked_sub(1).map_or('\0', |b| word[b]),
+                after: word.get(k + 2).copied().unwrap_or('\0'),
+                before_ends: k.checked_sub(1).map_or(0, |b| letters(word[b], false)),
+                after_begins: word.get(k + 2).map_or(0, |c| letters(*c, true)),
+                initials: false,
+            };
+            add(spelling.concat(), form);
+        }
+    }
+}
+
+/// The anchors spelling `word`'s initials (`jw`), every initial of each character.
+fn initials_anchors(word: &[char], e: u32, add: &mut impl FnMut(String, Form)) {
+    let initials: Vec<Vec<&str>> = word
+        .iter()
+        .map(|c| {
+            let mut firsts: Vec<&str> = readings(*c).map(|r| &r[..1]).collect();
+            firsts.sort_unstable();
+            firsts.dedup();
+            firsts
+        })
+        .collect();
+    for spelling in combinations(&initials, MAX_ANCHORS_PER_WORD) {
+        let form = Form {
+            entry: e,
+            at: 0,
+            before: '\0',
+            after: '\0',
+            before_ends: 0,
+            after_begins: 0,
+            initials: true,
+        };
+        add(spelling.concat(), form);
+    }
+}
+
 impl PinyinMatcher {
     /// The pinyin forms of `deny`'s words whose category's mode (by `mode`) is
     /// not off; None when no word has one.
@@ -119,47 +167,10 @@ impl PinyinMatcher {
                 len: word.len() as u8,
             });
             chars.extend(&word);
-            for k in 0..word.len() - 1 {
-                let pair: Vec<Vec<&str>> = word[k..k + 2]
-                    .iter()
-                    .map(|c| readings(*c).collect())
-                    .collect();
-                for spelling in combinations(&pair, MAX_ANCHORS_PER_WORD) {
-                    let form = Form {
-                        entry: e,
-                        at: k as u8,
-                        before: k.checked_sub(1).map_or('\0', |b| word[b]),
-                        after: word.get(k + 2).copied().unwrap_or('\0'),
-                        before_ends: k.checked_sub(1).map_or(0, |b| letters(word[b], false)),
-                        after_begins: word.get(k + 2).map_or(0, |c| letters(*c, true)),
-                        initials: false,
-                    };
-                    add(spelling.concat(), form);
-                }
-            }
+            pair_anchors(&word, e, &mut add);
             if mode == PinyinMode::Initials {
-                let initials: Vec<Vec<&str>> = word
-                    .iter()
-                    .map(|c| {
-                        let mut firsts: Vec<&str> = readings(*c).map(|r| &r[..1]).collect();
-                        firsts.sort_unstable();
-                        firsts.dedup();
-                        firsts
-                    })
-                    .collect();
                 initials_up_to = initials_up_to.max(word.len());
-                for spelling in combinations(&initials, MAX_ANCHORS_PER_WORD) {
-                    let form = Form {
-                        entry: e,
-                        at: 0,
-                        before: '\0',
-                        after: '\0',
-                        before_ends: 0,
-                        after_begins: 0,
-                        initials: true,
-                    };
-                    add(spelling.concat(), form);
-                }
+                initials_anchors(&word, e, &mut add);
             }
         }
         if patterns.is_empty() {
