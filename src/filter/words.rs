@@ -242,6 +242,38 @@ pub fn edit_is_applied(text: &str, edit: &WordEdit, n: Normalization) -> bool {
     }
 }
 
+/// Adds `word` to `out` (the list's `lines`, being edited) after the last word
+/// of `[category]`, or under a new header at the end.
+fn insert_word(lines: &[&str], out: &mut Vec<String>, category: &str, word: &str) {
+    let header = lines.iter().position(|l| {
+        l.trim()
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .is_some_and(|name| name.trim().to_lowercase() == category)
+    });
+    match header {
+        Some(h) => {
+            // After the section's last word, before the next header.
+            let end = lines[h + 1..]
+                .iter()
+                .position(|l| l.trim_start().starts_with('['))
+                .map_or(lines.len(), |p| h + 1 + p);
+            let last_word = (h + 1..end)
+                .rev()
+                .find(|i| !lines[*i].trim().is_empty() && !lines[*i].trim().starts_with('#'))
+                .unwrap_or(h);
+            out.insert(last_word + 1, word.to_string());
+        }
+        None => {
+            if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                out.push(String::new());
+            }
+            out.push(format!("[{category}]"));
+            out.push(word.to_string());
+        }
+    }
+}
+
 /// Applies `edit` to the text of a word list, keeping every other line (comments,
 /// order, blank lines) as it was. The result parses without errors.
 pub fn apply_edit(text: &str, edit: &WordEdit, n: Normalization) -> Result<String, String> {
@@ -267,35 +299,7 @@ pub fn apply_edit(text: &str, edit: &WordEdit, n: Normalization) -> Result<Strin
                     e.word, e.category, e.line
                 ));
             }
-            let header = lines.iter().position(|l| {
-                l.trim()
-                    .strip_prefix('[')
-                    .and_then(|r| r.strip_suffix(']'))
-                    .is_some_and(|name| name.trim().to_lowercase() == category)
-            });
-            match header {
-                Some(h) => {
-                    // After the section's last word, before the next header.
-                    let end = lines[h + 1..]
-                        .iter()
-                        .position(|l| l.trim_start().starts_with('['))
-                        .map_or(lines.len(), |p| h + 1 + p);
-                    let last_word = (h + 1..end)
-                        .rev()
-                        .find(|i| {
-                            !lines[*i].trim().is_empty() && !lines[*i].trim().starts_with('#')
-                        })
-                        .unwrap_or(h);
-                    out.insert(last_word + 1, word.to_string());
-                }
-                None => {
-                    if out.last().is_some_and(|l| !l.trim().is_empty()) {
-                        out.push(String::new());
-                    }
-                    out.push(format!("[{category}]"));
-                    out.push(word.to_string());
-                }
-            }
+            insert_word(&lines, &mut out, &category, word);
         }
         WordEdit::Del { word } => {
             let normalized = normalize_word(word.trim(), n);

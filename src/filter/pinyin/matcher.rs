@@ -1,205 +1,13 @@
-//! Pinyin forms of listed words: `jiawei`, `jia微` and `加wei` for 加微, and
-//! `jw` where the word's category asks for initials.
-//!
-//! Texts are never turned into pinyin wholesale: that would make every
-//! homophone a hit (加威 sounds like 加微). Instead the text is read in a
-//! *sound view* where each ideograph stands as its main reading and ASCII
-//! letters as themselves, and each eligible word is looked for there by its
-//! *anchors*: the spellings of each two neighbouring characters, every
-//! reading. An anchor found with no Latin letter inside is passed over at
-//! once (the word, if there, is in characters and the plain matcher's). From
-//! one with a Latin letter the word is walked outwards character by character:
-//! each is either the word's own character in the text or Latin letters
-//! spelling one of its readings. The Latin letters at either end of a match
-//! must make whole tokens, so English words and names that merely contain the
-//! syllables never hit.
-//!
-//! Anchors rather than whole spellings keep the automaton small: the real
-//! 65k list's words have 284,000 whole spellings (heteronyms multiply).
-//!
-//! The sound view is built only for texts with a stretch of ASCII letters
-//! (runs joined by skipped characters only: `jia wei`, `j i a`) that splits into
-//! pinyin syllables or could be initials, and anchors are looked for only
-//! around such stretches: most messages never pay for it.
+//! [`PinyinMatcher`]: the anchors of every eligible word in one automaton over
+//! the sound view, and the walk that verifies a word outwards from an anchor.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
 
 use daachorse::{DoubleArrayAhoCorasick, DoubleArrayAhoCorasickBuilder, MatchKind};
-use pinyin::ToPinyinMulti;
 
-use super::normalize::{is_cjk, Via, View};
-use super::words::Entry;
-
-/// Which pinyin forms of its words a category's list also catches
-/// (`pinyin = "full" | "initials" | "off"` under `[filter.categories.NAME]`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PinyinMode {
-    /// Full pinyin and mixed forms, for words of two or more characters.
-    #[default]
-    Full,
-    /// Full, and the initials (`jw` for 加微) too.
-    Initials,
-    Off,
-}
-
-impl PinyinMode {
-    pub fn parse(s: &str) -> Option<PinyinMode> {
-        Some(match s {
-            "full" => PinyinMode::Full,
-            "initials" => PinyinMode::Initials,
-            "off" => PinyinMode::Off,
-            _ => return None,
-        })
-    }
-}
-
-/// Two characters of many readings could spell dozens of anchors; past this
-/// many the rarest combinations are left out (main readings come first).
-const MAX_ANCHORS_PER_WORD: usize = 16;
-
-/// Words longer than this get no pinyin form: a phrase that long is a
-/// sentence, not a word anyone spells out to slip past a filter (89% of the
-/// real 65k list's words are this short or shorter).
-pub const MAX_PINYIN_CHARS: usize = 8;
-
-/// The pinyin readings of common syllable spellings, interned: a character's
-/// readings are indices into [`Syllables::names`].
-struct Syllables {
-    names: Vec<Box<str>>,
-    /// Per ideograph 0x3400..=0x9FFF: its readings at `readings[at..at + len]`.
-    table: Vec<(u32, u8)>,
-    readings: Vec<u16>,
-    /// Every spelling, for segmenting a Latin run.
-    /// Every spelling and every beginning of one, packed five bits a letter,
-    /// each with whether it is a whole spelling: segmenting a Latin
-    /// run asks this for each piece, for every message with letters.
-    packed: hashbrown::HashMap<u32, bool>,
-    longest: usize,
-}
-
-const FIRST: u32 = 0x3400;
-const LAST: u32 = 0x9FFF;
-
-fn syllables() -> &'static Syllables {
-    static TABLE: OnceLock<Syllables> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut ids: HashMap<String, u16> = HashMap::new();
-        let mut names: Vec<Box<str>> = Vec::new();
-        let mut table = Vec::with_capacity((LAST - FIRST + 1) as usize);
-        let mut readings: Vec<u16> = Vec::new();
-        for u in FIRST..=LAST {
-            let at = readings.len() as u32;
-            let spellings = char::from_u32(u)
-                .and_then(|c| c.to_pinyin_multi())
-                .into_iter()
-                .flatten()
-                .flat_map(|p| spellings(p.plain()));
-            for spelling in spellings {
-                let next = names.len() as u16;
-                let id = *ids.entry(spelling.clone()).or_insert_with(|| {
-                    names.push(spelling.as_str().into());
-                    next
-                });
-                if !readings[at as usize..].contains(&id) {
-                    readings.push(id);
-                }
-            }
-            table.push((at, (readings.len() as u32 - at) as u8));
-        }
-        let mut packed: hashbrown::HashMap<u32, bool> = hashbrown::HashMap::new();
-        for name in &names {
-            let bytes = name.as_bytes();
-            for len in 1..bytes.len() {
-                packed.entry(pack(&bytes[..len])).or_insert(false);
-            }
-            packed.insert(pack(bytes), true);
-        }
-        let longest = names.iter().map(|n| n.len()).max().unwrap_or(0);
-        Syllables {
-            names,
-            table,
-            readings,
-            packed,
-            longest,
-        }
-    })
-}
-
-/// How a reading is typed on a keyboard: ü as v (and as u, which many type),
-/// ê as e; only ASCII letters remain.
-fn spellings(plain: &str) -> Vec<String> {
-    let ascii = |u: &str| plain.replace('ü', u).replace('ê', "e");
-    let mut out = vec![ascii("v")];
-    if plain.contains('ü') {
-        out.push(ascii("u"));
-    }
-    out.retain(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase()));
-    out
-}
-
-/// A character's readings as typed, main reading first; empty when it has none.
-pub fn readings(c: char) -> impl Iterator<Item = &'static str> {
-    let s = syllables();
-    let u = c as u32;
-    let ids: &[u16] = if (FIRST..=LAST).contains(&u) {
-        let (at, len) = s.table[(u - FIRST) as usize];
-        &s.readings[at as usize..at as usize + len as usize]
-    } else {
-        &[]
-    };
-    ids.iter().map(move |id| &*s.names[*id as usize])
-}
-
-/// Runs longer than this are not pinyin tokens: a word of at most
-/// [`MAX_PINYIN_CHARS`] syllables of at most six letters.
-const MAX_PINYIN_LETTERS: usize = MAX_PINYIN_CHARS * 6;
-
-/// Whether `letters` (lower-case ASCII) split wholly into pinyin syllables.
-pub fn is_syllables(letters: &[u8]) -> bool {
-    !letters.is_empty() && letters.len() <= MAX_PINYIN_LETTERS && segment(letters)[letters.len()]
-}
-
-/// For each length, whether the first that many of `letters` (at most
-/// [`MAX_PINYIN_LETTERS`]) split wholly into syllables. Stops as soon as no
-/// split can go on.
-fn segment(letters: &[u8]) -> [bool; MAX_PINYIN_LETTERS + 1] {
-    let s = syllables();
-    let letters = &letters[..letters.len().min(MAX_PINYIN_LETTERS)];
-    let mut reachable = [false; MAX_PINYIN_LETTERS + 1];
-    reachable[0] = true;
-    let mut furthest = 0;
-    for i in 0..letters.len() {
-        if i > furthest {
-            break;
-        }
-        if !reachable[i] {
-            continue;
-        }
-        // Longer pieces only while the piece so far begins some spelling.
-        let mut piece = 0u32;
-        for (len, letter) in letters[i..].iter().take(s.longest).enumerate() {
-            piece = (piece << 5) | u32::from(letter.wrapping_sub(b'a' - 1) & 31);
-            match s.packed.get(&piece) {
-                None => break,
-                Some(whole) => {
-                    if *whole {
-                        reachable[i + len + 1] = true;
-                        furthest = furthest.max(i + len + 1);
-                    }
-                }
-            }
-        }
-    }
-    reachable
-}
-
-/// Up to six lower-case letters as one number, five bits each.
-fn pack(letters: &[u8]) -> u32 {
-    letters.iter().fold(0, |n, b| {
-        (n << 5) | u32::from(b.wrapping_sub(b'a' - 1) & 31)
-    })
-}
+use super::*;
+use crate::filter::normalize::{is_cjk, Via, View};
+use crate::filter::words::Entry;
 
 /// A word an anchor stands in.
 #[derive(Debug)]
@@ -261,6 +69,54 @@ pub struct Found {
     entry: u32,
 }
 
+/// The anchors of each two neighbouring characters of `word` (entry `e`),
+/// every reading of each.
+fn pair_anchors(word: &[char], e: u32, add: &mut impl FnMut(String, Form)) {
+    for k in 0..word.len() - 1 {
+        let pair: Vec<Vec<&str>> = word[k..k + 2]
+            .iter()
+            .map(|c| readings(*c).collect())
+            .collect();
+        for spelling in combinations(&pair, MAX_ANCHORS_PER_WORD) {
+            let form = Form {
+                entry: e,
+                at: k as u8,
+                before: k.checked_sub(1).map_or('\0', |b| word[b]),
+                after: word.get(k + 2).copied().unwrap_or('\0'),
+                before_ends: k.checked_sub(1).map_or(0, |b| letters(word[b], false)),
+                after_begins: word.get(k + 2).map_or(0, |c| letters(*c, true)),
+                initials: false,
+            };
+            add(spelling.concat(), form);
+        }
+    }
+}
+
+/// The anchors spelling `word`'s initials (`jw`), every initial of each character.
+fn initials_anchors(word: &[char], e: u32, add: &mut impl FnMut(String, Form)) {
+    let initials: Vec<Vec<&str>> = word
+        .iter()
+        .map(|c| {
+            let mut firsts: Vec<&str> = readings(*c).map(|r| &r[..1]).collect();
+            firsts.sort_unstable();
+            firsts.dedup();
+            firsts
+        })
+        .collect();
+    for spelling in combinations(&initials, MAX_ANCHORS_PER_WORD) {
+        let form = Form {
+            entry: e,
+            at: 0,
+            before: '\0',
+            after: '\0',
+            before_ends: 0,
+            after_begins: 0,
+            initials: true,
+        };
+        add(spelling.concat(), form);
+    }
+}
+
 impl PinyinMatcher {
     /// The pinyin forms of `deny`'s words whose category's mode (by `mode`) is
     /// not off; None when no word has one.
@@ -311,47 +167,10 @@ impl PinyinMatcher {
                 len: word.len() as u8,
             });
             chars.extend(&word);
-            for k in 0..word.len() - 1 {
-                let pair: Vec<Vec<&str>> = word[k..k + 2]
-                    .iter()
-                    .map(|c| readings(*c).collect())
-                    .collect();
-                for spelling in combinations(&pair, MAX_ANCHORS_PER_WORD) {
-                    let form = Form {
-                        entry: e,
-                        at: k as u8,
-                        before: k.checked_sub(1).map_or('\0', |b| word[b]),
-                        after: word.get(k + 2).copied().unwrap_or('\0'),
-                        before_ends: k.checked_sub(1).map_or(0, |b| letters(word[b], false)),
-                        after_begins: word.get(k + 2).map_or(0, |c| letters(*c, true)),
-                        initials: false,
-                    };
-                    add(spelling.concat(), form);
-                }
-            }
+            pair_anchors(&word, e, &mut add);
             if mode == PinyinMode::Initials {
-                let initials: Vec<Vec<&str>> = word
-                    .iter()
-                    .map(|c| {
-                        let mut firsts: Vec<&str> = readings(*c).map(|r| &r[..1]).collect();
-                        firsts.sort_unstable();
-                        firsts.dedup();
-                        firsts
-                    })
-                    .collect();
                 initials_up_to = initials_up_to.max(word.len());
-                for spelling in combinations(&initials, MAX_ANCHORS_PER_WORD) {
-                    let form = Form {
-                        entry: e,
-                        at: 0,
-                        before: '\0',
-                        after: '\0',
-                        before_ends: 0,
-                        after_begins: 0,
-                        initials: true,
-                    };
-                    add(spelling.concat(), form);
-                }
+                initials_anchors(&word, e, &mut add);
             }
         }
         if patterns.is_empty() {
@@ -737,7 +556,7 @@ fn whole_token_end(view: &View, last: usize) -> bool {
 }
 
 /// Every way to pick one spelling per character, main readings first, at most `cap`.
-fn combinations<'a>(per_char: &[Vec<&'a str>], cap: usize) -> Vec<Vec<&'a str>> {
+pub(super) fn combinations<'a>(per_char: &[Vec<&'a str>], cap: usize) -> Vec<Vec<&'a str>> {
     let mut out: Vec<Vec<&str>> = vec![Vec::new()];
     for options in per_char {
         let mut next = Vec::new();
@@ -754,116 +573,4 @@ fn combinations<'a>(per_char: &[Vec<&'a str>], cap: usize) -> Vec<Vec<&'a str>> 
         out = next;
     }
     out
-}
-
-/// A text as it sounds: each ideograph as its main reading, ASCII letters as
-/// themselves (lower case), anything else as a byte no pattern holds.
-#[derive(Debug, Default)]
-pub struct SoundView {
-    pub text: String,
-    /// For each byte of `text`, the view index it comes from.
-    element: Vec<u32>,
-    /// The Latin run being read (kept to spare an allocation per message).
-    run: Vec<u8>,
-}
-
-impl SoundView {
-    /// Reads the view's elements `range`.
-    fn build(&mut self, view: &View, range: std::ops::Range<usize>) {
-        self.text.clear();
-        self.element.clear();
-        for (i, c) in view
-            .chars
-            .iter()
-            .enumerate()
-            .take(range.end)
-            .skip(range.start)
-        {
-            let before = self.text.len();
-            if c.is_ascii_alphabetic() {
-                self.text.push(c.to_ascii_lowercase());
-            } else {
-                match readings(*c).next() {
-                    Some(reading) => self.text.push_str(reading),
-                    None => self.text.push('#'),
-                }
-            }
-            self.element
-                .extend(std::iter::repeat_n(i as u32, self.text.len() - before));
-        }
-    }
-
-    /// The bytes of the view's elements `elements` (those of them read).
-    fn bytes_of(&self, elements: std::ops::Range<usize>) -> std::ops::Range<usize> {
-        let inside = |e: &u32| elements.contains(&(*e as usize));
-        let start = self.element.iter().position(inside).unwrap_or(0);
-        let end = self.element.iter().rposition(inside).map_or(0, |b| b + 1);
-        start..end.max(start)
-    }
-
-    /// Whether byte `b` starts an element (or is the end).
-    fn starts(&self, b: usize) -> bool {
-        b == 0 || b == self.element.len() || self.element[b - 1] != self.element[b]
-    }
-
-    /// The bytes of `element`, which starts at byte `b` (forward) or ends there
-    /// (backward); 0 when `b` is not on its edge.
-    fn text_len_of(&self, element: u32, b: usize, forward: bool) -> usize {
-        let len = self.element.iter().filter(|e| **e == element).count();
-        let on_edge = if forward {
-            self.starts(b)
-        } else {
-            b == self.element.len() || self.element[b] != element
-        };
-        if on_edge {
-            len
-        } else {
-            0
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_character_has_every_reading_main_first_as_typed() {
-        assert_eq!(readings('加').collect::<Vec<_>>(), ["jia"]);
-        let chang: Vec<_> = readings('长').collect();
-        assert!(
-            chang.contains(&"zhang") && chang.contains(&"chang"),
-            "{chang:?}"
-        );
-        let lv: Vec<_> = readings('绿').collect();
-        assert_eq!(lv[0], "lv");
-        assert!(lv.contains(&"lu"));
-        assert_eq!(readings('a').count(), 0);
-    }
-
-    #[test]
-    fn every_spelling_splits_as_itself() {
-        let s = syllables();
-        for name in &s.names {
-            assert!(is_syllables(name.as_bytes()), "{name}");
-        }
-    }
-
-    #[test]
-    fn latin_runs_split_into_syllables_or_not() {
-        assert!(is_syllables(b"jiawei"));
-        assert!(is_syllables(b"xian"));
-        assert!(!is_syllables(b"https"));
-        assert!(!is_syllables(b"ok"));
-        assert!(!is_syllables(b"shop"));
-    }
-
-    #[test]
-    fn combinations_stop_at_the_cap_main_readings_first() {
-        let per_char = vec![vec!["a", "b"], vec!["c", "d"], vec!["e", "f"]];
-        let all = combinations(&per_char, 64);
-        assert_eq!(all.len(), 8);
-        assert_eq!(all[0], ["a", "c", "e"]);
-        assert_eq!(combinations(&per_char, 3).len(), 3);
-    }
 }
