@@ -7,7 +7,12 @@
 
 mod answers;
 mod failure;
+mod invocation;
+mod reload;
 mod stats;
+
+pub use invocation::{parse, Invocation};
+use reload::reload_answers;
 
 use std::time::Duration;
 
@@ -57,39 +62,6 @@ fn at_most(text: &str, max: usize, what: &str) -> Result<(), String> {
 /// The shortest and longest mute the platforms accept.
 const MUTE_MIN: Duration = Duration::from_secs(60);
 const MUTE_MAX: Duration = Duration::from_secs(30 * 86400);
-
-/// A command as typed: its name without the slash, the words after it, and the
-/// members it @mentions.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Invocation {
-    pub name: String,
-    pub args: Vec<String>,
-    pub targets: Vec<Id>,
-}
-
-/// Reads a command from a message; `None` if it does not start with a slash.
-pub fn parse(message: &Message) -> Option<Invocation> {
-    let text = message.plain_text();
-    let rest = text.trim_start();
-    let rest = rest.strip_prefix('/').or_else(|| rest.strip_prefix('／'))?;
-    let mut words = rest.split_whitespace();
-    let name = words.next()?.to_string();
-    let mut targets: Vec<Id> = Vec::new();
-    for target in message.mentions() {
-        if !targets.contains(target) {
-            targets.push(target.clone());
-        }
-        // Enough to know the command has too many; the rest is not read.
-        if targets.len() > MAX_TARGETS {
-            break;
-        }
-    }
-    Some(Invocation {
-        name,
-        args: words.map(str::to_string).collect(),
-        targets,
-    })
-}
 
 /// Parses a duration as typed after a command (`10m`, `10分钟`, `1小时30分钟`):
 /// the same reader as the config's durations.
@@ -562,52 +534,6 @@ fn run(
         )),
         _ => answer(m, "这个命令还不能用"),
     }
-}
-
-/// Each `/reload` the outcome answers, told what changed or why nothing did.
-fn reload_answers(event: &Event) -> Decision {
-    let EventBody::ConfigReloaded {
-        applied,
-        changes,
-        restart_needed,
-        problems,
-        asked,
-    } = &event.body
-    else {
-        return Decision::default();
-    };
-    let text = if *applied {
-        super::notify::reloaded(changes, restart_needed)
-    } else {
-        let shown: Vec<String> = problems
-            .iter()
-            .take(3)
-            .map(|p| super::clip(p, 200))
-            .collect();
-        let more = problems.len().saturating_sub(shown.len());
-        let more = if more > 0 {
-            format!("\n…另有 {more} 处")
-        } else {
-            String::new()
-        };
-        format!(
-            "❌ 配置有误，没有生效，旧配置继续运行：\n{}{more}",
-            shown.join("\n")
-        )
-    };
-    let mut d = Decision::default();
-    for asker in asked.iter().filter(|a| a.account == event.account) {
-        d = d.act(crate::domain::Action::SendGroupMsg {
-            group: asker.group.clone(),
-            message: Message::from_segments([
-                Segment::Reply {
-                    id: asker.message_id.clone(),
-                },
-                Segment::Text { text: text.clone() },
-            ]),
-        });
-    }
-    d
 }
 
 /// Asks for an edit of the word list file, carried out after this decision
