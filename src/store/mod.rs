@@ -24,6 +24,7 @@
 mod read;
 mod report_rows;
 mod rollup;
+mod rollup_membership;
 mod rollup_reader;
 mod roster;
 mod rows;
